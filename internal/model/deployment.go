@@ -1,0 +1,21 @@
+package model
+
+import "time"
+
+// Deployment sends a release to an environment. It runs as a task.
+type Deployment struct {
+	ID            string    `json:"id"`
+	ReleaseID     string    `json:"releaseId"`
+	ProjectID     string    `json:"projectId"`
+	EnvironmentID string    `json:"environmentId"`
+	TaskID        string    `json:"taskId"`
+	CreatedAt     time.Time `json:"createdAt"`
+	// CreatedBy is the user who asked for it, or "lifecycle" when the
+	// lifecycle deployed it by itself.
+	CreatedBy string `json:"createdBy,omitempty"`
+	// State mirrors the task's state, so lists need no second lookup.
+	State TaskState `json:"state"`
+}
+
+// CreatedByLifecycle marks deployments a lifecycle's automatic phase started.
+const CreatedByLifecycle = "lifecycle"

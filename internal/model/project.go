@@ -1,0 +1,37 @@
+package model
+
+// DefaultProjectGroupName names the group every server starts with and
+// projects join when none is given.
+const DefaultProjectGroupName = "Default Project Group"
+
+// ProjectGroup organises projects on the dashboard (and, later, scopes permissions).
+type ProjectGroup struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// Validate checks the fields a user controls.
+func (g *ProjectGroup) Validate() error {
+	p := problems{subject: "project group"}
+	checkName(&p, "name", g.Name)
+	return p.err()
+}
+
+// Project is something that gets deployed: it owns a deployment process and
+// variables, and follows a lifecycle.
+type Project struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Description    string `json:"description,omitempty"`
+	ProjectGroupID string `json:"projectGroupId"`
+	LifecycleID    string `json:"lifecycleId"`
+}
+
+// Validate checks the fields a user controls; references are checked by the
+// store, which knows what exists.
+func (pr *Project) Validate() error {
+	p := problems{subject: "project"}
+	checkName(&p, "name", pr.Name)
+	return p.err()
+}

@@ -1,0 +1,131 @@
+package model
+
+import "time"
+
+// TaskState is where a task is in its life. The names match Octopus's, so
+// people and scripts moving over read them the same way.
+type TaskState string
+
+// Task states.
+const (
+	TaskQueued    TaskState = "Queued"
+	TaskExecuting TaskState = "Executing"
+	TaskCanceling TaskState = "Canceling"
+	TaskSuccess   TaskState = "Success"
+	TaskFailed    TaskState = "Failed"
+	TaskCanceled  TaskState = "Canceled"
+)
+
+// Finished reports whether the state is final.
+func (s TaskState) Finished() bool {
+	return s == TaskSuccess || s == TaskFailed || s == TaskCanceled
+}
+
+// TaskKind says what a task does.
+type TaskKind string
+
+// Task kinds.
+const (
+	TaskDeploy TaskKind = "Deploy"
+)
+
+// Task is a unit of work the server runs in the background, with a log.
+type Task struct {
+	ID           string    `json:"id"`
+	Kind         TaskKind  `json:"kind"`
+	Description  string    `json:"description"`
+	State        TaskState `json:"state"`
+	DeploymentID string    `json:"deploymentId,omitempty"`
+	ProjectID    string    `json:"projectId,omitempty"`
+	// EnvironmentID is set for deployments, so tasks can be filtered by it.
+	EnvironmentID string     `json:"environmentId,omitempty"`
+	QueuedAt      time.Time  `json:"queuedAt"`
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	CompletedAt   *time.Time `json:"completedAt,omitempty"`
+	// Error says why a task failed, in one line.
+	Error string `json:"error,omitempty"`
+	// CancelRequested is set when someone asked to cancel a running task.
+	CancelRequested bool `json:"cancelRequested,omitempty"`
+}
+
+// Duration is how long the task ran, or has run so far.
+func (t *Task) Duration(now time.Time) time.Duration {
+	if t.StartedAt == nil {
+		return 0
+	}
+	end := now
+	if t.CompletedAt != nil {
+		end = *t.CompletedAt
+	}
+	return end.Sub(*t.StartedAt)
+}
+
+// ActivityKind says what a node of the task log tree stands for.
+type ActivityKind string
+
+// Activity kinds: the log is a tree task → step → target.
+const (
+	ActivityTask   ActivityKind = "task"
+	ActivityStep   ActivityKind = "step"
+	ActivityTarget ActivityKind = "target"
+)
+
+// ActivityState is the progress of one node of the log tree.
+type ActivityState string
+
+// Activity states.
+const (
+	ActivityPending  ActivityState = "Pending"
+	ActivityRunning  ActivityState = "Running"
+	ActivitySuccess  ActivityState = "Success"
+	ActivityFailed   ActivityState = "Failed"
+	ActivitySkipped  ActivityState = "Skipped"
+	ActivityCanceled ActivityState = "Canceled"
+)
+
+// Finished reports whether the state is final.
+func (s ActivityState) Finished() bool {
+	return s == ActivitySuccess || s == ActivityFailed || s == ActivitySkipped || s == ActivityCanceled
+}
+
+// Activity is a node of a task's log tree. The target nodes also hold what is
+// needed to find a running script again after a restart.
+type Activity struct {
+	TaskID    string        `json:"-"`
+	ID        int           `json:"id"`
+	ParentID  int           `json:"parentId,omitempty"`
+	Kind      ActivityKind  `json:"kind"`
+	Name      string        `json:"name"`
+	State     ActivityState `json:"state"`
+	StepID    string        `json:"stepId,omitempty"`
+	StartedAt *time.Time    `json:"startedAt,omitempty"`
+	EndedAt   *time.Time    `json:"endedAt,omitempty"`
+	// ScriptTicket identifies the script run on the target; starting a
+	// ticket twice is harmless, so it is recorded before the script starts.
+	ScriptTicket string `json:"-"`
+	// NextScriptLogSeq is the first line of the script's output the task log
+	// does not hold yet.
+	NextScriptLogSeq int64 `json:"-"`
+	ExitCode         *int  `json:"exitCode,omitempty"`
+}
+
+// LogLevel grades a log line.
+type LogLevel string
+
+// Log levels, lowest first.
+const (
+	LevelVerbose   LogLevel = "verbose"
+	LevelInfo      LogLevel = "info"
+	LevelHighlight LogLevel = "highlight"
+	LevelWarning   LogLevel = "warning"
+	LevelError     LogLevel = "error"
+)
+
+// LogLine is one line of a task's log. Seq orders all lines of a task.
+type LogLine struct {
+	Seq        int64     `json:"seq"`
+	ActivityID int       `json:"activityId"`
+	Time       time.Time `json:"time"`
+	Level      LogLevel  `json:"level"`
+	Text       string    `json:"text"`
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state`
+const deploymentFrom = ` FROM deployments d JOIN tasks t ON t.id = d.task_id`
+
+func scanDeployment(s scanner) (model.Deployment, error) {
+	var d model.Deployment
+	var created int64
+	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State)
+	d.CreatedAt = fromMicros(created)
+	return d, err
+}
+
+// CreateDeployment stores a deployment and queues its task, in the caller's
+// transaction. The caller has checked the lifecycle.
+func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, task *model.Task) error {
+	id, _, err := q.nextID(ctx, "Deployments")
+	if err != nil {
+		return err
+	}
+	d.ID = id
+	task.Kind = model.TaskDeploy
+	task.DeploymentID, task.ProjectID, task.EnvironmentID = d.ID, d.ProjectID, d.EnvironmentID
+	if err := q.CreateTask(ctx, task); err != nil {
+		return err
+	}
+	d.TaskID, d.State = task.ID, task.State
+	d.CreatedAt = task.QueuedAt
+	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy)
+	if err != nil {
+		return fmt.Errorf("create deployment: %w", err)
+	}
+	return nil
+}
+
+// GetDeployment reads one deployment by id.
+func (q *Queries) GetDeployment(ctx context.Context, id string) (model.Deployment, error) {
+	d, err := scanDeployment(q.queryRow(ctx, `SELECT `+deploymentColumns+deploymentFrom+` WHERE d.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("deployment", id)
+	}
+	return d, err
+}
+
+// DeploymentFilter narrows a deployment list.
+type DeploymentFilter struct {
+	Skip, Take    int
+	ProjectID     string
+	EnvironmentID string
+	ReleaseID     string
+}
+
+// ListDeployments returns a page of deployments, newest first, and the total.
+func (q *Queries) ListDeployments(ctx context.Context, f DeploymentFilter) ([]model.Deployment, int, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"d.project_id", f.ProjectID}, {"d.environment_id", f.EnvironmentID}, {"d.release_id", f.ReleaseID}} {
+		if c.v != "" {
+			where, args = append(where, c.col+" = ?"), append(args, c.v)
+		}
+	}
+	total, err := q.count(ctx, `SELECT COUNT(*)`+deploymentFrom+whereClause(where), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list deployments: %w", err)
+	}
+	page := ListOptions{Skip: f.Skip, Take: f.Take}.page()
+	rows, err := q.query(ctx, `SELECT `+deploymentColumns+deploymentFrom+whereClause(where)+` ORDER BY d.created_at DESC, t.seq DESC`+page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list deployments: %w", err)
+	}
+	out, err := collect(rows, scanDeployment)
+	return out, total, err
+}
+
+// ReleaseHistory says which environments a release reached and was sent to.
+func (q *Queries) ReleaseHistory(ctx context.Context, releaseID string) (model.ReleaseHistory, error) {
+	h := model.ReleaseHistory{Succeeded: map[string]bool{}, Attempted: map[string]bool{}}
+	rows, err := q.query(ctx, `SELECT d.environment_id, t.state`+deploymentFrom+` WHERE d.release_id = ?`, releaseID)
+	if err != nil {
+		return h, fmt.Errorf("read release history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var env string
+		var state model.TaskState
+		if err := rows.Scan(&env, &state); err != nil {
+			return h, err
+		}
+		h.Attempted[env] = true
+		if state == model.TaskSuccess {
+			h.Succeeded[env] = true
+		}
+	}
+	return h, rows.Err()
+}

@@ -1,0 +1,291 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+const projectColumns = `id, name, description, project_group_id, lifecycle_id`
+
+func scanProject(s scanner) (model.Project, error) {
+	var p model.Project
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.ProjectGroupID, &p.LifecycleID)
+	return p, err
+}
+
+// checkProjectRefs reports references to a group or lifecycle that do not exist.
+func (q *Queries) checkProjectRefs(ctx context.Context, p *model.Project) error {
+	var problems []string
+	if _, err := q.GetProjectGroup(ctx, p.ProjectGroupID); errors.Is(err, ErrNotFound) {
+		problems = append(problems, fmt.Sprintf("projectGroupId: project group %q does not exist", p.ProjectGroupID))
+	} else if err != nil {
+		return err
+	}
+	if _, err := q.GetLifecycle(ctx, p.LifecycleID); errors.Is(err, ErrNotFound) {
+		problems = append(problems, fmt.Sprintf("lifecycleId: lifecycle %q does not exist", p.LifecycleID))
+	} else if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "project", Problems: problems}
+	}
+	return nil
+}
+
+// CreateProject validates and stores a new project with an empty process and
+// no variables. Without a group or lifecycle it takes the defaults.
+func (q *Queries) CreateProject(ctx context.Context, p *model.Project) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.ProjectGroupID == "" {
+		g, err := q.FindProjectGroup(ctx, model.DefaultProjectGroupName)
+		if err != nil {
+			return fmt.Errorf("find default project group: %w", err)
+		}
+		p.ProjectGroupID = g.ID
+	}
+	if p.LifecycleID == "" {
+		l, err := q.FindLifecycle(ctx, model.DefaultLifecycleName)
+		if err != nil {
+			return fmt.Errorf("find default lifecycle: %w", err)
+		}
+		p.LifecycleID = l.ID
+	}
+	if err := q.checkProjectRefs(ctx, p); err != nil {
+		return err
+	}
+	if err := q.checkNameFree(ctx, "projects", "project", p.Name, ""); err != nil {
+		return err
+	}
+	id, _, err := q.nextID(ctx, "Projects")
+	if err != nil {
+		return err
+	}
+	p.ID = id
+	_, err = q.exec(ctx, `INSERT INTO projects (id, name, name_key, description, project_group_id, lifecycle_id,
+		process, process_version, variables, variables_version) VALUES (?, ?, ?, ?, ?, ?, '[]', 0, '[]', 0)`,
+		p.ID, p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID)
+	if err != nil {
+		return fmt.Errorf("create project: %w", err)
+	}
+	return nil
+}
+
+// GetProject reads one project by id.
+func (q *Queries) GetProject(ctx context.Context, id string) (model.Project, error) {
+	p, err := scanProject(q.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, notFound("project", id)
+	}
+	return p, err
+}
+
+// FindProject reads one project by id or name.
+func (q *Queries) FindProject(ctx context.Context, idOrName string) (model.Project, error) {
+	p, err := scanProject(q.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ? OR name_key = ?`,
+		idOrName, model.NameKey(idOrName)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, notFound("project", idOrName)
+	}
+	return p, err
+}
+
+// ProjectFilter narrows a project list.
+type ProjectFilter struct {
+	ListOptions
+	ProjectGroupID string
+	LifecycleID    string
+}
+
+// ListProjects returns a page of projects by name and the total.
+func (q *Queries) ListProjects(ctx context.Context, opts ListOptions) ([]model.Project, int, error) {
+	return q.FilterProjects(ctx, ProjectFilter{ListOptions: opts})
+}
+
+// FilterProjects returns a page of the projects that match and the total.
+func (q *Queries) FilterProjects(ctx context.Context, f ProjectFilter) ([]model.Project, int, error) {
+	where, args := f.nameFilter(nil, nil, "name_key")
+	if f.ProjectGroupID != "" {
+		where, args = append(where, "project_group_id = ?"), append(args, f.ProjectGroupID)
+	}
+	if f.LifecycleID != "" {
+		where, args = append(where, "lifecycle_id = ?"), append(args, f.LifecycleID)
+	}
+	total, err := q.count(ctx, `SELECT COUNT(*) FROM projects`+whereClause(where), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list projects: %w", err)
+	}
+	rows, err := q.query(ctx, `SELECT `+projectColumns+` FROM projects`+whereClause(where)+` ORDER BY name_key`+f.page(), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list projects: %w", err)
+	}
+	out, err := collect(rows, scanProject)
+	return out, total, err
+}
+
+// UpdateProject replaces a project's own fields; its process and variables
+// have their own calls.
+func (q *Queries) UpdateProject(ctx context.Context, p *model.Project) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := q.checkProjectRefs(ctx, p); err != nil {
+		return err
+	}
+	if err := q.checkNameFree(ctx, "projects", "project", p.Name, p.ID); err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE projects SET name = ?, name_key = ?, description = ?, project_group_id = ?, lifecycle_id = ? WHERE id = ?`,
+		p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, p.ID)
+	if err != nil {
+		return fmt.Errorf("update project: %w", err)
+	}
+	return mustAffect(res, "project", p.ID)
+}
+
+// DeleteProject removes a project with its releases and deployments. Task
+// history stays. A project with a deployment in progress cannot be deleted.
+func (q *Queries) DeleteProject(ctx context.Context, id string) error {
+	p, err := q.GetProject(ctx, id)
+	if err != nil {
+		return err
+	}
+	n, err := q.count(ctx, `SELECT COUNT(*) FROM tasks WHERE project_id = ? AND state IN (?, ?, ?)`,
+		id, model.TaskQueued, model.TaskExecuting, model.TaskCanceling)
+	if err != nil {
+		return fmt.Errorf("delete project: %w", err)
+	}
+	if n > 0 {
+		return conflict("project %q has %d deployments queued or running; cancel them or wait until they finish", p.Name, n)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM deployments WHERE project_id = ?`,
+		`DELETE FROM releases WHERE project_id = ?`,
+		`DELETE FROM projects WHERE id = ?`,
+	} {
+		if _, err := q.exec(ctx, stmt, id); err != nil {
+			return fmt.Errorf("delete project: %w", err)
+		}
+	}
+	return nil
+}
+
+// GetProcess reads a project's deployment process.
+func (q *Queries) GetProcess(ctx context.Context, projectID string) (model.DeploymentProcess, error) {
+	d := model.DeploymentProcess{ProjectID: projectID}
+	var steps string
+	err := q.queryRow(ctx, `SELECT process, process_version FROM projects WHERE id = ?`, projectID).Scan(&steps, &d.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("project", projectID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("read process of %s: %w", projectID, err)
+	}
+	if err := unmarshal(steps, &d.Steps); err != nil {
+		return d, fmt.Errorf("read process of %s: %w", projectID, err)
+	}
+	return d, nil
+}
+
+// SaveProcess replaces a project's process. d.Version must be the version
+// that was read; the saved process gets the next one. Steps without an id
+// get one.
+func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) error {
+	d.Normalize()
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	for i := range d.Steps {
+		if d.Steps[i].ID == "" {
+			d.Steps[i].ID = newLocalID("step")
+		}
+	}
+	if d.Steps == nil {
+		d.Steps = []model.Step{}
+	}
+	steps, err := marshal(d.Steps)
+	if err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE projects SET process = ?, process_version = process_version + 1 WHERE id = ? AND process_version = ?`,
+		steps, d.ProjectID, d.Version)
+	if err != nil {
+		return fmt.Errorf("save process: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		current, err := q.GetProcess(ctx, d.ProjectID)
+		if err != nil {
+			return err
+		}
+		return conflict("the deployment process changed since version %d was read (it is now version %d); reload it and apply your change again", d.Version, current.Version)
+	}
+	d.Version++
+	return nil
+}
+
+// GetVariables reads a project's variables.
+func (q *Queries) GetVariables(ctx context.Context, projectID string) (model.VariableSet, error) {
+	vs := model.VariableSet{OwnerID: projectID}
+	var vars string
+	err := q.queryRow(ctx, `SELECT variables, variables_version FROM projects WHERE id = ?`, projectID).Scan(&vars, &vs.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return vs, notFound("project", projectID)
+	}
+	if err != nil {
+		return vs, fmt.Errorf("read variables of %s: %w", projectID, err)
+	}
+	if err := unmarshal(vars, &vs.Variables); err != nil {
+		return vs, fmt.Errorf("read variables of %s: %w", projectID, err)
+	}
+	return vs, nil
+}
+
+// SaveVariables replaces a project's variables, with the same version rule
+// as SaveProcess.
+func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) error {
+	envs, err := q.EnvironmentNames(ctx)
+	if err != nil {
+		return err
+	}
+	if err := vs.Validate(envs); err != nil {
+		return err
+	}
+	for i := range vs.Variables {
+		if vs.Variables[i].ID == "" {
+			vs.Variables[i].ID = newLocalID("var")
+		}
+	}
+	if vs.Variables == nil {
+		vs.Variables = []model.Variable{}
+	}
+	vars, err := marshal(vs.Variables)
+	if err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE projects SET variables = ?, variables_version = variables_version + 1 WHERE id = ? AND variables_version = ?`,
+		vars, vs.OwnerID, vs.Version)
+	if err != nil {
+		return fmt.Errorf("save variables: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		current, err := q.GetVariables(ctx, vs.OwnerID)
+		if err != nil {
+			return err
+		}
+		return conflict("the variables changed since version %d was read (they are now version %d); reload them and apply your change again", vs.Version, current.Version)
+	}
+	vs.Version++
+	return nil
+}
+
+// newLocalID makes an id unique within its owner, such as a step's.
+func newLocalID(prefix string) string {
+	return prefix + "-" + strings.ToLower(rand.Text()[:10])
+}

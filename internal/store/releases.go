@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables`
+
+func scanRelease(s scanner) (model.Release, error) {
+	var r model.Release
+	var created int64
+	var process, vars string
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars); err != nil {
+		return r, err
+	}
+	r.CreatedAt = fromMicros(created)
+	if err := unmarshal(process, &r.ProcessSnapshot); err != nil {
+		return r, fmt.Errorf("read process snapshot of %s: %w", r.ID, err)
+	}
+	if err := unmarshal(vars, &r.VariableSnapshot); err != nil {
+		return r, fmt.Errorf("read variable snapshot of %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// CreateRelease snapshots the project's current process and variables into
+// a new release. Without a version it takes the next patch number.
+func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
+	if _, err := q.GetProject(ctx, r.ProjectID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return &model.ValidationError{Subject: "release", Problems: []string{fmt.Sprintf("projectId: project %q does not exist", r.ProjectID)}}
+		}
+		return err
+	}
+	if r.Version == "" {
+		versions, err := q.releaseVersions(ctx, r.ProjectID)
+		if err != nil {
+			return err
+		}
+		r.Version = model.NextVersion(versions)
+	}
+	process, err := q.GetProcess(ctx, r.ProjectID)
+	if err != nil {
+		return err
+	}
+	vars, err := q.GetVariables(ctx, r.ProjectID)
+	if err != nil {
+		return err
+	}
+	r.ProcessSnapshot, r.VariableSnapshot = process, vars
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	var existing string
+	err = q.queryRow(ctx, `SELECT id FROM releases WHERE project_id = ? AND version_key = ?`, r.ProjectID, strings.ToLower(r.Version)).Scan(&existing)
+	switch {
+	case err == nil:
+		return conflict("release %s already exists in this project (%s); releases are immutable, so give the new one another version", r.Version, existing)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("create release: %w", err)
+	}
+	id, _, err := q.nextID(ctx, "Releases")
+	if err != nil {
+		return err
+	}
+	r.ID = id
+	r.CreatedAt = q.now().UTC().Truncate(0)
+	ps, err := marshal(r.ProcessSnapshot)
+	if err != nil {
+		return err
+	}
+	vs, err := marshal(r.VariableSnapshot)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, strings.ToLower(r.Version))
+	if err != nil {
+		return fmt.Errorf("create release: %w", err)
+	}
+	r.CreatedAt = fromMicros(toMicros(r.CreatedAt))
+	return nil
+}
+
+func (q *Queries) releaseVersions(ctx context.Context, projectID string) ([]string, error) {
+	rows, err := q.query(ctx, `SELECT version FROM releases WHERE project_id = ?`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("read release versions: %w", err)
+	}
+	return collect(rows, func(s scanner) (string, error) {
+		var v string
+		return v, s.Scan(&v)
+	})
+}
+
+// GetRelease reads one release by id.
+func (q *Queries) GetRelease(ctx context.Context, id string) (model.Release, error) {
+	r, err := scanRelease(q.queryRow(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("release", id)
+	}
+	return r, err
+}
+
+// FindRelease reads a project's release by version.
+func (q *Queries) FindRelease(ctx context.Context, projectID, version string) (model.Release, error) {
+	r, err := scanRelease(q.queryRow(ctx, `SELECT `+releaseColumns+` FROM releases WHERE project_id = ? AND version_key = ?`,
+		projectID, strings.ToLower(version)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("release", version)
+	}
+	return r, err
+}
+
+// ReleaseFilter narrows a release list.
+type ReleaseFilter struct {
+	Skip, Take int
+	ProjectID  string
+}
+
+// ListReleases returns a page of releases, newest first, and the total.
+func (q *Queries) ListReleases(ctx context.Context, f ReleaseFilter) ([]model.Release, int, error) {
+	var where []string
+	var args []any
+	if f.ProjectID != "" {
+		where, args = append(where, "project_id = ?"), append(args, f.ProjectID)
+	}
+	total, err := q.count(ctx, `SELECT COUNT(*) FROM releases`+whereClause(where), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list releases: %w", err)
+	}
+	page := ListOptions{Skip: f.Skip, Take: f.Take}.page()
+	rows, err := q.query(ctx, `SELECT `+releaseColumns+` FROM releases`+whereClause(where)+` ORDER BY created_at DESC, id DESC`+page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list releases: %w", err)
+	}
+	out, err := collect(rows, scanRelease)
+	return out, total, err
+}
+
+// DeleteRelease removes a release and its deployments, unless one is in progress.
+func (q *Queries) DeleteRelease(ctx context.Context, id string) error {
+	r, err := q.GetRelease(ctx, id)
+	if err != nil {
+		return err
+	}
+	n, err := q.count(ctx, `SELECT COUNT(*) FROM deployments d JOIN tasks t ON t.id = d.task_id
+		WHERE d.release_id = ? AND t.state IN (?, ?, ?)`, id, model.TaskQueued, model.TaskExecuting, model.TaskCanceling)
+	if err != nil {
+		return fmt.Errorf("delete release: %w", err)
+	}
+	if n > 0 {
+		return conflict("release %s has %d deployments queued or running; cancel them or wait until they finish", r.Version, n)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM deployments WHERE release_id = ?`, id); err != nil {
+		return fmt.Errorf("delete release: %w", err)
+	}
+	res, err := q.exec(ctx, `DELETE FROM releases WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete release: %w", err)
+	}
+	return mustAffect(res, "release", id)
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+// Lease is a node's claim on a running task. Epoch grows with every claim,
+// and every write for the task checks it, so a node that lost the task (its
+// lease expired and another node took it) cannot change it any more.
+type Lease struct {
+	TaskID string
+	Epoch  int64
+}
+
+// Claim is a task a node has taken to run.
+type Claim struct {
+	Task  model.Task
+	Lease Lease
+}
+
+const taskColumns = `id, kind, description, state, deployment_id, project_id, environment_id,
+	queued_at, started_at, completed_at, error, cancel_requested`
+
+func scanTask(s scanner) (model.Task, error) {
+	var t model.Task
+	var queued int64
+	var started, completed sql.NullInt64
+	err := s.Scan(&t.ID, &t.Kind, &t.Description, &t.State, &t.DeploymentID, &t.ProjectID, &t.EnvironmentID,
+		&queued, &started, &completed, &t.Error, &t.CancelRequested)
+	t.QueuedAt = fromMicros(queued)
+	t.StartedAt, t.CompletedAt = fromNullMicros(started), fromNullMicros(completed)
+	return t, err
+}
+
+// CreateTask queues a new task.
+func (q *Queries) CreateTask(ctx context.Context, t *model.Task) error {
+	id, seq, err := q.nextID(ctx, "Tasks")
+	if err != nil {
+		return err
+	}
+	t.ID, t.State = id, model.TaskQueued
+	t.QueuedAt = fromMicros(toMicros(q.now()))
+	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, seq, t.Kind, t.Description, t.State, t.DeploymentID, t.ProjectID, t.EnvironmentID, toMicros(t.QueuedAt))
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	return nil
+}
+
+// GetTask reads one task by id.
+func (q *Queries) GetTask(ctx context.Context, id string) (model.Task, error) {
+	t, err := scanTask(q.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("task", id)
+	}
+	return t, err
+}
+
+// TaskFilter narrows a task list.
+type TaskFilter struct {
+	Skip, Take    int
+	IDs           []string
+	States        []model.TaskState
+	ProjectID     string
+	EnvironmentID string
+}
+
+// ListTasks returns a page of tasks, newest first, and the total.
+func (q *Queries) ListTasks(ctx context.Context, f TaskFilter) ([]model.Task, int, error) {
+	var where []string
+	var args []any
+	if len(f.IDs) > 0 {
+		where = append(where, "id IN ("+placeholders(len(f.IDs))+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	if f.ProjectID != "" {
+		where, args = append(where, "project_id = ?"), append(args, f.ProjectID)
+	}
+	if f.EnvironmentID != "" {
+		where, args = append(where, "environment_id = ?"), append(args, f.EnvironmentID)
+	}
+	total, err := q.count(ctx, `SELECT COUNT(*) FROM tasks`+whereClause(where), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	page := ListOptions{Skip: f.Skip, Take: f.Take}.page()
+	rows, err := q.query(ctx, `SELECT `+taskColumns+` FROM tasks`+whereClause(where)+` ORDER BY seq DESC`+page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	out, err := collect(rows, scanTask)
+	return out, total, err
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// ClaimTasks takes up to n tasks for node, oldest first: queued ones, and
+// running ones whose lease has expired (their node died; they resume). Each
+// claim starts a lease until now+leaseFor with a new epoch.
+func (q *Queries) ClaimTasks(ctx context.Context, node string, n int, leaseFor time.Duration) ([]Claim, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	now := toMicros(q.now())
+	rows, err := q.query(ctx, `SELECT id FROM tasks
+		WHERE state = ? OR (state IN (?, ?) AND lease_expires_at < ?)
+		ORDER BY seq LIMIT ?`+q.d.forUpdate(true),
+		model.TaskQueued, model.TaskExecuting, model.TaskCanceling, now, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	ids, err := collect(rows, func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	claims := make([]Claim, 0, len(ids))
+	for _, id := range ids {
+		var epoch int64
+		err := q.queryRow(ctx, `UPDATE tasks SET
+				state = CASE WHEN state = ? THEN ? ELSE state END,
+				started_at = COALESCE(started_at, ?),
+				lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1
+			WHERE id = ? RETURNING lease_epoch`,
+			model.TaskQueued, model.TaskExecuting, now, node, now+leaseFor.Microseconds(), id).Scan(&epoch)
+		if err != nil {
+			return nil, fmt.Errorf("claim task %s: %w", id, err)
+		}
+		t, err := q.GetTask(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("claim task %s: %w", id, err)
+		}
+		claims = append(claims, Claim{Task: t, Lease: Lease{TaskID: id, Epoch: epoch}})
+	}
+	return claims, nil
+}
+
+// ReleaseLeases gives up the leases node holds, so its tasks can be claimed
+// at once. A node calls it as it starts: a lease it still holds belongs to
+// its previous life, whose work must be resumed, not waited for.
+func (q *Queries) ReleaseLeases(ctx context.Context, node string) (int, error) {
+	res, err := q.exec(ctx, `UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner = ? AND state IN (?, ?)`,
+		node, model.TaskExecuting, model.TaskCanceling)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of %s: %w", node, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// RenewLease extends a lease. It returns ErrLeaseLost when the task was
+// claimed by someone else meanwhile, and reports whether cancellation was
+// requested, so a node learns of it even when the request reached another node.
+func (q *Queries) RenewLease(ctx context.Context, l Lease, leaseFor time.Duration) (cancelRequested bool, err error) {
+	err = q.queryRow(ctx, `UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_epoch = ? RETURNING cancel_requested`,
+		toMicros(q.now())+leaseFor.Microseconds(), l.TaskID, l.Epoch).Scan(&cancelRequested)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("renew lease of %s: %w", l.TaskID, ErrLeaseLost)
+	}
+	if err != nil {
+		return false, fmt.Errorf("renew lease of %s: %w", l.TaskID, err)
+	}
+	return cancelRequested, nil
+}
+
+// Fence fails with ErrLeaseLost unless l is still the task's lease. Call it
+// inside a transaction that writes on the task's behalf: on PostgreSQL it
+// also locks the task row until the transaction ends, so no claim can slip
+// in between.
+func (q *Queries) Fence(ctx context.Context, l Lease) error {
+	res, err := q.exec(ctx, `UPDATE tasks SET lease_epoch = lease_epoch WHERE id = ? AND lease_epoch = ?`, l.TaskID, l.Epoch)
+	if err != nil {
+		return fmt.Errorf("check lease of %s: %w", l.TaskID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("task %s: %w", l.TaskID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// FinishTask records a task's final state and gives up its lease.
+func (q *Queries) FinishTask(ctx context.Context, l Lease, state model.TaskState, errMsg string) error {
+	if !state.Finished() {
+		return fmt.Errorf("finish task %s: %s is not a final state", l.TaskID, state)
+	}
+	res, err := q.exec(ctx, `UPDATE tasks SET state = ?, error = ?, completed_at = ?, lease_owner = '', lease_expires_at = 0
+		WHERE id = ? AND lease_epoch = ?`, state, errMsg, toMicros(q.now()), l.TaskID, l.Epoch)
+	if err != nil {
+		return fmt.Errorf("finish task %s: %w", l.TaskID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("finish task %s: %w", l.TaskID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// RequestCancel cancels a queued task at once and asks a running one to
+// stop; the node running it finishes the job. It returns the task as it is now.
+func (q *Queries) RequestCancel(ctx context.Context, id string) (model.Task, error) {
+	t, err := scanTask(q.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`+q.d.forUpdate(false), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("task", id)
+	}
+	if err != nil {
+		return t, fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	switch t.State {
+	case model.TaskQueued:
+		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ?, completed_at = ?, error = ? WHERE id = ?`,
+			model.TaskCanceled, true, toMicros(q.now()), "canceled before it started", id)
+	case model.TaskExecuting:
+		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskCanceling, true, id)
+	case model.TaskCanceling:
+		return t, nil
+	default:
+		return t, conflict("task %s has already finished (%s); there is nothing to cancel", id, t.State)
+	}
+	if err != nil {
+		return t, fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	return q.GetTask(ctx, id)
+}
