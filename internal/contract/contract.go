@@ -1,0 +1,130 @@
+// Package contract is what the server asks of a place that runs work: the
+// built-in worker today, agents and SSH targets later. The engine talks to
+// every target through these interfaces and never learns how it is reached.
+package contract
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Target is somewhere steps run.
+type Target interface {
+	// Name is shown in task logs.
+	Name() string
+	// Scripts runs scripts on the target.
+	Scripts() ScriptService
+}
+
+// ScriptService runs scripts under tickets the caller chooses. Starting a
+// ticket twice is harmless (the second call reports the first run), the log
+// is read by sequence number from any position, and the service keeps no
+// state about its callers, so a restarted server, or another server node,
+// picks up a script where the last reader left it.
+type ScriptService interface {
+	StartScript(ctx context.Context, cmd StartScriptCommand) (ScriptStatus, error)
+	GetStatus(ctx context.Context, req StatusRequest) (ScriptStatus, error)
+	// CancelScript asks the script to stop; its status turns Complete once
+	// it has. Call GetStatus (or CancelScript again) until it does.
+	CancelScript(ctx context.Context, req StatusRequest) (ScriptStatus, error)
+	// CompleteScript forgets a finished script and removes its workspace.
+	CompleteScript(ctx context.Context, ticket string) error
+}
+
+// StartScriptCommand describes one script run.
+type StartScriptCommand struct {
+	Ticket string `json:"ticket"`
+	// Syntax is the interpreter: "bash" or "sh".
+	Syntax string `json:"syntax"`
+	Body   string `json:"body"`
+	// TaskID labels the run for people looking at the target.
+	TaskID string `json:"taskId,omitempty"`
+	// Wait lets a short script finish within the start call; the reply
+	// comes when the script completes or Wait has passed.
+	Wait time.Duration `json:"wait,omitempty"`
+}
+
+// StatusRequest asks about a script run.
+type StatusRequest struct {
+	Ticket string `json:"ticket"`
+	// FromLogSeq is the first log sequence number the caller has not seen.
+	FromLogSeq int64 `json:"fromLogSeq"`
+	// Wait holds the reply until there are new lines, the script completes,
+	// or Wait has passed, so callers need not poll in a tight loop.
+	Wait time.Duration `json:"wait,omitempty"`
+}
+
+// ScriptState is where a script run is.
+type ScriptState string
+
+// Script states.
+const (
+	ScriptPending  ScriptState = "Pending"
+	ScriptRunning  ScriptState = "Running"
+	ScriptComplete ScriptState = "Complete"
+)
+
+// Exit codes the service reports when the script's own code is not known.
+const (
+	// ExitCanceled: the script was stopped because cancellation was asked for.
+	ExitCanceled = -43
+	// ExitUnknownTicket: the service has no record of the ticket.
+	ExitUnknownTicket = -45
+	// ExitUnknownResult: the process that watched the script died before
+	// recording how it ended.
+	ExitUnknownResult = -46
+)
+
+// DescribeExitCode says in words what a special exit code means.
+func DescribeExitCode(code int) string {
+	switch code {
+	case ExitCanceled:
+		return "canceled"
+	case ExitUnknownTicket:
+		return "the target has no record of this script run"
+	case ExitUnknownResult:
+		return "the process watching the script stopped before recording its result"
+	}
+	return fmt.Sprintf("exit code %d", code)
+}
+
+// OutputSource says which stream a line came from.
+type OutputSource string
+
+// Output sources.
+const (
+	Stdout OutputSource = "stdout"
+	Stderr OutputSource = "stderr"
+	// Diagnostic lines come from the service itself, not the script.
+	Diagnostic OutputSource = "diagnostic"
+)
+
+// OutputLine is one line a script wrote.
+type OutputLine struct {
+	Seq    int64        `json:"s"`
+	Time   time.Time    `json:"t"`
+	Source OutputSource `json:"o"`
+	Text   string       `json:"m"`
+}
+
+// ScriptStatus is the answer to every script call.
+type ScriptStatus struct {
+	Ticket   string       `json:"ticket"`
+	State    ScriptState  `json:"state"`
+	ExitCode int          `json:"exitCode"`
+	Logs     []OutputLine `json:"logs,omitempty"`
+	// NextLogSeq is the FromLogSeq of the next request.
+	NextLogSeq int64 `json:"nextLogSeq"`
+}
+
+var ticketPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidTicket reports whether a ticket is safe to use as a folder name.
+func ValidTicket(ticket string) error {
+	if !ticketPattern.MatchString(ticket) {
+		return fmt.Errorf("script ticket %q is not valid: use letters, digits, '.', '_' and '-', at most 128", ticket)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package scriptsvc
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+)
+
+// SupervisorCommand is the argument that turns the pulpo binary into a
+// supervisor: "pulpo supervise <workspace>".
+const SupervisorCommand = "supervise"
+
+// CancelGrace is how long a canceled script has between SIGTERM and SIGKILL.
+const CancelGrace = 10 * time.Second
+
+// maxLineBytes splits longer output lines, so one runaway line cannot
+// exhaust memory.
+const maxLineBytes = 64 << 10
+
+// Supervise runs the script of a workspace to completion and records its
+// output and exit code. It returns the process exit code for the supervisor
+// itself (0 unless it could not do its job).
+func Supervise(dir string) int {
+	if err := supervise(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "pulpo supervise %s: %v\n", dir, err)
+		return 1
+	}
+	return 0
+}
+
+func supervise(dir string) error {
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("another supervisor holds this workspace: %w", err)
+	}
+	st, err := readState(dir)
+	if err != nil {
+		return err
+	}
+	if st.State != contract.ScriptPending {
+		return nil // an earlier supervisor started it; never run a script twice
+	}
+	var cmdSpec command
+	b, err := os.ReadFile(filepath.Join(dir, commandFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &cmdSpec); err != nil {
+		return fmt.Errorf("read %s: %w", commandFile, err)
+	}
+
+	out, err := os.OpenFile(filepath.Join(dir, outputFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	w := &outputWriter{f: out}
+
+	// Signals are watched before the script starts, so a cancel that comes
+	// at once is not lost.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+
+	cmd := exec.Command(interpreter(cmdSpec.Syntax), scriptArgs(cmdSpec)...)
+	cmd.Dir = dir
+	cmd.Env = scriptEnv(os.Environ())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, so cancel reaches its children
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	st.SupervisorPID, st.StartedAt = os.Getpid(), &now
+	if err := cmd.Start(); err != nil {
+		w.write(contract.Diagnostic, fmt.Sprintf("could not start %s: %v", cmdSpec.Syntax, err))
+		return finish(dir, st, 127, false)
+	}
+	st.State, st.ProcessGroup = contract.ScriptRunning, cmd.Process.Pid
+	if err := writeState(dir, st); err != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return err
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); w.copyLines(contract.Stdout, stdout) }()
+	go func() { defer wg.Done(); w.copyLines(contract.Stderr, stderr) }()
+
+	exited := make(chan error, 1)
+	go func() { wg.Wait(); exited <- cmd.Wait() }()
+
+	canceled := false
+	var waitErr error
+	var killTimer <-chan time.Time
+loop:
+	for {
+		select {
+		case waitErr = <-exited:
+			break loop
+		case <-sigs:
+			if !canceled {
+				canceled = true
+				w.write(contract.Diagnostic, "cancellation requested: stopping the script")
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				killTimer = time.After(CancelGrace)
+			}
+		case <-killTimer:
+			w.write(contract.Diagnostic, fmt.Sprintf("the script did not stop within %s: killing it", CancelGrace))
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	// Children that outlived the shell would keep writing; the run is over.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	code := exitCode(waitErr)
+	if canceled {
+		code = contract.ExitCanceled
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	return finish(dir, st, code, canceled)
+}
+
+func finish(dir string, st state, code int, canceled bool) error {
+	now := time.Now().UTC()
+	st.State, st.ExitCode, st.Canceled, st.CompletedAt = contract.ScriptComplete, code, canceled, &now
+	return writeState(dir, st)
+}
+
+func interpreter(syntax string) string {
+	if syntax == "sh" {
+		return "sh"
+	}
+	return "bash"
+}
+
+func scriptArgs(c command) []string {
+	if c.Syntax == "sh" {
+		return []string{c.ScriptFile}
+	}
+	return []string{"--noprofile", "--norc", c.ScriptFile}
+}
+
+// scriptEnv passes the supervisor's environment on, without Pulpo's own
+// settings: those can hold API keys, which scripts must never see.
+func scriptEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PULPO_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return contract.ExitUnknownResult
+}
+
+// outputWriter appends numbered lines to the output file. Each line goes
+// out in one write, so readers see whole lines or none.
+type outputWriter struct {
+	mu  sync.Mutex
+	f   *os.File
+	seq int64
+}
+
+func (w *outputWriter) write(src contract.OutputSource, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, _ := json.Marshal(contract.OutputLine{Seq: w.seq, Time: time.Now().UTC(), Source: src, Text: text})
+	w.f.Write(append(b, '\n'))
+	w.seq++
+}
+
+func (w *outputWriter) copyLines(src contract.OutputSource, r io.Reader) {
+	br := bufio.NewReaderSize(r, maxLineBytes)
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if len(line) > 0 || (err == nil && !isPrefix) {
+			w.write(src, strings.ToValidUTF8(strings.TrimSuffix(string(line), "\r"), string(utf8.RuneError)))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// RunIfSupervisor makes a binary serve as a supervisor when invoked as one.
+// Test binaries call it first thing in TestMain, so the script service can
+// use them as its supervisor.
+func RunIfSupervisor() {
+	if len(os.Args) == 3 && os.Args[1] == SupervisorCommand {
+		os.Exit(Supervise(os.Args[2]))
+	}
+}
