@@ -304,7 +304,10 @@ func TestTaskLeasesAndFencing(t *testing.T) {
 		}
 
 		var claims []store.Claim
-		tx(t, s, func(q *store.Queries) (err error) { claims, err = q.ClaimTasks(ctx, "node-a", 1, 30*time.Second); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			claims, err = q.ClaimTasks(ctx, "node-a", 1, 30*time.Second)
+			return
+		})
 		if len(claims) != 1 || claims[0].Task.ID != d1.TaskID || claims[0].Task.State != model.TaskExecuting {
 			t.Fatalf("first claim takes the oldest task: %+v", claims)
 		}
@@ -312,7 +315,10 @@ func TestTaskLeasesAndFencing(t *testing.T) {
 
 		// Within the lease nobody else can take it; the second task is free.
 		var other []store.Claim
-		tx(t, s, func(q *store.Queries) (err error) { other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second)
+			return
+		})
 		if len(other) != 1 || other[0].Task.ID != d2.TaskID {
 			t.Fatalf("node-b should get only the second task: %+v", other)
 		}
@@ -320,7 +326,10 @@ func TestTaskLeasesAndFencing(t *testing.T) {
 		c.Advance(20 * time.Second)
 		tx(t, s, func(q *store.Queries) error { _, err := q.RenewLease(ctx, a, 30*time.Second); return err })
 		c.Advance(20 * time.Second) // 40s after the claim, but renewed at 20s
-		tx(t, s, func(q *store.Queries) (err error) { other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second)
+			return
+		})
 		for _, c := range other {
 			if c.Task.ID == d1.TaskID {
 				t.Fatalf("a renewed lease must not be taken: %+v", other)
@@ -329,7 +338,10 @@ func TestTaskLeasesAndFencing(t *testing.T) {
 
 		// node-a goes silent; after the lease, node-b takes the task over.
 		c.Advance(31 * time.Second)
-		tx(t, s, func(q *store.Queries) (err error) { other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			other, err = q.ClaimTasks(ctx, "node-b", 5, 30*time.Second)
+			return
+		})
 		var takeover *store.Claim
 		for i := range other {
 			if other[i].Task.ID == d1.TaskID {
@@ -406,7 +418,10 @@ func TestCancel(t *testing.T) {
 			t.Fatalf("a running task is asked to stop: %+v", task)
 		}
 		var requested bool
-		tx(t, s, func(q *store.Queries) (err error) { requested, err = q.RenewLease(ctx, claims[0].Lease, time.Minute); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			requested, err = q.RenewLease(ctx, claims[0].Lease, time.Minute)
+			return
+		})
 		if !requested {
 			t.Fatal("renewing the lease should report the cancel request")
 		}
@@ -435,8 +450,13 @@ func TestTaskLog(t *testing.T) {
 			return q.CreateActivity(ctx, l, &target)
 		})
 		code := 3
-		target.State, target.ExitCode, target.ScriptTicket, target.NextScriptLogSeq = model.ActivityFailed, &code, "tk-1", 17
-		tx(t, s, func(q *store.Queries) error { return q.UpdateActivity(ctx, l, &target) })
+		target.State, target.ExitCode, target.ScriptTicket = model.ActivityFailed, &code, "tk-1"
+		tx(t, s, func(q *store.Queries) error {
+			if err := q.UpdateActivity(ctx, l, &target); err != nil {
+				return err
+			}
+			return q.SetScriptLogSeq(ctx, l, target.ID, 17)
+		})
 		acts, err := s.Read().ListActivities(ctx, d.TaskID)
 		if err != nil || len(acts) != 2 || acts[1].ParentID != acts[0].ID || *acts[1].ExitCode != 3 || acts[1].NextScriptLogSeq != 17 {
 			t.Fatalf("activities: %v %+v", err, acts)

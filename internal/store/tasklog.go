@@ -51,19 +51,31 @@ func (q *Queries) CreateActivity(ctx context.Context, l Lease, a *model.Activity
 	return nil
 }
 
-// UpdateActivity saves an activity's progress.
+// UpdateActivity saves an activity's progress. The script log position is
+// not among it: SetScriptLogSeq moves that, with the lines it covers.
 func (q *Queries) UpdateActivity(ctx context.Context, l Lease, a *model.Activity) error {
 	if err := q.Fence(ctx, l); err != nil {
 		return err
 	}
 	res, err := q.exec(ctx, `UPDATE task_activities SET name = ?, state = ?, started_at = ?, ended_at = ?,
-		script_ticket = ?, next_script_log_seq = ?, exit_code = ? WHERE task_id = ? AND id = ?`,
-		a.Name, a.State, nullMicros(a.StartedAt), nullMicros(a.EndedAt), a.ScriptTicket, a.NextScriptLogSeq,
+		script_ticket = ?, exit_code = ? WHERE task_id = ? AND id = ?`,
+		a.Name, a.State, nullMicros(a.StartedAt), nullMicros(a.EndedAt), a.ScriptTicket,
 		nullInt(a.ExitCode), l.TaskID, a.ID)
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}
 	return mustAffect(res, "activity", fmt.Sprint(a.ID))
+}
+
+// SetScriptLogSeq records how much of a target's script output the task
+// log holds. Call it in the transaction that appends those lines, so after a
+// restart reading resumes exactly where the stored log ends.
+func (q *Queries) SetScriptLogSeq(ctx context.Context, l Lease, activityID int, next int64) error {
+	res, err := q.exec(ctx, `UPDATE task_activities SET next_script_log_seq = ? WHERE task_id = ? AND id = ?`, next, l.TaskID, activityID)
+	if err != nil {
+		return fmt.Errorf("record script log position: %w", err)
+	}
+	return mustAffect(res, "activity", fmt.Sprint(activityID))
 }
 
 // ListActivities returns a task's log tree nodes in creation order.

@@ -1,0 +1,158 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// Run is one execution of a claimed task: its lease, and a log that is
+// buffered and written in batches under the lease.
+type Run struct {
+	Task  model.Task
+	Lease store.Lease
+
+	store  *store.Store
+	broker *Broker
+	clock  func() time.Time
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	pending []model.LogLine
+	cursors map[int]int64 // activity id -> script log position, saved with the lines
+	kick    chan struct{}
+}
+
+// flushDelay gathers lines into batches: a line reaches readers of the log
+// at most this late, and a chatty script costs a few writes a second.
+const flushDelay = 50 * time.Millisecond
+
+// maxPending makes a writer flush at once when this many lines wait.
+const maxPending = 2000
+
+// Log adds a line to the task log under an activity (0 is the task itself).
+func (r *Run) Log(activityID int, level model.LogLevel, text string) {
+	r.mu.Lock()
+	r.pending = append(r.pending, model.LogLine{ActivityID: activityID, Time: r.clock().UTC(), Level: level, Text: text})
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Logf formats a line into the log.
+func (r *Run) Logf(activityID int, level model.LogLevel, format string, args ...any) {
+	r.Log(activityID, level, fmt.Sprintf(format, args...))
+}
+
+// LogScriptOutput adds lines a script wrote and the position in the
+// script's own log they reach. Both are saved in one transaction, so after
+// a restart the output is read again from exactly where the task log ends.
+func (r *Run) LogScriptOutput(activityID int, lines []model.LogLine, nextSeq int64) {
+	r.mu.Lock()
+	for _, ln := range lines {
+		ln.ActivityID = activityID
+		r.pending = append(r.pending, ln)
+	}
+	r.cursors[activityID] = nextSeq
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *Run) signal() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush writes the waiting lines now.
+func (r *Run) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	lines, cursors := r.pending, r.cursors
+	r.pending, r.cursors = nil, map[int]int64{}
+	r.mu.Unlock()
+	if len(lines) == 0 && len(cursors) == 0 {
+		return nil
+	}
+	err := r.store.Tx(ctx, func(q *store.Queries) error {
+		if err := q.AppendLog(ctx, r.Lease, lines); err != nil {
+			return err
+		}
+		for id, seq := range cursors {
+			if err := q.SetScriptLogSeq(ctx, r.Lease, id, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			r.cancel(store.ErrLeaseLost)
+			return err
+		}
+		// Keep the lines for the next attempt, in order.
+		r.mu.Lock()
+		r.pending = append(lines, r.pending...)
+		for id, seq := range cursors {
+			if _, newer := r.cursors[id]; !newer {
+				r.cursors[id] = seq
+			}
+		}
+		r.mu.Unlock()
+		return err
+	}
+	r.broker.Publish(r.Task.ID)
+	return nil
+}
+
+// flushLoop writes the log in batches until stop is closed.
+func (r *Run) flushLoop(stop <-chan struct{}, onError func(error)) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		full := len(r.pending) >= maxPending
+		r.mu.Unlock()
+		if !full {
+			select {
+			case <-stop:
+				return
+			case <-time.After(flushDelay):
+			}
+		}
+		if err := r.Flush(context.Background()); err != nil {
+			onError(err)
+			if errors.Is(err, store.ErrLeaseLost) {
+				return
+			}
+		}
+	}
+}
+
+// Tx runs fn in a transaction that first checks this run still holds the
+// task, so a node that lost the task cannot change it.
+func (r *Run) Tx(ctx context.Context, fn func(q *store.Queries) error) error {
+	err := r.store.Tx(ctx, func(q *store.Queries) error {
+		if err := q.Fence(ctx, r.Lease); err != nil {
+			return err
+		}
+		return fn(q)
+	})
+	if errors.Is(err, store.ErrLeaseLost) {
+		r.cancel(store.ErrLeaseLost)
+	}
+	if err == nil {
+		r.broker.Publish(r.Task.ID)
+	}
+	return err
+}
+
+// Store is the store the run writes to, for reads.
+func (r *Run) Store() *store.Store { return r.store }

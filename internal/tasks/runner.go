@@ -1,0 +1,316 @@
+// Package tasks runs the server's background work as durable tasks: queued
+// in the database, claimed by a node under a lease it keeps renewing,
+// resumed by the next claimant when a node dies, and canceled on request.
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// ErrCancelRequested is the cause of a run's context when someone asked to
+// cancel the task. A handler that sees it stops its work and returns.
+var ErrCancelRequested = errors.New("cancellation requested")
+
+// ErrShutdown is the cause of a run's context when this node is stopping.
+// A handler that sees it returns without touching running scripts: the task
+// stays claimed and is resumed when a node takes it again.
+var ErrShutdown = errors.New("server node stopping")
+
+// Handler executes one kind of task.
+type Handler interface {
+	// Execute does the task's work. It returns nil on success. When the
+	// context ends it returns promptly; context.Cause tells why.
+	Execute(ctx context.Context, run *Run) error
+	// Finished runs inside the transaction that records the final state,
+	// so follow-up work (the next automatic deployment) is queued exactly once.
+	Finished(ctx context.Context, q *store.Queries, t model.Task, state model.TaskState) error
+}
+
+// Config tunes a Runner.
+type Config struct {
+	// Node names this server node; it owns the leases it takes.
+	Node string
+	// Slots is how many tasks this node runs at once.
+	Slots int
+	// Lease is how long a claim lasts without renewal; another node takes
+	// the task over when it lapses. Renewed every Lease/3.
+	Lease time.Duration
+	// Poll is how often the queue is checked without a wake-up: for work
+	// queued by other nodes and leases that lapsed.
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Runner claims and runs tasks.
+type Runner struct {
+	cfg      Config
+	store    *store.Store
+	broker   *Broker
+	handlers map[model.TaskKind]Handler
+	wake     chan struct{}
+
+	mu      sync.Mutex
+	running map[string]*Run
+	wg      sync.WaitGroup
+}
+
+// NewRunner returns a runner; call Start to begin.
+func NewRunner(s *store.Store, broker *Broker, cfg Config) *Runner {
+	if cfg.Slots <= 0 {
+		cfg.Slots = 5
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{cfg: cfg, store: s, broker: broker, handlers: map[model.TaskKind]Handler{},
+		wake: make(chan struct{}, 1), running: map[string]*Run{}}
+}
+
+// Handle registers the handler of a task kind.
+func (r *Runner) Handle(kind model.TaskKind, h Handler) { r.handlers[kind] = h }
+
+// Notify says work was queued, so the runner looks at once.
+func (r *Runner) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Cancel stops a task this node is running, without waiting for the next
+// lease renewal to notice the request.
+func (r *Runner) Cancel(taskID string) {
+	r.mu.Lock()
+	run := r.running[taskID]
+	r.mu.Unlock()
+	if run != nil {
+		run.cancel(ErrCancelRequested)
+	}
+}
+
+// Running reports how many tasks this node runs now.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+// Run claims and runs tasks until ctx ends, then stops the runs it holds
+// (leaving them to be resumed) and gives up their leases.
+func (r *Runner) Run(ctx context.Context) error {
+	// Leases this node holds are from its previous life: take them back now.
+	err := r.store.Tx(ctx, func(q *store.Queries) error {
+		n, err := q.ReleaseLeases(ctx, r.cfg.Node)
+		if n > 0 {
+			r.cfg.Logger.Info("resuming tasks left running by this node", "count", n)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("task runner: %w", err)
+	}
+	tick := time.NewTicker(r.cfg.Poll)
+	defer tick.Stop()
+	for {
+		if err := r.claim(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Error("claim tasks", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			r.stopAll()
+			return nil
+		case <-r.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Runner) claim(ctx context.Context) error {
+	free := r.cfg.Slots - r.Running()
+	if free <= 0 {
+		return nil
+	}
+	var claims []store.Claim
+	err := r.store.Tx(ctx, func(q *store.Queries) (err error) {
+		claims, err = q.ClaimTasks(ctx, r.cfg.Node, free, r.cfg.Lease)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		r.start(c)
+	}
+	return nil
+}
+
+func (r *Runner) start(c store.Claim) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	run := &Run{Task: c.Task, Lease: c.Lease, store: r.store, broker: r.broker, clock: r.store.Now,
+		cancel: cancel, cursors: map[int]int64{}, kick: make(chan struct{}, 1)}
+	r.mu.Lock()
+	r.running[c.Task.ID] = run
+	r.mu.Unlock()
+	r.broker.Publish(c.Task.ID)
+	if c.Task.CancelRequested {
+		cancel(ErrCancelRequested)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.running, c.Task.ID)
+			r.mu.Unlock()
+			cancel(nil)
+			r.Notify() // a slot is free
+		}()
+		r.execute(ctx, run)
+	}()
+}
+
+func (r *Runner) execute(ctx context.Context, run *Run) {
+	logger := r.cfg.Logger.With("task", run.Task.ID)
+	stop := make(chan struct{})
+	var helpers sync.WaitGroup
+	helpers.Add(2)
+	go func() {
+		defer helpers.Done()
+		run.flushLoop(stop, func(err error) { logger.Warn("write task log", "error", err) })
+	}()
+	go func() { defer helpers.Done(); r.renew(ctx, run, stop, logger) }()
+
+	var err error
+	h := r.handlers[run.Task.Kind]
+	if h == nil {
+		err = fmt.Errorf("this server cannot run %q tasks", run.Task.Kind)
+	} else {
+		err = safeExecute(ctx, h, run)
+	}
+	close(stop)
+	helpers.Wait()
+
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrShutdown) || errors.Is(cause, store.ErrLeaseLost) {
+		// Not finished: whoever claims the task next resumes it.
+		if ferr := run.Flush(context.Background()); ferr != nil && !errors.Is(ferr, store.ErrLeaseLost) {
+			logger.Warn("write task log", "error", ferr)
+		}
+		logger.Info("task interrupted", "cause", cause)
+		return
+	}
+	state, msg := model.TaskSuccess, ""
+	switch {
+	case errors.Is(cause, ErrCancelRequested) || errors.Is(err, ErrCancelRequested):
+		state, msg = model.TaskCanceled, "canceled"
+		run.Log(0, model.LevelWarning, "The task was canceled.")
+	case err != nil:
+		state, msg = model.TaskFailed, err.Error()
+		run.Log(0, model.LevelError, "The task failed: "+err.Error())
+	}
+	r.finish(run, h, state, msg, logger)
+}
+
+// safeExecute turns a handler's panic into a failed task instead of a dead server.
+func safeExecute(ctx context.Context, h Handler, run *Run) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return h.Execute(ctx, run)
+}
+
+// finish records the final state, retrying through passing database trouble.
+func (r *Runner) finish(run *Run, h Handler, state model.TaskState, msg string, logger *slog.Logger) {
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		err := run.Flush(ctx)
+		if err == nil {
+			err = r.store.Tx(ctx, func(q *store.Queries) error {
+				if err := q.FinishTask(ctx, run.Lease, state, msg); err != nil {
+					return err
+				}
+				if h != nil {
+					return h.Finished(ctx, q, run.Task, state)
+				}
+				return nil
+			})
+		}
+		switch {
+		case err == nil:
+			logger.Info("task finished", "state", state)
+			r.broker.Publish(run.Task.ID)
+			r.Notify() // Finished may have queued more work
+			return
+		case errors.Is(err, store.ErrLeaseLost):
+			logger.Warn("task lost to another node before it could finish", "state", state)
+			return
+		case attempt >= 20:
+			logger.Error("could not record the task's end; it will be resumed", "error", err)
+			return
+		}
+		logger.Warn("record task end", "error", err, "attempt", attempt+1)
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+}
+
+// renew keeps the lease alive and notices cancel requests made on other nodes.
+func (r *Runner) renew(ctx context.Context, run *Run, stop <-chan struct{}, logger *slog.Logger) {
+	tick := time.NewTicker(r.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		var requested bool
+		err := r.store.Tx(context.Background(), func(q *store.Queries) (err error) {
+			requested, err = q.RenewLease(context.Background(), run.Lease, r.cfg.Lease)
+			return err
+		})
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			logger.Warn("lease lost: another node took the task over")
+			run.cancel(store.ErrLeaseLost)
+			return
+		case err != nil:
+			logger.Warn("renew lease", "error", err)
+		case requested && ctx.Err() == nil:
+			run.cancel(ErrCancelRequested)
+		}
+	}
+}
+
+// stopAll interrupts every run, waits for them, and releases their leases
+// so another node can resume them at once.
+func (r *Runner) stopAll() {
+	r.mu.Lock()
+	for _, run := range r.running {
+		run.cancel(ErrShutdown)
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	err := r.store.Tx(context.Background(), func(q *store.Queries) error {
+		_, err := q.ReleaseLeases(context.Background(), r.cfg.Node)
+		return err
+	})
+	if err != nil {
+		r.cfg.Logger.Warn("release leases", "error", err)
+	}
+}
