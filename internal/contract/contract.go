@@ -128,3 +128,16 @@ func ValidTicket(ticket string) error {
 	}
 	return nil
 }
+
+// LocalTarget is a target whose script service is called in-process: the
+// server's built-in worker.
+type LocalTarget struct {
+	TargetName string
+	Service    ScriptService
+}
+
+// Name is shown in task logs.
+func (t LocalTarget) Name() string { return t.TargetName }
+
+// Scripts returns the in-process script service.
+func (t LocalTarget) Scripts() ScriptService { return t.Service }

@@ -37,6 +37,15 @@ func (v *Values) Set(name, value string) {
 	v.m[key] = entry{name: name, value: value}
 }
 
+// Clone returns an independent copy.
+func (v *Values) Clone() *Values {
+	c := &Values{m: make(map[string]entry, len(v.m))}
+	for k, e := range v.m {
+		c.m[k] = e
+	}
+	return c
+}
+
 // Get returns name's raw value (references in it not yet substituted).
 func (v *Values) Get(name string) (string, bool) {
 	e, ok := v.m[strings.ToLower(name)]

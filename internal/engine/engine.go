@@ -1,0 +1,223 @@
+// Package engine turns releases into deployments: it checks the lifecycle,
+// queues deployment tasks, runs their steps on targets through the contract,
+// and promotes releases through automatic phases.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// Notifier is told when new tasks are queued.
+type Notifier interface{ Notify() }
+
+// Config wires an Engine.
+type Config struct {
+	Store *store.Store
+	// Worker runs steps that target no machine: the server's built-in worker.
+	Worker contract.Target
+	Queue  Notifier
+	// ServerURL is the server's address as users reach it, for links in
+	// system variables.
+	ServerURL string
+	Logger    *slog.Logger
+	// StatusWait is how long one status call to a target may wait for news.
+	StatusWait time.Duration
+}
+
+// Engine creates and runs deployments.
+type Engine struct {
+	cfg Config
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StatusWait <= 0 {
+		cfg.StatusWait = 2 * time.Second
+	}
+	return &Engine{cfg: cfg}
+}
+
+// DeployRequest asks for a release to go to an environment.
+type DeployRequest struct {
+	ReleaseID     string
+	EnvironmentID string
+	CreatedBy     string
+}
+
+// Deploy checks that the lifecycle allows the deployment now and queues it.
+// Refusals are *model.RefusedError; unknown references *model.ValidationError.
+func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deployment, error) {
+	var d model.Deployment
+	err := e.cfg.Store.Tx(ctx, func(q *store.Queries) error {
+		rel, err := q.GetRelease(ctx, req.ReleaseID)
+		if errors.Is(err, store.ErrNotFound) {
+			return invalid("deployment", "releaseId: release %q does not exist", req.ReleaseID)
+		}
+		if err != nil {
+			return err
+		}
+		env, err := q.GetEnvironment(ctx, req.EnvironmentID)
+		if errors.Is(err, store.ErrNotFound) {
+			return invalid("deployment", "environmentId: environment %q does not exist", req.EnvironmentID)
+		}
+		if err != nil {
+			return err
+		}
+		prog, err := progression(ctx, q, rel)
+		if err != nil {
+			return err
+		}
+		if err := prog.CanDeploy(env.ID); err != nil {
+			return fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
+		}
+		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy)
+		return err
+	})
+	if err != nil {
+		return d, err
+	}
+	e.cfg.Queue.Notify()
+	return d, nil
+}
+
+// CreateRelease stores a release snapshot and queues the deployments its
+// lifecycle makes automatic from the start.
+func (e *Engine) CreateRelease(ctx context.Context, r *model.Release) ([]model.Deployment, error) {
+	var auto []model.Deployment
+	err := e.cfg.Store.Tx(ctx, func(q *store.Queries) error {
+		if err := q.CreateRelease(ctx, r); err != nil {
+			return err
+		}
+		var err error
+		auto, err = queueAutomatic(ctx, q, *r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(auto) > 0 {
+		e.cfg.Queue.Notify()
+	}
+	return auto, nil
+}
+
+// EnvironmentProgress says whether a release may go to one environment now.
+type EnvironmentProgress struct {
+	EnvironmentID string          `json:"environmentId"`
+	Environment   string          `json:"environment"`
+	Phase         string          `json:"phase"`
+	Automatic     bool            `json:"automatic"`
+	CanDeploy     bool            `json:"canDeploy"`
+	Reason        string          `json:"reason,omitempty"`
+	LastState     model.TaskState `json:"lastState,omitempty"`
+}
+
+// Progression lists, for every environment of the release's lifecycle,
+// whether the release may be deployed there now and why not.
+func (e *Engine) Progression(ctx context.Context, releaseID string) ([]EnvironmentProgress, error) {
+	q := e.cfg.Store.Read()
+	rel, err := q.GetRelease(ctx, releaseID)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := progression(ctx, q, rel)
+	if err != nil {
+		return nil, err
+	}
+	envs, err := q.EnvironmentNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deps, _, err := q.ListDeployments(ctx, store.DeploymentFilter{ReleaseID: releaseID})
+	if err != nil {
+		return nil, err
+	}
+	last := map[string]model.TaskState{}
+	for _, d := range deps { // newest first
+		if _, seen := last[d.EnvironmentID]; !seen {
+			last[d.EnvironmentID] = d.State
+		}
+	}
+	var out []EnvironmentProgress
+	for _, ph := range prog.Phases {
+		for _, id := range ph.Environments {
+			p := EnvironmentProgress{EnvironmentID: id, Environment: envs[id], Phase: ph.Name,
+				Automatic: ph.Automatic[id], CanDeploy: true, LastState: last[id]}
+			if err := prog.CanDeploy(id); err != nil {
+				p.CanDeploy, p.Reason = false, err.Error()
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func progression(ctx context.Context, q *store.Queries, rel model.Release) (*model.Progression, error) {
+	project, err := q.GetProject(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := q.GetLifecycle(ctx, project.LifecycleID)
+	if err != nil {
+		return nil, err
+	}
+	envs, err := q.AllEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	history, err := q.ReleaseHistory(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewProgression(&lc, envs, history), nil
+}
+
+func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string) (model.Deployment, error) {
+	project, err := q.GetProject(ctx, rel.ProjectID)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by}
+	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name)}
+	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// queueAutomatic queues deployments to the automatic environments the
+// release has reached and not been sent to.
+func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([]model.Deployment, error) {
+	prog, err := progression(ctx, q, rel)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.Deployment
+	for _, id := range prog.AutomaticDeployments() {
+		env, err := q.GetEnvironment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func invalid(subject, format string, args ...any) error {
+	return &model.ValidationError{Subject: subject, Problems: []string{fmt.Sprintf(format, args...)}}
+}
