@@ -112,20 +112,9 @@ func (e *Engine) CreateRelease(ctx context.Context, r *model.Release) ([]model.D
 	return auto, nil
 }
 
-// EnvironmentProgress says whether a release may go to one environment now.
-type EnvironmentProgress struct {
-	EnvironmentID string          `json:"environmentId"`
-	Environment   string          `json:"environment"`
-	Phase         string          `json:"phase"`
-	Automatic     bool            `json:"automatic"`
-	CanDeploy     bool            `json:"canDeploy"`
-	Reason        string          `json:"reason,omitempty"`
-	LastState     model.TaskState `json:"lastState,omitempty"`
-}
-
 // Progression lists, for every environment of the release's lifecycle,
 // whether the release may be deployed there now and why not.
-func (e *Engine) Progression(ctx context.Context, releaseID string) ([]EnvironmentProgress, error) {
+func (e *Engine) Progression(ctx context.Context, releaseID string) ([]model.EnvironmentProgress, error) {
 	q := e.cfg.Store.Read()
 	rel, err := q.GetRelease(ctx, releaseID)
 	if err != nil {
@@ -149,10 +138,10 @@ func (e *Engine) Progression(ctx context.Context, releaseID string) ([]Environme
 			last[d.EnvironmentID] = d.State
 		}
 	}
-	var out []EnvironmentProgress
+	var out []model.EnvironmentProgress
 	for _, ph := range prog.Phases {
 		for _, id := range ph.Environments {
-			p := EnvironmentProgress{EnvironmentID: id, Environment: envs[id], Phase: ph.Name,
+			p := model.EnvironmentProgress{EnvironmentID: id, Environment: envs[id], Phase: ph.Name,
 				Automatic: ph.Automatic[id], CanDeploy: true, LastState: last[id]}
 			if err := prog.CanDeploy(id); err != nil {
 				p.CanDeploy, p.Reason = false, err.Error()

@@ -252,3 +252,14 @@ func (p *Progression) AutomaticDeployments() []string {
 	}
 	return out
 }
+
+// EnvironmentProgress says whether a release may go to one environment now.
+type EnvironmentProgress struct {
+	EnvironmentID string    `json:"environmentId"`
+	Environment   string    `json:"environment"`
+	Phase         string    `json:"phase"`
+	Automatic     bool      `json:"automatic"`
+	CanDeploy     bool      `json:"canDeploy"`
+	Reason        string    `json:"reason,omitempty"`
+	LastState     TaskState `json:"lastState,omitempty"`
+}

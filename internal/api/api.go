@@ -1,0 +1,124 @@
+// Package api serves Pulpo's REST API under /api/v1: JSON in and out,
+// paged lists, one error shape, API-key authentication, live task logs over
+// Server-Sent Events, and an OpenAPI document generated from the routes
+// themselves, so it always matches them.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/tasks"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/api/v1"
+
+// TaskCanceler stops a task running on this node at once.
+type TaskCanceler interface{ Cancel(taskID string) }
+
+// Deps is what the API works with.
+type Deps struct {
+	Store   *store.Store
+	Engine  *engine.Engine
+	Tasks   TaskCanceler
+	Broker  *tasks.Broker
+	Auth    *auth.Authenticator
+	Logger  *slog.Logger
+	Version string
+}
+
+// API is the REST API.
+type API struct {
+	Deps
+	mux     *http.ServeMux
+	routes  []route
+	openapi []byte
+}
+
+// handlerFunc is a handler whose errors are answered in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one endpoint and what the OpenAPI document says of it.
+type route struct {
+	method, path string
+	summary, tag string
+	query        []param
+	body         any // a value of the request body's type, or nil
+	response     any // a value of the success response's type, or nil
+	status       int
+	public       bool // served without an API key
+	stream       bool // answers with text/event-stream
+	h            handlerFunc
+}
+
+// param is a query parameter.
+type param struct {
+	name, kind, doc string
+}
+
+var pagingParams = []param{
+	{"skip", "integer", "how many items to skip"},
+	{"take", "integer", "page size, 1 to 1000 (100 when omitted)"},
+}
+
+var nameParams = []param{
+	{"name", "string", "exact name, ignoring case"},
+	{"partialName", "string", "part of the name, ignoring case"},
+}
+
+// New builds the API and its routes.
+func New(d Deps) *API {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{Deps: d, mux: http.NewServeMux()}
+	a.registerRoutes()
+	a.openapi = a.buildOpenAPI()
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.method+" "+rt.path, a.wrap(rt))
+	}
+	a.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, wire.ErrorBody{Error: "no such endpoint: " + r.Method + " " + r.URL.Path + "; see " + Prefix + "/openapi.json"})
+	})
+	return a
+}
+
+func (a *API) add(rt route) {
+	if rt.status == 0 {
+		rt.status = http.StatusOK
+	}
+	a.routes = append(a.routes, rt)
+}
+
+// wrap authenticates the request (unless the route is public) and answers errors.
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.public {
+			p, err := a.Auth.Authenticate(r.Context(), r)
+			if err != nil {
+				writeError(w, r, a.Logger, err)
+				return
+			}
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		if err := rt.h(w, r); err != nil {
+			writeError(w, r, a.Logger, err)
+		}
+	})
+}
+
+// ServeHTTP serves the API.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// caller names who made the request, for "created by" fields.
+func caller(r *http.Request) string {
+	if p, ok := auth.FromContext(r.Context()); ok {
+		return p.User.Username
+	}
+	return ""
+}

@@ -1,0 +1,409 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+func (a *API) registerRoutes() {
+	a.add(route{method: "GET", path: Prefix, tag: "server", summary: "Describe the server", response: wire.Root{}, public: true,
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			writeJSON(w, http.StatusOK, wire.Root{Application: "Pulpo", Version: a.Version, OpenAPI: Prefix + "/openapi.json"})
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/openapi.json", tag: "server", summary: "This API's OpenAPI document", public: true,
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(a.openapi)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/users/me", tag: "users", summary: "Who the API key belongs to", response: model.User{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, _ := auth.FromContext(r.Context())
+			writeJSON(w, http.StatusOK, p.User)
+			return nil
+		}})
+
+	addCRUD(a, crud[model.Environment]{path: "/environments", kind: "environment", plural: "environments", tag: "environments",
+		id: func(v *model.Environment) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.Environment, int, error) {
+			return q.ListEnvironments(ctx, o)
+		},
+		get: (*store.Queries).GetEnvironment, create: (*store.Queries).CreateEnvironment,
+		update: (*store.Queries).UpdateEnvironment, delete: (*store.Queries).DeleteEnvironment})
+	addCRUD(a, crud[model.Lifecycle]{path: "/lifecycles", kind: "lifecycle", plural: "lifecycles", tag: "lifecycles",
+		id: func(v *model.Lifecycle) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.Lifecycle, int, error) {
+			return q.ListLifecycles(ctx, o)
+		},
+		get: (*store.Queries).GetLifecycle, create: (*store.Queries).CreateLifecycle,
+		update: (*store.Queries).UpdateLifecycle, delete: (*store.Queries).DeleteLifecycle})
+	addCRUD(a, crud[model.ProjectGroup]{path: "/projectgroups", kind: "project group", plural: "project groups", tag: "projects",
+		id: func(v *model.ProjectGroup) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.ProjectGroup, int, error) {
+			return q.ListProjectGroups(ctx, o)
+		},
+		get: (*store.Queries).GetProjectGroup, create: (*store.Queries).CreateProjectGroup,
+		update: (*store.Queries).UpdateProjectGroup, delete: (*store.Queries).DeleteProjectGroup})
+	addCRUD(a, crud[model.Project]{path: "/projects", kind: "project", plural: "projects", tag: "projects",
+		id: func(v *model.Project) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Project, int, error) {
+			return q.FilterProjects(ctx, store.ProjectFilter{ListOptions: o,
+				ProjectGroupID: r.URL.Query().Get("projectGroupId"), LifecycleID: r.URL.Query().Get("lifecycleId")})
+		},
+		extraQuery: []param{{"projectGroupId", "string", "only this group's projects"}, {"lifecycleId", "string", "only projects following this lifecycle"}},
+		get:        (*store.Queries).GetProject, create: (*store.Queries).CreateProject,
+		update: (*store.Queries).UpdateProject, delete: (*store.Queries).DeleteProject})
+
+	a.projectRoutes()
+	a.releaseRoutes()
+	a.deploymentRoutes()
+	a.taskRoutes()
+}
+
+func (a *API) projectRoutes() {
+	base := Prefix + "/projects/{id}"
+	a.add(route{method: "GET", path: base + "/process", tag: "projects", summary: "Get a project's deployment process", response: model.DeploymentProcess{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			d, err := a.Store.Read().GetProcess(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, d)
+			return nil
+		}})
+	a.add(route{method: "PUT", path: base + "/process", tag: "projects", body: model.DeploymentProcess{}, response: model.DeploymentProcess{},
+		summary: "Replace a project's deployment process; version must be the one read (steps without an id get one)",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var d model.DeploymentProcess
+			if err := decode(r, &d); err != nil {
+				return err
+			}
+			if err := matchOwner(&d.ProjectID, r.PathValue("id")); err != nil {
+				return err
+			}
+			if err := a.Store.Tx(r.Context(), func(q *store.Queries) error { return q.SaveProcess(r.Context(), &d) }); err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, d)
+			return nil
+		}})
+	a.add(route{method: "GET", path: base + "/variables", tag: "projects", summary: "Get a project's variables", response: model.VariableSet{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			vs, err := a.Store.Read().GetVariables(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, vs)
+			return nil
+		}})
+	a.add(route{method: "PUT", path: base + "/variables", tag: "projects", body: model.VariableSet{}, response: model.VariableSet{},
+		summary: "Replace a project's variables; version must be the one read",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var vs model.VariableSet
+			if err := decode(r, &vs); err != nil {
+				return err
+			}
+			if err := matchOwner(&vs.OwnerID, r.PathValue("id")); err != nil {
+				return err
+			}
+			if err := a.Store.Tx(r.Context(), func(q *store.Queries) error { return q.SaveVariables(r.Context(), &vs) }); err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, vs)
+			return nil
+		}})
+	a.add(route{method: "GET", path: base + "/releases", tag: "releases", summary: "List a project's releases, newest first",
+		query: pagingParams, response: wire.Page[model.Release]{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if _, err := a.Store.Read().GetProject(r.Context(), r.PathValue("id")); err != nil {
+				return err
+			}
+			return a.listReleases(w, r, r.PathValue("id"))
+		}})
+	a.add(route{method: "GET", path: base + "/releases/{version}", tag: "releases", summary: "Get a project's release by version", response: model.Release{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			rel, err := a.Store.Read().FindRelease(r.Context(), r.PathValue("id"), r.PathValue("version"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, rel)
+			return nil
+		}})
+}
+
+// matchOwner fills an owner id from the URL, refusing a body that names another.
+func matchOwner(field *string, id string) error {
+	if *field != "" && *field != id {
+		return badRequest("the body is for %q but the URL names %q", *field, id)
+	}
+	*field = id
+	return nil
+}
+
+func (a *API) releaseRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/releases", tag: "releases", summary: "List releases, newest first",
+		query: append([]param{{"projectId", "string", "only this project's releases"}}, pagingParams...), response: wire.Page[model.Release]{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			return a.listReleases(w, r, r.URL.Query().Get("projectId"))
+		}})
+	a.add(route{method: "POST", path: Prefix + "/releases", tag: "releases", status: http.StatusCreated,
+		summary: "Create a release: an immutable snapshot of the project's process and variables",
+		body:    wire.CreateReleaseRequest{}, response: wire.CreateReleaseResponse{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var req wire.CreateReleaseRequest
+			if err := decode(r, &req); err != nil {
+				return err
+			}
+			if req.ProjectID == "" {
+				return &apiError{status: http.StatusBadRequest, msg: "release is invalid", details: []string{"projectId: is required"}}
+			}
+			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r)}
+			auto, err := a.Engine.CreateRelease(r.Context(), &rel)
+			if err != nil {
+				return err
+			}
+			if auto == nil {
+				auto = []model.Deployment{}
+			}
+			w.Header().Set("Location", Prefix+"/releases/"+rel.ID)
+			writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: rel, AutomaticDeployments: auto})
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/releases/{id}", tag: "releases", summary: "Get a release with its snapshot", response: model.Release{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			rel, err := a.Store.Read().GetRelease(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, rel)
+			return nil
+		}})
+	a.add(route{method: "DELETE", path: Prefix + "/releases/{id}", tag: "releases", summary: "Delete a release and its deployment history", status: http.StatusNoContent,
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if err := a.Store.Tx(r.Context(), func(q *store.Queries) error { return q.DeleteRelease(r.Context(), r.PathValue("id")) }); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/releases/{id}/progression", tag: "releases",
+		summary:  "Where the release may be deployed now, and why not elsewhere",
+		response: []model.EnvironmentProgress{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := a.Engine.Progression(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				p = []model.EnvironmentProgress{}
+			}
+			writeJSON(w, http.StatusOK, p)
+			return nil
+		}})
+}
+
+func (a *API) listReleases(w http.ResponseWriter, r *http.Request, projectID string) error {
+	p, err := pagingOf(r)
+	if err != nil {
+		return err
+	}
+	items, total, err := a.Store.Read().ListReleases(r.Context(), store.ReleaseFilter{Skip: p.skip, Take: p.take, ProjectID: projectID})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page(items, total, p))
+	return nil
+}
+
+func (a *API) deploymentRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/deployments", tag: "deployments", summary: "List deployments, newest first",
+		query:    append([]param{{"projectId", "string", ""}, {"environmentId", "string", ""}, {"releaseId", "string", ""}}, pagingParams...),
+		response: wire.Page[model.Deployment]{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			q := r.URL.Query()
+			items, total, err := a.Store.Read().ListDeployments(r.Context(), store.DeploymentFilter{Skip: p.skip, Take: p.take,
+				ProjectID: q.Get("projectId"), EnvironmentID: q.Get("environmentId"), ReleaseID: q.Get("releaseId")})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+	a.add(route{method: "POST", path: Prefix + "/deployments", tag: "deployments", status: http.StatusCreated,
+		summary: "Deploy a release to an environment; refused with 409 and the reason when the lifecycle does not allow it yet",
+		body:    wire.CreateDeploymentRequest{}, response: model.Deployment{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var req wire.CreateDeploymentRequest
+			if err := decode(r, &req); err != nil {
+				return err
+			}
+			var missing []string
+			if req.ReleaseID == "" {
+				missing = append(missing, "releaseId: is required")
+			}
+			if req.EnvironmentID == "" {
+				missing = append(missing, "environmentId: is required")
+			}
+			if len(missing) > 0 {
+				return &apiError{status: http.StatusBadRequest, msg: "deployment is invalid", details: missing}
+			}
+			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r)})
+			if err != nil {
+				return err
+			}
+			w.Header().Set("Location", Prefix+"/deployments/"+d.ID)
+			writeJSON(w, http.StatusCreated, d)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/deployments/{id}", tag: "deployments", summary: "Get a deployment", response: model.Deployment{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			d, err := a.Store.Read().GetDeployment(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, d)
+			return nil
+		}})
+}
+
+func (a *API) taskRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/tasks", tag: "tasks", summary: "List tasks, newest first",
+		query: append([]param{
+			{"state", "string", "comma-separated states: Queued, Executing, Canceling, Success, Failed, Canceled"},
+			{"ids", "string", "comma-separated task ids"},
+			{"projectId", "string", ""}, {"environmentId", "string", ""}}, pagingParams...),
+		response: wire.Page[model.Task]{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			q := r.URL.Query()
+			f := store.TaskFilter{Skip: p.skip, Take: p.take, ProjectID: q.Get("projectId"), EnvironmentID: q.Get("environmentId"), IDs: splitList(q.Get("ids"))}
+			for _, s := range splitList(q.Get("state")) {
+				st, ok := taskState(s)
+				if !ok {
+					return badRequest("state %q is not a task state: use Queued, Executing, Canceling, Success, Failed or Canceled", s)
+				}
+				f.States = append(f.States, st)
+			}
+			items, total, err := a.Store.Read().ListTasks(r.Context(), f)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}", tag: "tasks", summary: "Get a task", response: model.Task{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			t, err := a.Store.Read().GetTask(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, t)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/log", tag: "tasks", response: wire.TaskLog{},
+		summary: "A task's log tree and its lines after a position",
+		query: []param{{"since", "integer", "return lines after this sequence number (0 for all)"},
+			{"take", "integer", "at most this many lines, 1 to 10000 (5000 when omitted)"}},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			since, err := intParam(r, "since", 0, 0, 1<<62)
+			if err != nil {
+				return err
+			}
+			take, err := intParam(r, "take", 5000, 1, 10000)
+			if err != nil {
+				return err
+			}
+			l, err := a.taskLog(r.Context(), r.PathValue("id"), since, int(take))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, l)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/log/stream", tag: "tasks", stream: true,
+		summary: "Follow a task's log live (Server-Sent Events): 'line' events carry log lines, 'task' and 'activities' events changes, 'end' the end",
+		query:   []param{{"since", "integer", "start after this sequence number; the Last-Event-ID header works too"}},
+		h:       a.streamLog})
+	a.add(route{method: "POST", path: Prefix + "/tasks/{id}/cancel", tag: "tasks", summary: "Cancel a task: a queued one at once, a running one as soon as its scripts stop",
+		response: model.Task{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var t model.Task
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				t, err = q.RequestCancel(r.Context(), r.PathValue("id"))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if t.State == model.TaskCanceling {
+				a.Tasks.Cancel(t.ID)
+			}
+			a.Broker.Publish(t.ID)
+			writeJSON(w, http.StatusOK, t)
+			return nil
+		}})
+}
+
+func (a *API) taskLog(ctx context.Context, id string, since int64, take int) (wire.TaskLog, error) {
+	q := a.Store.Read()
+	t, err := q.GetTask(ctx, id)
+	if err != nil {
+		return wire.TaskLog{}, err
+	}
+	acts, err := q.ListActivities(ctx, id)
+	if err != nil {
+		return wire.TaskLog{}, err
+	}
+	lines, err := q.ReadLog(ctx, id, since, take+1)
+	if err != nil {
+		return wire.TaskLog{}, err
+	}
+	l := wire.TaskLog{Task: t, Activities: acts, Lines: lines, LastSeq: since}
+	if len(lines) > take {
+		l.Lines, l.More = lines[:take], true
+	}
+	if n := len(l.Lines); n > 0 {
+		l.LastSeq = l.Lines[n-1].Seq
+	}
+	if l.Activities == nil {
+		l.Activities = []model.Activity{}
+	}
+	if l.Lines == nil {
+		l.Lines = []model.LogLine{}
+	}
+	return l, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func taskState(s string) (model.TaskState, bool) {
+	for _, st := range []model.TaskState{model.TaskQueued, model.TaskExecuting, model.TaskCanceling, model.TaskSuccess, model.TaskFailed, model.TaskCanceled} {
+		if strings.EqualFold(s, string(st)) {
+			return st, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,512 @@
+// Package client is the Go client of Pulpo's REST API, used by the CLI
+// and the tests.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+// Client talks to one server with one API key.
+type Client struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// New returns a client of the server at serverURL (e.g. http://localhost:8080).
+func New(serverURL, apiKey string) (*Client, error) {
+	if serverURL == "" {
+		return nil, errors.New("no server given: use --server or set PULPO_SERVER, e.g. http://localhost:8080")
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server %q is not a URL like http://localhost:8080", serverURL)
+	}
+	return &Client{base: strings.TrimSuffix(serverURL, "/") + "/api/v1", key: apiKey,
+		http: &http.Client{Timeout: 0}}, nil
+}
+
+// Error is an error answer from the server.
+type Error struct {
+	Status  int
+	Message string
+	Details []string
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if len(e.Details) > 0 {
+		msg += ": " + strings.Join(e.Details, "; ")
+	}
+	return msg
+}
+
+// IsNotFound reports whether err is the server saying 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+func (c *Client) request(ctx context.Context, method, path string, in any) (*http.Request, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	return req, nil
+}
+
+// do sends a request and decodes the JSON answer into out (when not nil).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	req, err := c.request(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	// Requests are bounded unless the caller set its own deadline.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Pulpo server at %s: %w", strings.TrimSuffix(c.base, "/api/v1"), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return readError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var body wire.ErrorBody
+	if json.Unmarshal(b, &body) != nil || body.Error == "" {
+		body.Error = fmt.Sprintf("the server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return &Error{Status: resp.StatusCode, Message: body.Error, Details: body.Details}
+}
+
+// ListOptions pages and filters lists.
+type ListOptions struct {
+	Skip, Take  int
+	Name        string
+	PartialName string
+	// Filters are further query parameters (projectId, state, …).
+	Filters map[string]string
+}
+
+func (o ListOptions) query() string {
+	v := url.Values{}
+	if o.Skip > 0 {
+		v.Set("skip", strconv.Itoa(o.Skip))
+	}
+	if o.Take > 0 {
+		v.Set("take", strconv.Itoa(o.Take))
+	}
+	if o.Name != "" {
+		v.Set("name", o.Name)
+	}
+	if o.PartialName != "" {
+		v.Set("partialName", o.PartialName)
+	}
+	for k, val := range o.Filters {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// list reads one page.
+func list[T any](ctx context.Context, c *Client, path string, o ListOptions) (wire.Page[T], error) {
+	var p wire.Page[T]
+	err := c.do(ctx, "GET", path+o.query(), nil, &p)
+	return p, err
+}
+
+// all reads every page.
+func all[T any](ctx context.Context, c *Client, path string, o ListOptions) ([]T, error) {
+	var out []T
+	o.Take = 1000
+	for {
+		p, err := list[T](ctx, c, path, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		o.Skip += len(p.Items)
+		if len(p.Items) == 0 || o.Skip >= p.Total {
+			return out, nil
+		}
+	}
+}
+
+// find reads an object by id, or failing that by exact name.
+func find[T any](ctx context.Context, c *Client, path, kind, idOrName string) (T, error) {
+	var v T
+	if idOrName == "" {
+		return v, fmt.Errorf("no %s given", kind)
+	}
+	err := c.do(ctx, "GET", path+"/"+url.PathEscape(idOrName), nil, &v)
+	if !IsNotFound(err) {
+		return v, err
+	}
+	p, err := list[T](ctx, c, path, ListOptions{Name: idOrName, Take: 1})
+	if err != nil {
+		return v, err
+	}
+	if len(p.Items) == 0 {
+		return v, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s %q was not found", kind, idOrName)}
+	}
+	return p.Items[0], nil
+}
+
+// Root describes the server.
+func (c *Client) Root(ctx context.Context) (wire.Root, error) {
+	var r wire.Root
+	return r, c.do(ctx, "GET", "", nil, &r)
+}
+
+// Me returns the user the API key belongs to.
+func (c *Client) Me(ctx context.Context) (model.User, error) {
+	var u model.User
+	return u, c.do(ctx, "GET", "/users/me", nil, &u)
+}
+
+// Environments lists every environment in order.
+func (c *Client) Environments(ctx context.Context) ([]model.Environment, error) {
+	return all[model.Environment](ctx, c, "/environments", ListOptions{})
+}
+
+// FindEnvironment reads an environment by id or name.
+func (c *Client) FindEnvironment(ctx context.Context, idOrName string) (model.Environment, error) {
+	return find[model.Environment](ctx, c, "/environments", "environment", idOrName)
+}
+
+// CreateEnvironment creates an environment.
+func (c *Client) CreateEnvironment(ctx context.Context, e model.Environment) (model.Environment, error) {
+	return e, c.do(ctx, "POST", "/environments", e, &e)
+}
+
+// UpdateEnvironment replaces an environment.
+func (c *Client) UpdateEnvironment(ctx context.Context, e model.Environment) (model.Environment, error) {
+	return e, c.do(ctx, "PUT", "/environments/"+url.PathEscape(e.ID), e, &e)
+}
+
+// DeleteEnvironment deletes an environment.
+func (c *Client) DeleteEnvironment(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/environments/"+url.PathEscape(id), nil, nil)
+}
+
+// Lifecycles lists every lifecycle.
+func (c *Client) Lifecycles(ctx context.Context) ([]model.Lifecycle, error) {
+	return all[model.Lifecycle](ctx, c, "/lifecycles", ListOptions{})
+}
+
+// FindLifecycle reads a lifecycle by id or name.
+func (c *Client) FindLifecycle(ctx context.Context, idOrName string) (model.Lifecycle, error) {
+	return find[model.Lifecycle](ctx, c, "/lifecycles", "lifecycle", idOrName)
+}
+
+// CreateLifecycle creates a lifecycle.
+func (c *Client) CreateLifecycle(ctx context.Context, l model.Lifecycle) (model.Lifecycle, error) {
+	return l, c.do(ctx, "POST", "/lifecycles", l, &l)
+}
+
+// UpdateLifecycle replaces a lifecycle.
+func (c *Client) UpdateLifecycle(ctx context.Context, l model.Lifecycle) (model.Lifecycle, error) {
+	return l, c.do(ctx, "PUT", "/lifecycles/"+url.PathEscape(l.ID), l, &l)
+}
+
+// DeleteLifecycle deletes a lifecycle.
+func (c *Client) DeleteLifecycle(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/lifecycles/"+url.PathEscape(id), nil, nil)
+}
+
+// FindProjectGroup reads a project group by id or name.
+func (c *Client) FindProjectGroup(ctx context.Context, idOrName string) (model.ProjectGroup, error) {
+	return find[model.ProjectGroup](ctx, c, "/projectgroups", "project group", idOrName)
+}
+
+// ProjectGroups lists every project group.
+func (c *Client) ProjectGroups(ctx context.Context) ([]model.ProjectGroup, error) {
+	return all[model.ProjectGroup](ctx, c, "/projectgroups", ListOptions{})
+}
+
+// CreateProjectGroup creates a project group.
+func (c *Client) CreateProjectGroup(ctx context.Context, g model.ProjectGroup) (model.ProjectGroup, error) {
+	return g, c.do(ctx, "POST", "/projectgroups", g, &g)
+}
+
+// Projects lists projects.
+func (c *Client) Projects(ctx context.Context, o ListOptions) ([]model.Project, error) {
+	return all[model.Project](ctx, c, "/projects", o)
+}
+
+// ProjectPage reads one page of projects.
+func (c *Client) ProjectPage(ctx context.Context, o ListOptions) (wire.Page[model.Project], error) {
+	return list[model.Project](ctx, c, "/projects", o)
+}
+
+// FindProject reads a project by id or name.
+func (c *Client) FindProject(ctx context.Context, idOrName string) (model.Project, error) {
+	return find[model.Project](ctx, c, "/projects", "project", idOrName)
+}
+
+// CreateProject creates a project.
+func (c *Client) CreateProject(ctx context.Context, p model.Project) (model.Project, error) {
+	return p, c.do(ctx, "POST", "/projects", p, &p)
+}
+
+// UpdateProject replaces a project's own fields.
+func (c *Client) UpdateProject(ctx context.Context, p model.Project) (model.Project, error) {
+	return p, c.do(ctx, "PUT", "/projects/"+url.PathEscape(p.ID), p, &p)
+}
+
+// DeleteProject deletes a project with its releases.
+func (c *Client) DeleteProject(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/projects/"+url.PathEscape(id), nil, nil)
+}
+
+// Process reads a project's deployment process.
+func (c *Client) Process(ctx context.Context, projectID string) (model.DeploymentProcess, error) {
+	var d model.DeploymentProcess
+	return d, c.do(ctx, "GET", "/projects/"+url.PathEscape(projectID)+"/process", nil, &d)
+}
+
+// SaveProcess replaces a project's deployment process.
+func (c *Client) SaveProcess(ctx context.Context, d model.DeploymentProcess) (model.DeploymentProcess, error) {
+	return d, c.do(ctx, "PUT", "/projects/"+url.PathEscape(d.ProjectID)+"/process", d, &d)
+}
+
+// Variables reads a project's variables.
+func (c *Client) Variables(ctx context.Context, projectID string) (model.VariableSet, error) {
+	var vs model.VariableSet
+	return vs, c.do(ctx, "GET", "/projects/"+url.PathEscape(projectID)+"/variables", nil, &vs)
+}
+
+// SaveVariables replaces a project's variables.
+func (c *Client) SaveVariables(ctx context.Context, vs model.VariableSet) (model.VariableSet, error) {
+	return vs, c.do(ctx, "PUT", "/projects/"+url.PathEscape(vs.OwnerID)+"/variables", vs, &vs)
+}
+
+// CreateRelease snapshots a project into a release.
+func (c *Client) CreateRelease(ctx context.Context, req wire.CreateReleaseRequest) (wire.CreateReleaseResponse, error) {
+	var r wire.CreateReleaseResponse
+	return r, c.do(ctx, "POST", "/releases", req, &r)
+}
+
+// Release reads a release by id.
+func (c *Client) Release(ctx context.Context, id string) (model.Release, error) {
+	var r model.Release
+	return r, c.do(ctx, "GET", "/releases/"+url.PathEscape(id), nil, &r)
+}
+
+// FindRelease reads a project's release by version.
+func (c *Client) FindRelease(ctx context.Context, projectID, version string) (model.Release, error) {
+	var r model.Release
+	return r, c.do(ctx, "GET", "/projects/"+url.PathEscape(projectID)+"/releases/"+url.PathEscape(version), nil, &r)
+}
+
+// Releases lists releases, newest first.
+func (c *Client) Releases(ctx context.Context, o ListOptions) (wire.Page[model.Release], error) {
+	return list[model.Release](ctx, c, "/releases", o)
+}
+
+// Progression says where a release may be deployed now.
+func (c *Client) Progression(ctx context.Context, releaseID string) ([]model.EnvironmentProgress, error) {
+	var p []model.EnvironmentProgress
+	return p, c.do(ctx, "GET", "/releases/"+url.PathEscape(releaseID)+"/progression", nil, &p)
+}
+
+// Deploy sends a release to an environment.
+func (c *Client) Deploy(ctx context.Context, req wire.CreateDeploymentRequest) (model.Deployment, error) {
+	var d model.Deployment
+	return d, c.do(ctx, "POST", "/deployments", req, &d)
+}
+
+// Deployment reads a deployment.
+func (c *Client) Deployment(ctx context.Context, id string) (model.Deployment, error) {
+	var d model.Deployment
+	return d, c.do(ctx, "GET", "/deployments/"+url.PathEscape(id), nil, &d)
+}
+
+// Deployments lists deployments, newest first.
+func (c *Client) Deployments(ctx context.Context, o ListOptions) (wire.Page[model.Deployment], error) {
+	return list[model.Deployment](ctx, c, "/deployments", o)
+}
+
+// Task reads a task.
+func (c *Client) Task(ctx context.Context, id string) (model.Task, error) {
+	var t model.Task
+	return t, c.do(ctx, "GET", "/tasks/"+url.PathEscape(id), nil, &t)
+}
+
+// Tasks lists tasks, newest first.
+func (c *Client) Tasks(ctx context.Context, o ListOptions) (wire.Page[model.Task], error) {
+	return list[model.Task](ctx, c, "/tasks", o)
+}
+
+// TaskLog reads a task's log tree and the lines after since.
+func (c *Client) TaskLog(ctx context.Context, id string, since int64) (wire.TaskLog, error) {
+	var l wire.TaskLog
+	return l, c.do(ctx, "GET", fmt.Sprintf("/tasks/%s/log?since=%d", url.PathEscape(id), since), nil, &l)
+}
+
+// CancelTask asks for a task to be canceled.
+func (c *Client) CancelTask(ctx context.Context, id string) (model.Task, error) {
+	var t model.Task
+	return t, c.do(ctx, "POST", "/tasks/"+url.PathEscape(id)+"/cancel", nil, &t)
+}
+
+// Event is one event of a live task log.
+type Event struct {
+	Kind       string // "line", "task", "activities" or "end"
+	Line       model.LogLine
+	Task       model.Task
+	Activities []model.Activity
+}
+
+// FollowLog streams a task's log from after since until the task ends,
+// calling fn for each event. A dropped connection is resumed from the last
+// line received, so no line is lost or repeated.
+func (c *Client) FollowLog(ctx context.Context, id string, since int64, fn func(Event) error) error {
+	failures := 0
+	for {
+		done, err := c.followOnce(ctx, id, &since, fn)
+		if done || ctx.Err() != nil {
+			return err
+		}
+		var apiErr *Error
+		if errors.As(err, &apiErr) {
+			return err // the server said no: retrying will not help
+		}
+		if failures++; failures > 30 {
+			return fmt.Errorf("follow log of %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(min(failures, 5)) * time.Second):
+		}
+	}
+}
+
+func (c *Client) followOnce(ctx context.Context, id string, since *int64, fn func(Event) error) (bool, error) {
+	req, err := c.request(ctx, "GET", fmt.Sprintf("/tasks/%s/log/stream?since=%d", url.PathEscape(id), *since), nil)
+	if err != nil {
+		return true, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return false, unwrapURLError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return true, readError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var event, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if event != "" {
+				ev, err := parseEvent(event, data)
+				if err != nil {
+					return true, err
+				}
+				if ev.Kind == "line" {
+					*since = ev.Line.Seq
+				}
+				if err := fn(ev); err != nil {
+					return true, err
+				}
+				if ev.Kind == "end" {
+					return true, nil
+				}
+			}
+			event, data = "", ""
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, err
+	}
+	return false, io.ErrUnexpectedEOF
+}
+
+func parseEvent(kind, data string) (Event, error) {
+	ev := Event{Kind: kind}
+	var err error
+	switch kind {
+	case "line":
+		err = json.Unmarshal([]byte(data), &ev.Line)
+	case "task", "end":
+		err = json.Unmarshal([]byte(data), &ev.Task)
+	case "activities":
+		err = json.Unmarshal([]byte(data), &ev.Activities)
+	}
+	if err != nil {
+		return ev, fmt.Errorf("read %s event: %w", kind, err)
+	}
+	return ev, nil
+}
+
+// Raw sends any request and decodes the answer, for calls without a helper.
+func (c *Client) Raw(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out)
+}

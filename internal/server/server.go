@@ -1,0 +1,234 @@
+// Package server assembles a Pulpo server node: store, task runner, engine,
+// built-in worker, REST API, health and metrics endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/api"
+	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/tasks"
+)
+
+// Config is how a server node is started.
+type Config struct {
+	// DataDir holds the SQLite database (unless DatabaseURL is set) and the
+	// built-in worker's script workspaces.
+	DataDir string
+	// Listen is the HTTP address, e.g. 127.0.0.1:8080.
+	Listen string
+	// DatabaseURL selects PostgreSQL.
+	DatabaseURL string
+	// NodeName identifies this node in task leases; unique per node.
+	NodeName string
+	// AdminAPIKey is the first administrator's key, used at first start only.
+	AdminAPIKey string
+	// PublicURL is how users reach the server, for links; from Listen when empty.
+	PublicURL string
+	// TaskSlots is how many tasks this node runs at once.
+	TaskSlots int
+	// TaskLease is how long a task claim lasts without renewal.
+	TaskLease time.Duration
+	// Supervisor is the command that runs script supervisors; this
+	// executable when empty.
+	Supervisor []string
+	Version    string
+	Logger     *slog.Logger
+	// Out receives what a person starting the server must read once: the
+	// first administrator's credentials and where the server listens.
+	Out io.Writer
+}
+
+// Node is an assembled server node, not yet serving.
+type Node struct {
+	cfg     Config
+	store   *store.Store
+	runner  *tasks.Runner
+	handler http.Handler
+	boot    *auth.Bootstrap
+	unlock  func()
+
+	stopRunner context.CancelFunc
+	runnerDone chan error
+}
+
+// New opens the store, creates the first administrator on a first start,
+// and wires the engine, the task runner and the HTTP handlers. The task
+// runner starts at once; call Close when done.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName, _ = os.Hostname()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, unlock: unlock}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+
+	if n.store, err = store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if n.boot, err = auth.EnsureAdmin(ctx, n.store, cfg.AdminAPIKey); err != nil {
+		return nil, err
+	}
+	svc, err := scriptsvc.New(filepath.Join(cfg.DataDir, "work"), scriptsvc.Options{Supervisor: cfg.Supervisor})
+	if err != nil {
+		return nil, err
+	}
+	broker := tasks.NewBroker()
+	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
+		Logger: cfg.Logger.With("component", "tasks")})
+	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
+		Worker: contract.LocalTarget{TargetName: "built-in worker", Service: svc}})
+	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
+
+	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
+		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version})
+	m := newMetrics(n.store, n.runner)
+	mux := http.NewServeMux()
+	mux.Handle(api.Prefix+"/", a)
+	mux.Handle(api.Prefix, a)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain")
+		if err := n.store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "database unreachable: %v\n", err)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", m.handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Pulpo %s\nREST API: %s (OpenAPI document at %s/openapi.json)\n", cfg.Version, api.Prefix, api.Prefix)
+	})
+	n.handler = m.instrument(mux)
+
+	runnerCtx, stop := context.WithCancel(context.Background())
+	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
+	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
+	ok = true
+	return n, nil
+}
+
+// Handler serves the API, health checks and metrics.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// Bootstrap is what the first start created, or nil.
+func (n *Node) Bootstrap() *auth.Bootstrap { return n.boot }
+
+// Close stops the task runner (running deployments are left to be
+// resumed) and closes the store.
+func (n *Node) Close() {
+	if n.stopRunner != nil {
+		n.stopRunner()
+		<-n.runnerDone
+		n.stopRunner = nil
+	}
+	if n.store != nil {
+		n.store.Close()
+		n.store = nil
+	}
+	if n.unlock != nil {
+		n.unlock()
+		n.unlock = nil
+	}
+}
+
+// Run starts a node and serves until ctx ends, then stops cleanly.
+func Run(ctx context.Context, cfg Config) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	addr := ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + addr
+	}
+	n, err := New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer n.Close()
+	cfg = n.cfg
+	httpServer := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		// Requests end with the server, so live log streams do not hold a shutdown up.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	if b := n.Bootstrap(); b != nil {
+		fmt.Fprintf(cfg.Out, "\nFirst start: created the administrator. This is shown once; keep it safe.\n"+
+			"  username: %s\n  password: %s\n  API key:  %s\n\n", b.Username, b.Password, b.APIKey)
+	}
+	fmt.Fprintf(cfg.Out, "Pulpo %s is listening on %s (node %s, %s database, data in %s)\n",
+		cfg.Version, cfg.PublicURL, cfg.NodeName, n.store.Dialect(), cfg.DataDir)
+	cfg.Logger.Info("server started", "address", addr, "node", cfg.NodeName, "database", n.store.Dialect(), "data", cfg.DataDir)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	cfg.Logger.Info("server stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	httpServer.Shutdown(shutdownCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// lockDataDir stops a second server from using the same data folder, which
+// would corrupt the single-writer SQLite database and confuse workspaces.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "server.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another Pulpo server (give each server its own --data)", dir)
+	}
+	return func() { f.Close() }, nil
+}

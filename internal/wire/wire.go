@@ -1,0 +1,59 @@
+// Package wire holds the REST API's request and response bodies that are
+// not model entities, shared by the server's handlers and the Go client.
+package wire
+
+import "github.com/pulpo-deploy/pulpo/internal/model"
+
+// ErrorBody is every error response: what went wrong and, for invalid
+// input, each thing to fix.
+type ErrorBody struct {
+	Error   string   `json:"error"`
+	Details []string `json:"details,omitempty"`
+}
+
+// Page is every list response.
+type Page[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+	Skip  int `json:"skip"`
+	Take  int `json:"take"`
+}
+
+// Root describes the server.
+type Root struct {
+	Application string `json:"application"`
+	Version     string `json:"version"`
+	OpenAPI     string `json:"openapi"`
+}
+
+// CreateReleaseRequest asks for a release of a project's current process and variables.
+type CreateReleaseRequest struct {
+	ProjectID string `json:"projectId"`
+	// Version is the release number; the next patch number when omitted.
+	Version string `json:"version,omitempty"`
+	Notes   string `json:"notes,omitempty"`
+}
+
+// CreateReleaseResponse is the new release and the deployments its
+// lifecycle started by itself.
+type CreateReleaseResponse struct {
+	model.Release
+	AutomaticDeployments []model.Deployment `json:"automaticDeployments"`
+}
+
+// CreateDeploymentRequest asks for a release to go to an environment.
+type CreateDeploymentRequest struct {
+	ReleaseID     string `json:"releaseId"`
+	EnvironmentID string `json:"environmentId"`
+}
+
+// TaskLog is a task with its log tree and the lines after a position.
+type TaskLog struct {
+	Task       model.Task       `json:"task"`
+	Activities []model.Activity `json:"activities"`
+	Lines      []model.LogLine  `json:"lines"`
+	// LastSeq is the position to ask from next time (since=LastSeq).
+	LastSeq int64 `json:"lastSeq"`
+	// More is true when lines after LastSeq exist already.
+	More bool `json:"more"`
+}
