@@ -2,10 +2,14 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/pulpo-deploy/pulpo/internal/apply"
 	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -66,6 +70,7 @@ func (a *API) registerRoutes() {
 	a.releaseRoutes()
 	a.deploymentRoutes()
 	a.taskRoutes()
+	a.configRoutes()
 }
 
 func (a *API) projectRoutes() {
@@ -406,4 +411,80 @@ func taskState(s string) (model.TaskState, bool) {
 		}
 	}
 	return "", false
+}
+
+func (a *API) configRoutes() {
+	a.add(route{method: "POST", path: Prefix + "/apply", tag: "configuration", body: confdoc.Document{}, response: confdoc.Result{},
+		summary: "Create or update environments, lifecycles, project groups and projects from a document, in one transaction; " +
+			"send JSON, or YAML with Content-Type application/yaml",
+		query: []param{{"dryRun", "boolean", "check everything and report the changes, but change nothing"}},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			dryRun, err := boolParam(r, "dryRun")
+			if err != nil {
+				return err
+			}
+			doc, err := decodeDocument(r)
+			if err != nil {
+				return err
+			}
+			res, err := apply.Apply(r.Context(), a.Store, doc, dryRun)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, res)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/export", tag: "configuration", response: confdoc.Document{},
+		summary: "Everything /apply accepts, as one document; YAML when the Accept header asks for application/yaml",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			doc, err := apply.Export(r.Context(), a.Store.Read())
+			if err != nil {
+				return err
+			}
+			if strings.Contains(r.Header.Get("Accept"), "yaml") {
+				out, err := doc.YAML()
+				if err != nil {
+					return err
+				}
+				w.Header().Set("Content-Type", "application/yaml")
+				w.Write(out)
+				return nil
+			}
+			writeJSON(w, http.StatusOK, doc)
+			return nil
+		}})
+}
+
+// decodeDocument reads an apply document as JSON or, when the request says
+// so, as YAML.
+func decodeDocument(r *http.Request) (*confdoc.Document, error) {
+	if !strings.Contains(r.Header.Get("Content-Type"), "yaml") {
+		var doc confdoc.Document
+		if err := decode(r, &doc); err != nil {
+			return nil, err
+		}
+		return &doc, nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		return nil, badRequest("the request body could not be read: %v", err)
+	}
+	doc, err := confdoc.ParseYAML(data)
+	if err != nil {
+		return nil, badRequest("the YAML document is invalid: %v", err)
+	}
+	return doc, nil
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("query parameter %s must be true or false, not %q", name, v)
+	}
+	return b, nil
 }

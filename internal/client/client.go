@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
@@ -509,4 +510,17 @@ func parseEvent(kind, data string) (Event, error) {
 // Raw sends any request and decodes the answer, for calls without a helper.
 func (c *Client) Raw(ctx context.Context, method, path string, in, out any) error {
 	return c.do(ctx, method, path, in, out)
+}
+
+// Apply creates or updates what the document describes; with dryRun it only
+// reports what would change.
+func (c *Client) Apply(ctx context.Context, doc *confdoc.Document, dryRun bool) (confdoc.Result, error) {
+	var res confdoc.Result
+	return res, c.do(ctx, "POST", "/apply?dryRun="+strconv.FormatBool(dryRun), doc, &res)
+}
+
+// Export reads the server's configuration as an apply document.
+func (c *Client) Export(ctx context.Context) (*confdoc.Document, error) {
+	var doc confdoc.Document
+	return &doc, c.do(ctx, "GET", "/export", nil, &doc)
 }

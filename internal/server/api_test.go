@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/client"
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/server"
@@ -143,6 +145,10 @@ func TestBadInputGetsAClearClientError(t *testing.T) {
 			{"step with an unknown syntax", "PUT", "/api/v1/projects/" + empty.ID + "/process", `{"version":0,"steps":[{"name":"s","script":{"syntax":"cobol","body":"x"}}]}`, nil, 400, `"cobol" is not supported`},
 			{"stale process version", "PUT", "/api/v1/projects/" + withStep.ID + "/process", `{"version":0,"steps":[]}`, nil, 409, "reload it"},
 			{"variable scoped to an unknown environment", "PUT", "/api/v1/projects/" + withStep.ID + "/variables", `{"version":0,"variables":[{"name":"x","value":"1","scope":{"environments":["Environments-404"]}}]}`, nil, 400, "does not exist"},
+			{"apply with an unknown field", "POST", "/api/v1/apply", `{"environments":[{"name":"X","colour":"red"}]}`, nil, 400, `unknown field "colour"`},
+			{"apply naming an unknown environment", "POST", "/api/v1/apply", `{"lifecycles":[{"name":"L","phases":[{"name":"P","manualEnvironments":["Nowhere"]}]}]}`, nil, 400, `environment "Nowhere" is neither in the file nor on the server`},
+			{"apply YAML with a typo", "POST", "/api/v1/apply", "environments:\n  - nam: X\n", map[string]string{"Content-Type": "application/yaml"}, 400, "line 2: field nam not found"},
+			{"apply with a bad dryRun", "POST", "/api/v1/apply?dryRun=perhaps", `{}`, nil, 400, "dryRun must be true or false"},
 			{"unknown id", "GET", "/api/v1/environments/Environments-404", "", nil, 404, `environment "Environments-404" was not found`},
 			{"unknown endpoint", "GET", "/api/v1/nothing-here", "", nil, 404, "no such endpoint"},
 			{"bad paging", "GET", "/api/v1/environments?take=5000", "", nil, 400, "take must be a whole number from 1 to 1000"},
@@ -295,6 +301,38 @@ func TestLiveLogStreamFollowsATaskToItsEnd(t *testing.T) {
 		l, err := s.client.TaskLog(ctx, d.TaskID, 3)
 		if err != nil || l.Lines[0].Seq != 4 || len(l.Lines) != len(lines)-3 {
 			t.Fatalf("log from position: %v %d lines", err, len(l.Lines))
+		}
+	})
+}
+
+func TestApplyAndExportOverHTTP(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *testServer) {
+		yamlDoc := "environments:\n  - name: Dev\nprojects:\n  - name: api\n    steps:\n      - name: Run\n        script:\n          body: |\n            echo #{Who}\n    variables:\n      - {name: Who, value: dev, environments: [Dev]}\n"
+		status, _, raw := s.call(t, "POST", "/api/v1/apply?dryRun=true", yamlDoc, map[string]string{"Content-Type": "application/yaml"})
+		var res confdoc.Result
+		if status != 200 || json.Unmarshal(raw, &res) != nil || !res.DryRun || res.Changed() != 2 {
+			t.Fatalf("dry run: %d %s", status, raw)
+		}
+		if envs, _ := s.client.Environments(context.Background()); len(envs) != 0 {
+			t.Fatalf("dry run created %+v", envs)
+		}
+		status, _, raw = s.call(t, "POST", "/api/v1/apply", yamlDoc, map[string]string{"Content-Type": "application/yaml"})
+		res = confdoc.Result{}
+		if status != 200 || json.Unmarshal(raw, &res) != nil || res.DryRun || len(res.Changes) != 2 ||
+			!reflect.DeepEqual(res.Changes[1], confdoc.Change{Kind: "project", Name: "api", Action: confdoc.Created}) {
+			t.Fatalf("apply: %d %s", status, raw)
+		}
+		status, _, raw = s.call(t, "GET", "/api/v1/export", "", map[string]string{"Accept": "application/yaml"})
+		if status != 200 || !strings.Contains(string(raw), "environments: [Dev]") || !strings.Contains(string(raw), "echo #{Who}") {
+			t.Fatalf("export as YAML: %d\n%s", status, raw)
+		}
+		doc, err := s.client.Export(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err = s.client.Apply(context.Background(), doc, false)
+		if err != nil || res.Changed() != 0 {
+			t.Fatalf("applying the JSON export: %+v %v", res, err)
 		}
 	})
 }

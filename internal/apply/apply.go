@@ -1,0 +1,492 @@
+// Package apply gives a configuration document effect on the store, in one
+// transaction, and writes the store back out as a document. Objects are
+// matched by name (ignoring case); applying the same document twice changes
+// nothing the second time.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// errDryRun rolls back a dry run's transaction after everything was checked.
+var errDryRun = errors.New("dry run")
+
+// Apply creates or updates every object the document lists. If anything is
+// wrong nothing changes, and the error says what to fix. A dry run does all
+// the same checks and reports the same changes, then rolls back.
+func Apply(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun bool) (confdoc.Result, error) {
+	if err := checkDocument(doc); err != nil {
+		return confdoc.Result{}, err
+	}
+	var res confdoc.Result
+	err := s.Tx(ctx, func(q *store.Queries) error {
+		a := &applier{q: q}
+		res = confdoc.Result{DryRun: dryRun}
+		if err := a.apply(ctx, doc); err != nil {
+			return err
+		}
+		res.Changes = a.changes
+		if dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return confdoc.Result{}, err
+	}
+	if res.Changes == nil {
+		res.Changes = []confdoc.Change{}
+	}
+	return res, nil
+}
+
+// checkDocument catches what is wrong with the file as a whole before
+// anything is looked up: the same name twice in one list.
+func checkDocument(doc *confdoc.Document) error {
+	var problems []string
+	dup := func(list string, names []string) {
+		seen := map[string]bool{}
+		for i, n := range names {
+			k := model.NameKey(n)
+			if n != "" && seen[k] {
+				problems = append(problems, fmt.Sprintf("%s[%d]: %q is listed twice", list, i, n))
+			}
+			seen[k] = true
+		}
+	}
+	dup("environments", names(doc.Environments, func(e confdoc.Environment) string { return e.Name }))
+	dup("lifecycles", names(doc.Lifecycles, func(l confdoc.Lifecycle) string { return l.Name }))
+	dup("projectGroups", names(doc.ProjectGroups, func(g confdoc.ProjectGroup) string { return g.Name }))
+	dup("projects", names(doc.Projects, func(p confdoc.Project) string { return p.Name }))
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "the file", Problems: problems}
+	}
+	return nil
+}
+
+func names[T any](items []T, name func(T) string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = name(it)
+	}
+	return out
+}
+
+type applier struct {
+	q       *store.Queries
+	changes []confdoc.Change
+	envIDs  map[string]string // name key -> id, after environments are applied
+}
+
+func (a *applier) record(kind, name, action string, fields ...string) {
+	a.changes = append(a.changes, confdoc.Change{Kind: kind, Name: name, Action: action, Fields: fields})
+}
+
+// recordDiff reports an existing object as updated when any field differs.
+func (a *applier) recordDiff(kind, name string, fields []string) {
+	if len(fields) == 0 {
+		a.record(kind, name, confdoc.Unchanged)
+		return
+	}
+	a.record(kind, name, confdoc.Updated, fields...)
+}
+
+// inFile names which object of the file a store error is about, keeping
+// validation errors as such so the API answers 400 with every problem.
+func inFile(kind, name string, err error) error {
+	var ve *model.ValidationError
+	if errors.As(err, &ve) {
+		return &model.ValidationError{Subject: fmt.Sprintf("%s %q", kind, name), Problems: ve.Problems}
+	}
+	return fmt.Errorf("%s %q: %w", kind, name, err)
+}
+
+func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
+	if err := a.environments(ctx, doc.Environments); err != nil {
+		return err
+	}
+	envs, err := a.q.AllEnvironments(ctx)
+	if err != nil {
+		return err
+	}
+	a.envIDs = make(map[string]string, len(envs))
+	for _, e := range envs {
+		a.envIDs[model.NameKey(e.Name)] = e.ID
+	}
+	for _, l := range doc.Lifecycles {
+		if err := a.lifecycle(ctx, l); err != nil {
+			return err
+		}
+	}
+	for _, g := range doc.ProjectGroups {
+		if err := a.projectGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	for _, p := range doc.Projects {
+		if err := a.project(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// environments creates and updates the listed environments and puts them in
+// the file's order. Listed environments that exist swap among the places they
+// hold, so environments the file does not list keep theirs; a new one goes
+// right after the one listed before it.
+func (a *applier) environments(ctx context.Context, list []confdoc.Environment) error {
+	if len(list) == 0 {
+		return nil
+	}
+	all, err := a.q.AllEnvironments(ctx)
+	if err != nil {
+		return err
+	}
+	index := map[string]int{} // name key -> position in all
+	for i, e := range all {
+		index[model.NameKey(e.Name)] = i
+	}
+	var slots []int // positions of listed environments that exist
+	for _, want := range list {
+		if i, ok := index[model.NameKey(want.Name)]; ok {
+			slots = append(slots, i)
+		}
+	}
+	slices.Sort(slots)
+	order := slices.Clone(all)
+	diffs := map[string][]string{}
+	n := 0
+	for _, want := range list {
+		i, ok := index[model.NameKey(want.Name)]
+		if !ok {
+			continue
+		}
+		e := all[i]
+		diffs[e.ID] = diffFields(e.Name != want.Name, "name", e.Description != want.Description, "description", i != slots[n], "order")
+		e.Name, e.Description = want.Name, want.Description
+		order[slots[n]] = e
+		n++
+	}
+	// Insert the new ones after their predecessor in the file.
+	for k, want := range list {
+		if _, ok := index[model.NameKey(want.Name)]; ok {
+			continue
+		}
+		e := model.Environment{Name: want.Name, Description: want.Description}
+		if err := a.q.CreateEnvironment(ctx, &e); err != nil {
+			return inFile("environment", want.Name, err)
+		}
+		at := len(order)
+		if k > 0 {
+			prev := model.NameKey(list[k-1].Name)
+			at = slices.IndexFunc(order, func(o model.Environment) bool { return model.NameKey(o.Name) == prev }) + 1
+		} else if next := firstExisting(list, index); next != "" {
+			at = slices.IndexFunc(order, func(o model.Environment) bool { return model.NameKey(o.Name) == next })
+		}
+		order = slices.Insert(order, at, e)
+	}
+	for i := range order {
+		e := &order[i]
+		moved := e.SortOrder != i+1
+		e.SortOrder = i + 1
+		if moved || len(diffs[e.ID]) > 0 {
+			if err := a.q.UpdateEnvironment(ctx, e); err != nil {
+				return inFile("environment", e.Name, err)
+			}
+		}
+	}
+	for _, want := range list {
+		if _, ok := index[model.NameKey(want.Name)]; !ok {
+			a.record("environment", want.Name, confdoc.Created)
+			continue
+		}
+		a.recordDiff("environment", want.Name, diffs[all[index[model.NameKey(want.Name)]].ID])
+	}
+	return nil
+}
+
+// firstExisting names the first listed environment that already exists.
+func firstExisting(list []confdoc.Environment, index map[string]int) string {
+	for _, e := range list {
+		if _, ok := index[model.NameKey(e.Name)]; ok {
+			return model.NameKey(e.Name)
+		}
+	}
+	return ""
+}
+
+func diffFields(pairs ...any) []string {
+	var out []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i].(bool) {
+			out = append(out, pairs[i+1].(string))
+		}
+	}
+	return out
+}
+
+// envRefs turns environment names into ids, adding a problem for each name
+// that is neither in the file nor on the server.
+func (a *applier) envRefs(field string, names []string, problems *[]string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(names))
+	for _, n := range names {
+		id, ok := a.envIDs[model.NameKey(n)]
+		if !ok {
+			*problems = append(*problems, fmt.Sprintf("%s: environment %q is neither in the file nor on the server", field, n))
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (a *applier) lifecycle(ctx context.Context, want confdoc.Lifecycle) error {
+	var problems []string
+	var phases []model.Phase
+	for i, ph := range want.Phases {
+		field := fmt.Sprintf("phases[%d]", i)
+		phases = append(phases, model.Phase{
+			Name:                               ph.Name,
+			AutomaticEnvironments:              a.envRefs(field+".automaticEnvironments", ph.AutomaticEnvironments, &problems),
+			ManualEnvironments:                 a.envRefs(field+".manualEnvironments", ph.ManualEnvironments, &problems),
+			MinimumEnvironmentsBeforePromotion: ph.MinimumEnvironmentsBeforePromotion,
+			Optional:                           ph.Optional,
+		})
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: fmt.Sprintf("lifecycle %q", want.Name), Problems: problems}
+	}
+	l, err := a.q.FindLifecycle(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		l = model.Lifecycle{Name: want.Name, Description: want.Description, Phases: phases}
+		if err := a.q.CreateLifecycle(ctx, &l); err != nil {
+			return inFile("lifecycle", want.Name, err)
+		}
+		a.record("lifecycle", want.Name, confdoc.Created)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description",
+		!reflect.DeepEqual(normalPhases(l.Phases), normalPhases(phases)), "phases")
+	if len(diff) > 0 {
+		l.Name, l.Description, l.Phases = want.Name, want.Description, phases
+		if err := a.q.UpdateLifecycle(ctx, &l); err != nil {
+			return inFile("lifecycle", want.Name, err)
+		}
+	}
+	a.recordDiff("lifecycle", want.Name, diff)
+	return nil
+}
+
+// normalPhases makes empty and missing lists compare equal.
+func normalPhases(phases []model.Phase) []model.Phase {
+	out := make([]model.Phase, len(phases))
+	for i, ph := range phases {
+		out[i] = ph
+		if len(ph.AutomaticEnvironments) == 0 {
+			out[i].AutomaticEnvironments = nil
+		}
+		if len(ph.ManualEnvironments) == 0 {
+			out[i].ManualEnvironments = nil
+		}
+	}
+	return out
+}
+
+func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) error {
+	g, err := a.q.FindProjectGroup(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		g = model.ProjectGroup{Name: want.Name, Description: want.Description}
+		if err := a.q.CreateProjectGroup(ctx, &g); err != nil {
+			return inFile("project group", want.Name, err)
+		}
+		a.record("project group", want.Name, confdoc.Created)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	diff := diffFields(g.Name != want.Name, "name", g.Description != want.Description, "description")
+	if len(diff) > 0 {
+		g.Name, g.Description = want.Name, want.Description
+		if err := a.q.UpdateProjectGroup(ctx, &g); err != nil {
+			return inFile("project group", want.Name, err)
+		}
+	}
+	a.recordDiff("project group", want.Name, diff)
+	return nil
+}
+
+func (a *applier) project(ctx context.Context, want confdoc.Project) error {
+	var problems []string
+	var groupID, lifecycleID string
+	if want.ProjectGroup != "" {
+		g, err := a.q.FindProjectGroup(ctx, want.ProjectGroup)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			problems = append(problems, fmt.Sprintf("projectGroup: project group %q is neither in the file nor on the server", want.ProjectGroup))
+		case err != nil:
+			return err
+		default:
+			groupID = g.ID
+		}
+	}
+	if want.Lifecycle != "" {
+		l, err := a.q.FindLifecycle(ctx, want.Lifecycle)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			problems = append(problems, fmt.Sprintf("lifecycle: lifecycle %q is neither in the file nor on the server", want.Lifecycle))
+		case err != nil:
+			return err
+		default:
+			lifecycleID = l.ID
+		}
+	}
+	vars := make([]model.Variable, len(want.Variables))
+	for i, v := range want.Variables {
+		vars[i] = model.Variable{Name: v.Name, Value: v.Value,
+			Scope: model.Scope{Environments: a.envRefs(fmt.Sprintf("variables[%d].environments", i), v.Environments, &problems)}}
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: fmt.Sprintf("project %q", want.Name), Problems: problems}
+	}
+
+	p, err := a.q.FindProject(ctx, want.Name)
+	isNew := errors.Is(err, store.ErrNotFound)
+	var diff []string
+	switch {
+	case isNew:
+		p = model.Project{Name: want.Name, Description: want.Description, ProjectGroupID: groupID, LifecycleID: lifecycleID}
+		if err := a.q.CreateProject(ctx, &p); err != nil {
+			return inFile("project", want.Name, err)
+		}
+	case err != nil:
+		return err
+	default:
+		if groupID == "" {
+			groupID = p.ProjectGroupID
+		}
+		if lifecycleID == "" {
+			lifecycleID = p.LifecycleID
+		}
+		diff = diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description",
+			p.ProjectGroupID != groupID, "projectGroup", p.LifecycleID != lifecycleID, "lifecycle")
+		if len(diff) > 0 {
+			p.Name, p.Description, p.ProjectGroupID, p.LifecycleID = want.Name, want.Description, groupID, lifecycleID
+			if err := a.q.UpdateProject(ctx, &p); err != nil {
+				return inFile("project", want.Name, err)
+			}
+		}
+	}
+
+	changed, err := a.process(ctx, p.ID, want.Steps)
+	if err != nil {
+		return inFile("project", want.Name, err)
+	}
+	if changed {
+		diff = append(diff, "steps")
+	}
+	changed, err = a.variables(ctx, p.ID, vars)
+	if err != nil {
+		return inFile("project", want.Name, err)
+	}
+	if changed {
+		diff = append(diff, "variables")
+	}
+	if isNew {
+		a.record("project", want.Name, confdoc.Created)
+		return nil
+	}
+	a.recordDiff("project", want.Name, diff)
+	return nil
+}
+
+// process makes the project's steps those of the file. A step keeps its id
+// when a stored step has the same name.
+func (a *applier) process(ctx context.Context, projectID string, want []confdoc.Step) (bool, error) {
+	d, err := a.q.GetProcess(ctx, projectID)
+	if err != nil {
+		return false, err
+	}
+	ids := map[string]string{}
+	for _, s := range d.Steps {
+		ids[model.NameKey(s.Name)] = s.ID
+	}
+	next := model.DeploymentProcess{ProjectID: projectID, Version: d.Version, Steps: make([]model.Step, len(want))}
+	for i, s := range want {
+		step := model.Step{ID: ids[model.NameKey(s.Name)], Name: s.Name, Disabled: s.Disabled}
+		if s.Script != nil {
+			sc := *s.Script
+			step.Script = &sc
+		}
+		next.Steps[i] = step
+	}
+	next.Normalize()
+	if reflect.DeepEqual(normalSteps(d.Steps), normalSteps(next.Steps)) {
+		return false, nil
+	}
+	return true, a.q.SaveProcess(ctx, &next)
+}
+
+func normalSteps(steps []model.Step) []model.Step {
+	if len(steps) == 0 {
+		return nil
+	}
+	return steps
+}
+
+// variables makes the project's variables those of the file. A value keeps
+// its id when a stored value has the same name and scope.
+func (a *applier) variables(ctx context.Context, projectID string, want []model.Variable) (bool, error) {
+	vs, err := a.q.GetVariables(ctx, projectID)
+	if err != nil {
+		return false, err
+	}
+	for i := range want {
+		for _, old := range vs.Variables {
+			if model.SameName(old.Name, want[i].Name) && sameSet(old.Scope.Environments, want[i].Scope.Environments) {
+				want[i].ID = old.ID
+				break
+			}
+		}
+	}
+	if reflect.DeepEqual(normalVars(vs.Variables), normalVars(want)) {
+		return false, nil
+	}
+	next := model.VariableSet{OwnerID: projectID, Version: vs.Version, Variables: want}
+	return true, a.q.SaveVariables(ctx, &next)
+}
+
+func normalVars(vars []model.Variable) []model.Variable {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := slices.Clone(vars)
+	for i := range out {
+		if len(out[i].Scope.Environments) == 0 {
+			out[i].Scope.Environments = nil
+		}
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}

@@ -1,0 +1,314 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pulpo-deploy/pulpo/internal/apply"
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/pgtest"
+)
+
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+func eachStore(t *testing.T, test func(t *testing.T, s *store.Store)) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			cfg := store.Config{DataDir: t.TempDir()}
+			if dialect == "postgres" {
+				cfg.DatabaseURL = pg.Database(t)
+			}
+			s, err := store.Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("open %s store: %v", dialect, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			test(t, s)
+		})
+	}
+}
+
+const sample = `environments:
+  - name: Dev
+  - name: Test
+    description: for QA
+  - name: Production
+lifecycles:
+  - name: Standard
+    phases:
+      - name: Pre-production
+        automaticEnvironments: [Dev]
+        manualEnvironments: [Test]
+      - name: Production
+        manualEnvironments: [Production]
+projectGroups:
+  - name: Web
+projects:
+  - name: shop
+    projectGroup: Web
+    lifecycle: Standard
+    steps:
+      - name: Say hello
+        script:
+          body: |
+            echo "#{Greeting}"
+            echo done
+      - name: Old step
+        disabled: true
+        script:
+          syntax: sh
+          body: echo old
+    variables:
+      - name: Greeting
+        value: hello
+      - name: Greeting
+        value: hello dev
+        environments: [Dev]
+`
+
+func parse(t *testing.T, text string) *confdoc.Document {
+	t.Helper()
+	doc, err := confdoc.ParseYAML([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func mustApply(t *testing.T, s *store.Store, doc *confdoc.Document, dryRun bool) confdoc.Result {
+	t.Helper()
+	res, err := apply.Apply(context.Background(), s, doc, dryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// actions renders a result as "action kind name" lines, for comparison.
+func actions(res confdoc.Result) []string {
+	var out []string
+	for _, c := range res.Changes {
+		line := c.Action + " " + c.Kind + " " + c.Name
+		if len(c.Fields) > 0 {
+			line += " (" + strings.Join(c.Fields, ",") + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestApplyCreatesThenChangesNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		first := mustApply(t, s, parse(t, sample), false)
+		want := []string{
+			"created environment Dev", "created environment Test", "created environment Production",
+			"created lifecycle Standard", "created project group Web", "created project shop",
+		}
+		if got := actions(first); !reflect.DeepEqual(got, want) {
+			t.Fatalf("first apply:\n got %q\nwant %q", got, want)
+		}
+		p, err := s.Read().FindProject(ctx, "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Read().GetProcess(ctx, p.ID)
+		if len(before.Steps) != 2 || before.Steps[0].Script.Syntax != model.SyntaxBash || !before.Steps[1].Disabled {
+			t.Fatalf("process after apply: %+v", before.Steps)
+		}
+		vs, _ := s.Read().GetVariables(ctx, p.ID)
+		dev, _ := s.Read().FindEnvironment(ctx, "Dev")
+		if len(vs.Variables) != 2 || vs.Variables[1].Scope.Environments[0] != dev.ID {
+			t.Fatalf("variables after apply: %+v", vs.Variables)
+		}
+
+		second := mustApply(t, s, parse(t, sample), false)
+		if second.Changed() != 0 {
+			t.Fatalf("second apply changed something: %q", actions(second))
+		}
+		after, _ := s.Read().GetProcess(ctx, p.ID)
+		if after.Version != before.Version {
+			t.Fatalf("an unchanged process was saved again: version %d -> %d", before.Version, after.Version)
+		}
+	})
+}
+
+func TestApplyUpdates(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustApply(t, s, parse(t, sample), false)
+		p, _ := s.Read().FindProject(ctx, "shop")
+		before, _ := s.Read().GetProcess(ctx, p.ID)
+
+		edited := strings.NewReplacer(
+			"description: for QA", "description: for QA and demos",
+			"value: hello dev", "value: bonjour dev",
+			"echo done", "echo finished",
+		).Replace(sample)
+		res := mustApply(t, s, parse(t, edited), false)
+		want := []string{
+			"unchanged environment Dev", "updated environment Test (description)", "unchanged environment Production",
+			"unchanged lifecycle Standard", "unchanged project group Web", "updated project shop (steps,variables)",
+		}
+		if got := actions(res); !reflect.DeepEqual(got, want) {
+			t.Fatalf("apply of an edited file:\n got %q\nwant %q", got, want)
+		}
+		after, _ := s.Read().GetProcess(ctx, p.ID)
+		if after.Steps[0].ID != before.Steps[0].ID {
+			t.Fatalf("a step matched by name lost its id: %s -> %s", before.Steps[0].ID, after.Steps[0].ID)
+		}
+		if !strings.Contains(after.Steps[0].Script.Body, "echo finished") {
+			t.Fatalf("step body not updated: %q", after.Steps[0].Script.Body)
+		}
+	})
+}
+
+func TestApplyOrdersEnvironmentsAsListed(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustApply(t, s, parse(t, "environments:\n  - name: Dev\n  - name: Production\n  - name: Sandbox\n"), false)
+		// Test goes between Dev and Production; Sandbox, not listed, keeps its place.
+		res := mustApply(t, s, parse(t, "environments:\n  - name: Dev\n  - name: Test\n  - name: Production\n"), false)
+		envs, err := s.Read().AllEnvironments(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, e := range envs {
+			order = append(order, e.Name)
+		}
+		if want := []string{"Dev", "Test", "Production", "Sandbox"}; !reflect.DeepEqual(order, want) {
+			t.Fatalf("order after inserting Test: %v (want %v); changes %q", order, want, actions(res))
+		}
+		again := mustApply(t, s, parse(t, "environments:\n  - name: Dev\n  - name: Test\n  - name: Production\n"), false)
+		if again.Changed() != 0 {
+			t.Fatalf("reapplying changed: %q", actions(again))
+		}
+		swapped := mustApply(t, s, parse(t, "environments:\n  - name: Production\n  - name: Dev\n"), false)
+		want := []string{"updated environment Production (order)", "updated environment Dev (order)"}
+		if got := actions(swapped); !reflect.DeepEqual(got, want) {
+			t.Fatalf("swapping two environments: got %q, want %q", got, want)
+		}
+		envs, _ = s.Read().AllEnvironments(ctx)
+		order = order[:0]
+		for _, e := range envs {
+			order = append(order, e.Name)
+		}
+		if want := []string{"Production", "Test", "Dev", "Sandbox"}; !reflect.DeepEqual(order, want) {
+			t.Fatalf("order after swapping: %v (want %v)", order, want)
+		}
+	})
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		res := mustApply(t, s, parse(t, sample), true)
+		if !res.DryRun || res.Changed() != 6 {
+			t.Fatalf("dry run result: %+v", res)
+		}
+		envs, _ := s.Read().AllEnvironments(context.Background())
+		if len(envs) != 0 {
+			t.Fatalf("a dry run created environments: %+v", envs)
+		}
+		// Ids were not used up either: the real run gets the first ones.
+		mustApply(t, s, parse(t, sample), false)
+		dev, _ := s.Read().FindEnvironment(context.Background(), "Dev")
+		if dev.ID != "Environments-1" {
+			t.Fatalf("first environment after a dry run got id %s", dev.ID)
+		}
+	})
+}
+
+func TestBadDocumentsChangeNothing(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []string // each must appear in the error
+	}{
+		{"unknown environment in a phase", "environments:\n  - name: Dev\nlifecycles:\n  - name: L\n    phases:\n      - name: P\n        manualEnvironments: [Prod]\n",
+			[]string{`lifecycle "L"`, `phases[0].manualEnvironments: environment "Prod" is neither in the file nor on the server`}},
+		{"unknown environment in a scope", "environments:\n  - name: Dev\nprojects:\n  - name: p\n    variables:\n      - name: A\n        value: x\n        environments: [Qa]\n",
+			[]string{`project "p"`, `variables[0].environments: environment "Qa"`}},
+		{"unknown lifecycle", "environments:\n  - name: Dev\nprojects:\n  - name: p\n    lifecycle: Nope\n",
+			[]string{`lifecycle "Nope" is neither in the file nor on the server`}},
+		{"duplicate names", "environments:\n  - name: Dev\n  - name: dev\n",
+			[]string{`environments[1]: "dev" is listed twice`}},
+		{"step without a body", "environments:\n  - name: Dev\nprojects:\n  - name: p\n    steps:\n      - name: s\n        script:\n          syntax: bash\n",
+			[]string{`project "p"`, "steps[0].script.body: is required"}},
+		{"missing name", "environments:\n  - name: Dev\n  - description: nameless\n",
+			[]string{"name: is required"}},
+		{"two values with one scope", "environments:\n  - name: Dev\nprojects:\n  - name: p\n    variables:\n      - {name: A, value: x}\n      - {name: a, value: y}\n",
+			[]string{`"A" has two values with the same scope`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, s *store.Store) {
+				_, err := apply.Apply(context.Background(), s, parse(t, tc.doc), false)
+				var ve *model.ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("want a validation error, got %v", err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				// The environment before the mistake was rolled back with it.
+				if envs, _ := s.Read().AllEnvironments(context.Background()); len(envs) != 0 {
+					t.Errorf("a failed apply left environments behind: %+v", envs)
+				}
+			})
+		})
+	}
+}
+
+func TestExportAppliesBackUnchanged(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustApply(t, s, parse(t, sample), false)
+		doc, err := apply.Export(ctx, s.Read())
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := doc.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"name: Default Lifecycle", "manualEnvironments: [Test]", "echo \"#{Greeting}\"\n", "environments: [Dev]"} {
+			if !strings.Contains(string(text), want) {
+				t.Errorf("export lacks %q:\n%s", want, text)
+			}
+		}
+		res := mustApply(t, s, parse(t, string(text)), false)
+		if res.Changed() != 0 {
+			t.Fatalf("applying the export changed: %q\n%s", actions(res), text)
+		}
+
+		// The export also builds the same configuration on an empty server.
+		eachFresh := store.Config{DataDir: t.TempDir()}
+		fresh, err := store.Open(ctx, eachFresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fresh.Close()
+		mustApply(t, fresh, parse(t, string(text)), false)
+		again, err := apply.Export(ctx, fresh.Read())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(doc, again) {
+			t.Fatalf("export of a server built from an export differs:\n%+v\n%+v", doc, again)
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pulpo-deploy/pulpo/internal/confdoc"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// Export writes everything apply knows about as a document, references by
+// name, in display order. Applying it to the same server changes nothing.
+func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
+	doc := &confdoc.Document{}
+	envs, err := q.AllEnvironments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("export environments: %w", err)
+	}
+	envNames := make(map[string]string, len(envs))
+	for _, e := range envs {
+		envNames[e.ID] = e.Name
+		doc.Environments = append(doc.Environments, confdoc.Environment{Name: e.Name, Description: e.Description})
+	}
+	toNames := func(ids []string) []string {
+		if len(ids) == 0 {
+			return nil
+		}
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = envNames[id]
+		}
+		return out
+	}
+
+	lifecycles, _, err := q.ListLifecycles(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export lifecycles: %w", err)
+	}
+	lifecycleNames := map[string]string{}
+	for _, l := range lifecycles {
+		lifecycleNames[l.ID] = l.Name
+		out := confdoc.Lifecycle{Name: l.Name, Description: l.Description}
+		for _, ph := range l.Phases {
+			out.Phases = append(out.Phases, confdoc.Phase{
+				Name:                               ph.Name,
+				AutomaticEnvironments:              toNames(ph.AutomaticEnvironments),
+				ManualEnvironments:                 toNames(ph.ManualEnvironments),
+				MinimumEnvironmentsBeforePromotion: ph.MinimumEnvironmentsBeforePromotion,
+				Optional:                           ph.Optional,
+			})
+		}
+		doc.Lifecycles = append(doc.Lifecycles, out)
+	}
+
+	groups, _, err := q.ListProjectGroups(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export project groups: %w", err)
+	}
+	groupNames := map[string]string{}
+	for _, g := range groups {
+		groupNames[g.ID] = g.Name
+		doc.ProjectGroups = append(doc.ProjectGroups, confdoc.ProjectGroup{Name: g.Name, Description: g.Description})
+	}
+
+	projects, _, err := q.ListProjects(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export projects: %w", err)
+	}
+	for _, p := range projects {
+		out := confdoc.Project{Name: p.Name, Description: p.Description,
+			ProjectGroup: groupNames[p.ProjectGroupID], Lifecycle: lifecycleNames[p.LifecycleID]}
+		d, err := q.GetProcess(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		for _, s := range d.Steps {
+			out.Steps = append(out.Steps, confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script})
+		}
+		vs, err := q.GetVariables(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		for _, v := range vs.Variables {
+			out.Variables = append(out.Variables, confdoc.Variable{Name: v.Name, Value: v.Value, Environments: toNames(v.Scope.Environments)})
+		}
+		doc.Projects = append(doc.Projects, out)
+	}
+	return doc, nil
+}

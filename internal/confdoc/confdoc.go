@@ -1,0 +1,179 @@
+// Package confdoc is the declarative configuration format that
+// "pulpo apply" reads and "pulpo export" writes: environments, lifecycles,
+// project groups and projects with their steps and variables, every
+// reference by name so a file can move between servers. It is plain data;
+// the apply package gives it effect.
+package confdoc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+// Document is one configuration file. Each list is matched by name against
+// what the server holds; objects the file does not mention are left alone.
+type Document struct {
+	Environments  []Environment  `json:"environments,omitempty" yaml:"environments,omitempty"`
+	Lifecycles    []Lifecycle    `json:"lifecycles,omitempty" yaml:"lifecycles,omitempty"`
+	ProjectGroups []ProjectGroup `json:"projectGroups,omitempty" yaml:"projectGroups,omitempty"`
+	Projects      []Project      `json:"projects,omitempty" yaml:"projects,omitempty"`
+}
+
+// Environment is listed in display order: applying a file puts the
+// environments it names in the order it names them.
+type Environment struct {
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// Lifecycle names its phases' environments by name.
+type Lifecycle struct {
+	Name        string  `json:"name" yaml:"name"`
+	Description string  `json:"description,omitempty" yaml:"description,omitempty"`
+	Phases      []Phase `json:"phases,omitempty" yaml:"phases,omitempty"`
+}
+
+// Phase mirrors model.Phase with environment names instead of ids.
+type Phase struct {
+	Name                               string   `json:"name" yaml:"name"`
+	AutomaticEnvironments              []string `json:"automaticEnvironments,omitempty" yaml:"automaticEnvironments,omitempty,flow"`
+	ManualEnvironments                 []string `json:"manualEnvironments,omitempty" yaml:"manualEnvironments,omitempty,flow"`
+	MinimumEnvironmentsBeforePromotion int      `json:"minimumEnvironmentsBeforePromotion,omitempty" yaml:"minimumEnvironmentsBeforePromotion,omitempty"`
+	Optional                           bool     `json:"optional,omitempty" yaml:"optional,omitempty"`
+}
+
+// ProjectGroup is a folder of projects.
+type ProjectGroup struct {
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// Project is described completely: its steps and variables become exactly
+// what the file lists. ProjectGroup and Lifecycle are names; left out, a new
+// project gets the defaults and an existing one keeps its own.
+type Project struct {
+	Name         string     `json:"name" yaml:"name"`
+	Description  string     `json:"description,omitempty" yaml:"description,omitempty"`
+	ProjectGroup string     `json:"projectGroup,omitempty" yaml:"projectGroup,omitempty"`
+	Lifecycle    string     `json:"lifecycle,omitempty" yaml:"lifecycle,omitempty"`
+	Steps        []Step     `json:"steps,omitempty" yaml:"steps,omitempty"`
+	Variables    []Variable `json:"variables,omitempty" yaml:"variables,omitempty"`
+}
+
+// Step is a process step, matched to the stored one by name so its id (and
+// whatever refers to it) survives an apply.
+type Step struct {
+	Name     string              `json:"name" yaml:"name"`
+	Disabled bool                `json:"disabled,omitempty" yaml:"disabled,omitempty"`
+	Script   *model.ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
+}
+
+// Variable is one value; Environments scopes it by environment name.
+type Variable struct {
+	Name         string   `json:"name" yaml:"name"`
+	Value        string   `json:"value" yaml:"value"`
+	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
+}
+
+// ParseYAML reads a document strictly: an unknown field is an error naming
+// its line, so a typo cannot silently drop a setting.
+func ParseYAML(data []byte) (*Document, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	var more any
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, errors.New("the file holds more than one YAML document; put everything in one")
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if err := checkCutTemplates(&root); err != nil {
+		return nil, err
+	}
+	return &doc, nil
+}
+
+// checkCutTemplates catches the commonest YAML trap for Pulpo users: in an
+// unquoted value, " #" starts a comment, so `echo hi #{Name}` silently loses
+// its template. A comment that starts with "#{" is almost surely that.
+func checkCutTemplates(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Style == 0 && strings.HasPrefix(n.LineComment, "#{") {
+		return fmt.Errorf("line %d: the value %q is cut short where \"%s\" begins, because YAML reads \" #\" as the start of a comment; "+
+			"put the value in quotes or write it as a block (|)", n.Line, n.Value, truncate(n.LineComment, 20))
+	}
+	for _, c := range n.Content {
+		if err := checkCutTemplates(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// YAML writes the document in the format ParseYAML reads.
+func (d *Document) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("write YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("write YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Actions an apply reports for each object.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+)
+
+// Change is what applying did (or, in a dry run, would do) to one object.
+type Change struct {
+	Kind   string `json:"kind"` // environment, lifecycle, project group, project
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	// What differs, for an update, such as "steps" or "variables".
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Result lists every object of the file with what happened to it.
+type Result struct {
+	DryRun  bool     `json:"dryRun"`
+	Changes []Change `json:"changes"`
+}
+
+// Changed counts the objects created or updated.
+func (r *Result) Changed() int {
+	n := 0
+	for _, c := range r.Changes {
+		if c.Action != Unchanged {
+			n++
+		}
+	}
+	return n
+}
