@@ -1,0 +1,406 @@
+// Package e2e drives the real pulpo binary: a server process on a free port
+// and the CLI, as a user or a CI job would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/testutil/pgtest"
+)
+
+var (
+	pg     pgtest.Shared
+	binary string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pulpo-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "pulpo")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/pulpo")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pulpo:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const apiKey = "API-E2ETESTKEY0123456789ABCD"
+
+// server is a running pulpo server process.
+type server struct {
+	t        *testing.T
+	url      string
+	data     string
+	database string
+	cmd      *exec.Cmd
+	out      *bytes.Buffer
+	port     int
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startServer(t *testing.T, data, databaseURL string, port int) *server {
+	t.Helper()
+	s := &server{t: t, data: data, database: databaseURL, port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	args := []string{"server", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin-api-key", apiKey}
+	if databaseURL != "" {
+		args = append(args, "--database-url", databaseURL)
+	}
+	s.cmd = exec.Command(binary, args...)
+	s.out = &bytes.Buffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become ready:\n%s", s.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill ends the server the hard way: no shutdown, no cleanup.
+func (s *server) kill() {
+	if s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		s.cmd.Wait()
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// pulpo runs the CLI against the server.
+func (s *server) pulpo(args ...string) result {
+	s.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "PULPO_SERVER="+s.url, "PULPO_API_KEY="+apiKey)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			s.t.Fatal(err)
+		}
+		return result{stdout.String(), stderr.String(), code}
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		s.t.Fatalf("pulpo %v did not finish:\n%s\n%s", args, stdout.String(), stderr.String())
+	}
+	return result{}
+}
+
+// ok runs the CLI and fails the test unless it succeeds.
+func (s *server) ok(args ...string) string {
+	s.t.Helper()
+	r := s.pulpo(args...)
+	if r.code != 0 {
+		s.t.Fatalf("pulpo %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// okJSON runs the CLI with -o json and decodes its output.
+func (s *server) okJSON(v any, args ...string) {
+	s.t.Helper()
+	out := s.ok(append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		s.t.Fatalf("pulpo %v printed no JSON: %v\n%s", args, err, out)
+	}
+}
+
+const config = `environments:
+  - name: Dev
+  - name: Test
+  - name: Production
+lifecycles:
+  - name: Standard
+    phases:
+      - name: Pre-production
+        manualEnvironments: [Dev, Test]
+      - name: Production
+        manualEnvironments: [Production]
+projects:
+  - name: hello
+    lifecycle: Standard
+    steps:
+      - name: Greet
+        script:
+          syntax: bash
+          body: |
+            echo "Greeting is #{Greeting} in #{Octopus.Environment.Name}"
+    variables:
+      - name: Greeting
+        value: hello world
+      - name: Greeting
+        value: hello dev
+        environments: [Dev]
+      - name: Greeting
+        value: hello test
+        environments: [Test]
+  - name: broken
+    lifecycle: Standard
+    steps:
+      - name: Fail
+        script:
+          syntax: sh
+          body: |
+            echo about to fail
+            exit 3
+  - name: sleeper
+    lifecycle: Standard
+    steps:
+      - name: Sleep
+        script:
+          syntax: bash
+          body: |
+            echo "pid $$"
+            sleep 300
+`
+
+type deployment struct {
+	ID     string `json:"id"`
+	TaskID string `json:"taskId"`
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			database := ""
+			if dialect == "postgres" {
+				database = pg.Database(t)
+			}
+			endToEnd(t, database)
+		})
+	}
+}
+
+func endToEnd(t *testing.T, database string) {
+	data := t.TempDir()
+	port := freePort(t)
+	s := startServer(t, data, database, port)
+	file := filepath.Join(t.TempDir(), "pulpo.yaml")
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Apply is idempotent.
+	first := s.ok("apply", "-f", file)
+	if !strings.Contains(first, "created   environment Dev") || !strings.Contains(first, "created   project hello") {
+		t.Fatalf("first apply:\n%s", first)
+	}
+	second := s.ok("apply", "-f", file)
+	if strings.Contains(second, "created") || strings.Contains(second, "updated") || !strings.Contains(second, "Applied 0 changes") {
+		t.Fatalf("second apply should change nothing:\n%s", second)
+	}
+
+	// Release 1.0.0 to Dev, watched to success.
+	s.ok("release", "create", "--project", "hello", "--version", "1.0.0", "--notes", "first")
+	var dev deployment
+	s.okJSON(&dev, "release", "deploy", "--project", "hello", "--version", "1.0.0", "--environment", "Dev")
+	watched := s.ok("task", "watch", dev.TaskID)
+	if !strings.Contains(watched, "Greeting is hello dev in Dev") || !strings.Contains(watched, "Success") {
+		t.Fatalf("watch Dev:\n%s", watched)
+	}
+	if log := s.ok("task", "log", dev.TaskID); !strings.Contains(log, "Greeting is hello dev in Dev") {
+		t.Fatalf("task log:\n%s", log)
+	}
+
+	// Production must wait for Test, and the refusal says so.
+	refused := s.pulpo("release", "deploy", "--project", "hello", "--version", "1.0.0", "--environment", "Production")
+	if refused.code == 0 || !strings.Contains(refused.stderr, `phase "Pre-production" must be complete first`) || !strings.Contains(refused.stderr, "still missing: Test") {
+		t.Fatalf("deploying to Production early should be refused with the reason; exit %d\n%s", refused.code, refused.stderr)
+	}
+
+	testRun := s.ok("release", "deploy", "--project", "hello", "--version", "1.0.0", "--environment", "Test", "--watch")
+	if !strings.Contains(testRun, "Greeting is hello test in Test") {
+		t.Fatalf("deploy to Test:\n%s", testRun)
+	}
+
+	// A failing script fails its task, with the exit code in the log.
+	s.ok("release", "create", "--project", "broken", "--version", "0.1.0")
+	failed := s.pulpo("release", "deploy", "--project", "broken", "--version", "0.1.0", "--environment", "Dev", "--watch")
+	if failed.code == 0 || !strings.Contains(failed.stdout, "exit code 3") || !strings.Contains(failed.stderr, "failed") {
+		t.Fatalf("a failing script should fail the task; exit %d\n%s\n%s", failed.code, failed.stdout, failed.stderr)
+	}
+
+	// A canceled task stops its script: the process is gone.
+	s.ok("release", "create", "--project", "sleeper", "--version", "0.1.0")
+	var sleeping deployment
+	s.okJSON(&sleeping, "release", "deploy", "--project", "sleeper", "--version", "0.1.0", "--environment", "Dev")
+	pid := waitForPID(t, s, sleeping.TaskID)
+	s.ok("task", "cancel", sleeping.TaskID)
+	canceled := s.pulpo("task", "watch", sleeping.TaskID)
+	if canceled.code == 0 || !strings.Contains(canceled.stderr, "canceled") {
+		t.Fatalf("watching a canceled task should fail; exit %d\n%s\n%s", canceled.code, canceled.stdout, canceled.stderr)
+	}
+	waitGone(t, pid)
+
+	// The server dies (kill -9) and comes back on the same data.
+	s.kill()
+	s = startServer(t, data, database, port)
+	var envs []struct{ Name string }
+	s.okJSON(&envs, "environment", "list")
+	if len(envs) != 3 || envs[0].Name != "Dev" || envs[2].Name != "Production" {
+		t.Fatalf("environments after restart: %+v", envs)
+	}
+	var releases struct {
+		Items []struct{ Version, Notes string }
+	}
+	s.okJSON(&releases, "release", "list", "--project", "hello")
+	if len(releases.Items) != 1 || releases.Items[0].Version != "1.0.0" || releases.Items[0].Notes != "first" {
+		t.Fatalf("releases after restart: %+v", releases)
+	}
+	var tasks struct {
+		Items []struct{ ID, State string }
+	}
+	s.okJSON(&tasks, "task", "list", "--project", "hello")
+	if len(tasks.Items) != 2 || tasks.Items[0].State != "Success" || tasks.Items[1].State != "Success" {
+		t.Fatalf("tasks after restart: %+v", tasks)
+	}
+	if log := s.ok("task", "log", dev.TaskID); !strings.Contains(log, "Greeting is hello dev in Dev") {
+		t.Fatalf("log after restart:\n%s", log)
+	}
+	// The lifecycle remembers: Test succeeded, so Production is open now.
+	prod := s.ok("release", "deploy", "--project", "hello", "--version", "1.0.0", "--environment", "Production", "--watch")
+	if !strings.Contains(prod, "Greeting is hello world in Production") {
+		t.Fatalf("deploy to Production:\n%s", prod)
+	}
+}
+
+func waitForPID(t *testing.T, s *server, taskID string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(s.ok("task", "log", taskID), "\n") {
+			if i := strings.Index(line, "pid "); i >= 0 {
+				if pid, err := strconv.Atoi(strings.TrimSpace(line[i+4:])); err == nil {
+					return pid
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the script never printed its pid")
+	return 0
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("script process %d is still running after its task was canceled", pid)
+}
+
+// TestImperativeCommands builds the same kind of setup one command at a
+// time, as someone trying Pulpo by hand would, and reads it back.
+func TestImperativeCommands(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	for _, env := range []string{"Dev", "Test", "Production"} {
+		s.ok("environment", "create", env)
+	}
+	s.ok("lifecycle", "create", "Fast", "--phase", "Early: Dev(auto), Test; min=1", "--phase", "Production: Production")
+	s.ok("project", "create", "web", "--lifecycle", "Fast")
+	s.ok("process", "step", "add", "-p", "web", "--name", "Hello", "--script", `echo "hi #{Who}"`)
+	s.ok("variable", "set", "-p", "web", "Who", "everyone")
+	s.ok("variable", "set", "-p", "web", "Who", "developers", "--environment", "Dev")
+
+	// The Dev phase is automatic: creating the release deploys it there.
+	created := s.ok("release", "create", "-p", "web", "--version", "2.0.0")
+	if !strings.Contains(created, "The lifecycle deploys it to Dev by itself") {
+		t.Fatalf("release create:\n%s", created)
+	}
+	var deployments struct {
+		Items []struct{ TaskID string }
+	}
+	s.okJSON(&deployments, "deployment", "list", "-p", "web")
+	if len(deployments.Items) != 1 {
+		t.Fatalf("deployments: %+v", deployments)
+	}
+	if out := s.ok("task", "watch", deployments.Items[0].TaskID); !strings.Contains(out, "hi developers") {
+		t.Fatalf("automatic Dev deployment:\n%s", out)
+	}
+	// min=1: Dev alone completes the phase, so Production is open.
+	if out := s.ok("release", "show", "-p", "web", "2.0.0"); !strings.Contains(out, "Production") || strings.Contains(out, "no: ") {
+		t.Fatalf("release show should allow every environment now:\n%s", out)
+	}
+
+	s.ok("variable", "delete", "-p", "web", "Who", "--environment", "Dev")
+	s.ok("process", "step", "add", "-p", "web", "--name", "Bye", "--syntax", "sh", "--script", "echo bye")
+	s.ok("process", "step", "remove", "-p", "web", "Hello")
+	exported := s.ok("export")
+	for _, want := range []string{"automaticEnvironments: [Dev]", "minimumEnvironmentsBeforePromotion: 1", "name: Bye", "value: everyone"} {
+		if !strings.Contains(exported, want) {
+			t.Errorf("export lacks %q:\n%s", want, exported)
+		}
+	}
+	if strings.Contains(exported, "developers") || strings.Contains(exported, "Hello") {
+		t.Errorf("export still has what was deleted:\n%s", exported)
+	}
+	// Bad input at the CLI gets a message, not a stack trace.
+	bad := s.pulpo("release", "deploy", "-p", "web", "--version", "2.0.0", "--environment", "Staging")
+	if bad.code == 0 || !strings.Contains(bad.stderr, `environment "Staging" was not found`) {
+		t.Fatalf("deploy to an unknown environment: exit %d\n%s", bad.code, bad.stderr)
+	}
+}

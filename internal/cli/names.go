@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/pulpo-deploy/pulpo/internal/client"
+)
+
+// namer shows people names where the API gives ids. It asks the server
+// lazily and at most once per kind (once per release), and falls back to the
+// id when a lookup fails: a table is still worth printing.
+type namer struct {
+	ctx      context.Context
+	c        *client.Client
+	envs     map[string]string
+	projects map[string]string
+	releases map[string]string
+}
+
+func newNamer(ctx context.Context, c *client.Client) *namer {
+	return &namer{ctx: ctx, c: c, releases: map[string]string{}}
+}
+
+func (n *namer) environment(id string) string {
+	if n.envs == nil {
+		n.envs = map[string]string{}
+		if envs, err := n.c.Environments(n.ctx); err == nil {
+			for _, e := range envs {
+				n.envs[e.ID] = e.Name
+			}
+		}
+	}
+	return orID(n.envs[id], id)
+}
+
+func (n *namer) project(id string) string {
+	if n.projects == nil {
+		n.projects = map[string]string{}
+		if ps, err := n.c.Projects(n.ctx, client.ListOptions{}); err == nil {
+			for _, p := range ps {
+				n.projects[p.ID] = p.Name
+			}
+		}
+	}
+	return orID(n.projects[id], id)
+}
+
+func (n *namer) release(id string) string {
+	v, ok := n.releases[id]
+	if !ok {
+		if r, err := n.c.Release(n.ctx, id); err == nil {
+			v = r.Version
+		}
+		n.releases[id] = v
+	}
+	return orID(v, id)
+}
+
+func orID(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return name
+}

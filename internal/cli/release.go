@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pulpo-deploy/pulpo/internal/client"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+func (a *app) releaseCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Create, list and deploy releases"}
+	var project, version, notes string
+	create := &cobra.Command{Use: "create", Short: "Create a release: a snapshot of the project's process and variables", Args: cobra.NoArgs,
+		Example: `  pulpo release create --project web --version 1.4.0 --notes "New login page"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes})
+			if err != nil {
+				return err
+			}
+			return a.print(r, func() {
+				fmt.Fprintf(a.stdout, "Created release %s of %s (%s)\n", r.Version, p.Name, r.ID)
+				names := newNamer(cmd.Context(), c)
+				for _, d := range r.AutomaticDeployments {
+					fmt.Fprintf(a.stdout, "The lifecycle deploys it to %s by itself: deployment %s, task %s\n", names.environment(d.EnvironmentID), d.ID, d.TaskID)
+				}
+			})
+		}}
+	create.Flags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
+	create.Flags().StringVar(&version, "version", "", "release version (default the next patch number)")
+	create.Flags().StringVar(&notes, "notes", "", "release notes")
+	create.MarkFlagRequired("project")
+
+	list := &cobra.Command{Use: "list", Short: "List a project's releases, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			page, err := c.Releases(cmd.Context(), client.ListOptions{Take: 100, Filters: map[string]string{"projectId": p.ID}})
+			if err != nil {
+				return err
+			}
+			return a.print(page, func() {
+				var rows [][]string
+				for _, r := range page.Items {
+					rows = append(rows, []string{r.ID, r.Version, r.CreatedAt.Local().Format("2006-01-02 15:04"), firstLine(r.Notes)})
+				}
+				a.table([]string{"ID", "VERSION", "CREATED", "NOTES"}, rows)
+			})
+		}}
+	list.Flags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
+	list.MarkFlagRequired("project")
+
+	show := &cobra.Command{Use: "show [VERSION]", Short: "Show a release and where it may go now", Args: cobra.MaximumNArgs(1),
+		Example: `  pulpo release show -p web --version 1.4.0
+  pulpo release show Releases-12`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := versionArg(args, version)
+			if err != nil {
+				return err
+			}
+			c, r, err := a.release(cmd, project, v)
+			if err != nil {
+				return err
+			}
+			prog, err := c.Progression(cmd.Context(), r.ID)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				model.Release
+				Progression []model.EnvironmentProgress `json:"progression"`
+			}{r, prog}
+			return a.print(out, func() {
+				a.fields("ID", r.ID, "Version", r.Version, "Project", newNamer(cmd.Context(), c).project(r.ProjectID), "Created", r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+					"Created by", r.CreatedBy, "Notes", r.Notes, "Steps", strconv.Itoa(len(r.ProcessSnapshot.Steps)))
+				var rows [][]string
+				for _, p := range prog {
+					can := "yes"
+					if !p.CanDeploy {
+						can = "no: " + p.Reason
+					}
+					rows = append(rows, []string{p.Environment, p.Phase, string(p.LastState), can})
+				}
+				fmt.Fprintln(a.stdout)
+				a.table([]string{"ENVIRONMENT", "PHASE", "LAST DEPLOYMENT", "CAN DEPLOY NOW"}, rows)
+			})
+		}}
+	show.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
+	show.Flags().StringVar(&version, "version", "", "release version or id")
+
+	var environment string
+	var watch bool
+	deploy := &cobra.Command{Use: "deploy [VERSION]", Short: "Deploy a release to an environment", Args: cobra.MaximumNArgs(1),
+		Long: `Deploy a release to an environment. The lifecycle decides whether the
+release may go there now; when it may not, the command says why.
+With --watch the live log follows and the command exits non-zero unless
+the deployment succeeds.`,
+		Example: `  pulpo release deploy --project web --version 1.4.0 --environment Test --watch`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := versionArg(args, version)
+			if err != nil {
+				return err
+			}
+			c, r, err := a.release(cmd, project, v)
+			if err != nil {
+				return err
+			}
+			env, err := c.FindEnvironment(cmd.Context(), environment)
+			if err != nil {
+				return err
+			}
+			d, err := c.Deploy(cmd.Context(), wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID})
+			if err != nil {
+				return err
+			}
+			if !watch {
+				return a.print(d, func() {
+					fmt.Fprintf(a.stdout, "Deploying release %s to %s: deployment %s, task %s\n", r.Version, env.Name, d.ID, d.TaskID)
+				})
+			}
+			if a.output == "text" {
+				fmt.Fprintf(a.stdout, "Deploying release %s to %s: deployment %s, task %s\n", r.Version, env.Name, d.ID, d.TaskID)
+			}
+			return a.watch(cmd, c, d.TaskID)
+		}}
+	deploy.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
+	deploy.Flags().StringVar(&version, "version", "", "release version or id")
+	deploy.Flags().StringVar(&environment, "environment", "", "environment (name or id, required)")
+	deploy.Flags().BoolVar(&watch, "watch", false, "follow the deployment's log until it ends")
+	deploy.MarkFlagRequired("environment")
+	cmd.AddCommand(create, list, show, deploy)
+	return cmd
+}
+
+// release finds a release by id, or by project and version.
+func (a *app) release(cmd *cobra.Command, project, versionOrID string) (*client.Client, model.Release, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, model.Release{}, err
+	}
+	if project == "" {
+		r, err := c.Release(cmd.Context(), versionOrID)
+		if client.IsNotFound(err) {
+			return c, r, fmt.Errorf("release %q was not found; to find a release by version, give --project", versionOrID)
+		}
+		return c, r, err
+	}
+	p, err := c.FindProject(cmd.Context(), project)
+	if err != nil {
+		return c, model.Release{}, err
+	}
+	r, err := c.FindRelease(cmd.Context(), p.ID, versionOrID)
+	if client.IsNotFound(err) {
+		if byID, idErr := c.Release(cmd.Context(), versionOrID); idErr == nil && byID.ProjectID == p.ID {
+			return c, byID, nil
+		}
+		return c, r, fmt.Errorf("project %s has no release %q", p.Name, versionOrID)
+	}
+	return c, r, err
+}
+
+func (a *app) deploymentCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "deployment", Aliases: []string{"deployments"}, Short: "List and show deployments"}
+	var project, environment string
+	list := &cobra.Command{Use: "list", Short: "List deployments, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			filters := map[string]string{}
+			if project != "" {
+				p, err := c.FindProject(cmd.Context(), project)
+				if err != nil {
+					return err
+				}
+				filters["projectId"] = p.ID
+			}
+			if environment != "" {
+				e, err := c.FindEnvironment(cmd.Context(), environment)
+				if err != nil {
+					return err
+				}
+				filters["environmentId"] = e.ID
+			}
+			page, err := c.Deployments(cmd.Context(), client.ListOptions{Take: 100, Filters: filters})
+			if err != nil {
+				return err
+			}
+			return a.print(page, func() {
+				names := newNamer(cmd.Context(), c)
+				var rows [][]string
+				for _, d := range page.Items {
+					rows = append(rows, []string{d.ID, names.project(d.ProjectID), names.release(d.ReleaseID), names.environment(d.EnvironmentID), string(d.State), d.TaskID, d.CreatedAt.Local().Format("2006-01-02 15:04")})
+				}
+				a.table([]string{"ID", "PROJECT", "RELEASE", "ENVIRONMENT", "STATE", "TASK", "CREATED"}, rows)
+			})
+		}}
+	list.Flags().StringVarP(&project, "project", "p", "", "only this project's deployments")
+	list.Flags().StringVar(&environment, "environment", "", "only deployments to this environment")
+	show := &cobra.Command{Use: "show DEPLOYMENT", Short: "Show a deployment", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.Deployment(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.print(d, func() {
+				names := newNamer(cmd.Context(), c)
+				a.fields("ID", d.ID, "Project", names.project(d.ProjectID), "Release", names.release(d.ReleaseID), "Environment", names.environment(d.EnvironmentID),
+					"State", string(d.State), "Task", d.TaskID, "Created by", d.CreatedBy, "Created", d.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+			})
+		}}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+// versionArg takes a release's version from the argument or --version.
+func versionArg(args []string, flag string) (string, error) {
+	if len(args) == 1 {
+		if flag != "" && flag != args[0] {
+			return "", fmt.Errorf("give the version once: as an argument or with --version")
+		}
+		return args[0], nil
+	}
+	if flag == "" {
+		return "", fmt.Errorf("which release? give its version (or id) with --version")
+	}
+	return flag, nil
+}

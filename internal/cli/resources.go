@@ -1,0 +1,616 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pulpo-deploy/pulpo/internal/client"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
+
+func (a *app) environmentCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "environment", Aliases: []string{"environments", "env"}, Short: "Manage environments"}
+	list := &cobra.Command{Use: "list", Short: "List environments in order", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			envs, err := c.Environments(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.print(nonNil(envs), func() {
+				var rows [][]string
+				for _, e := range envs {
+					rows = append(rows, []string{e.ID, e.Name, e.Description})
+				}
+				a.table([]string{"ID", "NAME", "DESCRIPTION"}, rows)
+			})
+		}}
+	var description string
+	create := &cobra.Command{Use: "create NAME", Short: "Create an environment (after the existing ones)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.CreateEnvironment(cmd.Context(), model.Environment{Name: args[0], Description: description})
+			if err != nil {
+				return err
+			}
+			return a.print(e, func() { fmt.Fprintf(a.stdout, "Created environment %s (%s)\n", e.Name, e.ID) })
+		}}
+	create.Flags().StringVar(&description, "description", "", "what the environment is for")
+	show := &cobra.Command{Use: "show ENVIRONMENT", Short: "Show an environment (by id or name)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.FindEnvironment(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.print(e, func() {
+				a.fields("ID", e.ID, "Name", e.Name, "Description", e.Description, "Order", strconv.Itoa(e.SortOrder))
+			})
+		}}
+	del := &cobra.Command{Use: "delete ENVIRONMENT", Short: "Delete an environment nothing uses", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.FindEnvironment(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteEnvironment(cmd.Context(), e.ID); err != nil {
+				return err
+			}
+			return a.print(e, func() { fmt.Fprintf(a.stdout, "Deleted environment %s (%s)\n", e.Name, e.ID) })
+		}}
+	cmd.AddCommand(list, create, show, del)
+	return cmd
+}
+
+func (a *app) lifecycleCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "lifecycle", Aliases: []string{"lifecycles"}, Short: "Manage lifecycles: the order releases go through environments"}
+	list := &cobra.Command{Use: "list", Short: "List lifecycles", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ls, err := c.Lifecycles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.print(nonNil(ls), func() {
+				var rows [][]string
+				for _, l := range ls {
+					rows = append(rows, []string{l.ID, l.Name, strconv.Itoa(len(l.Phases))})
+				}
+				a.table([]string{"ID", "NAME", "PHASES"}, rows)
+			})
+		}}
+	show := &cobra.Command{Use: "show LIFECYCLE", Short: "Show a lifecycle's phases", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.FindLifecycle(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			envs, err := envNames(cmd, c)
+			if err != nil {
+				return err
+			}
+			return a.print(l, func() {
+				a.fields("ID", l.ID, "Name", l.Name, "Description", l.Description)
+				if len(l.Phases) == 0 {
+					fmt.Fprintln(a.stdout, "Phases: none; every environment is a phase of its own, in order")
+				}
+				for i, ph := range l.Phases {
+					fmt.Fprintf(a.stdout, "Phase %d: %s\n", i+1, describePhase(ph, envs))
+				}
+			})
+		}}
+	var description string
+	var phases []string
+	create := &cobra.Command{Use: "create NAME", Short: "Create a lifecycle", Args: cobra.ExactArgs(1),
+		Long: `Create a lifecycle. Each --phase is "NAME: ENV, ENV(auto), …; min=N; optional":
+environments marked (auto) are deployed to by themselves when the release
+reaches the phase; min=N lets the next phase open after N of them succeed
+(all by default); optional phases never hold later ones back.`,
+		Example: `  pulpo lifecycle create Standard --phase "Pre-production: Dev(auto), Test; min=1" --phase "Production: Production"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			l := model.Lifecycle{Name: args[0], Description: description, Phases: []model.Phase{}}
+			for _, spec := range phases {
+				ph, err := parsePhase(cmd, c, spec)
+				if err != nil {
+					return err
+				}
+				l.Phases = append(l.Phases, ph)
+			}
+			l, err = c.CreateLifecycle(cmd.Context(), l)
+			if err != nil {
+				return err
+			}
+			return a.print(l, func() { fmt.Fprintf(a.stdout, "Created lifecycle %s (%s)\n", l.Name, l.ID) })
+		}}
+	create.Flags().StringVar(&description, "description", "", "what the lifecycle is for")
+	create.Flags().StringArrayVar(&phases, "phase", nil, `a phase: "NAME: ENV, ENV(auto); min=N; optional" (repeat in order)`)
+	del := &cobra.Command{Use: "delete LIFECYCLE", Short: "Delete a lifecycle no project uses", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.FindLifecycle(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteLifecycle(cmd.Context(), l.ID); err != nil {
+				return err
+			}
+			return a.print(l, func() { fmt.Fprintf(a.stdout, "Deleted lifecycle %s (%s)\n", l.Name, l.ID) })
+		}}
+	cmd.AddCommand(list, show, create, del)
+	return cmd
+}
+
+// parsePhase reads "NAME: ENV, ENV(auto); min=N; optional".
+func parsePhase(cmd *cobra.Command, c *client.Client, spec string) (model.Phase, error) {
+	name, rest, ok := strings.Cut(spec, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return model.Phase{}, fmt.Errorf("phase %q: write it as \"NAME: ENV, ENV(auto); min=N; optional\"", spec)
+	}
+	ph := model.Phase{Name: strings.TrimSpace(name)}
+	parts := strings.Split(rest, ";")
+	for _, env := range strings.Split(parts[0], ",") {
+		env = strings.TrimSpace(env)
+		if env == "" {
+			continue
+		}
+		auto := strings.HasSuffix(env, "(auto)")
+		env = strings.TrimSpace(strings.TrimSuffix(env, "(auto)"))
+		e, err := c.FindEnvironment(cmd.Context(), env)
+		if err != nil {
+			return ph, fmt.Errorf("phase %q: %w", ph.Name, err)
+		}
+		if auto {
+			ph.AutomaticEnvironments = append(ph.AutomaticEnvironments, e.ID)
+		} else {
+			ph.ManualEnvironments = append(ph.ManualEnvironments, e.ID)
+		}
+	}
+	for _, opt := range parts[1:] {
+		opt = strings.TrimSpace(opt)
+		switch {
+		case opt == "optional":
+			ph.Optional = true
+		case strings.HasPrefix(opt, "min="):
+			n, err := strconv.Atoi(strings.TrimPrefix(opt, "min="))
+			if err != nil {
+				return ph, fmt.Errorf("phase %q: min must be a number, not %q", ph.Name, opt)
+			}
+			ph.MinimumEnvironmentsBeforePromotion = n
+		case opt != "":
+			return ph, fmt.Errorf("phase %q: unknown option %q (use min=N or optional)", ph.Name, opt)
+		}
+	}
+	return ph, nil
+}
+
+func describePhase(ph model.Phase, envs map[string]string) string {
+	var names []string
+	for _, id := range ph.AutomaticEnvironments {
+		names = append(names, envs[id]+" (automatic)")
+	}
+	for _, id := range ph.ManualEnvironments {
+		names = append(names, envs[id])
+	}
+	if len(names) == 0 {
+		names = []string{"every environment no other phase names"}
+	}
+	s := ph.Name + ": " + strings.Join(names, ", ")
+	if ph.MinimumEnvironmentsBeforePromotion > 0 {
+		s += fmt.Sprintf("; %d needed to progress", ph.MinimumEnvironmentsBeforePromotion)
+	}
+	if ph.Optional {
+		s += "; optional"
+	}
+	return s
+}
+
+func envNames(cmd *cobra.Command, c *client.Client) (map[string]string, error) {
+	envs, err := c.Environments(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, e := range envs {
+		m[e.ID] = e.Name
+	}
+	return m, nil
+}
+
+func (a *app) projectCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "project", Aliases: []string{"projects"}, Short: "Manage projects"}
+	var partial string
+	list := &cobra.Command{Use: "list", Short: "List projects", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ps, err := c.Projects(cmd.Context(), client.ListOptions{PartialName: partial})
+			if err != nil {
+				return err
+			}
+			return a.print(nonNil(ps), func() {
+				var rows [][]string
+				for _, p := range ps {
+					rows = append(rows, []string{p.ID, p.Name, p.LifecycleID, p.ProjectGroupID})
+				}
+				a.table([]string{"ID", "NAME", "LIFECYCLE", "GROUP"}, rows)
+			})
+		}}
+	list.Flags().StringVar(&partial, "name", "", "only projects whose name contains this")
+	var description, lifecycle, group string
+	create := &cobra.Command{Use: "create NAME", Short: "Create a project", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			p := model.Project{Name: args[0], Description: description}
+			if lifecycle != "" {
+				l, err := c.FindLifecycle(cmd.Context(), lifecycle)
+				if err != nil {
+					return err
+				}
+				p.LifecycleID = l.ID
+			}
+			if group != "" {
+				g, err := c.FindProjectGroup(cmd.Context(), group)
+				if err != nil {
+					return err
+				}
+				p.ProjectGroupID = g.ID
+			}
+			p, err = c.CreateProject(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			return a.print(p, func() { fmt.Fprintf(a.stdout, "Created project %s (%s)\n", p.Name, p.ID) })
+		}}
+	create.Flags().StringVar(&description, "description", "", "what the project deploys")
+	create.Flags().StringVar(&lifecycle, "lifecycle", "", "lifecycle to follow (default the Default Lifecycle)")
+	create.Flags().StringVar(&group, "group", "", "project group (default the Default Project Group)")
+	show := &cobra.Command{Use: "show PROJECT", Short: "Show a project", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			p, err := c.FindProject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.print(p, func() {
+				a.fields("ID", p.ID, "Name", p.Name, "Description", p.Description, "Lifecycle", p.LifecycleID, "Group", p.ProjectGroupID)
+			})
+		}}
+	del := &cobra.Command{Use: "delete PROJECT", Short: "Delete a project with its releases", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			p, err := c.FindProject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteProject(cmd.Context(), p.ID); err != nil {
+				return err
+			}
+			return a.print(p, func() { fmt.Fprintf(a.stdout, "Deleted project %s (%s)\n", p.Name, p.ID) })
+		}}
+	cmd.AddCommand(list, create, show, del)
+	return cmd
+}
+
+func (a *app) processCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "process", Short: "Manage a project's deployment process"}
+	var project string
+	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
+	cmd.MarkPersistentFlagRequired("project")
+	show := &cobra.Command{Use: "show", Short: "Show a project's steps", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			d, err := c.Process(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			return a.print(d, func() { a.stepTable(d) })
+		}}
+	step := &cobra.Command{Use: "step", Short: "Add, list and remove steps"}
+	stepList := &cobra.Command{Use: "list", Short: "List a project's steps", Args: cobra.NoArgs, RunE: show.RunE}
+	var name, script, scriptFile, syntax string
+	var position int
+	add := &cobra.Command{Use: "add", Short: "Add a script step", Args: cobra.NoArgs,
+		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
+  pulpo process step add -p web --name Deploy --script-file deploy.sh`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (script == "") == (scriptFile == "") {
+				return fmt.Errorf("give the script with exactly one of --script or --script-file")
+			}
+			if scriptFile != "" {
+				b, err := os.ReadFile(scriptFile)
+				if err != nil {
+					return fmt.Errorf("read script: %w", err)
+				}
+				script = string(b)
+			}
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			d, err := c.Process(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			s := model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}}
+			at := len(d.Steps)
+			if position > 0 && position <= len(d.Steps) {
+				at = position - 1
+			}
+			d.Steps = append(d.Steps[:at], append([]model.Step{s}, d.Steps[at:]...)...)
+			d, err = c.SaveProcess(cmd.Context(), d)
+			if err != nil {
+				return err
+			}
+			return a.print(d, func() { fmt.Fprintf(a.stdout, "Added step %q to %s as step %d\n", name, p.Name, at+1) })
+		}}
+	add.Flags().StringVar(&name, "name", "", "step name (required)")
+	add.Flags().StringVar(&script, "script", "", "the script's body")
+	add.Flags().StringVar(&scriptFile, "script-file", "", "read the script's body from this file")
+	add.Flags().StringVar(&syntax, "syntax", "bash", "bash or sh")
+	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
+	add.MarkFlagRequired("name")
+	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			d, err := c.Process(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			kept := d.Steps[:0]
+			found := false
+			for _, s := range d.Steps {
+				if s.ID == args[0] || model.SameName(s.Name, args[0]) {
+					found = true
+					continue
+				}
+				kept = append(kept, s)
+			}
+			if !found {
+				return fmt.Errorf("project %s has no step %q", p.Name, args[0])
+			}
+			d.Steps = kept
+			d, err = c.SaveProcess(cmd.Context(), d)
+			if err != nil {
+				return err
+			}
+			return a.print(d, func() { fmt.Fprintf(a.stdout, "Removed step %q from %s\n", args[0], p.Name) })
+		}}
+	step.AddCommand(stepList, add, remove)
+	cmd.AddCommand(show, step)
+	return cmd
+}
+
+func (a *app) stepTable(d model.DeploymentProcess) {
+	if len(d.Steps) == 0 {
+		fmt.Fprintln(a.stdout, "No steps yet: add one with \"pulpo process step add\".")
+		return
+	}
+	var rows [][]string
+	for i, s := range d.Steps {
+		state := "enabled"
+		if s.Disabled {
+			state = "disabled"
+		}
+		summary := ""
+		if s.Script != nil {
+			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
+		}
+		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, summary})
+	}
+	a.table([]string{"#", "NAME", "KIND", "STATE", "SCRIPT"}, rows)
+}
+
+func firstLine(s string) string {
+	line, _, more := strings.Cut(strings.TrimSpace(s), "\n")
+	if len(line) > 60 {
+		return line[:57] + "..."
+	}
+	if more {
+		return line + " …"
+	}
+	return line
+}
+
+// project finds a project by id or name, with a client.
+func (a *app) project(cmd *cobra.Command, idOrName string) (*client.Client, model.Project, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, model.Project{}, err
+	}
+	p, err := c.FindProject(cmd.Context(), idOrName)
+	return c, p, err
+}
+
+func (a *app) variableCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "variable", Aliases: []string{"variables", "var"}, Short: "Manage a project's variables"}
+	var project string
+	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
+	cmd.MarkPersistentFlagRequired("project")
+	list := &cobra.Command{Use: "list", Short: "List a project's variables", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			vs, err := c.Variables(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			envs, err := envNames(cmd, c)
+			if err != nil {
+				return err
+			}
+			return a.print(vs, func() {
+				var rows [][]string
+				for _, v := range vs.Variables {
+					rows = append(rows, []string{v.Name, v.Value, scopeText(v.Scope, envs)})
+				}
+				a.table([]string{"NAME", "VALUE", "SCOPE"}, rows)
+			})
+		}}
+	var scopeEnvs []string
+	set := &cobra.Command{Use: "set NAME VALUE", Short: "Set a variable's value for a scope (replacing the value with the same scope)", Args: cobra.ExactArgs(2),
+		Example: `  pulpo variable set -p web Greeting "hello"
+  pulpo variable set -p web Greeting "hello dev" --environment Dev`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			scope, err := scopeOf(cmd, c, scopeEnvs)
+			if err != nil {
+				return err
+			}
+			vs, err := c.Variables(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			v := model.Variable{Name: args[0], Value: args[1], Scope: scope}
+			replaced := false
+			for i := range vs.Variables {
+				if model.SameName(vs.Variables[i].Name, v.Name) && sameEnvs(vs.Variables[i].Scope, scope) {
+					vs.Variables[i].Value, replaced = v.Value, true
+				}
+			}
+			if !replaced {
+				vs.Variables = append(vs.Variables, v)
+			}
+			vs, err = c.SaveVariables(cmd.Context(), vs)
+			if err != nil {
+				return err
+			}
+			return a.print(vs, func() { fmt.Fprintf(a.stdout, "Set %s in %s\n", v.Name, p.Name) })
+		}}
+	set.Flags().StringArrayVar(&scopeEnvs, "environment", nil, "scope the value to this environment (repeat for several)")
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete a variable's value for a scope (all its values with --all)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			all, _ := cmd.Flags().GetBool("all")
+			c, p, err := a.project(cmd, project)
+			if err != nil {
+				return err
+			}
+			scope, err := scopeOf(cmd, c, scopeEnvs)
+			if err != nil {
+				return err
+			}
+			vs, err := c.Variables(cmd.Context(), p.ID)
+			if err != nil {
+				return err
+			}
+			kept := vs.Variables[:0]
+			for _, v := range vs.Variables {
+				if model.SameName(v.Name, args[0]) && (all || sameEnvs(v.Scope, scope)) {
+					continue
+				}
+				kept = append(kept, v)
+			}
+			if len(kept) == len(vs.Variables) {
+				return fmt.Errorf("project %s has no value of %q with that scope", p.Name, args[0])
+			}
+			vs.Variables = kept
+			vs, err = c.SaveVariables(cmd.Context(), vs)
+			if err != nil {
+				return err
+			}
+			return a.print(vs, func() { fmt.Fprintf(a.stdout, "Deleted %s from %s\n", args[0], p.Name) })
+		}}
+	del.Flags().StringArrayVar(&scopeEnvs, "environment", nil, "the scope of the value to delete")
+	del.Flags().Bool("all", false, "delete every value of the variable")
+	cmd.AddCommand(list, set, del)
+	return cmd
+}
+
+func scopeOf(cmd *cobra.Command, c *client.Client, envs []string) (model.Scope, error) {
+	var s model.Scope
+	for _, name := range envs {
+		e, err := c.FindEnvironment(cmd.Context(), name)
+		if err != nil {
+			return s, err
+		}
+		s.Environments = append(s.Environments, e.ID)
+	}
+	return s, nil
+}
+
+func sameEnvs(a, b model.Scope) bool {
+	if len(a.Environments) != len(b.Environments) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, id := range a.Environments {
+		seen[id] = true
+	}
+	for _, id := range b.Environments {
+		if !seen[id] {
+			return false
+		}
+	}
+	return true
+}
+
+func scopeText(s model.Scope, envs map[string]string) string {
+	if s.IsZero() {
+		return "(everywhere)"
+	}
+	var names []string
+	for _, id := range s.Environments {
+		names = append(names, envs[id])
+	}
+	return "environments: " + strings.Join(names, ", ")
+}
+
+// nonNil makes empty lists print as [] in JSON.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/server"
+)
+
+func (a *app) serverCommand() *cobra.Command {
+	cfg := server.Config{}
+	var logFormat, logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Pulpo server",
+		Long: `Run a Pulpo server: the REST API, the task queue, and the built-in worker
+that runs steps on this machine.
+
+On its first start the server creates an administrator and prints its
+password and an API key once. By default it keeps everything in an embedded
+SQLite database in --data; give --database-url to use PostgreSQL instead.`,
+		Example: `  pulpo server
+  pulpo server --data /var/lib/pulpo --listen 0.0.0.0:8080
+  pulpo server --database-url postgres://pulpo@db/pulpo --node-name node-a`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level := new(slog.LevelVar)
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level must be debug, info, warn or error, not %q", logLevel)
+			}
+			opts := &slog.HandlerOptions{Level: level}
+			switch logFormat {
+			case "text":
+				cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, opts))
+			case "json":
+				cfg.Logger = slog.New(slog.NewJSONHandler(a.stderr, opts))
+			default:
+				return fmt.Errorf("--log-format must be text or json, not %q", logFormat)
+			}
+			if cfg.AdminAPIKey == "" {
+				cfg.AdminAPIKey = a.getenv("PULPO_ADMIN_API_KEY")
+			}
+			if cfg.DatabaseURL == "" {
+				cfg.DatabaseURL = a.getenv("PULPO_DATABASE_URL")
+			}
+			cfg.Version, cfg.Out = a.version, a.stdout
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "./pulpo-data", "folder for the embedded database and the built-in worker's files")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://…) for several server nodes (default $PULPO_DATABASE_URL; embedded SQLite when empty)")
+	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name in task leases, unique per node (default the host name)")
+	f.StringVar(&cfg.AdminAPIKey, "admin-api-key", "", "API key for the first administrator, used at first start only (default $PULPO_ADMIN_API_KEY; random when empty)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users reach the server at, for links (default from --listen)")
+	f.IntVar(&cfg.TaskSlots, "task-slots", 5, "how many tasks this node runs at once")
+	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a node's claim on a task lasts without renewal")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// supervisorCommand is how the server and agents run a script detached
+// from themselves; people never call it.
+func (a *app) supervisorCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    scriptsvc.SupervisorCommand + " WORKSPACE",
+		Short:  "Run the script of a workspace and record its output (internal)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := scriptsvc.Supervise(args[0]); code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+}
