@@ -72,11 +72,14 @@ func freePort(t *testing.T) int {
 func startServer(t *testing.T, data, databaseURL string, port int) *server {
 	t.Helper()
 	s := &server{t: t, data: data, database: databaseURL, port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	args := []string{"server", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin-api-key", apiKey}
+	args := []string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin-api-key", apiKey}
 	if databaseURL != "" {
 		args = append(args, "--database-url", databaseURL)
 	}
 	s.cmd = exec.Command(binary, args...)
+	// data is the working directory: the server keeps everything in its
+	// default ./pulpo-data, as with the README's first command.
+	s.cmd.Dir = data
 	s.out = &bytes.Buffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {

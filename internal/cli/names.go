@@ -10,11 +10,13 @@ import (
 // lazily and at most once per kind (once per release), and falls back to the
 // id when a lookup fails: a table is still worth printing.
 type namer struct {
-	ctx      context.Context
-	c        *client.Client
-	envs     map[string]string
-	projects map[string]string
-	releases map[string]string
+	ctx        context.Context
+	c          *client.Client
+	envs       map[string]string
+	projects   map[string]string
+	releases   map[string]string
+	lifecycles map[string]string
+	groups     map[string]string
 }
 
 func newNamer(ctx context.Context, c *client.Client) *namer {
@@ -43,6 +45,30 @@ func (n *namer) project(id string) string {
 		}
 	}
 	return orID(n.projects[id], id)
+}
+
+func (n *namer) lifecycle(id string) string {
+	if n.lifecycles == nil {
+		n.lifecycles = map[string]string{}
+		if ls, err := n.c.Lifecycles(n.ctx); err == nil {
+			for _, l := range ls {
+				n.lifecycles[l.ID] = l.Name
+			}
+		}
+	}
+	return orID(n.lifecycles[id], id)
+}
+
+func (n *namer) group(id string) string {
+	if n.groups == nil {
+		n.groups = map[string]string{}
+		if gs, err := n.c.ProjectGroups(n.ctx); err == nil {
+			for _, g := range gs {
+				n.groups[g.ID] = g.Name
+			}
+		}
+	}
+	return orID(n.groups[id], id)
 }
 
 func (n *namer) release(id string) string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -60,21 +61,8 @@ func (a *app) environmentCommand() *cobra.Command {
 				a.fields("ID", e.ID, "Name", e.Name, "Description", e.Description, "Order", strconv.Itoa(e.SortOrder))
 			})
 		}}
-	del := &cobra.Command{Use: "delete ENVIRONMENT", Short: "Delete an environment nothing uses", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			e, err := c.FindEnvironment(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteEnvironment(cmd.Context(), e.ID); err != nil {
-				return err
-			}
-			return a.print(e, func() { fmt.Fprintf(a.stdout, "Deleted environment %s (%s)\n", e.Name, e.ID) })
-		}}
+	del := deleteCommand(a, "ENVIRONMENT", "Delete an environment nothing uses", "environment", (*client.Client).FindEnvironment, (*client.Client).DeleteEnvironment,
+		func(v model.Environment) (string, string) { return v.ID, v.Name })
 	cmd.AddCommand(list, create, show, del)
 	return cmd
 }
@@ -152,21 +140,8 @@ reaches the phase; min=N lets the next phase open after N of them succeed
 		}}
 	create.Flags().StringVar(&description, "description", "", "what the lifecycle is for")
 	create.Flags().StringArrayVar(&phases, "phase", nil, `a phase: "NAME: ENV, ENV(auto); min=N; optional" (repeat in order)`)
-	del := &cobra.Command{Use: "delete LIFECYCLE", Short: "Delete a lifecycle no project uses", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			l, err := c.FindLifecycle(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteLifecycle(cmd.Context(), l.ID); err != nil {
-				return err
-			}
-			return a.print(l, func() { fmt.Fprintf(a.stdout, "Deleted lifecycle %s (%s)\n", l.Name, l.ID) })
-		}}
+	del := deleteCommand(a, "LIFECYCLE", "Delete a lifecycle no project uses", "lifecycle", (*client.Client).FindLifecycle, (*client.Client).DeleteLifecycle,
+		func(v model.Lifecycle) (string, string) { return v.ID, v.Name })
 	cmd.AddCommand(list, show, create, del)
 	return cmd
 }
@@ -261,9 +236,10 @@ func (a *app) projectCommand() *cobra.Command {
 				return err
 			}
 			return a.print(nonNil(ps), func() {
+				names := newNamer(cmd.Context(), c)
 				var rows [][]string
 				for _, p := range ps {
-					rows = append(rows, []string{p.ID, p.Name, p.LifecycleID, p.ProjectGroupID})
+					rows = append(rows, []string{p.ID, p.Name, names.lifecycle(p.LifecycleID), names.group(p.ProjectGroupID)})
 				}
 				a.table([]string{"ID", "NAME", "LIFECYCLE", "GROUP"}, rows)
 			})
@@ -311,24 +287,12 @@ func (a *app) projectCommand() *cobra.Command {
 				return err
 			}
 			return a.print(p, func() {
-				a.fields("ID", p.ID, "Name", p.Name, "Description", p.Description, "Lifecycle", p.LifecycleID, "Group", p.ProjectGroupID)
+				names := newNamer(cmd.Context(), c)
+				a.fields("ID", p.ID, "Name", p.Name, "Description", p.Description, "Lifecycle", names.lifecycle(p.LifecycleID), "Group", names.group(p.ProjectGroupID))
 			})
 		}}
-	del := &cobra.Command{Use: "delete PROJECT", Short: "Delete a project with its releases", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.FindProject(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteProject(cmd.Context(), p.ID); err != nil {
-				return err
-			}
-			return a.print(p, func() { fmt.Fprintf(a.stdout, "Deleted project %s (%s)\n", p.Name, p.ID) })
-		}}
+	del := deleteCommand(a, "PROJECT", "Delete a project with its releases", "project", (*client.Client).FindProject, (*client.Client).DeleteProject,
+		func(v model.Project) (string, string) { return v.ID, v.Name })
 	cmd.AddCommand(list, create, show, del)
 	return cmd
 }
@@ -613,4 +577,28 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// deleteCommand deletes one object named by id or name, after finding it so
+// the confirmation can say which.
+func deleteCommand[T any](a *app, use, short, kind string,
+	find func(*client.Client, context.Context, string) (T, error),
+	del func(*client.Client, context.Context, string) error,
+	idName func(T) (string, string)) *cobra.Command {
+	return &cobra.Command{Use: "delete " + use, Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			v, err := find(c, cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			id, name := idName(v)
+			if err := del(c, cmd.Context(), id); err != nil {
+				return err
+			}
+			return a.print(v, func() { fmt.Fprintf(a.stdout, "Deleted %s %s (%s)\n", kind, name, id) })
+		}}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -40,6 +41,12 @@ type Options struct {
 
 // New returns a service keeping its workspaces under root.
 func New(root string, opts Options) (*Service, error) {
+	// Supervisors run inside their workspace, so a relative root would point
+	// somewhere else from there.
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("script workspace root: %w", err)
+	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create script workspace root %s: %w", root, err)
 	}
@@ -159,7 +166,7 @@ func (s *Service) launch(ctx context.Context, dir string) error {
 			if st, rerr := readState(dir); rerr == nil && st.State != contract.ScriptPending {
 				return nil // it ran the script and finished already
 			}
-			return fmt.Errorf("script supervisor exited before starting the script (%v): %s", err, stderr.String())
+			return fmt.Errorf("script supervisor exited before starting the script (%v): %s", err, strings.TrimSpace(stderr.String()))
 		case <-deadline:
 			return fmt.Errorf("script supervisor did not start the script within 30s")
 		case <-ctx.Done():

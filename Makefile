@@ -1,0 +1,19 @@
+# The concurrent packages run under the race detector (which needs cgo and
+# gcc for the test binary only; Pulpo itself builds without cgo).
+RACE_PKGS := ./internal/engine/... ./internal/tasks/... ./internal/scriptsvc/...
+OTHER_PKGS = $(shell go list ./... | grep -v -e /internal/engine -e /internal/tasks -e /internal/scriptsvc)
+
+.PHONY: test build bench
+
+# The whole test suite. PostgreSQL's initdb must be under
+# /usr/lib/postgresql/*/bin; with CI=true a missing component fails the run.
+test:
+	go vet ./...
+	go test -race -count=1 $(RACE_PKGS)
+	go test -count=1 $(OTHER_PKGS)
+
+build:
+	CGO_ENABLED=0 go build -o bin/pulpo ./cmd/pulpo
+
+bench:
+	go run ./bench

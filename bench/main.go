@@ -1,0 +1,242 @@
+// Command bench measures Pulpo's foundation figures on this machine:
+//
+//   - deploy latency: from asking for a deployment to seeing its task
+//     succeed (through the live log stream, as "pulpo task watch" does), for
+//     a one-step "echo ok" on the built-in worker;
+//   - API throughput: listing 1,000 projects in one page, from several
+//     concurrent clients.
+//
+// Each runs on embedded SQLite and on a throwaway PostgreSQL cluster.
+// Usage: go run ./bench [-runs 200] [-duration 5s] [-clients 8] [-json out.json]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/client"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/server"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/pgtest"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+const key = "API-BENCHMARKKEY0123456789"
+
+// Result is one measured figure set.
+type Result struct {
+	Database string  `json:"database"`
+	Scenario string  `json:"scenario"`
+	Runs     int     `json:"runs"`
+	MinMs    float64 `json:"minMs"`
+	MedianMs float64 `json:"medianMs"`
+	P90Ms    float64 `json:"p90Ms"`
+	P99Ms    float64 `json:"p99Ms"`
+	MaxMs    float64 `json:"maxMs"`
+	PerSec   float64 `json:"perSecond,omitempty"`
+}
+
+func main() {
+	scriptsvc.RunIfSupervisor() // this binary is the built-in worker's supervisor too
+	runs := flag.Int("runs", 200, "deployments to time")
+	duration := flag.Duration("duration", 5*time.Second, "how long to load the list endpoint")
+	clients := flag.Int("clients", 8, "concurrent clients listing projects")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	skipPG := flag.Bool("no-postgres", false, "measure SQLite only")
+	flag.Parse()
+
+	ctx := context.Background()
+	var results []Result
+	dbs := []string{"sqlite"}
+	if !*skipPG {
+		dbs = append(dbs, "postgres")
+	}
+	for _, db := range dbs {
+		url := ""
+		if db == "postgres" {
+			cluster, err := pgtest.Start(ctx)
+			if err != nil {
+				fail("start PostgreSQL: %v", err)
+			}
+			defer cluster.Stop()
+			if url, err = cluster.NewDatabase(ctx); err != nil {
+				fail("%v", err)
+			}
+		}
+		rs, err := measure(ctx, db, url, *runs, *duration, *clients)
+		if err != nil {
+			fail("%s: %v", db, err)
+		}
+		results = append(results, rs...)
+	}
+
+	fmt.Printf("Pulpo foundation benchmark, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "database\tscenario\truns\tmin ms\tmedian ms\tp90 ms\tp99 ms\tmax ms\tper second\t")
+	for _, r := range results {
+		per := ""
+		if r.PerSec > 0 {
+			per = fmt.Sprintf("%.0f", r.PerSec)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Database, r.Scenario, r.Runs, r.MinMs, r.MedianMs, r.P90Ms, r.P99Ms, r.MaxMs, per)
+	}
+	w.Flush()
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			fail("%v", err)
+		}
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func measure(ctx context.Context, db, url string, runs int, duration time.Duration, clients int) ([]Result, error) {
+	data, err := os.MkdirTemp("", "pulpo-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(data)
+	n, err := server.New(ctx, server.Config{DataDir: data, DatabaseURL: url, AdminAPIKey: key, NodeName: "bench", Version: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close()
+	hs := httptest.NewServer(n.Handler())
+	defer hs.Close()
+	c, err := client.New(hs.URL, key)
+	if err != nil {
+		return nil, err
+	}
+
+	deploy, err := deployLatency(ctx, c, runs)
+	if err != nil {
+		return nil, err
+	}
+	deploy.Database = db
+	list, err := listThroughput(ctx, c, hs.URL, duration, clients)
+	if err != nil {
+		return nil, err
+	}
+	list.Database = db
+	return []Result{deploy, list}, nil
+}
+
+func deployLatency(ctx context.Context, c *client.Client, runs int) (Result, error) {
+	env, err := c.CreateEnvironment(ctx, model.Environment{Name: "Bench"})
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := c.CreateProject(ctx, model.Project{Name: "echo"})
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := c.SaveProcess(ctx, model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{
+		{Name: "Echo", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo ok"}}}}); err != nil {
+		return Result{}, err
+	}
+	rel, err := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: p.ID, Version: "1.0.0"})
+	if err != nil {
+		return Result{}, err
+	}
+	times := make([]time.Duration, 0, runs)
+	for i := 0; i < runs+5; i++ {
+		start := time.Now()
+		d, err := c.Deploy(ctx, wire.CreateDeploymentRequest{ReleaseID: rel.ID, EnvironmentID: env.ID})
+		if err != nil {
+			return Result{}, err
+		}
+		var end model.Task
+		if err := c.FollowLog(ctx, d.TaskID, 0, func(ev client.Event) error {
+			if ev.Kind == "end" {
+				end = ev.Task
+			}
+			return nil
+		}); err != nil {
+			return Result{}, err
+		}
+		if end.State != model.TaskSuccess {
+			return Result{}, fmt.Errorf("deployment %s ended %s: %s", d.ID, end.State, end.Error)
+		}
+		if i >= 5 { // the first few warm caches and connections up
+			times = append(times, time.Since(start))
+		}
+	}
+	r := summarize(times)
+	r.Scenario = "deploy → success (echo ok)"
+	return r, nil
+}
+
+func listThroughput(ctx context.Context, c *client.Client, base string, duration time.Duration, clients int) (Result, error) {
+	for i := 0; i < 1000; i++ {
+		if _, err := c.CreateProject(ctx, model.Project{Name: fmt.Sprintf("project-%04d", i)}); err != nil {
+			return Result{}, err
+		}
+	}
+	var mu sync.Mutex
+	var times []time.Duration
+	var errs atomic.Int64
+	deadline := time.Now().Add(duration)
+	var wg sync.WaitGroup
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects?take=1000", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := httpClient.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				var page wire.Page[model.Project]
+				err = json.NewDecoder(resp.Body).Decode(&page)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || len(page.Items) < 1000 {
+					errs.Add(1)
+					continue
+				}
+				local = append(local, time.Since(start))
+			}
+			mu.Lock()
+			times = append(times, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if errs.Load() > 0 {
+		return Result{}, fmt.Errorf("%d list requests failed", errs.Load())
+	}
+	r := summarize(times)
+	r.Scenario = fmt.Sprintf("list 1,000 projects (%d clients)", clients)
+	r.PerSec = float64(len(times)) / duration.Seconds()
+	return r, nil
+}
+
+func summarize(ts []time.Duration) Result {
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	q := func(p float64) time.Duration { return ts[min(len(ts)-1, int(p*float64(len(ts))))] }
+	return Result{Runs: len(ts), MinMs: ms(ts[0]), MedianMs: ms(q(0.5)), P90Ms: ms(q(0.9)), P99Ms: ms(q(0.99)), MaxMs: ms(ts[len(ts)-1])}
+}
