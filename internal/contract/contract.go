@@ -5,7 +5,9 @@ package contract
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"time"
 )
@@ -16,7 +18,54 @@ type Target interface {
 	Name() string
 	// Scripts runs scripts on the target.
 	Scripts() ScriptService
+	// Files moves files to and from the target.
+	Files() FileService
+	// Capabilities says what the target offers; it is also the cheapest
+	// call that proves the target is reachable and trusts us.
+	Capabilities(ctx context.Context) (Capabilities, error)
 }
+
+// FileService streams files to and from a target. Relative paths are under
+// the target's home folder. Every transfer is checked at the end by length
+// and SHA-256, so a cut connection never leaves a file that looks whole.
+type FileService interface {
+	// UploadFile writes size bytes from r to path. The target first checks it
+	// has room for them, writes to a temporary file, checks length and hash,
+	// and only then renames it into place.
+	UploadFile(ctx context.Context, path string, size int64, r io.Reader) (FileInfo, error)
+	// DownloadFile writes the file at path to w and describes what it sent.
+	DownloadFile(ctx context.Context, path string, w io.Writer) (FileInfo, error)
+}
+
+// FileInfo describes a file a transfer wrote or read.
+type FileInfo struct {
+	// Path is where the file is on the target, made absolute.
+	Path   string `json:"path"`
+	Length int64  `json:"length"`
+	// SHA256 is the hex digest of the content.
+	SHA256 string `json:"sha256"`
+}
+
+// Capabilities is what a target reports about itself.
+type Capabilities struct {
+	// Services lists the services it offers, e.g. "scripts/v1", "files/v1".
+	Services []string `json:"services"`
+	// Version is the Pulpo version of the agent or remote runner.
+	Version string `json:"version"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+	// Home is the target's folder for workspaces and relative file paths.
+	Home string `json:"home,omitempty"`
+}
+
+// Service names reported in Capabilities.
+const (
+	ServiceScripts = "scripts/v1"
+	ServiceFiles   = "files/v1"
+)
+
+// ErrNotEnoughSpace is returned (wrapped) when a target lacks room for an upload.
+var ErrNotEnoughSpace = errors.New("not enough free disk space")
 
 // ScriptService runs scripts under tickets the caller chooses. Starting a
 // ticket twice is harmless (the second call reports the first run), the log
@@ -129,15 +178,3 @@ func ValidTicket(ticket string) error {
 	return nil
 }
 
-// LocalTarget is a target whose script service is called in-process: the
-// server's built-in worker.
-type LocalTarget struct {
-	TargetName string
-	Service    ScriptService
-}
-
-// Name is shown in task logs.
-func (t LocalTarget) Name() string { return t.TargetName }
-
-// Scripts returns the in-process script service.
-func (t LocalTarget) Scripts() ScriptService { return t.Service }

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -47,7 +47,7 @@ func newServer(t *testing.T, s *store.Store, work string) *server {
 		t.Fatal(err)
 	}
 	runner := tasks.NewRunner(s, tasks.NewBroker(), tasks.Config{Node: "test-node", Poll: 100 * time.Millisecond})
-	e := engine.New(engine.Config{Store: s, Worker: contract.LocalTarget{TargetName: "built-in worker", Service: svc},
+	e := engine.New(engine.Config{Store: s, Worker: &localtarget.Target{TargetName: "built-in worker", ScriptSvc: svc},
 		Queue: runner, StatusWait: 200 * time.Millisecond})
 	runner.Handle(model.TaskDeploy, e.DeployHandler())
 	ctx, cancel := context.WithCancel(context.Background())

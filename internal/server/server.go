@@ -17,8 +17,8 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/api"
 	"github.com/pulpo-deploy/pulpo/internal/auth"
-	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.boot, err = auth.EnsureAdmin(ctx, n.store, cfg.AdminAPIKey); err != nil {
 		return nil, err
 	}
-	svc, err := scriptsvc.New(filepath.Join(cfg.DataDir, "work"), scriptsvc.Options{Supervisor: cfg.Supervisor})
+	worker, err := localtarget.New("built-in worker", filepath.Join(cfg.DataDir, "worker"), cfg.Version, scriptsvc.Options{Supervisor: cfg.Supervisor})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: contract.LocalTarget{TargetName: "built-in worker", Service: svc}})
+		Worker: worker})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),

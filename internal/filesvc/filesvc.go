@@ -1,0 +1,140 @@
+// Package filesvc serves contract.FileService on the local file system: the
+// half of a file transfer that runs where the file lands, on an agent, on an
+// SSH target's remote runner, or on the server's built-in worker.
+package filesvc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+)
+
+// Service reads and writes files, relative paths under Home.
+type Service struct {
+	Home string
+	// FreeSpace reports the bytes available to a folder; nil uses the file
+	// system's own figure. Tests set it to play a full disk.
+	FreeSpace func(dir string) (uint64, error)
+}
+
+var _ contract.FileService = (*Service)(nil)
+
+// New returns a service rooted at home, which it creates.
+func New(home string) (*Service, error) {
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return nil, fmt.Errorf("file service home: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create file service home %s: %w", abs, err)
+	}
+	return &Service{Home: abs}, nil
+}
+
+// Resolve makes a path absolute, relative paths under Home.
+func (s *Service) Resolve(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("the file path is empty")
+	}
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path), nil
+	}
+	return filepath.Join(s.Home, path), nil
+}
+
+// UploadFile writes size bytes from r to path, all or nothing.
+func (s *Service) UploadFile(ctx context.Context, path string, size int64, r io.Reader) (contract.FileInfo, error) {
+	dest, err := s.Resolve(path)
+	if err != nil {
+		return contract.FileInfo{}, err
+	}
+	if size < 0 {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: the size %d is negative", dest, size)
+	}
+	dir := filepath.Dir(dest)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	free := s.FreeSpace
+	if free == nil {
+		free = freeSpace
+	}
+	if avail, err := free(dir); err == nil && uint64(size) > avail {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w: %d bytes needed, %d available in %s", dest, contract.ErrNotEnoughSpace, size, avail, dir)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".part-*")
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, io.LimitReader(r, size+1)})
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	if n != size {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: received %d bytes, expected %d", dest, n, size)
+	}
+	if err := tmp.Sync(); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	keep = true
+	return contract.FileInfo{Path: dest, Length: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// DownloadFile writes the file at path to w.
+func (s *Service) DownloadFile(ctx context.Context, path string, w io.Writer) (contract.FileInfo, error) {
+	src, err := s.Resolve(path)
+	if err != nil {
+		return contract.FileInfo{}, err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("download %s: %w", src, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, f})
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("download %s: %w", src, err)
+	}
+	return contract.FileInfo{Path: src, Length: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// Stat describes a file without sending it, so a caller can skip a transfer
+// whose content is already there.
+func (s *Service) Stat(ctx context.Context, path string) (contract.FileInfo, error) {
+	return s.DownloadFile(ctx, path, io.Discard)
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
