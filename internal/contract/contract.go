@@ -90,6 +90,10 @@ type StartScriptCommand struct {
 	Body   string `json:"body"`
 	// TaskID labels the run for people looking at the target.
 	TaskID string `json:"taskId,omitempty"`
+	// Isolated scripts run one at a time on a target; later ones wait
+	// (Pending) for the one before to end. Deployment steps are isolated,
+	// health checks are not.
+	Isolated bool `json:"isolated,omitempty"`
 	// Wait lets a short script finish within the start call; the reply
 	// comes when the script completes or Wait has passed.
 	Wait time.Duration `json:"wait,omitempty"`
@@ -177,4 +181,3 @@ func ValidTicket(ticket string) error {
 	}
 	return nil
 }
-

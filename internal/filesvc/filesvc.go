@@ -59,15 +59,8 @@ func (s *Service) UploadFile(ctx context.Context, path string, size int64, r io.
 		return contract.FileInfo{}, fmt.Errorf("upload %s: the size %d is negative", dest, size)
 	}
 	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
-	}
-	free := s.FreeSpace
-	if free == nil {
-		free = freeSpace
-	}
-	if avail, err := free(dir); err == nil && uint64(size) > avail {
-		return contract.FileInfo{}, fmt.Errorf("upload %s: %w: %d bytes needed, %d available in %s", dest, contract.ErrNotEnoughSpace, size, avail, dir)
+	if err := s.checkSpace(dest, size); err != nil {
+		return contract.FileInfo{}, err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".part-*")
 	if err != nil {
@@ -99,6 +92,53 @@ func (s *Service) UploadFile(ctx context.Context, path string, size int64, r io.
 	}
 	keep = true
 	return contract.FileInfo{Path: dest, Length: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// CheckSpace resolves path and checks there is room for size bytes there,
+// creating the folder; callers ask before sending anything.
+func (s *Service) CheckSpace(path string, size int64) (string, error) {
+	dest, err := s.Resolve(path)
+	if err != nil {
+		return "", err
+	}
+	return dest, s.checkSpace(dest, size)
+}
+
+func (s *Service) checkSpace(dest string, size int64) error {
+	dir := filepath.Dir(dest)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("upload %s: %w", dest, err)
+	}
+	free := s.FreeSpace
+	if free == nil {
+		free = freeSpace
+	}
+	if avail, err := free(dir); err == nil && uint64(size) > avail {
+		return fmt.Errorf("upload %s: %w: %d bytes needed, %d available in %s", dest, contract.ErrNotEnoughSpace, size, avail, dir)
+	}
+	return nil
+}
+
+// Open opens a file for sending and says how long it is.
+func (s *Service) Open(path string) (*os.File, int64, error) {
+	src, err := s.Resolve(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, 0, fmt.Errorf("download %s: %w", src, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("download %s: %w", src, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("download %s: not a regular file", src)
+	}
+	return f, st.Size(), nil
 }
 
 // DownloadFile writes the file at path to w.

@@ -127,7 +127,7 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 	if err := os.WriteFile(filepath.Join(dir, script), []byte(cmd.Body), 0o600); err != nil {
 		return fmt.Errorf("write script: %w", err)
 	}
-	b, err := json.Marshal(command{Syntax: cmd.Syntax, ScriptFile: script, TaskID: cmd.TaskID})
+	b, err := json.Marshal(command{Syntax: cmd.Syntax, ScriptFile: script, TaskID: cmd.TaskID, Isolated: cmd.Isolated})
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,8 @@ func (s *Service) launch(ctx context.Context, dir string) error {
 	deadline := time.After(30 * time.Second)
 	for {
 		st, err := readState(dir)
-		if err == nil && st.State != contract.ScriptPending {
+		// Taken over: running, done, or waiting its turn on the target.
+		if err == nil && (st.State != contract.ScriptPending || st.SupervisorPID > 0) {
 			return nil
 		}
 		select {
@@ -263,11 +264,14 @@ func (s *Service) CancelScript(ctx context.Context, req contract.StatusRequest) 
 			syscall.Kill(-st.ProcessGroup, syscall.SIGKILL)
 		}
 	case err == nil && st.State == contract.ScriptPending:
-		// Never started: make sure it never will.
+		// Never started: make sure it never will. A supervisor waiting for
+		// its turn on the target is told to give up.
 		now := time.Now().UTC()
 		st.State, st.ExitCode, st.Canceled, st.CompletedAt = contract.ScriptComplete, contract.ExitCanceled, true, &now
 		if alive, _ := supervisorAlive(dir); !alive {
 			writeState(dir, st)
+		} else if st.SupervisorPID > 0 {
+			syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
 		}
 	}
 	unlock()

@@ -261,3 +261,68 @@ func TestCompleteRemovesTheWorkspace(t *testing.T) {
 		t.Fatalf("workspace still there: %v", err)
 	}
 }
+
+// waitFor polls the script's status until cond holds, collecting nothing.
+func waitFor(t *testing.T, s contract.ScriptService, ticket string, what string, cond func(contract.ScriptStatus) bool) contract.ScriptStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := s.GetStatus(context.Background(), contract.StatusRequest{Ticket: ticket, Wait: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(st) {
+			return st
+		}
+	}
+	t.Fatalf("script %s never got to: %s", ticket, what)
+	return contract.ScriptStatus{}
+}
+
+func TestIsolatedScriptsTakeTurnsOnATarget(t *testing.T) {
+	s := newService(t, t.TempDir())
+	gate := filepath.Join(t.TempDir(), "gate")
+	ctx := context.Background()
+	isolated := func(ticket, body string) {
+		if _, err := s.StartScript(ctx, contract.StartScriptCommand{Ticket: ticket, Syntax: "bash", Body: body, Isolated: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	isolated("first", fmt.Sprintf("echo first started; while [ ! -e %q ]; do sleep 0.02; done; echo first done", gate))
+	waitFor(t, s, "first", "running", func(st contract.ScriptStatus) bool { return st.State == contract.ScriptRunning })
+	isolated("second", "echo second ran")
+	isolated("third", "echo third ran")
+
+	// Both wait, and say why.
+	for _, ticket := range []string{"second", "third"} {
+		waitFor(t, s, ticket, "waiting with a message", func(st contract.ScriptStatus) bool {
+			return st.State == contract.ScriptPending && len(st.Logs) > 0 && strings.Contains(st.Logs[0].Text, "waiting for another script")
+		})
+	}
+	// A waiting script canceled never runs.
+	if _, err := s.CancelScript(ctx, contract.StatusRequest{Ticket: "third"}); err != nil {
+		t.Fatal(err)
+	}
+	third, lines := runToEnd(t, s, "third", 0)
+	if third.ExitCode != contract.ExitCanceled || strings.Contains(strings.Join(texts(lines), "\n"), "third ran") {
+		t.Fatalf("canceled while waiting: exit %d, %q", third.ExitCode, texts(lines))
+	}
+
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := runToEnd(t, s, "first", 0)
+	second, lines := runToEnd(t, s, "second", 0)
+	if first.ExitCode != 0 || second.ExitCode != 0 || !strings.Contains(strings.Join(texts(lines), "\n"), "stdout:second ran") {
+		t.Fatalf("after the first ended: %d %d %q", first.ExitCode, second.ExitCode, texts(lines))
+	}
+	// Scripts that are not isolated do not wait.
+	isolated("fourth", fmt.Sprintf("while [ ! -e %q.2 ]; do sleep 0.02; done", gate))
+	waitFor(t, s, "fourth", "running", func(st contract.ScriptStatus) bool { return st.State == contract.ScriptRunning })
+	start(t, s, "health", "bash", "echo healthy")
+	if st, _ := runToEnd(t, s, "health", 0); st.ExitCode != 0 {
+		t.Fatalf("health check: %+v", st)
+	}
+	os.WriteFile(gate+".2", nil, 0o600)
+	runToEnd(t, s, "fourth", 0)
+}

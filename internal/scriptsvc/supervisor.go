@@ -78,6 +78,23 @@ func supervise(dir string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
+	if cmdSpec.Isolated {
+		// Still Pending, but with our pid, so a cancel can reach us while we wait.
+		st.SupervisorPID = os.Getpid()
+		if err := writeState(dir, st); err != nil {
+			return err
+		}
+		release, canceled, err := waitIsolation(filepath.Dir(dir), sigs, w)
+		if err != nil {
+			return err
+		}
+		if canceled {
+			w.write(contract.Diagnostic, "canceled before the script started")
+			return finish(dir, st, contract.ExitCanceled, true)
+		}
+		defer release()
+	}
+
 	cmd := exec.Command(interpreter(cmdSpec.Syntax), scriptArgs(cmdSpec)...)
 	cmd.Dir = dir
 	cmd.Env = scriptEnv(os.Environ())
@@ -140,6 +157,49 @@ loop:
 		return err
 	}
 	return finish(dir, st, code, canceled)
+}
+
+// isolationLockFile serialises isolated scripts on one target, across every
+// caller, server node and restart: the kernel drops the lock with its holder.
+const isolationLockFile = ".isolation.lock"
+
+// isolationPoll is how often a waiting supervisor tries the lock again.
+const isolationPoll = 50 * time.Millisecond
+
+// waitIsolation takes the target's isolation lock, saying so in the script's
+// output if it has to wait. A cancel while waiting gives up the wait.
+func waitIsolation(root string, sigs <-chan os.Signal, w *outputWriter) (release func(), canceled bool, err error) {
+	f, err := os.OpenFile(filepath.Join(root, isolationLockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("open isolation lock: %w", err)
+	}
+	release = func() { f.Close() }
+	said := false
+	tick := time.NewTicker(isolationPoll)
+	defer tick.Stop()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if said {
+				w.write(contract.Diagnostic, "the other script has finished; starting")
+			}
+			return release, false, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, false, fmt.Errorf("take isolation lock: %w", err)
+		}
+		if !said {
+			said = true
+			w.write(contract.Diagnostic, "waiting for another script on this target to finish (one deployment script runs at a time)")
+		}
+		select {
+		case <-sigs:
+			f.Close()
+			return nil, true, nil
+		case <-tick.C:
+		}
+	}
 }
 
 func finish(dir string, st state, code int, canceled bool) error {

@@ -33,6 +33,7 @@ type command struct {
 	Syntax     string `json:"syntax"`
 	ScriptFile string `json:"scriptFile"`
 	TaskID     string `json:"taskId,omitempty"`
+	Isolated   bool   `json:"isolated,omitempty"`
 }
 
 // state is the workspace's progress. The service writes Pending; from then
