@@ -107,6 +107,9 @@ type Activity struct {
 	// does not hold yet.
 	NextScriptLogSeq int64 `json:"-"`
 	ExitCode         *int  `json:"exitCode,omitempty"`
+	// MachineID is the machine a target node ran on; empty for the
+	// server's built-in worker.
+	MachineID string `json:"machineId,omitempty"`
 }
 
 // LogLevel grades a log line.

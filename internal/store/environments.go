@@ -131,6 +131,13 @@ func (q *Queries) DeleteEnvironment(ctx context.Context, id string) error {
 	if n > 0 {
 		return conflict("environment %q has %d deployments; it cannot be deleted while its history refers to it", env.Name, n)
 	}
+	machines, _, err := q.ListMachines(ctx, MachineFilter{EnvironmentID: id})
+	if err != nil {
+		return fmt.Errorf("delete environment: %w", err)
+	}
+	if len(machines) > 0 {
+		return conflict("environment %q has %d deployment targets (%s first); remove them from it first", env.Name, len(machines), machines[0].Name)
+	}
 	lifecycles, _, err := q.ListLifecycles(ctx, ListOptions{})
 	if err != nil {
 		return fmt.Errorf("delete environment: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -543,4 +544,101 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if _, err := s.Read().FindEnvironment(ctx, "Dev"); err != nil {
 		t.Fatalf("environment lost across reopen: %v", err)
 	}
+}
+
+func TestMachines(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store, c *clock) {
+		ctx := context.Background()
+		envs := createEnvs(t, s, "Dev", "Test")
+		thumb := strings.Repeat("AB", 32)
+		web := model.Machine{Name: "web-1", Kind: model.MachineListening, Usage: model.UsageTarget, Address: "10.0.0.5:10933",
+			Thumbprint: thumb, EnvironmentIDs: []string{envs[0].ID}, Roles: []string{"web"}}
+		tx(t, s, func(q *store.Queries) error { return q.CreateMachine(ctx, &web, "") })
+		if web.ID != "Machines-1" || web.PolicyID != "MachinePolicies-1" || web.Health.Status != model.HealthUnknown {
+			t.Fatalf("created %+v", web)
+		}
+		// One agent is one machine.
+		twin := web
+		twin.ID, twin.Name = "", "web-2"
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.CreateMachine(ctx, &twin, "") })
+		// References are checked.
+		bad := model.Machine{Name: "x", Kind: model.MachinePolling, Usage: model.UsageTarget, Thumbprint: strings.Repeat("CD", 32),
+			EnvironmentIDs: []string{"Environments-99"}, Roles: []string{"web"}}
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.CreateMachine(ctx, &bad, "") }); !isValidation(err) {
+			t.Fatalf("unknown environment: %v", err)
+		}
+		ssh := model.Machine{Name: "db-1", Kind: model.MachineSSH, Usage: model.UsageTarget, Address: "db.example:22",
+			SSH: &model.SSHEndpoint{User: "deploy", HostKeyFingerprint: "SHA256:abc", AuthMethod: "key"},
+			EnvironmentIDs: []string{envs[0].ID, envs[1].ID}, Roles: []string{"db", "Web"}}
+		tx(t, s, func(q *store.Queries) error { return q.CreateMachine(ctx, &ssh, "v1.sealed") })
+
+		list, total, err := s.Read().ListMachines(ctx, store.MachineFilter{EnvironmentID: envs[0].ID, Roles: []string{"WEB"}})
+		if err != nil || total != 2 || list[0].Name != "db-1" || list[1].Name != "web-1" {
+			t.Fatalf("machines in Dev with role web: %d %+v %v", total, list, err)
+		}
+		list, _, _ = s.Read().ListMachines(ctx, store.MachineFilter{EnvironmentID: envs[1].ID})
+		if len(list) != 1 || list[0].SSH.User != "deploy" {
+			t.Fatalf("machines in Test: %+v", list)
+		}
+		if sealed, _ := s.Read().MachineCredentials(ctx, ssh.ID); sealed != "v1.sealed" {
+			t.Fatalf("credentials %q", sealed)
+		}
+		if m, err := s.Read().MachineByThumbprint(ctx, thumb); err != nil || m.ID != web.ID {
+			t.Fatalf("by thumbprint: %+v %v", m, err)
+		}
+
+		// Health: unavailability is dated from its first sighting.
+		t0 := c.Now()
+		tx(t, s, func(q *store.Queries) error {
+			_, err := q.SetMachineHealth(ctx, web.ID, model.HealthUnavailable, "connection refused", t0)
+			return err
+		})
+		c.Advance(time.Hour)
+		var m model.Machine
+		tx(t, s, func(q *store.Queries) (err error) {
+			m, err = q.SetMachineHealth(ctx, web.ID, model.HealthUnavailable, "connection refused", c.Now())
+			return err
+		})
+		if !m.Health.UnavailableSince.Equal(t0) || !m.Health.CheckedAt.Equal(c.Now()) {
+			t.Fatalf("health %+v", m.Health)
+		}
+		tx(t, s, func(q *store.Queries) (err error) {
+			m, err = q.SetMachineHealth(ctx, web.ID, model.HealthHealthy, "", c.Now())
+			return err
+		})
+		if m.Health.UnavailableSince != nil {
+			t.Fatalf("a healthy machine is still unavailable since %v", m.Health.UnavailableSince)
+		}
+
+		// An environment with machines cannot go.
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteEnvironment(ctx, envs[1].ID) })
+		tx(t, s, func(q *store.Queries) error { return q.DeleteMachine(ctx, ssh.ID) })
+		tx(t, s, func(q *store.Queries) error { return q.DeleteEnvironment(ctx, envs[1].ID) })
+
+		// Workers live in pools; the default pool and policy cannot be deleted.
+		pool := model.WorkerPool{Name: "Linux"}
+		tx(t, s, func(q *store.Queries) error { return q.CreateWorkerPool(ctx, &pool) })
+		worker := model.Machine{Name: "w1", Kind: model.MachinePolling, Usage: model.UsageWorker, Thumbprint: strings.Repeat("EF", 32),
+			WorkerPoolIDs: []string{pool.ID}}
+		tx(t, s, func(q *store.Queries) error { return q.CreateMachine(ctx, &worker, "") })
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteWorkerPool(ctx, pool.ID) })
+		def, err := s.Read().DefaultWorkerPool(ctx)
+		if err != nil || def.Name != model.DefaultWorkerPoolName {
+			t.Fatalf("default pool %+v %v", def, err)
+		}
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteWorkerPool(ctx, def.ID) })
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteMachinePolicy(ctx, "MachinePolicies-1") })
+	})
+}
+
+func TestSettingsAreDecidedByTheFirstWriter(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store, c *clock) {
+		ctx := context.Background()
+		var first, second string
+		tx(t, s, func(q *store.Queries) (err error) { first, err = q.InitSetting(ctx, "identity", "a"); return })
+		tx(t, s, func(q *store.Queries) (err error) { second, err = q.InitSetting(ctx, "identity", "b"); return })
+		if first != "a" || second != "a" {
+			t.Fatalf("got %q then %q", first, second)
+		}
+	})
 }

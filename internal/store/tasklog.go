@@ -11,13 +11,13 @@ import (
 )
 
 const activityColumns = `task_id, id, parent_id, kind, name, state, step_id, started_at, ended_at,
-	script_ticket, next_script_log_seq, exit_code`
+	script_ticket, next_script_log_seq, exit_code, machine_id`
 
 func scanActivity(s scanner) (model.Activity, error) {
 	var a model.Activity
 	var started, ended, exit sql.NullInt64
 	err := s.Scan(&a.TaskID, &a.ID, &a.ParentID, &a.Kind, &a.Name, &a.State, &a.StepID, &started, &ended,
-		&a.ScriptTicket, &a.NextScriptLogSeq, &exit)
+		&a.ScriptTicket, &a.NextScriptLogSeq, &exit, &a.MachineID)
 	a.StartedAt, a.EndedAt = fromNullMicros(started), fromNullMicros(ended)
 	if exit.Valid {
 		code := int(exit.Int64)
@@ -42,9 +42,9 @@ func (q *Queries) CreateActivity(ctx context.Context, l Lease, a *model.Activity
 		return fmt.Errorf("create activity: %w", err)
 	}
 	a.TaskID = l.TaskID
-	_, err := q.exec(ctx, `INSERT INTO task_activities (`+activityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO task_activities (`+activityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.TaskID, a.ID, a.ParentID, a.Kind, a.Name, a.State, a.StepID, nullMicros(a.StartedAt), nullMicros(a.EndedAt),
-		a.ScriptTicket, a.NextScriptLogSeq, nullInt(a.ExitCode))
+		a.ScriptTicket, a.NextScriptLogSeq, nullInt(a.ExitCode), a.MachineID)
 	if err != nil {
 		return fmt.Errorf("create activity: %w", err)
 	}
