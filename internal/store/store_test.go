@@ -568,7 +568,7 @@ func TestMachines(t *testing.T) {
 			t.Fatalf("unknown environment: %v", err)
 		}
 		ssh := model.Machine{Name: "db-1", Kind: model.MachineSSH, Usage: model.UsageTarget, Address: "db.example:22",
-			SSH: &model.SSHEndpoint{User: "deploy", HostKeyFingerprint: "SHA256:abc", AuthMethod: "key"},
+			SSH:            &model.SSHEndpoint{User: "deploy", HostKeyFingerprint: "SHA256:abc", AuthMethod: "key"},
 			EnvironmentIDs: []string{envs[0].ID, envs[1].ID}, Roles: []string{"db", "Web"}}
 		tx(t, s, func(q *store.Queries) error { return q.CreateMachine(ctx, &ssh, "v1.sealed") })
 
