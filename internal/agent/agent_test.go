@@ -1,0 +1,159 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/agent"
+	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
+	"github.com/pulpo-deploy/pulpo/internal/comms"
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+)
+
+func TestMain(m *testing.M) {
+	scriptsvc.RunIfSupervisor()
+	os.Exit(m.Run())
+}
+
+// start runs an agent in the given mode and returns the server's view of it.
+func start(t *testing.T, mode string) (*agent.Agent, *agentrpc.Target) {
+	t.Helper()
+	server, err := comms.NewIdentity("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	settings := agent.Settings{Name: "agent-" + mode, TrustedServers: []string{server.Thumbprint}}
+	var conns chan *comms.Conn
+	if mode == "listening" {
+		settings.Listen = "127.0.0.1:0"
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings.Server = ln.Addr().String()
+		conns = make(chan *comms.Conn, 4)
+		pl := &comms.PollingListener{Identity: server, Trusted: func(string) bool { return true }, Connected: func(c *comms.Conn) { conns <- c }}
+		pl.Logger = quietLogger()
+		go pl.Serve(ctx, ln)
+	}
+	a, err := agent.New(agent.Config{Home: t.TempDir(), Settings: settings, Version: "test", Backoff: comms.Backoff{Initial: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var conn *comms.Conn
+	if mode == "listening" {
+		conn, err = comms.DialAgent(ctx, a.ListenAddr().String(), server, a.Thumbprint(), quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		select {
+		case conn = <-conns:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the polling agent did not connect")
+		}
+	}
+	t.Cleanup(func() { conn.Close() })
+	return a, agentrpc.NewTarget(settings.Name, func(context.Context) (*comms.Conn, error) { return conn, nil })
+}
+
+func TestTargetServicesInBothModes(t *testing.T) {
+	for _, mode := range []string{"listening", "polling"} {
+		t.Run(mode, func(t *testing.T) {
+			_, target := start(t, mode)
+			ctx := context.Background()
+
+			caps, err := target.Capabilities(ctx)
+			if err != nil || caps.Version != "test" || len(caps.Services) != 2 {
+				t.Fatalf("capabilities %+v %v", caps, err)
+			}
+
+			scripts := target.Scripts()
+			cmd := contract.StartScriptCommand{Ticket: "t1", Syntax: "bash", Body: "echo one; echo two >&2; exit 4", Isolated: true}
+			if _, err := scripts.StartScript(ctx, cmd); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			next := int64(0)
+			for {
+				st, err := scripts.GetStatus(ctx, contract.StatusRequest{Ticket: "t1", FromLogSeq: next, Wait: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range st.Logs {
+					lines = append(lines, string(l.Source)+":"+l.Text)
+				}
+				next = st.NextLogSeq
+				if st.State == contract.ScriptComplete {
+					if st.ExitCode != 4 {
+						t.Fatalf("exit code %d", st.ExitCode)
+					}
+					break
+				}
+			}
+			// stdout and stderr are separate pipes: their relative order is not defined.
+			if len(lines) != 2 || !slices.Contains(lines, "stdout:one") || !slices.Contains(lines, "stderr:two") {
+				t.Fatalf("lines %q", lines)
+			}
+			if err := scripts.CompleteScript(ctx, "t1"); err != nil {
+				t.Fatal(err)
+			}
+
+			content := bytes.Repeat([]byte("package bytes "), 200000)
+			sum := sha256.Sum256(content)
+			info, err := target.Files().UploadFile(ctx, "packages/app.tar.gz", int64(len(content)), bytes.NewReader(content))
+			if err != nil || info.SHA256 != hex.EncodeToString(sum[:]) || info.Length != int64(len(content)) {
+				t.Fatalf("upload %+v %v", info, err)
+			}
+			var back bytes.Buffer
+			if _, err := target.Files().DownloadFile(ctx, "packages/app.tar.gz", &back); err != nil || !bytes.Equal(back.Bytes(), content) {
+				t.Fatalf("download: %v (%d bytes)", err, back.Len())
+			}
+			// The upload is refused before any byte is sent when there is no room.
+			if _, err := target.Files().UploadFile(ctx, "huge.bin", 1<<60, bytes.NewReader(nil)); !errors.Is(err, contract.ErrNotEnoughSpace) {
+				t.Fatalf("a huge upload: %v", err)
+			}
+			// A reader that gives fewer bytes than announced fails, and the agent keeps nothing.
+			if _, err := target.Files().UploadFile(ctx, "short.bin", 1000, bytes.NewReader(make([]byte, 10))); err == nil {
+				t.Fatal("a short upload succeeded")
+			}
+			if _, err := target.Files().DownloadFile(ctx, "short.bin", &back); err == nil {
+				t.Fatal("a failed upload left a file behind")
+			}
+		})
+	}
+}
+
+func TestRevokingAServerDropsItsConnection(t *testing.T) {
+	a, target := start(t, "listening")
+	ctx := context.Background()
+	if _, err := target.Capabilities(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.Sessions() != 1 {
+		t.Fatalf("%d sessions", a.Sessions())
+	}
+	a.Trust().Replace(nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Sessions() > 0 || func() bool { _, err := target.Capabilities(ctx); return err == nil }() {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked server can still call the agent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
