@@ -393,7 +393,11 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 		}
 	}
 
-	changed, err := a.process(ctx, p.ID, want.Steps)
+	steps, err := a.steps(ctx, want.Name, want.Steps)
+	if err != nil {
+		return err
+	}
+	changed, err := a.process(ctx, p.ID, steps)
 	if err != nil {
 		return inFile("project", want.Name, err)
 	}
@@ -415,9 +419,39 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	return nil
 }
 
+// steps turns the file's steps into the model's, worker pools by name.
+func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step) ([]model.Step, error) {
+	var problems []string
+	out := make([]model.Step, len(want))
+	for i, s := range want {
+		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles,
+			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
+		if s.Script != nil {
+			sc := *s.Script
+			step.Script = &sc
+		}
+		if s.WorkerPool != "" {
+			pool, err := a.q.FindWorkerPool(ctx, s.WorkerPool)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				problems = append(problems, fmt.Sprintf("steps[%d].workerPool: worker pool %q does not exist", i, s.WorkerPool))
+			case err != nil:
+				return nil, err
+			default:
+				step.WorkerPoolID = pool.ID
+			}
+		}
+		out[i] = step
+	}
+	if len(problems) > 0 {
+		return nil, &model.ValidationError{Subject: fmt.Sprintf("project %q", project), Problems: problems}
+	}
+	return out, nil
+}
+
 // process makes the project's steps those of the file. A step keeps its id
 // when a stored step has the same name.
-func (a *applier) process(ctx context.Context, projectID string, want []confdoc.Step) (bool, error) {
+func (a *applier) process(ctx context.Context, projectID string, want []model.Step) (bool, error) {
 	d, err := a.q.GetProcess(ctx, projectID)
 	if err != nil {
 		return false, err
@@ -428,12 +462,8 @@ func (a *applier) process(ctx context.Context, projectID string, want []confdoc.
 	}
 	next := model.DeploymentProcess{ProjectID: projectID, Version: d.Version, Steps: make([]model.Step, len(want))}
 	for i, s := range want {
-		step := model.Step{ID: ids[model.NameKey(s.Name)], Name: s.Name, Disabled: s.Disabled}
-		if s.Script != nil {
-			sc := *s.Script
-			step.Script = &sc
-		}
-		next.Steps[i] = step
+		s.ID = ids[model.NameKey(s.Name)]
+		next.Steps[i] = s
 	}
 	next.Normalize()
 	if reflect.DeepEqual(normalSteps(d.Steps), normalSteps(next.Steps)) {

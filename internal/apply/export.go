@@ -74,7 +74,16 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		for _, s := range d.Steps {
-			out.Steps = append(out.Steps, confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script})
+			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, TargetRoles: s.TargetRoles,
+				MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
+			if s.WorkerPoolID != "" {
+				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)
+				if err != nil {
+					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+				}
+				step.WorkerPool = pool.Name
+			}
+			out.Steps = append(out.Steps, step)
 		}
 		vs, err := q.GetVariables(ctx, p.ID)
 		if err != nil {

@@ -524,3 +524,75 @@ func (c *Client) Export(ctx context.Context) (*confdoc.Document, error) {
 	var doc confdoc.Document
 	return &doc, c.do(ctx, "GET", "/export", nil, &doc)
 }
+
+// Machines lists machines; filters are usage, environmentId, role, workerPoolId.
+func (c *Client) Machines(ctx context.Context, o ListOptions) ([]model.Machine, error) {
+	return all[model.Machine](ctx, c, "/machines", o)
+}
+
+// FindMachine reads a machine by id or name.
+func (c *Client) FindMachine(ctx context.Context, idOrName string) (model.Machine, error) {
+	return find[model.Machine](ctx, c, "/machines", "machine", idOrName)
+}
+
+// CreateMachine registers a deployment target or worker.
+func (c *Client) CreateMachine(ctx context.Context, m model.Machine) (model.Machine, error) {
+	return m, c.do(ctx, "POST", "/machines", m, &m)
+}
+
+// UpdateMachine replaces a machine's settings; nil credentials keep the stored ones.
+func (c *Client) UpdateMachine(ctx context.Context, m model.Machine) (model.Machine, error) {
+	return m, c.do(ctx, "PUT", "/machines/"+url.PathEscape(m.ID), m, &m)
+}
+
+// DeleteMachine removes a machine and drops its connection.
+func (c *Client) DeleteMachine(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/machines/"+url.PathEscape(id), nil, nil)
+}
+
+// CheckHealth checks a machine now.
+func (c *Client) CheckHealth(ctx context.Context, id string) (model.Machine, error) {
+	var m model.Machine
+	return m, c.do(ctx, "POST", "/machines/"+url.PathEscape(id)+"/health", struct{}{}, &m)
+}
+
+// ScanSSH reads the host key an SSH server presents to the Pulpo server.
+func (c *Client) ScanSSH(ctx context.Context, address string) (wire.SSHScan, error) {
+	var s wire.SSHScan
+	return s, c.do(ctx, "GET", "/machines/scan-ssh?address="+url.QueryEscape(address), nil, &s)
+}
+
+// WorkerPools lists worker pools.
+func (c *Client) WorkerPools(ctx context.Context) ([]model.WorkerPool, error) {
+	return all[model.WorkerPool](ctx, c, "/workerpools", ListOptions{})
+}
+
+// FindWorkerPool reads a pool by id or name.
+func (c *Client) FindWorkerPool(ctx context.Context, idOrName string) (model.WorkerPool, error) {
+	return find[model.WorkerPool](ctx, c, "/workerpools", "worker pool", idOrName)
+}
+
+// CreateWorkerPool makes a pool.
+func (c *Client) CreateWorkerPool(ctx context.Context, p model.WorkerPool) (model.WorkerPool, error) {
+	return p, c.do(ctx, "POST", "/workerpools", p, &p)
+}
+
+// MachinePolicies lists machine policies.
+func (c *Client) MachinePolicies(ctx context.Context) ([]model.MachinePolicy, error) {
+	return all[model.MachinePolicy](ctx, c, "/machinepolicies", ListOptions{})
+}
+
+// FindMachinePolicy reads a policy by id or name.
+func (c *Client) FindMachinePolicy(ctx context.Context, idOrName string) (model.MachinePolicy, error) {
+	return find[model.MachinePolicy](ctx, c, "/machinepolicies", "machine policy", idOrName)
+}
+
+// CreateMachinePolicy makes a policy.
+func (c *Client) CreateMachinePolicy(ctx context.Context, p model.MachinePolicy) (model.MachinePolicy, error) {
+	return p, c.do(ctx, "POST", "/machinepolicies", p, &p)
+}
+
+// UpdateMachinePolicy replaces a policy.
+func (c *Client) UpdateMachinePolicy(ctx context.Context, p model.MachinePolicy) (model.MachinePolicy, error) {
+	return p, c.do(ctx, "PUT", "/machinepolicies/"+url.PathEscape(p.ID), p, &p)
+}

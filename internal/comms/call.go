@@ -23,6 +23,9 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Message }
 
+// Answered says the agent received the call and answered it.
+func (e *RemoteError) Answered() bool { return true }
+
 // CodedError lets a handler give its error a code the caller can match.
 type CodedError struct {
 	Code string

@@ -73,6 +73,13 @@ type Step struct {
 	Name     string              `json:"name" yaml:"name"`
 	Disabled bool                `json:"disabled,omitempty" yaml:"disabled,omitempty"`
 	Script   *model.ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
+	// TargetRoles runs the step on every target in these roles; without
+	// roles it runs on a worker of WorkerPool (by name; the default pool
+	// when empty).
+	TargetRoles    []string `json:"targetRoles,omitempty" yaml:"targetRoles,omitempty,flow"`
+	WorkerPool     string   `json:"workerPool,omitempty" yaml:"workerPool,omitempty"`
+	MaxParallelism int      `json:"maxParallelism,omitempty" yaml:"maxParallelism,omitempty"`
+	WindowSize     int      `json:"windowSize,omitempty" yaml:"windowSize,omitempty"`
 }
 
 // Variable is one value; Environments scopes it by environment name.

@@ -64,6 +64,21 @@ const (
 	ServiceFiles   = "files/v1"
 )
 
+// Answered is implemented by errors that came back from the target itself:
+// the call arrived and was refused, so repeating it will not help. Other
+// errors (a refused or dropped connection) are worth retrying, because every
+// script call is idempotent by its ticket.
+type Answered interface {
+	error
+	Answered() bool
+}
+
+// IsAnswered reports whether err is a target's own answer.
+func IsAnswered(err error) bool {
+	var a Answered
+	return errors.As(err, &a) && a.Answered()
+}
+
 // ErrNotEnoughSpace is returned (wrapped) when a target lacks room for an upload.
 var ErrNotEnoughSpace = errors.New("not enough free disk space")
 

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
@@ -162,7 +164,6 @@ func (h deployHandler) variables(x deployment, task model.Task) *vars.Values {
 		"Octopus.Release.Notes":    x.release.Notes,
 		"Octopus.Deployment.Id":    x.d.ID,
 		"Octopus.Task.Id":          task.ID,
-		"Octopus.Machine.Name":     h.e.cfg.Worker.Name(),
 	}
 	if u := strings.TrimSuffix(h.e.cfg.ServerURL, "/"); u != "" {
 		set["Octopus.Web.ServerUri"] = u
@@ -182,55 +183,325 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 			return err
 		}
 	}
-	target, err := h.targetActivity(ctx, run, act)
+	places, err := h.placements(ctx, run, x, step, act)
 	if err != nil {
+		run.Logf(act.ID, model.LevelError, "%v", err)
 		return err
 	}
-	stepValues := values.Clone()
-	stepValues.Set("Octopus.Step.Name", step.Name)
-	stepValues.Set("Octopus.Action.Name", step.Name)
-	result, err := h.runScript(ctx, run, step, target, stepValues)
-	if err != nil {
-		return err
+	outcomes := h.runPlacements(ctx, run, step, places, values)
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), tasks.ErrCancelRequested) {
+		return context.Cause(ctx) // shutdown or lease lost: whoever resumes finishes the step
+	}
+	var failed []string
+	canceled, ran := false, 0
+	for i, o := range outcomes {
+		switch {
+		case o.err != nil && errors.Is(o.err, tasks.ErrCancelRequested), o.code == contract.ExitCanceled && o.ran:
+			canceled = true
+		case o.err != nil:
+			failed = append(failed, fmt.Sprintf("%s (%v)", places[i].name(), o.err))
+		case !o.ran:
+			// skipped, or never started after an earlier failure
+		case o.code != 0:
+			failed = append(failed, fmt.Sprintf("%s (%s)", places[i].name(), contract.DescribeExitCode(o.code)))
+		default:
+			ran++
+		}
 	}
 	now := run.Store().Now().UTC()
 	act.EndedAt = &now
-	act.State = target.State
-	if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, act) }); err != nil {
+	switch {
+	case canceled:
+		act.State = model.ActivityCanceled
+	case len(failed) > 0:
+		act.State = model.ActivityFailed
+	default:
+		act.State = model.ActivitySuccess
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run.Tx(wctx, func(q *store.Queries) error { return q.UpdateActivity(wctx, run.Lease, act) }); err != nil {
 		return err
 	}
 	switch {
-	case result == contract.ExitCanceled:
+	case canceled:
 		return tasks.ErrCancelRequested
-	case result != 0:
-		return fmt.Errorf("step %q failed on %s: %s", step.Name, h.e.cfg.Worker.Name(), contract.DescribeExitCode(result))
+	case len(failed) > 0:
+		return fmt.Errorf("step %q failed on %s", step.Name, strings.Join(failed, ", "))
+	case ran == 0 && len(places) > 0:
+		run.Logf(act.ID, model.LevelWarning, "Step %q ran on no target: every target was skipped", step.Name)
 	}
 	return nil
 }
 
-// targetActivity returns the step's node for the built-in worker.
-func (h deployHandler) targetActivity(ctx context.Context, run *tasks.Run, step *model.Activity) (*model.Activity, error) {
+// placement is one target of a step: its node in the log tree, how to reach
+// it, and the machine behind it (nil for the built-in worker).
+type placement struct {
+	act     *model.Activity
+	target  contract.Target
+	machine *model.Machine
+	policy  model.MachinePolicy
+	// missing says why the target cannot be used at all.
+	missing error
+}
+
+func (p placement) name() string { return p.act.Name }
+
+// outcome is how a step ended on one target.
+type outcome struct {
+	ran  bool // the script ran to an exit code
+	code int
+	err  error
+}
+
+// placements returns the step's targets. The first run chooses them and
+// records one log node each; a resumed run uses exactly those again.
+func (h deployHandler) placements(ctx context.Context, run *tasks.Run, x deployment, step model.Step, act *model.Activity) ([]placement, error) {
 	acts, err := run.Store().Read().ListActivities(ctx, run.Task.ID)
 	if err != nil {
 		return nil, err
 	}
+	var existing []*model.Activity
 	for i := range acts {
-		if acts[i].ParentID == step.ID && acts[i].Kind == model.ActivityTarget {
-			return &acts[i], nil
+		if acts[i].ParentID == act.ID && acts[i].Kind == model.ActivityTarget {
+			existing = append(existing, &acts[i])
 		}
 	}
-	a := &model.Activity{Kind: model.ActivityTarget, ParentID: step.ID, Name: h.e.cfg.Worker.Name(), State: model.ActivityPending}
-	err = run.Tx(ctx, func(q *store.Queries) error { return q.CreateActivity(ctx, run.Lease, a) })
-	return a, err
+	if len(existing) == 0 {
+		machines, err := h.chooseMachines(ctx, run.Store().Read(), x, step)
+		if err != nil {
+			return nil, err
+		}
+		err = run.Tx(ctx, func(q *store.Queries) error {
+			for _, m := range machines {
+				a := &model.Activity{Kind: model.ActivityTarget, ParentID: act.ID, Name: h.e.cfg.Worker.Name(), State: model.ActivityPending}
+				if m != nil {
+					a.Name, a.MachineID = m.Name, m.ID
+				}
+				if err := q.CreateActivity(ctx, run.Lease, a); err != nil {
+					return err
+				}
+				existing = append(existing, a)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]placement, len(existing))
+	for i, a := range existing {
+		out[i] = h.resolve(ctx, run.Store().Read(), a)
+	}
+	return out, nil
 }
 
-// runScript runs the step's script on the worker, or re-attaches to it, and
-// streams its output into the task log. It returns the script's exit code.
-func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, target *model.Activity, values *vars.Values) (int, error) {
-	svc := h.e.cfg.Worker.Scripts()
-	if target.State.Finished() && target.ExitCode != nil {
-		return *target.ExitCode, nil // finished before an interruption; never run it again
+// chooseMachines picks where a step runs: every enabled target of the
+// environment in its roles, or one worker of its pool. nil stands for the
+// server's built-in worker.
+func (h deployHandler) chooseMachines(ctx context.Context, q *store.Queries, x deployment, step model.Step) ([]*model.Machine, error) {
+	if len(step.TargetRoles) > 0 {
+		ms, _, err := q.ListMachines(ctx, store.MachineFilter{Usage: model.UsageTarget, EnvironmentID: x.env.ID, Roles: step.TargetRoles})
+		if err != nil {
+			return nil, err
+		}
+		var out []*model.Machine
+		for i := range ms {
+			if !ms[i].Disabled {
+				out = append(out, &ms[i])
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("step %q runs on targets with the roles %s, but %s has no enabled deployment target with any of them",
+				step.Name, strings.Join(step.TargetRoles, ", "), x.env.Name)
+		}
+		return out, nil
 	}
+	var pool model.WorkerPool
+	var err error
+	if step.WorkerPoolID != "" {
+		pool, err = q.GetWorkerPool(ctx, step.WorkerPoolID)
+	} else {
+		pool, err = q.DefaultWorkerPool(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("step %q: %w", step.Name, err)
+	}
+	ms, _, err := q.ListMachines(ctx, store.MachineFilter{Usage: model.UsageWorker, WorkerPoolID: pool.ID})
+	if err != nil {
+		return nil, err
+	}
+	var usable []*model.Machine
+	for i := range ms {
+		st := ms[i].Health.Status
+		if !ms[i].Disabled && st != model.HealthUnavailable && st != model.HealthUnhealthy {
+			usable = append(usable, &ms[i])
+		}
+	}
+	switch {
+	case len(usable) > 0:
+		return []*model.Machine{usable[mrand.IntN(len(usable))]}, nil
+	case pool.IsDefault && len(ms) == 0:
+		return []*model.Machine{nil}, nil
+	}
+	return nil, fmt.Errorf("step %q runs on worker pool %q, which has no enabled, healthy worker", step.Name, pool.Name)
+}
+
+// resolve finds how to reach a target node's machine now.
+func (h deployHandler) resolve(ctx context.Context, q *store.Queries, a *model.Activity) placement {
+	p := placement{act: a}
+	if a.MachineID == "" {
+		p.target = h.e.cfg.Worker
+		return p
+	}
+	m, err := q.GetMachine(ctx, a.MachineID)
+	if err != nil {
+		p.missing = fmt.Errorf("machine %s is no longer registered", a.Name)
+		return p
+	}
+	p.machine = &m
+	if p.policy, err = q.GetMachinePolicy(ctx, m.PolicyID); err != nil {
+		p.missing = err
+		return p
+	}
+	if h.e.cfg.Targets == nil {
+		p.missing = errors.New("this server cannot reach machines")
+		return p
+	}
+	if p.target, err = h.e.cfg.Targets.Target(m); err != nil {
+		p.missing = err
+	}
+	return p
+}
+
+// runPlacements runs the step on its targets, at most step.Concurrency() at
+// once. A rolling step starts no new target after one has failed.
+func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, step model.Step, places []placement, values *vars.Values) []outcome {
+	out := make([]outcome, len(places))
+	sem := make(chan struct{}, step.Concurrency())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stopped := false
+	for i := range places {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		stop := stopped || ctx.Err() != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o := h.runOnTarget(ctx, run, step, places[i], values)
+			mu.Lock()
+			out[i] = o
+			if step.WindowSize > 0 && (o.err != nil || (o.ran && o.code != 0)) {
+				stopped = true
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if stopped {
+		for i := range places {
+			if places[i].act.State == model.ActivityPending {
+				run.Logf(places[i].act.ID, model.LevelWarning, "Not started: an earlier target of this rolling step failed")
+				h.setState(run, places[i].act, model.ActivitySkipped)
+			}
+		}
+	}
+	return out
+}
+
+// runOnTarget runs the step on one target, unless it already finished there.
+func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) outcome {
+	a := p.act
+	switch a.State {
+	case model.ActivitySkipped:
+		return outcome{}
+	case model.ActivitySuccess, model.ActivityFailed, model.ActivityCanceled:
+		if a.ExitCode != nil {
+			return outcome{ran: true, code: *a.ExitCode}
+		}
+		return outcome{err: fmt.Errorf("it failed before the script ran")}
+	}
+	if p.missing != nil {
+		run.Logf(a.ID, model.LevelError, "%v", p.missing)
+		h.setState(run, a, model.ActivityFailed)
+		return outcome{err: p.missing}
+	}
+	if a.ScriptTicket == "" && p.machine != nil {
+		if skip, err := h.probe(ctx, run, p); skip || err != nil {
+			return outcome{err: err}
+		}
+	}
+	stepValues := values.Clone()
+	stepValues.Set("Octopus.Step.Name", step.Name)
+	stepValues.Set("Octopus.Action.Name", step.Name)
+	stepValues.Set("Octopus.Machine.Name", p.target.Name())
+	if p.machine != nil {
+		stepValues.Set("Octopus.Machine.Id", p.machine.ID)
+		stepValues.Set("Octopus.Machine.Roles", strings.Join(p.machine.Roles, ","))
+	}
+	if len(step.TargetRoles) > 0 {
+		stepValues.Set("Octopus.Action.TargetRoles", strings.Join(step.TargetRoles, ","))
+	}
+	code, err := h.runScript(ctx, run, step, p, stepValues)
+	if err != nil {
+		return outcome{err: err}
+	}
+	return outcome{ran: true, code: code}
+}
+
+// probe checks a machine answers before its script starts. An unreachable
+// machine is skipped or fails the step, as its policy says; either way its
+// health is recorded.
+func (h deployHandler) probe(ctx context.Context, run *tasks.Run, p placement) (skipped bool, err error) {
+	pctx, cancel := context.WithTimeout(ctx, h.e.cfg.ProbeTimeout)
+	defer cancel()
+	_, perr := p.target.Capabilities(pctx)
+	if perr == nil || ctx.Err() != nil {
+		return false, nil
+	}
+	now := run.Store().Now().UTC()
+	reason := perr.Error()
+	run.Store().Tx(ctx, func(q *store.Queries) error {
+		_, err := q.SetMachineHealth(ctx, p.machine.ID, model.HealthUnavailable, reason, now)
+		return err
+	})
+	if p.policy.WhenUnavailable == model.UnavailableSkip {
+		run.Logf(p.act.ID, model.LevelWarning, "%s is unavailable (%s); skipped, as machine policy %q says", p.machine.Name, reason, p.policy.Name)
+		h.setState(run, p.act, model.ActivitySkipped)
+		return true, nil
+	}
+	run.Logf(p.act.ID, model.LevelError, "%s is unavailable: %s", p.machine.Name, reason)
+	h.setState(run, p.act, model.ActivityFailed)
+	return false, fmt.Errorf("unavailable: %s", reason)
+}
+
+// setState records a target node's final state, even after a cancel.
+func (h deployHandler) setState(run *tasks.Run, a *model.Activity, state model.ActivityState) {
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := run.Store().Now().UTC()
+	a.State = state
+	if a.StartedAt == nil {
+		a.StartedAt = &now
+	}
+	a.EndedAt = &now
+	run.Tx(wctx, func(q *store.Queries) error { return q.UpdateActivity(wctx, run.Lease, a) })
+}
+
+// runScript runs the step's script on the target, or re-attaches to it, and
+// streams its output into the task log. It returns the script's exit code.
+func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) (int, error) {
+	target, name := p.act, p.target.Name()
+	svc := p.target.Scripts()
 	if target.ScriptTicket == "" {
 		// The ticket is stored before the script starts: whoever resumes
 		// this task asks for the same ticket and cannot start it twice.
@@ -240,27 +511,34 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, target) }); err != nil {
 			return 0, err
 		}
-		run.Logf(target.ID, model.LevelVerbose, "Running a %s script on %s", step.Script.Syntax, h.e.cfg.Worker.Name())
+		run.Logf(target.ID, model.LevelVerbose, "Running a %s script on %s", step.Script.Syntax, name)
 	} else {
-		run.Logf(target.ID, model.LevelVerbose, "Re-attaching to the script already started on %s", h.e.cfg.Worker.Name())
+		run.Logf(target.ID, model.LevelVerbose, "Re-attaching to the script already started on %s", name)
 	}
 	cmd := contract.StartScriptCommand{
-		Ticket: target.ScriptTicket,
-		Syntax: string(step.Script.Syntax),
-		Body:   vars.Evaluate(step.Script.Body, values),
-		TaskID: run.Task.ID,
+		Ticket:   target.ScriptTicket,
+		Syntax:   string(step.Script.Syntax),
+		Body:     vars.Evaluate(step.Script.Body, values),
+		TaskID:   run.Task.ID,
+		Isolated: true,
 	}
-	status, err := retry(ctx, func() (contract.ScriptStatus, error) { return svc.StartScript(ctx, cmd) })
+	status, err := h.retry(ctx, run, target.ID, name, func() (contract.ScriptStatus, error) { return svc.StartScript(ctx, cmd) })
 	switch {
 	case err == nil:
 	case errors.Is(context.Cause(ctx), tasks.ErrCancelRequested):
 		// The start may have gone through: cancel it like a running script.
 		status = contract.ScriptStatus{Ticket: cmd.Ticket, State: contract.ScriptRunning}
 	default:
-		return 0, h.interrupted(ctx, fmt.Errorf("start script on %s: %w", h.e.cfg.Worker.Name(), err))
+		err = h.interrupted(ctx, fmt.Errorf("start script on %s: %w", name, err))
+		if ctx.Err() == nil {
+			run.Logf(target.ID, model.LevelError, "%v", err)
+			h.setState(run, target, model.ActivityFailed)
+		}
+		return 0, err
 	}
 	next := target.NextScriptLogSeq
 	canceling := false
+	var cancelDeadline time.Time
 	for {
 		next = h.record(run, target.ID, status, next)
 		if status.State == contract.ScriptComplete {
@@ -273,6 +551,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 			}
 			if !canceling {
 				canceling = true
+				cancelDeadline = time.Now().Add(h.e.cfg.TargetRetry)
 				run.Log(target.ID, model.LevelWarning, "Canceling the script")
 			}
 			// Cancel is asked again until the script has stopped; the
@@ -280,13 +559,24 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 			cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			status, err = svc.CancelScript(cctx, contract.StatusRequest{Ticket: cmd.Ticket, FromLogSeq: next, Wait: time.Second})
 			cancel()
+			if err != nil {
+				if time.Now().After(cancelDeadline) {
+					run.Logf(target.ID, model.LevelError, "Could not reach %s to stop the script: %v", name, err)
+					h.setState(run, target, model.ActivityCanceled)
+					return 0, tasks.ErrCancelRequested
+				}
+				time.Sleep(time.Second) // unreachable while canceling: ask again shortly
+			}
 		} else {
-			status, err = retry(ctx, func() (contract.ScriptStatus, error) {
+			status, err = h.retry(ctx, run, target.ID, name, func() (contract.ScriptStatus, error) {
 				return svc.GetStatus(ctx, contract.StatusRequest{Ticket: cmd.Ticket, FromLogSeq: next, Wait: h.e.cfg.StatusWait})
 			})
 		}
 		if err != nil && ctx.Err() == nil {
-			return 0, fmt.Errorf("follow script on %s: %w", h.e.cfg.Worker.Name(), err)
+			err = fmt.Errorf("follow script on %s: %w", name, err)
+			run.Logf(target.ID, model.LevelError, "%v", err)
+			h.setState(run, target, model.ActivityFailed)
+			return 0, err
 		}
 	}
 	code := status.ExitCode
@@ -351,22 +641,36 @@ func (h deployHandler) interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-// retry repeats a call that failed for a passing reason, a few times with a
-// growing pause. Safe here because every script call is idempotent by ticket.
-func retry(ctx context.Context, call func() (contract.ScriptStatus, error)) (contract.ScriptStatus, error) {
-	var st contract.ScriptStatus
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if st, err = call(); err == nil || ctx.Err() != nil {
+// retry repeats a call that failed because the target could not be
+// reached, for up to TargetRetry: an agent restarting or a polling agent
+// reconnecting is a pause, not a failure. A target's own answer is not
+// retried. Safe because every script call is idempotent by its ticket.
+func (h deployHandler) retry(ctx context.Context, run *tasks.Run, activityID int, name string, call func() (contract.ScriptStatus, error)) (contract.ScriptStatus, error) {
+	deadline := time.Now().Add(h.e.cfg.TargetRetry)
+	wait := 200 * time.Millisecond
+	lost := false
+	for {
+		st, err := call()
+		if err == nil {
+			if lost {
+				run.Logf(activityID, model.LevelInfo, "Contact with %s is back", name)
+			}
+			return st, nil
+		}
+		if ctx.Err() != nil || contract.IsAnswered(err) || time.Now().After(deadline) {
 			return st, err
+		}
+		if !lost {
+			lost = true
+			run.Logf(activityID, model.LevelWarning, "Lost contact with %s (%v); retrying for up to %s", name, err, h.e.cfg.TargetRetry)
 		}
 		select {
 		case <-ctx.Done():
 			return st, err
-		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(wait*2, 5*time.Second)
 	}
-	return st, err
 }
 
 func newTicket(taskID string, activityID int) string {

@@ -30,6 +30,21 @@ type Config struct {
 	Logger    *slog.Logger
 	// StatusWait is how long one status call to a target may wait for news.
 	StatusWait time.Duration
+	// Targets reaches machines; nil means steps can only run on the
+	// built-in worker.
+	Targets TargetSource
+	// TargetRetry is how long calls to a target that cannot be reached are
+	// retried before the step fails (default two minutes): long enough for
+	// an agent to restart or a dropped polling connection to come back.
+	TargetRetry time.Duration
+	// ProbeTimeout bounds the check that a target is reachable before a
+	// step starts on it (default 30 s).
+	ProbeTimeout time.Duration
+}
+
+// TargetSource turns a stored machine into a target.
+type TargetSource interface {
+	Target(m model.Machine) (contract.Target, error)
 }
 
 // Engine creates and runs deployments.
@@ -44,6 +59,12 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.StatusWait <= 0 {
 		cfg.StatusWait = 2 * time.Second
+	}
+	if cfg.TargetRetry <= 0 {
+		cfg.TargetRetry = 2 * time.Minute
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 30 * time.Second
 	}
 	return &Engine{cfg: cfg}
 }

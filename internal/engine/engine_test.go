@@ -215,8 +215,11 @@ func TestADeploymentRunsItsStepsWithTheEnvironmentsValues(t *testing.T) {
 			}
 		}
 		// Scripts' workspaces are cleaned up once recorded.
-		if entries, _ := os.ReadDir(srv.work); len(entries) != 0 {
-			t.Errorf("workspaces left behind: %d", len(entries))
+		entries, _ := os.ReadDir(srv.work)
+		for _, e := range entries {
+			if e.IsDir() {
+				t.Errorf("workspace left behind: %s", e.Name())
+			}
 		}
 	})
 }

@@ -22,6 +22,33 @@ type Step struct {
 	Name     string        `json:"name"`
 	Disabled bool          `json:"disabled,omitempty"`
 	Script   *ScriptAction `json:"script,omitempty"`
+
+	// TargetRoles makes the step run on every enabled deployment target of
+	// the deployment's environment that has any of these roles. Without
+	// roles the step runs once, on a worker.
+	TargetRoles []string `json:"targetRoles,omitempty"`
+	// WorkerPoolID picks the pool of a step without roles; empty means the
+	// default pool (the server's built-in worker while it has no workers).
+	WorkerPoolID string `json:"workerPoolId,omitempty"`
+	// MaxParallelism caps how many targets run the step at once (default 10).
+	MaxParallelism int `json:"maxParallelism,omitempty"`
+	// WindowSize makes the step a rolling one: at most this many targets at
+	// a time, and no new target starts after one has failed.
+	WindowSize int `json:"windowSize,omitempty"`
+}
+
+// DefaultMaxParallelism is how many targets run a step at once by default.
+const DefaultMaxParallelism = 10
+
+// Concurrency is how many targets may run the step at once.
+func (s *Step) Concurrency() int {
+	switch {
+	case s.WindowSize > 0:
+		return s.WindowSize
+	case s.MaxParallelism > 0:
+		return s.MaxParallelism
+	}
+	return DefaultMaxParallelism
 }
 
 // Kind names what the step does.
@@ -73,6 +100,23 @@ func (d *DeploymentProcess) Validate() error {
 			validateScript(&p, field+".script", s.Script)
 		default:
 			p.add(field, "says nothing to do: set script")
+		}
+		if len(s.TargetRoles) > 0 && s.WorkerPoolID != "" {
+			p.add(field, "runs either on targets (targetRoles) or on a worker pool (workerPoolId), not both")
+		}
+		for j, r := range s.TargetRoles {
+			if strings.TrimSpace(r) == "" || strings.ContainsAny(r, ", \t\n") {
+				p.add(fmt.Sprintf("%s.targetRoles[%d]", field, j), "%q is not a role name", r)
+			}
+		}
+		if s.MaxParallelism < 0 {
+			p.add(field+".maxParallelism", "must not be negative")
+		}
+		if s.WindowSize < 0 {
+			p.add(field+".windowSize", "must not be negative")
+		}
+		if s.WindowSize > 0 && len(s.TargetRoles) == 0 {
+			p.add(field+".windowSize", "a rolling step needs targetRoles: it rolls across targets")
 		}
 	}
 	return p.err()

@@ -22,6 +22,10 @@ type Run struct {
 	clock  func() time.Time
 	cancel context.CancelCauseFunc
 
+	// flushMu keeps flushes in order: steps on several targets log at once,
+	// and a later batch must never land (or move a script's read position)
+	// before an earlier one.
+	flushMu sync.Mutex
 	mu      sync.Mutex
 	pending []model.LogLine
 	cursors map[int]int64 // activity id -> script log position, saved with the lines
@@ -71,6 +75,8 @@ func (r *Run) signal() {
 
 // Flush writes the waiting lines now.
 func (r *Run) Flush(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	lines, cursors := r.pending, r.cursors
 	r.pending, r.cursors = nil, map[int]int64{}

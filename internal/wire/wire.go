@@ -24,6 +24,16 @@ type Root struct {
 	Application string `json:"application"`
 	Version     string `json:"version"`
 	OpenAPI     string `json:"openapi"`
+	// ServerThumbprint is the server certificate's thumbprint, which agents trust.
+	ServerThumbprint string `json:"serverThumbprint"`
+	// PollingAddress is where polling agents connect (host:port), if enabled.
+	PollingAddress string `json:"pollingAddress,omitempty"`
+}
+
+// SSHScan is the host key an SSH server presents.
+type SSHScan struct {
+	Address     string `json:"address"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // CreateReleaseRequest asks for a release of a project's current process and variables.

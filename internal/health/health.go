@@ -1,0 +1,240 @@
+// Package health checks machines: whether they answer, and what their
+// policy's health script says. Checks run on a schedule per machine policy
+// and on demand; machines unavailable for too long are removed when their
+// policy says so.
+package health
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// Targets reaches machines and forgets removed ones.
+type Targets interface {
+	Target(m model.Machine) (contract.Target, error)
+	Forget(m model.Machine)
+}
+
+// WarningPrefix starts a health script line that makes the result Warning.
+const WarningPrefix = "##pulpo[warning]"
+
+// Checker runs health checks.
+type Checker struct {
+	Store   *store.Store
+	Targets Targets
+	Logger  *slog.Logger
+	// ConnectTimeout bounds reaching the machine (default 30 s).
+	ConnectTimeout time.Duration
+	// ScriptTimeout bounds the health script (default 2 min).
+	ScriptTimeout time.Duration
+	// Every is how often the schedule is looked at (default 5 s).
+	Every time.Duration
+	// Concurrency caps checks running at once (default 10).
+	Concurrency int
+}
+
+func (c *Checker) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 30 * time.Second
+	}
+	if c.ScriptTimeout <= 0 {
+		c.ScriptTimeout = 2 * time.Minute
+	}
+	if c.Every <= 0 {
+		c.Every = 5 * time.Second
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 10
+	}
+}
+
+// Check checks one machine now and records the result.
+func (c *Checker) Check(ctx context.Context, m model.Machine) (model.Machine, error) {
+	c.defaults()
+	policy, err := c.Store.Read().GetMachinePolicy(ctx, m.PolicyID)
+	if err != nil {
+		return m, err
+	}
+	status, reason := c.examine(ctx, m, policy)
+	if ctx.Err() != nil {
+		return m, ctx.Err()
+	}
+	err = c.Store.Tx(ctx, func(q *store.Queries) (err error) {
+		m, err = q.SetMachineHealth(ctx, m.ID, status, reason, c.Store.Now().UTC())
+		return err
+	})
+	return m, err
+}
+
+func (c *Checker) examine(ctx context.Context, m model.Machine, policy model.MachinePolicy) (model.HealthStatus, string) {
+	t, err := c.Targets.Target(m)
+	if err != nil {
+		return model.HealthUnavailable, err.Error()
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
+	caps, err := t.Capabilities(cctx)
+	cancel()
+	if err != nil {
+		return model.HealthUnavailable, err.Error()
+	}
+	about := fmt.Sprintf("Pulpo %s on %s/%s", caps.Version, caps.OS, caps.Arch)
+	if strings.TrimSpace(policy.HealthCheckScript) == "" {
+		return model.HealthHealthy, about
+	}
+	code, lines, err := c.runScript(ctx, t, m, policy.HealthCheckScript)
+	if err != nil {
+		return model.HealthUnavailable, err.Error()
+	}
+	var warnings []string
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, WarningPrefix); ok {
+			warnings = append(warnings, strings.TrimSpace(rest))
+		}
+	}
+	switch {
+	case code != 0:
+		return model.HealthUnhealthy, fmt.Sprintf("the health script failed (%s): %s", contract.DescribeExitCode(code), tail(lines, 20))
+	case len(warnings) > 0:
+		return model.HealthWarning, strings.Join(warnings, "; ")
+	}
+	return model.HealthHealthy, about
+}
+
+// runScript runs the health script (not isolated: a long deployment must
+// not hold a health check up) and collects its output.
+func (c *Checker) runScript(ctx context.Context, t contract.Target, m model.Machine, body string) (int, []string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.ScriptTimeout)
+	defer cancel()
+	svc := t.Scripts()
+	ticket := "health-" + strings.ToLower(m.ID) + "-" + strings.ToLower(rand.Text()[:8])
+	st, err := svc.StartScript(ctx, contract.StartScriptCommand{Ticket: ticket, Syntax: "bash", Body: body, Wait: time.Second})
+	if err != nil {
+		return 0, nil, fmt.Errorf("start the health script: %w", err)
+	}
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer dcancel()
+		if st.State != contract.ScriptComplete {
+			svc.CancelScript(dctx, contract.StatusRequest{Ticket: ticket})
+		}
+		svc.CompleteScript(dctx, ticket)
+	}()
+	var lines []string
+	next := int64(0)
+	for {
+		for _, l := range st.Logs {
+			if l.Seq >= next && l.Source != contract.Diagnostic {
+				lines = append(lines, l.Text)
+			}
+		}
+		next = max(next, st.NextLogSeq)
+		if st.State == contract.ScriptComplete {
+			return st.ExitCode, lines, nil
+		}
+		st, err = svc.GetStatus(ctx, contract.StatusRequest{Ticket: ticket, FromLogSeq: next, Wait: 2 * time.Second})
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, nil, fmt.Errorf("the health script did not finish within %s", c.ScriptTimeout)
+			}
+			return 0, nil, fmt.Errorf("follow the health script: %w", err)
+		}
+	}
+}
+
+func tail(lines []string, n int) string {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 0 {
+		return "no output"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Run checks machines as their policies ask, and removes machines that have
+// been unavailable too long, until ctx ends.
+func (c *Checker) Run(ctx context.Context) {
+	c.defaults()
+	t := time.NewTicker(c.Every)
+	defer t.Stop()
+	for {
+		c.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// round does what the schedule asks for now.
+func (c *Checker) round(ctx context.Context) {
+	q := c.Store.Read()
+	machines, _, err := q.ListMachines(ctx, store.MachineFilter{})
+	if err != nil {
+		c.Logger.Warn("health checks: list machines", "error", err)
+		return
+	}
+	policies := map[string]model.MachinePolicy{}
+	now := c.Store.Now()
+	sem := make(chan struct{}, c.Concurrency)
+	var wg sync.WaitGroup
+	for _, m := range machines {
+		p, ok := policies[m.PolicyID]
+		if !ok {
+			if p, err = q.GetMachinePolicy(ctx, m.PolicyID); err != nil {
+				continue
+			}
+			policies[m.PolicyID] = p
+		}
+		if since := m.Health.UnavailableSince; since != nil && p.DeleteUnavailableAfter.D > 0 && now.Sub(*since) >= p.DeleteUnavailableAfter.D {
+			c.remove(ctx, m, p)
+			continue
+		}
+		if m.Disabled || p.HealthCheckInterval.D <= 0 {
+			continue
+		}
+		if m.Health.CheckedAt != nil && now.Sub(*m.Health.CheckedAt) < p.HealthCheckInterval.D {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if checked, err := c.Check(ctx, m); err != nil {
+				c.Logger.Warn("health check", "machine", m.Name, "error", err)
+			} else if checked.Health.Status != m.Health.Status {
+				c.Logger.Info("machine health changed", "machine", m.Name, "from", m.Health.Status, "to", checked.Health.Status, "reason", checked.Health.Reason)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *Checker) remove(ctx context.Context, m model.Machine, p model.MachinePolicy) {
+	err := c.Store.Tx(ctx, func(q *store.Queries) error { return q.DeleteMachine(ctx, m.ID) })
+	if err != nil {
+		c.Logger.Warn("remove unavailable machine", "machine", m.Name, "error", err)
+		return
+	}
+	c.Targets.Forget(m)
+	c.Logger.Info("removed a machine unavailable for too long", "machine", m.Name, "since", m.Health.UnavailableSince, "policy", p.Name)
+}
