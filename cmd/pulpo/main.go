@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/cli"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -18,6 +19,7 @@ var version = "0.1.0-dev"
 func main() {
 	// A supervisor must start fast and touch nothing else.
 	scriptsvc.RunIfSupervisor()
+	sshtarget.RunIfRemoteCall(version)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, version)
 	stop()
