@@ -131,7 +131,7 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, commandFile), b); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, commandFile), b, false); err != nil {
 		return err
 	}
 	// The state file is written last: its presence means the workspace is whole.
@@ -153,8 +153,7 @@ func (s *Service) launch(ctx context.Context, dir string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }() // reaps it while this process lives
-	tick := time.NewTicker(s.poll)
-	defer tick.Stop()
+	pause := s.backoff()
 	deadline := time.After(30 * time.Second)
 	for {
 		st, err := readState(dir)
@@ -173,7 +172,7 @@ func (s *Service) launch(ctx context.Context, dir string) error {
 		case <-ctx.Done():
 			// It may still start; a retried StartScript with the same ticket finds it.
 			return ctx.Err()
-		case <-tick.C:
+		case <-time.After(pause()):
 		}
 	}
 }
@@ -185,16 +184,47 @@ func (s *Service) GetStatus(ctx context.Context, req contract.StatusRequest) (co
 		return contract.ScriptStatus{}, err
 	}
 	deadline := time.Now().Add(req.Wait)
+	pause := s.backoff()
 	for {
 		st, err := s.status(req.Ticket, req.FromLogSeq)
+		if err == nil && st.State == contract.ScriptRunning && len(st.Logs) > 0 && time.Now().Before(deadline) {
+			// A short script has usually ended by now: one quick look lets
+			// the reply say so, instead of costing the caller another call.
+			time.Sleep(firstPoll)
+			if again, aerr := s.status(req.Ticket, req.FromLogSeq); aerr == nil {
+				st = again
+			}
+		}
 		if err != nil || st.State == contract.ScriptComplete || len(st.Logs) > 0 || !time.Now().Before(deadline) {
 			return st, err
 		}
 		select {
 		case <-ctx.Done():
 			return st, nil // what there is so far; the caller asks again
-		case <-time.After(s.poll):
+		case <-time.After(pause()):
 		}
+	}
+}
+
+// firstPoll is the pause of a wait's first looks (quickPolls of them): a
+// short script is seen to end within a millisecond; after that pauses double
+// up to s.poll, so a long script costs a look every s.poll. A look is a few
+// small file reads.
+const (
+	firstPoll  = time.Millisecond
+	quickPolls = 30
+)
+
+func (s *Service) backoff() func() time.Duration {
+	next, n := firstPoll, 0
+	return func() time.Duration {
+		n++
+		if n <= quickPolls {
+			return firstPoll
+		}
+		d := next
+		next = min(next*2, s.poll)
+		return d
 	}
 }
 
@@ -269,7 +299,7 @@ func (s *Service) CancelScript(ctx context.Context, req contract.StatusRequest) 
 		now := time.Now().UTC()
 		st.State, st.ExitCode, st.Canceled, st.CompletedAt = contract.ScriptComplete, contract.ExitCanceled, true, &now
 		if alive, _ := supervisorAlive(dir); !alive {
-			writeState(dir, st)
+			finishState(dir, st)
 		} else if st.SupervisorPID > 0 {
 			syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
 		}

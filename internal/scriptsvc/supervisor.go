@@ -205,7 +205,7 @@ func waitIsolation(root string, sigs <-chan os.Signal, w *outputWriter) (release
 func finish(dir string, st state, code int, canceled bool) error {
 	now := time.Now().UTC()
 	st.State, st.ExitCode, st.Canceled, st.CompletedAt = contract.ScriptComplete, code, canceled, &now
-	return writeState(dir, st)
+	return finishState(dir, st)
 }
 
 func interpreter(syntax string) string {

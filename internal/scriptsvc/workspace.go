@@ -61,23 +61,35 @@ func readState(dir string) (state, error) {
 	return s, nil
 }
 
-// writeState replaces the state file atomically and durably: a reader sees
-// the old state or the new one, never half of either, even after a crash.
+// writeState replaces the state file atomically: a reader sees the old
+// state or the new one, never half of either, even if a process dies. Only
+// the final state is also flushed to disk (finishState): a power cut ends
+// the script anyway, but an exit code once reported must not be lost.
+// Flushing every step cost more than running a short script.
 func writeState(dir string, s state) error {
+	return writeStateFile(dir, s, false)
+}
+
+// finishState writes the final state durably.
+func finishState(dir string, s state) error {
+	return writeStateFile(dir, s, true)
+}
+
+func writeStateFile(dir string, s state, durable bool) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), b)
+	return writeFileAtomic(filepath.Join(dir, stateFile), b, durable)
 }
 
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, durable bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -89,6 +101,9 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
