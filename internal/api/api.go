@@ -10,7 +10,10 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/health"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/targets"
 	"github.com/pulpo-deploy/pulpo/internal/tasks"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
@@ -30,6 +33,14 @@ type Deps struct {
 	Auth    *auth.Authenticator
 	Logger  *slog.Logger
 	Version string
+	// Targets drops a machine's connections when it changes or goes.
+	Targets *targets.Manager
+	// Health checks machines on demand.
+	Health *health.Checker
+	// Secrets seals credentials before they are stored.
+	Secrets          *secrets.Box
+	ServerThumbprint string
+	PollingAddress   string
 }
 
 // API is the REST API.

@@ -19,7 +19,8 @@ import (
 func (a *API) registerRoutes() {
 	a.add(route{method: "GET", path: Prefix, tag: "server", summary: "Describe the server", response: wire.Root{}, public: true,
 		h: func(w http.ResponseWriter, r *http.Request) error {
-			writeJSON(w, http.StatusOK, wire.Root{Application: "Pulpo", Version: a.Version, OpenAPI: Prefix + "/openapi.json"})
+			writeJSON(w, http.StatusOK, wire.Root{Application: "Pulpo", Version: a.Version, OpenAPI: Prefix + "/openapi.json",
+				ServerThumbprint: a.ServerThumbprint, PollingAddress: a.PollingAddress})
 			return nil
 		}})
 	a.add(route{method: "GET", path: Prefix + "/openapi.json", tag: "server", summary: "This API's OpenAPI document", public: true,
@@ -71,6 +72,7 @@ func (a *API) registerRoutes() {
 	a.deploymentRoutes()
 	a.taskRoutes()
 	a.configRoutes()
+	a.machineRoutes()
 }
 
 func (a *API) projectRoutes() {

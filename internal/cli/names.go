@@ -17,6 +17,7 @@ type namer struct {
 	releases   map[string]string
 	lifecycles map[string]string
 	groups     map[string]string
+	pools      map[string]string
 }
 
 func newNamer(ctx context.Context, c *client.Client) *namer {
@@ -69,6 +70,18 @@ func (n *namer) group(id string) string {
 		}
 	}
 	return orID(n.groups[id], id)
+}
+
+func (n *namer) pool(id string) string {
+	if n.pools == nil {
+		n.pools = map[string]string{}
+		if ps, err := n.c.WorkerPools(n.ctx); err == nil {
+			for _, p := range ps {
+				n.pools[p.ID] = p.Name
+			}
+		}
+	}
+	return orID(n.pools[id], id)
 }
 
 func (n *namer) release(id string) string {

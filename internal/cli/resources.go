@@ -317,7 +317,9 @@ func (a *app) processCommand() *cobra.Command {
 	step := &cobra.Command{Use: "step", Short: "Add, list and remove steps"}
 	stepList := &cobra.Command{Use: "list", Short: "List a project's steps", Args: cobra.NoArgs, RunE: show.RunE}
 	var name, script, scriptFile, syntax string
-	var position int
+	var position, maxParallel, window int
+	var stepRoles []string
+	var stepPool string
 	add := &cobra.Command{Use: "add", Short: "Add a script step", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh`,
@@ -340,7 +342,15 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}}
+			s := model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script},
+				TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window}
+			if stepPool != "" {
+				pool, err := c.FindWorkerPool(cmd.Context(), stepPool)
+				if err != nil {
+					return err
+				}
+				s.WorkerPoolID = pool.ID
+			}
 			at := len(d.Steps)
 			if position > 0 && position <= len(d.Steps) {
 				at = position - 1
@@ -357,6 +367,10 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringVar(&scriptFile, "script-file", "", "read the script's body from this file")
 	add.Flags().StringVar(&syntax, "syntax", "bash", "bash or sh")
 	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
+	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
+	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
+	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
+	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
 	add.MarkFlagRequired("name")
 	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -407,9 +421,13 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 		if s.Script != nil {
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		}
-		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, summary})
+		where := "worker"
+		if len(s.TargetRoles) > 0 {
+			where = "roles: " + strings.Join(s.TargetRoles, ",")
+		}
+		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, where, summary})
 	}
-	a.table([]string{"#", "NAME", "KIND", "STATE", "SCRIPT"}, rows)
+	a.table([]string{"#", "NAME", "KIND", "STATE", "RUNS ON", "SCRIPT"}, rows)
 }
 
 func firstLine(s string) string {

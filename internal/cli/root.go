@@ -102,6 +102,10 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.taskCommand(),
 		a.applyCommand(),
 		a.exportCommand(),
+		a.agentCommand(),
+		a.machineCommand(),
+		a.workerPoolCommand(),
+		a.machinePolicyCommand(),
 	)
 	return root
 }

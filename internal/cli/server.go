@@ -25,7 +25,7 @@ On its first start the server creates an administrator and prints its
 password and an API key once. By default it keeps everything in an embedded
 SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 		Example: `  pulpo server
-  pulpo server --data /var/lib/pulpo --listen 0.0.0.0:8080
+  pulpo server --data /var/lib/pulpo --listen 0.0.0.0:8080 --polling-listen 0.0.0.0:10943
   pulpo server --database-url postgres://pulpo@db/pulpo --node-name node-a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +48,9 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 			if cfg.DatabaseURL == "" {
 				cfg.DatabaseURL = a.getenv("PULPO_DATABASE_URL")
 			}
+			if cfg.MasterKey == "" {
+				cfg.MasterKey = a.getenv("PULPO_MASTER_KEY")
+			}
 			cfg.Version, cfg.Out = a.version, a.stdout
 			return server.Run(cmd.Context(), cfg)
 		},
@@ -61,6 +64,9 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&cfg.PublicURL, "public-url", "", "URL users reach the server at, for links (default from --listen)")
 	f.IntVar(&cfg.TaskSlots, "task-slots", 5, "how many tasks this node runs at once")
 	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a node's claim on a task lasts without renewal")
+	f.StringVar(&cfg.PollingListen, "polling-listen", "127.0.0.1:10943", "address polling agents connect to (empty turns polling agents off)")
+	f.StringVar(&cfg.PollingPublicAddress, "polling-public-address", "", "host:port agents should dial to reach --polling-listen (default from --polling-listen and --public-url)")
+	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 key that seals secrets at rest (default $PULPO_MASTER_KEY, else DATA/master.key, made on first start; every node of one database needs the same)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -64,17 +64,23 @@ func (a *app) taskCommand() *cobra.Command {
 				if len(l.Activities) > 0 {
 					fmt.Fprintln(a.stdout)
 				}
+				// Steps in order, each with its targets under it.
+				children := map[int][]model.Activity{}
 				for _, act := range l.Activities {
-					indent := ""
-					if act.Kind == model.ActivityTarget {
-						indent = "  "
-					}
-					code := ""
-					if act.ExitCode != nil {
-						code = fmt.Sprintf(" (exit code %d)", *act.ExitCode)
-					}
-					fmt.Fprintf(a.stdout, "%s%-9s %s%s\n", indent, act.State, act.Name, code)
+					children[act.ParentID] = append(children[act.ParentID], act)
 				}
+				var walk func(parent int, indent string)
+				walk = func(parent int, indent string) {
+					for _, act := range children[parent] {
+						code := ""
+						if act.ExitCode != nil {
+							code = fmt.Sprintf(" (exit code %d)", *act.ExitCode)
+						}
+						fmt.Fprintf(a.stdout, "%s%-9s %s%s\n", indent, act.State, act.Name, code)
+						walk(act.ID, indent+"  ")
+					}
+				}
+				walk(0, "")
 			})
 		}}
 	var since int64

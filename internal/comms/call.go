@@ -39,7 +39,7 @@ func (e *CodedError) Unwrap() error { return e.Err }
 // the call certainly did not run and may be retried as it is.
 type NotSentError struct{ Err error }
 
-func (e *NotSentError) Error() string { return "the call was not sent: " + e.Err.Error() }
+func (e *NotSentError) Error() string { return e.Err.Error() }
 func (e *NotSentError) Unwrap() error { return e.Err }
 
 // ErrSessionClosed is returned for calls on a connection that has gone.

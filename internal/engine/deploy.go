@@ -234,6 +234,9 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 	return nil
 }
 
+// errSkipped says a target was skipped, as its machine policy asks.
+var errSkipped = errors.New("skipped")
+
 // placement is one target of a step: its node in the log tree, how to reach
 // it, and the machine behind it (nil for the built-in worker).
 type placement struct {
@@ -435,7 +438,10 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, step mod
 		h.setState(run, a, model.ActivityFailed)
 		return outcome{err: p.missing}
 	}
-	if a.ScriptTicket == "" && p.machine != nil {
+	// A machine last found unavailable is asked first, so its policy
+	// applies at once; any other goes straight to its script, and is asked
+	// only if that start fails.
+	if a.ScriptTicket == "" && p.machine != nil && p.machine.Health.Status == model.HealthUnavailable {
 		if skip, err := h.probe(ctx, run, p); skip || err != nil {
 			return outcome{err: err}
 		}
@@ -452,6 +458,9 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, step mod
 		stepValues.Set("Octopus.Action.TargetRoles", strings.Join(step.TargetRoles, ","))
 	}
 	code, err := h.runScript(ctx, run, step, p, stepValues)
+	if errors.Is(err, errSkipped) {
+		return outcome{}
+	}
 	if err != nil {
 		return outcome{err: err}
 	}
@@ -502,7 +511,8 @@ func (h deployHandler) setState(run *tasks.Run, a *model.Activity, state model.A
 func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) (int, error) {
 	target, name := p.act, p.target.Name()
 	svc := p.target.Scripts()
-	if target.ScriptTicket == "" {
+	firstStart := target.ScriptTicket == ""
+	if firstStart {
 		// The ticket is stored before the script starts: whoever resumes
 		// this task asks for the same ticket and cannot start it twice.
 		now := run.Store().Now().UTC()
@@ -521,8 +531,24 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		Body:     vars.Evaluate(step.Script.Body, values),
 		TaskID:   run.Task.ID,
 		Isolated: true,
+		// A short script ends within the start call: one round trip.
+		Wait: h.e.cfg.StatusWait,
 	}
-	status, err := h.retry(ctx, run, target.ID, name, func() (contract.ScriptStatus, error) { return svc.StartScript(ctx, cmd) })
+	status, err := svc.StartScript(ctx, cmd)
+	if err != nil && firstStart && p.machine != nil && ctx.Err() == nil && !contract.IsAnswered(err) {
+		// Not reached at the first try: is the machine there at all? If not,
+		// its policy decides now, rather than after minutes of retries.
+		skip, perr := h.probe(ctx, run, p)
+		switch {
+		case skip:
+			return 0, errSkipped
+		case perr != nil:
+			return 0, perr
+		}
+	}
+	if err != nil {
+		status, err = h.retry(ctx, run, target.ID, name, func() (contract.ScriptStatus, error) { return svc.StartScript(ctx, cmd) })
+	}
 	switch {
 	case err == nil:
 	case errors.Is(context.Cause(ctx), tasks.ErrCancelRequested):
@@ -603,9 +629,14 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 	if err := run.Tx(wctx, func(q *store.Queries) error { return q.UpdateActivity(wctx, run.Lease, target) }); err != nil {
 		return 0, err
 	}
-	if err := svc.CompleteScript(wctx, cmd.Ticket); err != nil {
-		run.Logf(target.ID, model.LevelVerbose, "Could not clean up the script's workspace: %v", err)
-	}
+	// Cleaning the workspace up is nobody's wait: the result is recorded.
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.CompleteScript(cctx, cmd.Ticket); err != nil {
+			h.e.cfg.Logger.Debug("clean up a script workspace", "target", name, "ticket", cmd.Ticket, "error", err)
+		}
+	}()
 	return code, nil
 }
 

@@ -10,18 +10,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/api"
 	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/targets"
 	"github.com/pulpo-deploy/pulpo/internal/tasks"
 )
 
@@ -47,8 +52,18 @@ type Config struct {
 	// Supervisor is the command that runs script supervisors; this
 	// executable when empty.
 	Supervisor []string
-	Version    string
-	Logger     *slog.Logger
+	// MasterKey seals secrets at rest (base64, 32 bytes); the data folder's
+	// master.key, made on first start, when empty. Every node of one
+	// database needs the same key.
+	MasterKey string
+	// PollingListen is where polling agents connect (host:port); empty
+	// turns polling agents off.
+	PollingListen string
+	// PollingPublicAddress is how agents reach PollingListen, as
+	// registration tells them; derived from PublicURL's host when empty.
+	PollingPublicAddress string
+	Version              string
+	Logger               *slog.Logger
 	// Out receives what a person starting the server must read once: the
 	// first administrator's credentials and where the server listens.
 	Out io.Writer
@@ -63,8 +78,14 @@ type Node struct {
 	boot    *auth.Bootstrap
 	unlock  func()
 
+	targets     *targets.Manager
+	health      *health.Checker
+	identity    *comms.Identity
+	pollingAddr net.Addr
+
 	stopRunner context.CancelFunc
 	runnerDone chan error
+	background sync.WaitGroup
 }
 
 // New opens the store, creates the first administrator on a first start,
@@ -106,6 +127,23 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.boot, err = auth.EnsureAdmin(ctx, n.store, cfg.AdminAPIKey); err != nil {
 		return nil, err
 	}
+	box, err := openSecrets(ctx, n.store, cfg.MasterKey, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if n.identity, err = serverIdentity(ctx, n.store, box); err != nil {
+		return nil, err
+	}
+	n.targets = targets.New(targets.Config{Store: n.store, Identity: n.identity, Secrets: box,
+		Logger: cfg.Logger.With("component", "targets"), SSH: sshDialer{version: cfg.Version}})
+	n.health = &health.Checker{Store: n.store, Targets: n.targets, Logger: cfg.Logger.With("component", "health")}
+	var pollingLn net.Listener
+	if cfg.PollingListen != "" {
+		if pollingLn, err = net.Listen("tcp", cfg.PollingListen); err != nil {
+			return nil, fmt.Errorf("listen for polling agents on %s: %w", cfg.PollingListen, err)
+		}
+		n.pollingAddr = pollingLn.Addr()
+	}
 	worker, err := localtarget.New("built-in worker", filepath.Join(cfg.DataDir, "worker"), cfg.Version, scriptsvc.Options{Supervisor: cfg.Supervisor})
 	if err != nil {
 		return nil, err
@@ -114,11 +152,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: worker})
+		Worker: worker, Targets: n.targets})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
-		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version})
+		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,
+		Targets: n.targets, Health: n.health, Secrets: box,
+		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress()})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -148,9 +188,47 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
+	n.background.Add(3)
+	go func() {
+		defer n.background.Done()
+		if pollingLn == nil {
+			return
+		}
+		if err := n.targets.PollingListener().Serve(runnerCtx, pollingLn); err != nil {
+			cfg.Logger.Error("polling agents' listener stopped", "error", err)
+		}
+	}()
+	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
+	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
 	ok = true
 	return n, nil
 }
+
+// Thumbprint is the certificate thumbprint agents must trust.
+func (n *Node) Thumbprint() string { return n.identity.Thumbprint }
+
+// PollingAddr is where polling agents connect, or nil.
+func (n *Node) PollingAddr() net.Addr { return n.pollingAddr }
+
+// PollingPublicAddress is the polling address agents are told to dial.
+func (n *Node) PollingPublicAddress() string {
+	if n.cfg.PollingPublicAddress != "" {
+		return n.cfg.PollingPublicAddress
+	}
+	if n.pollingAddr == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(n.pollingAddr.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if u, err := url.Parse(n.cfg.PublicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Targets is the node's connection manager.
+func (n *Node) Targets() *targets.Manager { return n.targets }
 
 // Handler serves the API, health checks and metrics.
 func (n *Node) Handler() http.Handler { return n.handler }
@@ -164,7 +242,11 @@ func (n *Node) Close() {
 	if n.stopRunner != nil {
 		n.stopRunner()
 		<-n.runnerDone
+		n.background.Wait()
 		n.stopRunner = nil
+	}
+	if n.targets != nil {
+		n.targets.Close()
 	}
 	if n.store != nil {
 		n.store.Close()
@@ -206,6 +288,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	fmt.Fprintf(cfg.Out, "Pulpo %s is listening on %s (node %s, %s database, data in %s)\n",
 		cfg.Version, cfg.PublicURL, cfg.NodeName, n.store.Dialect(), cfg.DataDir)
+	fmt.Fprintf(cfg.Out, "Server certificate thumbprint (agents trust this): %s\n", n.Thumbprint())
+	if a := n.PollingPublicAddress(); a != "" {
+		fmt.Fprintf(cfg.Out, "Polling agents connect to %s\n", a)
+	}
 	cfg.Logger.Info("server started", "address", addr, "node", cfg.NodeName, "database", n.store.Dialect(), "data", cfg.DataDir)
 
 	serveErr := make(chan error, 1)

@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/comms"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/targets"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+func (a *API) machineRoutes() {
+	addCRUD(a, crud[model.Machine]{path: "/machines", kind: "machine", plural: "machines (deployment targets and workers)", tag: "machines",
+		id: func(v *model.Machine) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Machine, int, error) {
+			f := store.MachineFilter{ListOptions: o, Usage: model.MachineUsage(r.URL.Query().Get("usage")),
+				EnvironmentID: r.URL.Query().Get("environmentId"), WorkerPoolID: r.URL.Query().Get("workerPoolId")}
+			if role := r.URL.Query().Get("role"); role != "" {
+				f.Roles = []string{role}
+			}
+			return q.ListMachines(ctx, f)
+		},
+		extraQuery: []param{{"usage", "string", "target or worker"}, {"environmentId", "string", "only targets in this environment"},
+			{"role", "string", "only targets with this role"}, {"workerPoolId", "string", "only workers in this pool"}},
+		get: (*store.Queries).GetMachine,
+		create: func(q *store.Queries, ctx context.Context, m *model.Machine) error {
+			if m.Kind == model.MachineSSH && (m.Credentials == nil || (m.Credentials.PrivateKey == "" && m.Credentials.Password == "")) {
+				return &model.ValidationError{Subject: "machine", Problems: []string{"credentials: an SSH machine needs a privateKey or a password"}}
+			}
+			sealed, err := a.prepareMachine(m)
+			if err != nil {
+				return err
+			}
+			return q.CreateMachine(ctx, m, sealed)
+		},
+		update: func(q *store.Queries, ctx context.Context, m *model.Machine) error {
+			old, err := q.GetMachine(ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			keep := m.Credentials == nil
+			sealed, err := a.prepareMachine(m)
+			if err != nil {
+				return err
+			}
+			if keep && m.SSH != nil && old.SSH != nil && m.SSH.AuthMethod == "" {
+				m.SSH.AuthMethod = old.SSH.AuthMethod
+			}
+			var creds *string
+			if !keep {
+				creds = &sealed
+			}
+			if err := q.UpdateMachine(ctx, m, creds); err != nil {
+				return err
+			}
+			// New address, trust or credentials: the old connection must go.
+			a.Targets.Forget(old)
+			return nil
+		},
+		delete: func(q *store.Queries, ctx context.Context, id string) error {
+			old, err := q.GetMachine(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := q.DeleteMachine(ctx, id); err != nil {
+				return err
+			}
+			a.Targets.Forget(old)
+			return nil
+		}})
+	addCRUD(a, crud[model.MachinePolicy]{path: "/machinepolicies", kind: "machine policy", plural: "machine policies", tag: "machines",
+		id: func(v *model.MachinePolicy) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.MachinePolicy, int, error) {
+			return q.ListMachinePolicies(ctx, o)
+		},
+		get: (*store.Queries).GetMachinePolicy, create: (*store.Queries).CreateMachinePolicy,
+		update: (*store.Queries).UpdateMachinePolicy, delete: (*store.Queries).DeleteMachinePolicy})
+	addCRUD(a, crud[model.WorkerPool]{path: "/workerpools", kind: "worker pool", plural: "worker pools", tag: "machines",
+		id: func(v *model.WorkerPool) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.WorkerPool, int, error) {
+			return q.ListWorkerPools(ctx, o)
+		},
+		get: (*store.Queries).GetWorkerPool, create: (*store.Queries).CreateWorkerPool,
+		update: (*store.Queries).UpdateWorkerPool, delete: (*store.Queries).DeleteWorkerPool})
+
+	a.add(route{method: "POST", path: Prefix + "/machines/{id}/health", tag: "machines", response: model.Machine{},
+		summary: "Check a machine's health now: whether it answers, and what its policy's health script says",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			m, err := a.Store.Read().GetMachine(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			m, err = a.Health.Check(r.Context(), m)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, m)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/machines/scan-ssh", tag: "machines", response: wire.SSHScan{},
+		query:   []param{{"address", "string", "host or host:port of the SSH server"}},
+		summary: "Read the host key an SSH server presents, to pin it when registering the machine",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			addr := r.URL.Query().Get("address")
+			if addr == "" {
+				return badRequest("give the SSH server's address: ?address=host or host:port")
+			}
+			host, port := splitHostPort(addr, 22)
+			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+			defer cancel()
+			fp, err := sshtarget.ScanHostKey(ctx, host, port)
+			if err != nil {
+				return &apiError{status: http.StatusBadGateway, msg: "could not read the host key of " + addr + ": " + err.Error()}
+			}
+			writeJSON(w, http.StatusOK, wire.SSHScan{Address: addr, Fingerprint: fp})
+			return nil
+		}})
+}
+
+// prepareMachine normalises what people paste and seals credentials, which
+// never stay on the machine value (so they are never echoed back).
+func (a *API) prepareMachine(m *model.Machine) (string, error) {
+	if m.Thumbprint != "" {
+		if tp, err := comms.NormalizeThumbprint(m.Thumbprint); err == nil {
+			m.Thumbprint = tp
+		}
+	}
+	m.Health = model.Health{}
+	creds := m.Credentials
+	m.Credentials = nil
+	if m.Kind != model.MachineSSH {
+		if creds != nil {
+			return "", &model.ValidationError{Subject: "machine", Problems: []string{"credentials: only SSH machines have credentials"}}
+		}
+		return "", nil
+	}
+	if creds != nil && m.SSH != nil {
+		switch {
+		case creds.PrivateKey != "" && creds.Password != "":
+			return "", &model.ValidationError{Subject: "machine", Problems: []string{"credentials: give a private key or a password, not both"}}
+		case creds.PrivateKey != "":
+			m.SSH.AuthMethod = "key"
+		case creds.Password != "":
+			m.SSH.AuthMethod = "password"
+		}
+	}
+	return targets.SealCredentials(a.Secrets, creds)
+}
+
+func splitHostPort(addr string, defaultPort int) (string, int) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, defaultPort
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return addr, defaultPort
+	}
+	return host, port
+}
