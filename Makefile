@@ -1,12 +1,13 @@
 # The concurrent packages run under the race detector (which needs cgo and
 # gcc for the test binary only; Pulpo itself builds without cgo).
-RACE_PKGS := ./internal/engine/... ./internal/tasks/... ./internal/scriptsvc/...
-OTHER_PKGS = $(shell go list ./... | grep -v -e /internal/engine -e /internal/tasks -e /internal/scriptsvc)
+RACE_PKGS := ./internal/engine/... ./internal/tasks/... ./internal/scriptsvc/... ./internal/comms/... ./internal/agent/... ./internal/agentrpc/... ./internal/targets/... ./internal/sshtarget/...
+OTHER_PKGS = $(shell go list ./... | grep -v -e /internal/engine -e /internal/tasks -e /internal/scriptsvc -e /internal/comms -e /internal/agent -e /internal/targets -e /internal/sshtarget)
 
 .PHONY: test build bench
 
 # The whole test suite. PostgreSQL's initdb must be under
-# /usr/lib/postgresql/*/bin; with CI=true a missing component fails the run.
+# /usr/lib/postgresql/*/bin and sshd at /usr/sbin/sshd; with CI=true a
+# missing component fails the run.
 test:
 	go vet ./...
 	go test -race -count=1 $(RACE_PKGS)

@@ -3,11 +3,20 @@
 //   - deploy latency: from asking for a deployment to seeing its task
 //     succeed (through the live log stream, as "pulpo task watch" does), for
 //     a one-step "echo ok" on the built-in worker;
+//
 //   - API throughput: listing 1,000 projects in one page, from several
 //     concurrent clients.
 //
-// Each runs on embedded SQLite and on a throwaway PostgreSQL cluster.
-// Usage: go run ./bench [-runs 200] [-duration 5s] [-clients 8] [-json out.json]
+//   - per-step latency: 20 sequential "echo ok" steps on a listening agent,
+//     a polling agent and an SSH target (a real sshd on loopback);
+//
+//   - fan-out: one step on 50 listening agents, with the server's peak
+//     memory and an idle agent's memory.
+//
+// The first two run on embedded SQLite and on a throwaway PostgreSQL
+// cluster; the target scenarios run a real server process and real agent
+// processes on SQLite.
+// Usage: go run ./bench [-runs 200] [-duration 5s] [-clients 8] [-no-targets] [-json out.json]
 package main
 
 import (
@@ -47,6 +56,9 @@ type Result struct {
 	P99Ms    float64 `json:"p99Ms"`
 	MaxMs    float64 `json:"maxMs"`
 	PerSec   float64 `json:"perSecond,omitempty"`
+	// Memory, for the fan-out scenario.
+	ServerPeakMiB float64 `json:"serverPeakMiB,omitempty"`
+	AgentIdleMiB  float64 `json:"agentIdleMiB,omitempty"`
 }
 
 func main() {
@@ -56,6 +68,10 @@ func main() {
 	clients := flag.Int("clients", 8, "concurrent clients listing projects")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	skipPG := flag.Bool("no-postgres", false, "measure SQLite only")
+	skipTargets := flag.Bool("no-targets", false, "skip the agent and SSH scenarios")
+	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
+	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
+	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -83,7 +99,19 @@ func main() {
 		results = append(results, rs...)
 	}
 
-	fmt.Printf("Pulpo foundation benchmark, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
+	if !*skipTargets {
+		rs, err := stepLatency(ctx, *stepRounds)
+		if err != nil {
+			fail("step latency: %v", err)
+		}
+		results = append(results, rs...)
+		if rs, err = fanOut(ctx, *fan, *fanRounds); err != nil {
+			fail("fan-out: %v", err)
+		}
+		results = append(results, rs...)
+	}
+
+	fmt.Printf("Pulpo benchmark, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "database\tscenario\truns\tmin ms\tmedian ms\tp90 ms\tp99 ms\tmax ms\tper second\t")
 	for _, r := range results {

@@ -55,7 +55,7 @@ type server struct {
 	data     string
 	database string
 	cmd      *exec.Cmd
-	out      *bytes.Buffer
+	out      *lockedBuffer
 	port     int
 }
 
@@ -69,10 +69,15 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startServer(t *testing.T, data, databaseURL string, port int) *server {
+func startServer(t *testing.T, data, databaseURL string, port int, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, data: data, database: databaseURL, port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	args := []string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin-api-key", apiKey}
+	if len(extra) == 0 {
+		// Each test server gets its own polling port, so servers never collide.
+		extra = []string{"--polling-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	}
+	args = append(args, extra...)
 	if databaseURL != "" {
 		args = append(args, "--database-url", databaseURL)
 	}
@@ -80,7 +85,7 @@ func startServer(t *testing.T, data, databaseURL string, port int) *server {
 	// data is the working directory: the server keeps everything in its
 	// default ./pulpo-data, as with the README's first command.
 	s.cmd.Dir = data
-	s.out = &bytes.Buffer{}
+	s.out = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
