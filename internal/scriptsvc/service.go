@@ -23,11 +23,27 @@ type Service struct {
 	// workspace path is appended.
 	supervisor []string
 	// poll is how often waiting calls look at a workspace again.
-	poll time.Duration
+	poll    time.Duration
+	noSpare bool
 
 	mu      sync.Mutex
 	tickets map[string]*sync.Mutex // serialises calls per ticket
 	cursors map[string]cursor
+
+	// spare is a supervisor already started and waiting to be told its
+	// workspace: starting a Go process costs more than a short script, so
+	// the next script should not wait for it.
+	spareMu sync.Mutex
+	spare   *supervisorProc
+}
+
+// supervisorProc is a started supervisor process.
+type supervisorProc struct {
+	cmd    *exec.Cmd
+	stderr *limitedBuffer
+	exited chan error
+	// workspace receives the workspace path of a spare; nil otherwise.
+	workspace *os.File
 }
 
 // Options tune a Service.
@@ -37,6 +53,9 @@ type Options struct {
 	Supervisor []string
 	// Poll is how often waiting calls check a workspace; 10ms by default.
 	Poll time.Duration
+	// NoSpare turns off the spare supervisor, for a process that serves
+	// one call and exits (an SSH remote call), where it would be wasted.
+	NoSpare bool
 }
 
 // New returns a service keeping its workspaces under root.
@@ -60,7 +79,7 @@ func New(root string, opts Options) (*Service, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = 10 * time.Millisecond
 	}
-	return &Service{root: root, supervisor: opts.Supervisor, poll: opts.Poll,
+	return &Service{root: root, supervisor: opts.Supervisor, poll: opts.Poll, noSpare: opts.NoSpare,
 		tickets: map[string]*sync.Mutex{}, cursors: map[string]cursor{}}, nil
 }
 
@@ -138,21 +157,20 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 	return writeState(dir, state{State: contract.ScriptPending, CreatedAt: time.Now().UTC()})
 }
 
-// launch starts a detached supervisor and waits until it has taken over.
+// launch hands the workspace to a supervisor (the spare, or a new one) and
+// waits until it has taken over.
 func (s *Service) launch(ctx context.Context, dir string) error {
-	args := append(append([]string(nil), s.supervisor[1:]...), dir)
-	c := exec.Command(s.supervisor[0], args...)
-	c.Dir = dir
-	// A session of its own: signals aimed at the server (Ctrl-C, a stop)
-	// do not reach scripts, which are resumed after a restart instead.
-	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var stderr limitedBuffer
-	c.Stderr = &stderr
-	if err := c.Start(); err != nil {
-		return fmt.Errorf("start script supervisor: %w", err)
+	sp := s.takeSpare(dir)
+	if sp == nil {
+		var err error
+		if sp, err = s.startSupervisor(dir); err != nil {
+			return err
+		}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }() // reaps it while this process lives
+	if !s.noSpare {
+		go s.refillSpare()
+	}
+	stderr, exited := sp.stderr, sp.exited
 	pause := s.backoff()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -174,6 +192,87 @@ func (s *Service) launch(ctx context.Context, dir string) error {
 			return ctx.Err()
 		case <-time.After(pause()):
 		}
+	}
+}
+
+// startSupervisor starts a supervisor for dir, or a spare when dir is
+// empty: one that reads its workspace from standard input.
+func (s *Service) startSupervisor(dir string) (*supervisorProc, error) {
+	arg, cwd := dir, dir
+	if dir == "" {
+		arg, cwd = SpareArgument, s.root
+	}
+	args := append(append([]string(nil), s.supervisor[1:]...), arg)
+	c := exec.Command(s.supervisor[0], args...)
+	c.Dir = cwd
+	// A session of its own: signals aimed at the server (Ctrl-C, a stop)
+	// do not reach scripts, which are resumed after a restart instead.
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	sp := &supervisorProc{cmd: c, stderr: &limitedBuffer{}, exited: make(chan error, 1)}
+	c.Stderr = sp.stderr
+	if dir == "" {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("start script supervisor: %w", err)
+		}
+		c.Stdin, sp.workspace = r, w
+		defer r.Close()
+	}
+	if err := c.Start(); err != nil {
+		if sp.workspace != nil {
+			sp.workspace.Close()
+		}
+		return nil, fmt.Errorf("start script supervisor: %w", err)
+	}
+	go func() { sp.exited <- c.Wait() }() // reaps it while this process lives
+	return sp, nil
+}
+
+// takeSpare gives dir to the waiting spare supervisor, if there is a live one.
+func (s *Service) takeSpare(dir string) *supervisorProc {
+	s.spareMu.Lock()
+	sp := s.spare
+	s.spare = nil
+	s.spareMu.Unlock()
+	if sp == nil {
+		return nil
+	}
+	select {
+	case err := <-sp.exited:
+		sp.exited <- err
+		sp.workspace.Close()
+		return nil
+	default:
+	}
+	_, err := sp.workspace.Write([]byte(dir + "\n"))
+	sp.workspace.Close()
+	if err != nil {
+		return nil // it died just now; the caller starts one
+	}
+	return sp
+}
+
+// refillSpare starts a new spare supervisor unless one is waiting.
+func (s *Service) refillSpare() {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	if s.spare != nil {
+		return
+	}
+	sp, err := s.startSupervisor("")
+	if err != nil {
+		return // the next script starts its own
+	}
+	s.spare = sp
+}
+
+// Close lets the spare supervisor go; it exits when its pipe closes.
+func (s *Service) Close() {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	if s.spare != nil {
+		s.spare.workspace.Close()
+		s.spare = nil
 	}
 }
 

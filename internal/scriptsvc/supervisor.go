@@ -30,10 +30,27 @@ const CancelGrace = 10 * time.Second
 // exhaust memory.
 const maxLineBytes = 64 << 10
 
+// SpareArgument, given as the workspace, makes a spare supervisor: it waits
+// for its workspace's path on standard input, and exits quietly when the
+// input closes first (the service that started it has gone).
+const SpareArgument = "-"
+
 // Supervise runs the script of a workspace to completion and records its
 // output and exit code. It returns the process exit code for the supervisor
 // itself (0 unless it could not do its job).
 func Supervise(dir string) int {
+	if dir == SpareArgument {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil {
+			return 0 // never needed
+		}
+		dir = strings.TrimSpace(line)
+		os.Stdin.Close()
+		if err := os.Chdir(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "pulpo supervise %s: %v\n", dir, err)
+			return 1
+		}
+	}
 	if err := supervise(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "pulpo supervise %s: %v\n", dir, err)
 		return 1

@@ -88,7 +88,7 @@ func takeStdout() (*os.File, error) {
 
 // serveMethod runs one method on the machine's local services.
 func serveMethod(ctx context.Context, home, version, method string, request json.RawMessage) (any, error) {
-	target, err := localtarget.New("ssh", home, version, scriptsvc.Options{})
+	target, err := localtarget.New("ssh", home, version, scriptsvc.Options{NoSpare: true})
 	if err != nil {
 		return nil, err
 	}
