@@ -40,15 +40,19 @@ type server struct {
 	stop   func()
 }
 
-func newServer(t *testing.T, s *store.Store, work string) *server {
+func newServer(t *testing.T, s *store.Store, work string, configure ...func(*engine.Config)) *server {
 	t.Helper()
 	svc, err := scriptsvc.New(work, scriptsvc.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runner := tasks.NewRunner(s, tasks.NewBroker(), tasks.Config{Node: "test-node", Poll: 100 * time.Millisecond})
-	e := engine.New(engine.Config{Store: s, Worker: &localtarget.Target{TargetName: "built-in worker", ScriptSvc: svc},
-		Queue: runner, StatusWait: 200 * time.Millisecond})
+	cfg := engine.Config{Store: s, Worker: &localtarget.Target{TargetName: "built-in worker", ScriptSvc: svc},
+		Queue: runner, StatusWait: 200 * time.Millisecond}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	e := engine.New(cfg)
 	runner.Handle(model.TaskDeploy, e.DeployHandler())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

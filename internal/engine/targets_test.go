@@ -1,0 +1,351 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/localtarget"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// machines is a TargetSource of in-process targets, one workspace each, as
+// if every machine were an agent. Names listed in down cannot be reached.
+type machines struct {
+	dir  string
+	mu   sync.Mutex
+	made map[string]*localtarget.Target
+	down map[string]bool
+}
+
+func (m *machines) Target(mc model.Machine) (contract.Target, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down[mc.Name] {
+		return unreachable{mc.Name}, nil
+	}
+	if t, ok := m.made[mc.Name]; ok {
+		return t, nil
+	}
+	t, err := localtarget.New(mc.Name, filepath.Join(m.dir, mc.Name), "test", scriptsvc.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m.made[mc.Name] = t
+	return t, nil
+}
+
+// unreachable is a machine whose every call fails as a refused connection would.
+type unreachable struct{ name string }
+
+var errRefused = errors.New("connect: connection refused")
+
+func (u unreachable) Name() string                   { return u.name }
+func (u unreachable) Scripts() contract.ScriptService { return u }
+func (u unreachable) Files() contract.FileService     { return nil }
+func (u unreachable) Capabilities(context.Context) (contract.Capabilities, error) {
+	return contract.Capabilities{}, errRefused
+}
+func (u unreachable) StartScript(context.Context, contract.StartScriptCommand) (contract.ScriptStatus, error) {
+	return contract.ScriptStatus{}, errRefused
+}
+func (u unreachable) GetStatus(context.Context, contract.StatusRequest) (contract.ScriptStatus, error) {
+	return contract.ScriptStatus{}, errRefused
+}
+func (u unreachable) CancelScript(context.Context, contract.StatusRequest) (contract.ScriptStatus, error) {
+	return contract.ScriptStatus{}, errRefused
+}
+func (u unreachable) CompleteScript(context.Context, string) error { return errRefused }
+
+// machineSpec is a machine to register: name, environments, roles, pool.
+type machineSpec struct {
+	name     string
+	envs     []string
+	roles    []string
+	pool     string
+	disabled bool
+	policy   string
+}
+
+// register stores machines and returns the source that reaches them.
+func register(t *testing.T, s *store.Store, f fixture, specs ...machineSpec) *machines {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Tx(ctx, func(q *store.Queries) error {
+		for i, sp := range specs {
+			m := model.Machine{Name: sp.name, Kind: model.MachinePolling, Usage: model.UsageTarget, Roles: sp.roles, Disabled: sp.disabled,
+				Thumbprint: fmt.Sprintf("%064X", i+1)}
+			for _, e := range sp.envs {
+				m.EnvironmentIDs = append(m.EnvironmentIDs, f.envs[e].ID)
+			}
+			if sp.pool != "" {
+				pool, err := q.FindWorkerPool(ctx, sp.pool)
+				if err != nil {
+					return err
+				}
+				m.Usage, m.WorkerPoolIDs = model.UsageWorker, []string{pool.ID}
+			}
+			if sp.policy != "" {
+				p, err := q.FindMachinePolicy(ctx, sp.policy)
+				if err != nil {
+					return err
+				}
+				m.PolicyID = p.ID
+			}
+			if err := q.CreateMachine(ctx, &m, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &machines{dir: t.TempDir(), made: map[string]*localtarget.Target{}, down: map[string]bool{}}
+}
+
+// setSteps replaces the project's process.
+func setSteps(t *testing.T, s *store.Store, f fixture, steps ...model.Step) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Tx(ctx, func(q *store.Queries) error {
+		d, err := q.GetProcess(ctx, f.project.ID)
+		if err != nil {
+			return err
+		}
+		d.Steps = steps
+		return q.SaveProcess(ctx, &d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func script(name, body string) model.Step {
+	return model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: body}}
+}
+
+func withTargets(src engine.TargetSource) func(*engine.Config) {
+	return func(c *engine.Config) { c.Targets = src }
+}
+
+// targetsOf returns the names of a task's target nodes under each step, with their states.
+func targetsOf(t *testing.T, s *store.Store, taskID string) map[string][]string {
+	t.Helper()
+	acts, err := s.Read().ListActivities(context.Background(), taskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[int]string{}
+	for _, a := range acts {
+		if a.Kind == model.ActivityStep {
+			steps[a.ID] = a.Name
+		}
+	}
+	out := map[string][]string{}
+	for _, a := range acts {
+		if a.Kind == model.ActivityTarget {
+			out[steps[a.ParentID]] = append(out[steps[a.ParentID]], a.Name+":"+string(a.State))
+		}
+	}
+	return out
+}
+
+func TestAStepRunsOnEveryEnabledTargetInItsRolesAndEnvironment(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		src := register(t, s, f,
+			machineSpec{name: "web-1", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "web-2", envs: []string{"Dev", "Test"}, roles: []string{"Web", "api"}},
+			machineSpec{name: "web-test", envs: []string{"Test"}, roles: []string{"web"}},
+			machineSpec{name: "db-1", envs: []string{"Dev"}, roles: []string{"db"}},
+			machineSpec{name: "web-off", envs: []string{"Dev"}, roles: []string{"web"}, disabled: true},
+		)
+		step := script("Deploy", `echo "on #{Octopus.Machine.Name} roles #{Octopus.Machine.Roles} for #{Octopus.Action.TargetRoles}"`)
+		step.TargetRoles = []string{"web"}
+		setSteps(t, s, f, step, script("After", "echo done on #{Octopus.Machine.Name}"))
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{"on web-1 roles web for web", "on web-2 roles Web,api for web", "done on built-in worker"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+		for _, not := range []string{"web-test", "db-1", "web-off"} {
+			if strings.Contains(log, not) {
+				t.Errorf("%s should not have run the step:\n%s", not, log)
+			}
+		}
+		got := targetsOf(t, s, d.TaskID)
+		if strings.Join(got["Step 1: Deploy"], ",") != "web-1:Success,web-2:Success" {
+			t.Fatalf("targets: %v", got)
+		}
+	})
+}
+
+func TestANoMatchingTargetFailsTheStepSayingWhy(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		src := register(t, s, f, machineSpec{name: "db-1", envs: []string{"Dev"}, roles: []string{"db"}})
+		step := script("Deploy", "echo hi")
+		step.TargetRoles = []string{"web", "cache"}
+		setSteps(t, s, f, step)
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		if !strings.Contains(task.Error, "Dev has no enabled deployment target with any of them") || !strings.Contains(task.Error, "web, cache") {
+			t.Fatalf("error: %s", task.Error)
+		}
+	})
+}
+
+func TestRollingStopsAtTheFirstFailure(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		src := register(t, s, f,
+			machineSpec{name: "a", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "b", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "c", envs: []string{"Dev"}, roles: []string{"web"}},
+		)
+		step := script("Roll", `if [ "#{Octopus.Machine.Name}" = b ]; then echo b breaks; exit 5; fi; echo "#{Octopus.Machine.Name} ok"`)
+		step.TargetRoles, step.WindowSize = []string{"web"}, 1
+		setSteps(t, s, f, step)
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		if !strings.Contains(task.Error, "b (exit code 5)") {
+			t.Fatalf("error: %s", task.Error)
+		}
+		if got := strings.Join(targetsOf(t, s, d.TaskID)["Step 1: Roll"], ","); got != "a:Success,b:Failed,c:Skipped" {
+			t.Fatalf("a rolling step should stop after b failed: %s\n%s", got, logOf(t, s, d.TaskID))
+		}
+		if log := logOf(t, s, d.TaskID); strings.Contains(log, "c ok") || !strings.Contains(log, "an earlier target of this rolling step failed") {
+			t.Fatalf("log:\n%s", log)
+		}
+	})
+}
+
+func TestMaxParallelismCapsTargetsRunningAtOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		var specs []machineSpec
+		for i := 0; i < 5; i++ {
+			specs = append(specs, machineSpec{name: fmt.Sprintf("m%d", i), envs: []string{"Dev"}, roles: []string{"web"}})
+		}
+		src := register(t, s, f, specs...)
+		shared := t.TempDir()
+		// Each script counts the scripts running beside it, through files.
+		step := script("Count", fmt.Sprintf(`touch %[1]q/#{Octopus.Machine.Name}
+n=$(ls %[1]q | wc -l); echo "running together: $n"
+sleep 0.3
+rm %[1]q/#{Octopus.Machine.Name}`, shared))
+		step.TargetRoles, step.MaxParallelism = []string{"web"}, 2
+		setSteps(t, s, f, step)
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		for _, line := range strings.Split(log, "\n") {
+			if rest, ok := strings.CutPrefix(line, "info running together: "); ok {
+				if n, _ := strconv.Atoi(strings.TrimSpace(rest)); n > 2 {
+					t.Fatalf("%d scripts ran at once with maxParallelism 2:\n%s", n, log)
+				}
+			}
+		}
+		if strings.Count(log, "running together") != 5 {
+			t.Fatalf("every target should have run:\n%s", log)
+		}
+	})
+}
+
+func TestWorkerPools(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		ctx := context.Background()
+		var linux model.WorkerPool
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			linux = model.WorkerPool{Name: "Linux"}
+			if err := q.CreateWorkerPool(ctx, &linux); err != nil {
+				return err
+			}
+			empty := model.WorkerPool{Name: "Empty"}
+			return q.CreateWorkerPool(ctx, &empty)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := register(t, s, f, machineSpec{name: "worker-1", pool: "Linux"})
+		onPool := script("On the pool", "echo pool step on #{Octopus.Machine.Name}")
+		onPool.WorkerPoolID = linux.ID
+		setSteps(t, s, f, onPool, script("On the default pool", "echo default step on #{Octopus.Machine.Name}"))
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		if !strings.Contains(log, "pool step on worker-1") || !strings.Contains(log, "default step on built-in worker") {
+			t.Fatalf("log:\n%s", log)
+		}
+
+		// A pool without workers cannot run a step.
+		empty, _ := s.Read().FindWorkerPool(ctx, "Empty")
+		stranded := script("Stranded", "echo never")
+		stranded.WorkerPoolID = empty.ID
+		setSteps(t, s, f, stranded)
+		d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		if !strings.Contains(task.Error, `worker pool "Empty", which has no enabled, healthy worker`) {
+			t.Fatalf("error: %s", task.Error)
+		}
+	})
+}
+
+func TestUnreachableTargetsFollowTheirPolicy(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		ctx := context.Background()
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			p := model.MachinePolicy{Name: "Lenient", WhenUnavailable: model.UnavailableSkip}
+			return q.CreateMachinePolicy(ctx, &p)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := register(t, s, f,
+			machineSpec{name: "up", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "gone-lenient", envs: []string{"Dev"}, roles: []string{"web"}, policy: "Lenient"},
+		)
+		src.down["gone-lenient"] = true
+		step := script("Deploy", "echo deployed on #{Octopus.Machine.Name}")
+		step.TargetRoles = []string{"web"}
+		setSteps(t, s, f, step)
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		if got := strings.Join(targetsOf(t, s, d.TaskID)["Step 1: Deploy"], ","); got != "gone-lenient:Skipped,up:Success" {
+			t.Fatalf("targets: %s\n%s", got, logOf(t, s, d.TaskID))
+		}
+		m, _ := s.Read().FindMachine(ctx, "gone-lenient")
+		if m.Health.Status != model.HealthUnavailable || !strings.Contains(m.Health.Reason, "connection refused") {
+			t.Fatalf("an unreachable machine's health should say so: %+v", m.Health)
+		}
+
+		// Under the default policy the same outage fails the deployment.
+		src.down["up"] = true
+		d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		if !strings.Contains(task.Error, "up (unavailable: connect: connection refused)") {
+			t.Fatalf("error: %s\n%s", task.Error, logOf(t, s, d.TaskID))
+		}
+	})
+}
