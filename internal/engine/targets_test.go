@@ -49,7 +49,7 @@ type unreachable struct{ name string }
 
 var errRefused = errors.New("connect: connection refused")
 
-func (u unreachable) Name() string                   { return u.name }
+func (u unreachable) Name() string                    { return u.name }
 func (u unreachable) Scripts() contract.ScriptService { return u }
 func (u unreachable) Files() contract.FileService     { return nil }
 func (u unreachable) Capabilities(context.Context) (contract.Capabilities, error) {
