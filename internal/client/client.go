@@ -537,12 +537,14 @@ func (c *Client) FindMachine(ctx context.Context, idOrName string) (model.Machin
 
 // CreateMachine registers a deployment target or worker.
 func (c *Client) CreateMachine(ctx context.Context, m model.Machine) (model.Machine, error) {
-	return m, c.do(ctx, "POST", "/machines", m, &m)
+	var out model.Machine // fresh: the credentials sent must not echo back
+	return out, c.do(ctx, "POST", "/machines", m, &out)
 }
 
 // UpdateMachine replaces a machine's settings; nil credentials keep the stored ones.
 func (c *Client) UpdateMachine(ctx context.Context, m model.Machine) (model.Machine, error) {
-	return m, c.do(ctx, "PUT", "/machines/"+url.PathEscape(m.ID), m, &m)
+	var out model.Machine
+	return out, c.do(ctx, "PUT", "/machines/"+url.PathEscape(m.ID), m, &out)
 }
 
 // DeleteMachine removes a machine and drops its connection.

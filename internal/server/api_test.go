@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ const adminKey = "API-TESTADMINKEY0123456789"
 type testServer struct {
 	url    string
 	client *client.Client
+	close  func()
 }
 
 func start(t *testing.T, databaseURL string) *testServer {
@@ -46,17 +48,28 @@ func start(t *testing.T, databaseURL string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, n)
+}
+
+// serve puts a node behind an httptest server; close (or the test's end)
+// stops both.
+func serve(t *testing.T, n *server.Node) *testServer {
+	t.Helper()
 	hs := httptest.NewServer(n.Handler())
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		n.Close()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.CloseClientConnections()
+			hs.Close()
+			n.Close()
+		})
+	}
+	t.Cleanup(stop)
 	c, err := client.New(hs.URL, adminKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{url: hs.URL, client: c}
+	return &testServer{url: hs.URL, client: c, close: stop}
 }
 
 // call sends a raw request and returns the status and decoded error body.
