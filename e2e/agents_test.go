@@ -202,6 +202,23 @@ func TestAStepRunsOnEveryKindOfTarget(t *testing.T) {
 	if !regexp.MustCompile(`(?s)Step 1: Everywhere\n(\s+Success\s+\w+ \(exit code 0\)\n){3}Success\s+Step 2`).MatchString(shown) {
 		t.Errorf("the task tree should show three targets under step 1:\n%s", shown)
 	}
+
+	// A worker in a pool runs the steps aimed at that pool.
+	s.ok("worker-pool", "create", "Builders")
+	addPollingAgent(t, s, "builder", "--worker-pool", "Builders")
+	applyText(t, s, `projects:
+  - name: build
+    steps:
+      - name: Compile
+        workerPool: Builders
+        script:
+          body: |
+            echo "compiled on #{Octopus.Machine.Name}"
+`)
+	d = deploy(t, s, "build", "1.0.0")
+	if out := s.ok("task", "watch", d.TaskID); !strings.Contains(out, "compiled on builder") {
+		t.Fatalf("the pool's worker should run the step:\n%s", out)
+	}
 }
 
 // TestTrustIsCheckedBothWays: an agent obeys only the servers it trusts, a
