@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -63,6 +64,8 @@ func checkDocument(doc *confdoc.Document) error {
 		}
 	}
 	dup("environments", names(doc.Environments, func(e confdoc.Environment) string { return e.Name }))
+	dup("workerPools", names(doc.WorkerPools, func(p confdoc.WorkerPool) string { return p.Name }))
+	dup("machinePolicies", names(doc.MachinePolicies, func(p confdoc.MachinePolicy) string { return p.Name }))
 	dup("lifecycles", names(doc.Lifecycles, func(l confdoc.Lifecycle) string { return l.Name }))
 	dup("projectGroups", names(doc.ProjectGroups, func(g confdoc.ProjectGroup) string { return g.Name }))
 	dup("projects", names(doc.Projects, func(p confdoc.Project) string { return p.Name }))
@@ -120,6 +123,16 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 	a.envIDs = make(map[string]string, len(envs))
 	for _, e := range envs {
 		a.envIDs[model.NameKey(e.Name)] = e.ID
+	}
+	for _, p := range doc.WorkerPools {
+		if err := a.workerPool(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, p := range doc.MachinePolicies {
+		if err := a.machinePolicy(ctx, p); err != nil {
+			return err
+		}
 	}
 	for _, l := range doc.Lifecycles {
 		if err := a.lifecycle(ctx, l); err != nil {
@@ -305,6 +318,78 @@ func normalPhases(phases []model.Phase) []model.Phase {
 		}
 	}
 	return out
+}
+
+func (a *applier) workerPool(ctx context.Context, want confdoc.WorkerPool) error {
+	p, err := a.q.FindWorkerPool(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		p = model.WorkerPool{Name: want.Name, Description: want.Description}
+		if err := a.q.CreateWorkerPool(ctx, &p); err != nil {
+			return inFile("worker pool", want.Name, err)
+		}
+		a.record("worker pool", want.Name, confdoc.Created)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	diff := diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description")
+	if len(diff) > 0 {
+		p.Name, p.Description = want.Name, want.Description
+		if err := a.q.UpdateWorkerPool(ctx, &p); err != nil {
+			return inFile("worker pool", want.Name, err)
+		}
+	}
+	a.recordDiff("worker pool", want.Name, diff)
+	return nil
+}
+
+// machinePolicy applies a policy; fields the file leaves out take the
+// defaults of a new policy (checked hourly, fail on unavailable machines).
+func (a *applier) machinePolicy(ctx context.Context, want confdoc.MachinePolicy) error {
+	var problems []string
+	duration := func(field, text string, def time.Duration) time.Duration {
+		if text == "" {
+			return def
+		}
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a duration such as 30s, 15m or 2h", field, text))
+		}
+		return d
+	}
+	next := model.MachinePolicy{Name: want.Name, Description: want.Description, HealthCheckScript: want.HealthCheckScript,
+		HealthCheckInterval:    model.Duration{D: duration("healthCheckInterval", want.HealthCheckInterval, time.Hour)},
+		DeleteUnavailableAfter: model.Duration{D: duration("deleteUnavailableAfter", want.DeleteUnavailableAfter, 0)},
+		WhenUnavailable:        model.UnavailableAction(want.WhenUnavailable)}
+	if next.WhenUnavailable == "" {
+		next.WhenUnavailable = model.UnavailableFail
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: fmt.Sprintf("machine policy %q", want.Name), Problems: problems}
+	}
+	p, err := a.q.FindMachinePolicy(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := a.q.CreateMachinePolicy(ctx, &next); err != nil {
+			return inFile("machine policy", want.Name, err)
+		}
+		a.record("machine policy", want.Name, confdoc.Created)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	next.ID = p.ID
+	diff := diffFields(p.Name != next.Name, "name", p.Description != next.Description, "description",
+		p.HealthCheckInterval != next.HealthCheckInterval, "healthCheckInterval", p.HealthCheckScript != next.HealthCheckScript, "healthCheckScript",
+		p.WhenUnavailable != next.WhenUnavailable, "whenUnavailable", p.DeleteUnavailableAfter != next.DeleteUnavailableAfter, "deleteUnavailableAfter")
+	if len(diff) > 0 {
+		if err := a.q.UpdateMachinePolicy(ctx, &next); err != nil {
+			return inFile("machine policy", want.Name, err)
+		}
+	}
+	a.recordDiff("machine policy", want.Name, diff)
+	return nil
 }
 
 func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) error {

@@ -312,3 +312,61 @@ func TestExportAppliesBackUnchanged(t *testing.T) {
 		}
 	})
 }
+
+func TestApplyWorkerPoolsPoliciesAndWhereStepsRun(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		doc := `workerPools:
+  - name: Builders
+machinePolicies:
+  - name: Lenient
+    healthCheckInterval: 15m
+    whenUnavailable: skip
+    healthCheckScript: |
+      df -h / | tail -1
+projects:
+  - name: app
+    steps:
+      - name: Build
+        workerPool: Builders
+        script:
+          body: make
+      - name: Roll out
+        targetRoles: [web, api]
+        windowSize: 2
+        script:
+          body: ./deploy.sh
+`
+		first := mustApply(t, s, parse(t, doc), false)
+		want := []string{"created worker pool Builders", "created machine policy Lenient", "created project app"}
+		if got := actions(first); !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+		if again := mustApply(t, s, parse(t, doc), false); again.Changed() != 0 {
+			t.Fatalf("second apply changed: %q", actions(again))
+		}
+		p, _ := s.Read().FindProject(ctx, "app")
+		proc, _ := s.Read().GetProcess(ctx, p.ID)
+		pool, _ := s.Read().FindWorkerPool(ctx, "Builders")
+		if proc.Steps[0].WorkerPoolID != pool.ID || proc.Steps[1].WindowSize != 2 || len(proc.Steps[1].TargetRoles) != 2 {
+			t.Fatalf("steps: %+v", proc.Steps)
+		}
+		policy, _ := s.Read().FindMachinePolicy(ctx, "Lenient")
+		if policy.HealthCheckInterval.D.Minutes() != 15 || policy.WhenUnavailable != model.UnavailableSkip {
+			t.Fatalf("policy: %+v", policy)
+		}
+		changed := mustApply(t, s, parse(t, strings.Replace(doc, "15m", "1h", 1)), false)
+		if got := actions(changed); got[1] != "updated machine policy Lenient (healthCheckInterval)" {
+			t.Fatalf("changing the interval: %q", got)
+		}
+
+		_, err := apply.Apply(ctx, s, parse(t, "machinePolicies:\n  - name: Bad\n    healthCheckInterval: soon\nprojects:\n  - name: p\n    steps:\n      - name: s\n        workerPool: Nowhere\n        script: {body: x}\n"), false)
+		if err == nil || !strings.Contains(err.Error(), `"soon" is not a duration`) {
+			t.Fatalf("a bad duration: %v", err)
+		}
+		_, err = apply.Apply(ctx, s, parse(t, "projects:\n  - name: p\n    steps:\n      - name: s\n        workerPool: Nowhere\n        script: {body: x}\n"), false)
+		if err == nil || !strings.Contains(err.Error(), `steps[0].workerPool: worker pool "Nowhere" does not exist`) {
+			t.Fatalf("an unknown pool: %v", err)
+		}
+	})
+}

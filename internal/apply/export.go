@@ -32,6 +32,23 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		return out
 	}
 
+	pools, _, err := q.ListWorkerPools(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export worker pools: %w", err)
+	}
+	for _, p := range pools {
+		doc.WorkerPools = append(doc.WorkerPools, confdoc.WorkerPool{Name: p.Name, Description: p.Description})
+	}
+	policies, _, err := q.ListMachinePolicies(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export machine policies: %w", err)
+	}
+	for _, p := range policies {
+		doc.MachinePolicies = append(doc.MachinePolicies, confdoc.MachinePolicy{Name: p.Name, Description: p.Description,
+			HealthCheckInterval: p.HealthCheckInterval.D.String(), HealthCheckScript: p.HealthCheckScript,
+			WhenUnavailable: string(p.WhenUnavailable), DeleteUnavailableAfter: p.DeleteUnavailableAfter.D.String()})
+	}
+
 	lifecycles, _, err := q.ListLifecycles(ctx, store.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("export lifecycles: %w", err)

@@ -20,10 +20,12 @@ import (
 // Document is one configuration file. Each list is matched by name against
 // what the server holds; objects the file does not mention are left alone.
 type Document struct {
-	Environments  []Environment  `json:"environments,omitempty" yaml:"environments,omitempty"`
-	Lifecycles    []Lifecycle    `json:"lifecycles,omitempty" yaml:"lifecycles,omitempty"`
-	ProjectGroups []ProjectGroup `json:"projectGroups,omitempty" yaml:"projectGroups,omitempty"`
-	Projects      []Project      `json:"projects,omitempty" yaml:"projects,omitempty"`
+	Environments    []Environment   `json:"environments,omitempty" yaml:"environments,omitempty"`
+	WorkerPools     []WorkerPool    `json:"workerPools,omitempty" yaml:"workerPools,omitempty"`
+	MachinePolicies []MachinePolicy `json:"machinePolicies,omitempty" yaml:"machinePolicies,omitempty"`
+	Lifecycles      []Lifecycle     `json:"lifecycles,omitempty" yaml:"lifecycles,omitempty"`
+	ProjectGroups   []ProjectGroup  `json:"projectGroups,omitempty" yaml:"projectGroups,omitempty"`
+	Projects        []Project       `json:"projects,omitempty" yaml:"projects,omitempty"`
 }
 
 // Environment is listed in display order: applying a file puts the
@@ -31,6 +33,23 @@ type Document struct {
 type Environment struct {
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// WorkerPool is a set of workers steps can run on.
+type WorkerPool struct {
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// MachinePolicy holds machines' health and availability rules. Durations
+// are Go duration text ("30s", "1h"); "0s" turns a rule off.
+type MachinePolicy struct {
+	Name                   string `json:"name" yaml:"name"`
+	Description            string `json:"description,omitempty" yaml:"description,omitempty"`
+	HealthCheckInterval    string `json:"healthCheckInterval,omitempty" yaml:"healthCheckInterval,omitempty"`
+	HealthCheckScript      string `json:"healthCheckScript,omitempty" yaml:"healthCheckScript,omitempty"`
+	WhenUnavailable        string `json:"whenUnavailable,omitempty" yaml:"whenUnavailable,omitempty"`
+	DeleteUnavailableAfter string `json:"deleteUnavailableAfter,omitempty" yaml:"deleteUnavailableAfter,omitempty"`
 }
 
 // Lifecycle names its phases' environments by name.
@@ -161,7 +180,7 @@ const (
 
 // Change is what applying did (or, in a dry run, would do) to one object.
 type Change struct {
-	Kind   string `json:"kind"` // environment, lifecycle, project group, project
+	Kind   string `json:"kind"` // environment, worker pool, machine policy, lifecycle, project group, project
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	// What differs, for an update, such as "steps" or "variables".

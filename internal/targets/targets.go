@@ -161,14 +161,6 @@ func (m *Manager) pollingConn(ctx context.Context, name, thumbprint string) (*co
 	}
 }
 
-// PollingConnected reports whether a polling agent is connected now.
-func (m *Manager) PollingConnected(thumbprint string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.polling[thumbprint]
-	return c != nil && !c.IsClosed()
-}
-
 // listeningConn dials the agent, or reuses the connection while it lives
 // and the machine's address and thumbprint are unchanged.
 func (m *Manager) listeningConn(ctx context.Context, machine model.Machine) (*comms.Conn, error) {
