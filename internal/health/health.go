@@ -170,7 +170,7 @@ func (c *Checker) Run(ctx context.Context) {
 	t := time.NewTicker(c.Every)
 	defer t.Stop()
 	for {
-		c.round(ctx)
+		c.Round(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -179,8 +179,10 @@ func (c *Checker) Run(ctx context.Context) {
 	}
 }
 
-// round does what the schedule asks for now.
-func (c *Checker) round(ctx context.Context) {
+// Round does what the schedule asks for now: checks the machines that are
+// due and removes those unavailable too long. Run calls it on a timer.
+func (c *Checker) Round(ctx context.Context) {
+	c.defaults()
 	q := c.Store.Read()
 	machines, _, err := q.ListMachines(ctx, store.MachineFilter{})
 	if err != nil {
