@@ -153,29 +153,8 @@ server's polling address, which the server reports. Listening needs
 			default:
 				return fmt.Errorf("--mode must be polling or listening, not %q", mode)
 			}
-			if len(pools) > 0 {
-				m.Usage = model.UsageWorker
-			}
-			for _, e := range envs {
-				env, err := c.FindEnvironment(cmd.Context(), e)
-				if err != nil {
-					return err
-				}
-				m.EnvironmentIDs = append(m.EnvironmentIDs, env.ID)
-			}
-			for _, p := range pools {
-				pool, err := c.FindWorkerPool(cmd.Context(), p)
-				if err != nil {
-					return err
-				}
-				m.WorkerPoolIDs = append(m.WorkerPoolIDs, pool.ID)
-			}
-			if policy != "" {
-				p, err := c.FindMachinePolicy(cmd.Context(), policy)
-				if err != nil {
-					return err
-				}
-				m.PolicyID = p.ID
+			if err := placeMachine(cmd.Context(), c, &m, envs, pools, policy); err != nil {
+				return err
 			}
 			m, err = c.CreateMachine(cmd.Context(), m)
 			if err != nil {

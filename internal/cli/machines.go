@@ -245,29 +245,8 @@ A deployment target needs --environment and --role; a worker needs
 				return fmt.Errorf("how is the machine reached? give --listening HOST:PORT (an agent) or --ssh HOST[:PORT]")
 			}
 			m.Usage = model.UsageTarget
-			if len(pools) > 0 {
-				m.Usage = model.UsageWorker
-			}
-			for _, e := range envs {
-				env, err := c.FindEnvironment(cmd.Context(), e)
-				if err != nil {
-					return err
-				}
-				m.EnvironmentIDs = append(m.EnvironmentIDs, env.ID)
-			}
-			for _, p := range pools {
-				pool, err := c.FindWorkerPool(cmd.Context(), p)
-				if err != nil {
-					return err
-				}
-				m.WorkerPoolIDs = append(m.WorkerPoolIDs, pool.ID)
-			}
-			if policy != "" {
-				p, err := c.FindMachinePolicy(cmd.Context(), policy)
-				if err != nil {
-					return err
-				}
-				m.PolicyID = p.ID
+			if err := placeMachine(cmd.Context(), c, &m, envs, pools, policy); err != nil {
+				return err
 			}
 			m, err = c.CreateMachine(cmd.Context(), m)
 			if err != nil {
@@ -436,4 +415,34 @@ func (a *app) machinePolicyCommand() *cobra.Command {
 	flags(update)
 	cmd.AddCommand(list, create, update)
 	return cmd
+}
+
+// placeMachine fills where a machine belongs from names: environments (a
+// deployment target) or worker pools (a worker), and its policy.
+func placeMachine(ctx context.Context, c *client.Client, m *model.Machine, envs, pools []string, policy string) error {
+	if len(pools) > 0 {
+		m.Usage = model.UsageWorker
+	}
+	for _, e := range envs {
+		env, err := c.FindEnvironment(ctx, e)
+		if err != nil {
+			return err
+		}
+		m.EnvironmentIDs = append(m.EnvironmentIDs, env.ID)
+	}
+	for _, p := range pools {
+		pool, err := c.FindWorkerPool(ctx, p)
+		if err != nil {
+			return err
+		}
+		m.WorkerPoolIDs = append(m.WorkerPoolIDs, pool.ID)
+	}
+	if policy != "" {
+		p, err := c.FindMachinePolicy(ctx, policy)
+		if err != nil {
+			return err
+		}
+		m.PolicyID = p.ID
+	}
+	return nil
 }
