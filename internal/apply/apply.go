@@ -509,7 +509,7 @@ func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step
 	var problems []string
 	out := make([]model.Step, len(want))
 	for i, s := range want {
-		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles,
+		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
 			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
 		if s.Script != nil {
 			sc := *s.Script

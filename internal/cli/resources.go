@@ -320,6 +320,7 @@ func (a *app) processCommand() *cobra.Command {
 	var position, maxParallel, window int
 	var stepRoles []string
 	var stepPool string
+	var onServer bool
 	add := &cobra.Command{Use: "add", Short: "Add a script step", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh`,
@@ -343,7 +344,7 @@ func (a *app) processCommand() *cobra.Command {
 				return err
 			}
 			s := model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script},
-				TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window}
+				TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer}
 			if stepPool != "" {
 				pool, err := c.FindWorkerPool(cmd.Context(), stepPool)
 				if err != nil {
@@ -369,6 +370,7 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
 	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
+	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
 	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
 	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
 	add.MarkFlagRequired("name")
@@ -422,8 +424,11 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		}
 		where := "worker"
-		if len(s.TargetRoles) > 0 {
+		switch {
+		case len(s.TargetRoles) > 0:
 			where = "roles: " + strings.Join(s.TargetRoles, ",")
+		case s.RunOnServer:
+			where = "server"
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, where, summary})
 	}

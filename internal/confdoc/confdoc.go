@@ -97,6 +97,7 @@ type Step struct {
 	// when empty).
 	TargetRoles    []string `json:"targetRoles,omitempty" yaml:"targetRoles,omitempty,flow"`
 	WorkerPool     string   `json:"workerPool,omitempty" yaml:"workerPool,omitempty"`
+	RunOnServer    bool     `json:"runOnServer,omitempty" yaml:"runOnServer,omitempty"`
 	MaxParallelism int      `json:"maxParallelism,omitempty" yaml:"maxParallelism,omitempty"`
 	WindowSize     int      `json:"windowSize,omitempty" yaml:"windowSize,omitempty"`
 }

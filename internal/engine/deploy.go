@@ -320,6 +320,9 @@ func (h deployHandler) chooseMachines(ctx context.Context, q *store.Queries, x d
 		}
 		return out, nil
 	}
+	if step.RunOnServer {
+		return []*model.Machine{nil}, nil
+	}
 	var pool model.WorkerPool
 	var err error
 	if step.WorkerPoolID != "" {

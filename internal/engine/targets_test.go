@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -81,9 +82,9 @@ func register(t *testing.T, s *store.Store, f fixture, specs ...machineSpec) *ma
 	t.Helper()
 	ctx := context.Background()
 	err := s.Tx(ctx, func(q *store.Queries) error {
-		for i, sp := range specs {
+		for _, sp := range specs {
 			m := model.Machine{Name: sp.name, Kind: model.MachinePolling, Usage: model.UsageTarget, Roles: sp.roles, Disabled: sp.disabled,
-				Thumbprint: fmt.Sprintf("%064X", i+1)}
+				Thumbprint: strings.ToUpper(fmt.Sprintf("%x", sha256.Sum256([]byte(sp.name))))}
 			for _, e := range sp.envs {
 				m.EnvironmentIDs = append(m.EnvironmentIDs, f.envs[e].ID)
 			}
@@ -294,6 +295,18 @@ func TestWorkerPools(t *testing.T) {
 		waitTask(t, s, d.TaskID, model.TaskSuccess)
 		log := logOf(t, s, d.TaskID)
 		if !strings.Contains(log, "pool step on worker-1") || !strings.Contains(log, "default step on built-in worker") {
+			t.Fatalf("log:\n%s", log)
+		}
+
+		// With a worker in the default pool, steps go there, unless they ask for the server.
+		register(t, s, f, machineSpec{name: "default-worker", pool: model.DefaultWorkerPoolName})
+		onServer := script("On the server", "echo server step on #{Octopus.Machine.Name}")
+		onServer.RunOnServer = true
+		setSteps(t, s, f, script("Default", "echo default step on #{Octopus.Machine.Name}"), onServer)
+		d = srv.deploy(srv.release(f, "0.9.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log = logOf(t, s, d.TaskID)
+		if !strings.Contains(log, "default step on default-worker") || !strings.Contains(log, "server step on built-in worker") {
 			t.Fatalf("log:\n%s", log)
 		}
 

@@ -30,6 +30,9 @@ type Step struct {
 	// WorkerPoolID picks the pool of a step without roles; empty means the
 	// default pool (the server's built-in worker while it has no workers).
 	WorkerPoolID string `json:"workerPoolId,omitempty"`
+	// RunOnServer runs the step on the server's built-in worker, whatever
+	// workers the default pool has.
+	RunOnServer bool `json:"runOnServer,omitempty"`
 	// MaxParallelism caps how many targets run the step at once (default 10).
 	MaxParallelism int `json:"maxParallelism,omitempty"`
 	// WindowSize makes the step a rolling one: at most this many targets at
@@ -101,8 +104,8 @@ func (d *DeploymentProcess) Validate() error {
 		default:
 			p.add(field, "says nothing to do: set script")
 		}
-		if len(s.TargetRoles) > 0 && s.WorkerPoolID != "" {
-			p.add(field, "runs either on targets (targetRoles) or on a worker pool (workerPoolId), not both")
+		if n := btoi(len(s.TargetRoles) > 0) + btoi(s.WorkerPoolID != "") + btoi(s.RunOnServer); n > 1 {
+			p.add(field, "runs in one place: on targets (targetRoles), on a worker pool (workerPoolId) or on the server (runOnServer)")
 		}
 		for j, r := range s.TargetRoles {
 			if strings.TrimSpace(r) == "" || strings.ContainsAny(r, ", \t\n") {
@@ -156,4 +159,11 @@ func (d *DeploymentProcess) EnabledSteps() []Step {
 		}
 	}
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
