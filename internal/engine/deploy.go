@@ -105,7 +105,7 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	} else {
 		run.Logf(0, model.LevelHighlight, "Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
 	}
-	values := h.variables(x, run.Task)
+	values := h.systemVariables(x, run.Task)
 	for i, step := range steps {
 		act := acts[i]
 		if act.State == model.ActivitySuccess || act.State == model.ActivitySkipped {
@@ -150,10 +150,10 @@ func (h deployHandler) stepActivities(ctx context.Context, run *tasks.Run, steps
 	return out, err
 }
 
-// variables resolves the release's variables for the environment and adds
-// the system variables every script can use.
-func (h deployHandler) variables(x deployment, task model.Task) *vars.Values {
-	v := vars.Resolve(x.release.VariableSnapshot.Variables, vars.Scope{EnvironmentID: x.env.ID})
+// systemVariables are the values every script of the deployment can use;
+// the project's own are resolved per step and target (scopes differ).
+func (h deployHandler) systemVariables(x deployment, task model.Task) *vars.Values {
+	v := vars.NewValues()
 	set := map[string]string{
 		"Octopus.Project.Id":       x.project.ID,
 		"Octopus.Project.Name":     x.project.Name,
@@ -188,7 +188,7 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 		run.Logf(act.ID, model.LevelError, "%v", err)
 		return err
 	}
-	outcomes := h.runPlacements(ctx, run, step, places, values)
+	outcomes := h.runPlacements(ctx, run, x, step, places, values)
 	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), tasks.ErrCancelRequested) {
 		return context.Cause(ctx) // shutdown or lease lost: whoever resumes finishes the step
 	}
@@ -382,7 +382,7 @@ func (h deployHandler) resolve(ctx context.Context, q *store.Queries, a *model.A
 
 // runPlacements runs the step on its targets, at most step.Concurrency() at
 // once. A rolling step starts no new target after one has failed.
-func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, step model.Step, places []placement, values *vars.Values) []outcome {
+func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, x deployment, step model.Step, places []placement, values *vars.Values) []outcome {
 	out := make([]outcome, len(places))
 	sem := make(chan struct{}, step.Concurrency())
 	var wg sync.WaitGroup
@@ -403,7 +403,7 @@ func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, step m
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o := h.runOnTarget(ctx, run, step, places[i], values)
+			o := h.runOnTarget(ctx, run, x, step, places[i], values)
 			mu.Lock()
 			out[i] = o
 			if step.WindowSize > 0 && (o.err != nil || (o.ran && o.code != 0)) {
@@ -425,7 +425,7 @@ func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, step m
 }
 
 // runOnTarget runs the step on one target, unless it already finished there.
-func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) outcome {
+func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement, values *vars.Values) outcome {
 	a := p.act
 	switch a.State {
 	case model.ActivitySkipped:
@@ -449,7 +449,15 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, step mod
 			return outcome{err: err}
 		}
 	}
-	stepValues := values.Clone()
+	scope := vars.Scope{EnvironmentID: x.env.ID, StepID: step.ID, TargetRoles: step.TargetRoles}
+	if p.machine != nil {
+		scope.MachineID, scope.MachineRoles = p.machine.ID, p.machine.Roles
+	}
+	stepValues := vars.Resolve(x.release.VariableSnapshot.Variables, scope)
+	for _, name := range values.Names() {
+		v, _ := values.Get(name)
+		stepValues.Set(name, v) // system variables are not the project's to override
+	}
 	stepValues.Set("Octopus.Step.Name", step.Name)
 	stepValues.Set("Octopus.Action.Name", step.Name)
 	stepValues.Set("Octopus.Machine.Name", p.target.Name())

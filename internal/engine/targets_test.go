@@ -362,3 +362,45 @@ func TestUnreachableTargetsFollowTheirPolicy(t *testing.T) {
 		}
 	})
 }
+
+func TestVariablesResolvePerTarget(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		src := register(t, s, f,
+			machineSpec{name: "web-1", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "web-2", envs: []string{"Dev"}, roles: []string{"web", "api"}},
+			machineSpec{name: "web-3", envs: []string{"Dev"}, roles: []string{"web"}},
+		)
+		ctx := context.Background()
+		web1, _ := s.Read().FindMachine(ctx, "web-1")
+		step := script("Show", `echo "#{Octopus.Machine.Name} has #{Level}"`)
+		step.TargetRoles = []string{"web"}
+		setSteps(t, s, f, step)
+		d, _ := s.Read().GetProcess(ctx, f.project.ID)
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			vs, err := q.GetVariables(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			vs.Variables = []model.Variable{
+				{Name: "Level", Value: "default"},
+				{Name: "Level", Value: "for api machines", Scope: model.Scope{Roles: []string{"api"}}},
+				{Name: "Level", Value: "for web-1 only", Scope: model.Scope{Machines: []string{web1.ID}}},
+				{Name: "Level", Value: "for this step in Test", Scope: model.Scope{Steps: []string{d.Steps[0].ID}, Environments: []string{f.envs["Test"].ID}}},
+			}
+			return q.SaveVariables(ctx, &vs)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		dep := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, dep.TaskID, model.TaskSuccess)
+		log := logOf(t, s, dep.TaskID)
+		for _, want := range []string{"web-1 has for web-1 only", "web-2 has for api machines", "web-3 has default"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+	})
+}

@@ -70,11 +70,11 @@ func TestVariableValidation(t *testing.T) {
 		{Name: "Port", Value: "1", Scope: Scope{Environments: []string{"dev"}}},
 		{Name: "port", Value: "2", Scope: Scope{Environments: []string{"dev"}}},
 	}}
-	if err := dup.Validate(known); err == nil || !strings.Contains(err.Error(), "two values with the same scope") {
+	if err := dup.Validate(ScopeRefs{Environments: known}); err == nil || !strings.Contains(err.Error(), "two values with the same scope") {
 		t.Fatalf("duplicate scope accepted: %v", err)
 	}
 	ok := VariableSet{Variables: []Variable{{Name: "Port", Value: "1"}, {Name: "Port", Value: "2", Scope: Scope{Environments: []string{"dev"}}}}}
-	if err := ok.Validate(known); err != nil {
+	if err := ok.Validate(ScopeRefs{Environments: known}); err != nil {
 		t.Fatalf("valid variables refused: %v", err)
 	}
 }

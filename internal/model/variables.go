@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // VariableSet holds a project's variables. Version increases with every change.
@@ -19,32 +20,69 @@ type Variable struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	Scope Scope  `json:"scope,omitzero"`
+	// LibrarySetID marks a value that came from a library variable set
+	// (in a release's snapshot); on a tie a project's own value wins.
+	LibrarySetID string `json:"librarySetId,omitempty"`
 }
 
 // Scope narrows where a value applies. Within one kind any listed value
 // matches; across kinds all must match. An empty scope applies everywhere.
 type Scope struct {
 	Environments []string `json:"environments,omitempty"`
+	// Roles are target roles; a value scoped to a role applies on machines
+	// that have it.
+	Roles []string `json:"roles,omitempty"`
+	// Machines are machine ids.
+	Machines []string `json:"machines,omitempty"`
+	// Steps are step ids of the project's process.
+	Steps []string `json:"steps,omitempty"`
+	// Channels are channel ids (channels come later).
+	Channels []string `json:"channels,omitempty"`
 }
 
 // IsZero reports an unscoped value.
-func (s Scope) IsZero() bool { return len(s.Environments) == 0 }
+func (s Scope) IsZero() bool {
+	return len(s.Environments)+len(s.Roles)+len(s.Machines)+len(s.Steps)+len(s.Channels) == 0
+}
 
 // MaxVariableValueLength bounds one value.
 const MaxVariableValueLength = 1 << 20
 
-// Validate checks names, values and that scopes name environments that exist.
-func (vs *VariableSet) Validate(knownEnvironments map[string]string) error {
+// ScopeRefs is what scopes may name: ids that exist, mapped to names.
+// A nil map is not checked.
+type ScopeRefs struct {
+	Environments map[string]string
+	Machines     map[string]string
+	Steps        map[string]string
+	Channels     map[string]string
+}
+
+// Validate checks names, values and that scopes name things that exist.
+func (vs *VariableSet) Validate(refs ScopeRefs) error {
 	p := problems{subject: "variables"}
+	check := func(field, kind string, ids []string, known map[string]string) {
+		if known == nil {
+			return
+		}
+		for _, id := range ids {
+			if _, ok := known[id]; !ok {
+				p.add(field, "%s %q does not exist", kind, id)
+			}
+		}
+	}
 	for i, v := range vs.Variables {
 		field := fmt.Sprintf("variables[%d]", i)
 		checkName(&p, field+".name", v.Name)
 		if len(v.Value) > MaxVariableValueLength {
 			p.add(field+".value", "is %d bytes; the limit is %d", len(v.Value), MaxVariableValueLength)
 		}
-		for _, id := range v.Scope.Environments {
-			if _, ok := knownEnvironments[id]; !ok {
-				p.add(field+".scope.environments", "environment %q does not exist", id)
+		check(field+".scope.environments", "environment", v.Scope.Environments, refs.Environments)
+		check(field+".scope.machines", "machine", v.Scope.Machines, refs.Machines)
+		check(field+".scope.steps", "step", v.Scope.Steps, refs.Steps)
+		check(field+".scope.channels", "channel", v.Scope.Channels, refs.Channels)
+		for j, r := range v.Scope.Roles {
+			if strings.TrimSpace(r) == "" || strings.ContainsAny(r, ", \t\n") {
+				p.add(fmt.Sprintf("%s.scope.roles[%d]", field, j), "%q is not a role name", r)
 			}
 		}
 	}
@@ -61,8 +99,19 @@ func (vs *VariableSet) Validate(knownEnvironments map[string]string) error {
 }
 
 func sameScope(a, b Scope) bool {
-	x, y := slices.Clone(a.Environments), slices.Clone(b.Environments)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
+	return sameSet(a.Environments, b.Environments) && sameSet(a.Roles, b.Roles) && sameSet(a.Machines, b.Machines) &&
+		sameSet(a.Steps, b.Steps) && sameSet(a.Channels, b.Channels)
+}
+
+// sameSet compares two lists as sets; roles compare ignoring case.
+func sameSet(a, b []string) bool {
+	norm := func(l []string) []string {
+		out := make([]string, len(l))
+		for i, v := range l {
+			out[i] = strings.ToLower(v)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
 }

@@ -254,7 +254,11 @@ func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) erro
 	if err != nil {
 		return err
 	}
-	if err := vs.Validate(envs); err != nil {
+	refs, err := q.scopeRefs(ctx, vs.OwnerID, envs)
+	if err != nil {
+		return err
+	}
+	if err := vs.Validate(refs); err != nil {
 		return err
 	}
 	for i := range vs.Variables {
@@ -288,4 +292,24 @@ func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) erro
 // newLocalID makes an id unique within its owner, such as a step's.
 func newLocalID(prefix string) string {
 	return prefix + "-" + strings.ToLower(rand.Text()[:10])
+}
+
+// scopeRefs lists what a project's variables may be scoped to.
+func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[string]string) (model.ScopeRefs, error) {
+	refs := model.ScopeRefs{Environments: envs, Machines: map[string]string{}, Steps: map[string]string{}, Channels: map[string]string{}}
+	machines, _, err := q.ListMachines(ctx, MachineFilter{})
+	if err != nil {
+		return refs, err
+	}
+	for _, m := range machines {
+		refs.Machines[m.ID] = m.Name
+	}
+	d, err := q.GetProcess(ctx, projectID)
+	if err != nil {
+		return refs, err
+	}
+	for _, s := range d.Steps {
+		refs.Steps[s.ID] = s.Name
+	}
+	return refs, nil
 }

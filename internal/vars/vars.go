@@ -3,16 +3,24 @@
 package vars
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-// Scope is where a value is being asked for: the deployment's environment
-// (later also machine, role, step and channel).
+// Scope is where values are being asked for: one step of a deployment on
+// one machine (or on a worker, with no machine).
 type Scope struct {
 	EnvironmentID string
+	ChannelID     string
+	StepID        string
+	// MachineID and MachineRoles describe the target; empty on a worker.
+	MachineID    string
+	MachineRoles []string
+	// TargetRoles are the roles the step aims at.
+	TargetRoles []string
 }
 
 // Values is a resolved set of variables. Names are case-insensitive.
@@ -62,24 +70,40 @@ func (v *Values) Names() []string {
 	return out
 }
 
+// Specificity of each kind of scope, as Octopus ranks them and like CSS
+// rules: a value scoped to a step beats any value not scoped to one, and
+// so on down; among values scoped to the same most specific kind, the next
+// kind decides. A role counts more when the step also aims at it.
+const (
+	rankChannel      = 1 << iota
+	rankEnvironment  // 2
+	rankRole         // 4
+	rankTargetedRole // 8
+	rankMachine      // 16
+	rankStep         // 32
+)
+
 // Resolve picks, for every variable name, the value whose scope matches and
-// is most specific: a value scoped to the environment beats an unscoped one.
-// Values scoped elsewhere do not apply.
+// is most specific. On a tie a project's own value beats a library set's,
+// and then the first listed wins. Values scoped elsewhere do not apply.
 func Resolve(vs []model.Variable, s Scope) *Values {
 	type best struct {
-		rank  int
-		value string
-		name  string
+		rank    int
+		library bool
+		value   string
+		name    string
 	}
 	chosen := map[string]best{}
 	for _, v := range vs {
-		rank, ok := match(v.Scope, s)
+		rank, ok := Match(v.Scope, s)
 		if !ok {
 			continue
 		}
 		key := strings.ToLower(v.Name)
-		if b, seen := chosen[key]; !seen || rank > b.rank {
-			chosen[key] = best{rank: rank, value: v.Value, name: v.Name}
+		library := v.LibrarySetID != ""
+		b, seen := chosen[key]
+		if !seen || rank > b.rank || (rank == b.rank && b.library && !library) {
+			chosen[key] = best{rank: rank, library: library, value: v.Value, name: v.Name}
 		}
 	}
 	out := NewValues()
@@ -89,22 +113,56 @@ func Resolve(vs []model.Variable, s Scope) *Values {
 	return out
 }
 
-// match reports whether a scope applies, and how specific it is: the number
-// of scope kinds it names.
-func match(sc model.Scope, s Scope) (int, bool) {
-	rank := 0
-	if len(sc.Environments) > 0 {
-		if !contains(sc.Environments, s.EnvironmentID) {
+// Match reports whether a scope applies where s is, and how specific it is.
+// Within one kind any listed value matches; across kinds all must.
+func Match(sc model.Scope, s Scope) (rank int, ok bool) {
+	if len(sc.Steps) > 0 {
+		if !slices.Contains(sc.Steps, s.StepID) {
 			return 0, false
 		}
-		rank++
+		rank |= rankStep
+	}
+	if len(sc.Machines) > 0 {
+		if !slices.Contains(sc.Machines, s.MachineID) {
+			return 0, false
+		}
+		rank |= rankMachine
+	}
+	if len(sc.Roles) > 0 {
+		matched, targeted := false, false
+		for _, r := range sc.Roles {
+			if containsFold(s.MachineRoles, r) {
+				matched = true
+				targeted = targeted || containsFold(s.TargetRoles, r)
+			}
+		}
+		if !matched {
+			return 0, false
+		}
+		if targeted {
+			rank |= rankTargetedRole
+		} else {
+			rank |= rankRole
+		}
+	}
+	if len(sc.Environments) > 0 {
+		if !slices.Contains(sc.Environments, s.EnvironmentID) {
+			return 0, false
+		}
+		rank |= rankEnvironment
+	}
+	if len(sc.Channels) > 0 {
+		if !slices.Contains(sc.Channels, s.ChannelID) {
+			return 0, false
+		}
+		rank |= rankChannel
 	}
 	return rank, true
 }
 
-func contains(list []string, v string) bool {
+func containsFold(list []string, v string) bool {
 	for _, x := range list {
-		if x == v {
+		if strings.EqualFold(x, v) {
 			return true
 		}
 	}
