@@ -71,7 +71,9 @@ func FuzzEvaluate(f *testing.F) {
 func TestPrecedence(t *testing.T) {
 	where := Scope{EnvironmentID: "Env-Prod", ChannelID: "Ch-Hotfix", StepID: "step-deploy",
 		MachineID: "Machines-7", MachineRoles: []string{"web", "cache"}, TargetRoles: []string{"Web"}}
-	v := func(value string, sc model.Scope) model.Variable { return model.Variable{Name: "Level", Value: value, Scope: sc} }
+	v := func(value string, sc model.Scope) model.Variable {
+		return model.Variable{Name: "Level", Value: value, Scope: sc}
+	}
 	lib := func(value string, sc model.Scope) model.Variable {
 		x := v(value, sc)
 		x.LibrarySetID = "LibrarySets-1"
