@@ -32,32 +32,26 @@ type localBinary struct {
 func (b localBinary) remoteName() string { return "pulpo-" + b.sha256[:16] }
 
 // remoteBinary returns the path of our binary on the machine, sending it
-// first if the machine lacks it.
+// first if the machine lacks it. The caller holds t.starting.
 func (t *Target) remoteBinary(ctx context.Context, conn *ssh.Client) (string, error) {
-	if exe := t.knownRemoteExe(); exe != "" {
-		return exe, nil
-	}
-	select {
-	case t.installing <- struct{}{}:
-		defer func() { <-t.installing }()
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	if exe := t.knownRemoteExe(); exe != "" { // another call installed it meanwhile
-		return exe, nil
+	if t.remoteExe != "" {
+		return t.remoteExe, nil
 	}
 	local, err := inspectBinary(t.cfg.LocalBinary)
 	if err != nil {
 		return "", err
 	}
-	files, err := t.sftpClient(ctx)
+	// Concurrent writes overlap round trips; memory stays bounded by the
+	// client's limit on requests in flight.
+	files, err := sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("start SFTP on %s: %w", t.cfg.Name, err)
 	}
+	defer files.Close()
 	binDir := path.Join(t.cfg.RemoteHome, "bin")
 	remote := path.Join(binDir, local.remoteName())
 	if fi, err := files.Stat(remote); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o100 != 0 && fi.Size() == local.size {
-		t.setRemoteExe(remote)
+		t.remoteExe = remote
 		return remote, nil
 	}
 	uname, err := t.runOutput(ctx, conn, "uname -sm")
@@ -73,24 +67,8 @@ func (t *Target) remoteBinary(ctx context.Context, conn *ssh.Client) (string, er
 	if err := uploadBinary(ctx, files, local, binDir, remote); err != nil {
 		return "", fmt.Errorf("send the pulpo binary to %s:%s: %w", t.cfg.Name, remote, err)
 	}
-	t.setRemoteExe(remote)
+	t.remoteExe = remote
 	return remote, nil
-}
-
-// knownRemoteExe is where the binary is on the machine, or "" when that is
-// not known yet.
-func (t *Target) knownRemoteExe() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.remoteExe
-}
-
-// setRemoteExe records where the binary is; "" means it must be looked
-// for (and sent) again.
-func (t *Target) setRemoteExe(exe string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.remoteExe = exe
 }
 
 // makeHome creates the remote home private, as the remote side would: it

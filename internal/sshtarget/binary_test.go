@@ -84,6 +84,8 @@ func TestARemovedBinaryIsSentAgain(t *testing.T) {
 	if err := os.Remove(filepath.Join(m.home, "bin", remoteBinaryName(t))); err != nil {
 		t.Fatal(err)
 	}
+	// The running process does not need the file; a new one does.
+	killRemoteServe(t, m.home)
 	if _, err := tg.Capabilities(testContext(t)); err != nil {
 		t.Fatalf("the call after the binary vanished: %v", err)
 	}

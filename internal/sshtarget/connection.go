@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -17,13 +16,8 @@ import (
 const keepAliveInterval = 30 * time.Second
 
 // client returns the open connection, connecting first if there is none.
+// The caller holds t.starting.
 func (t *Target) client(ctx context.Context) (*ssh.Client, error) {
-	select {
-	case t.dialing <- struct{}{}:
-		defer func() { <-t.dialing }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	t.mu.Lock()
 	conn, closed := t.conn, t.closed
 	t.mu.Unlock()
@@ -66,15 +60,10 @@ func (t *Target) watch(conn *ssh.Client) {
 // forget drops a connection (if it is still the current one) and closes it.
 func (t *Target) forget(conn *ssh.Client) {
 	t.mu.Lock()
-	var files *sftp.Client
 	if t.conn == conn {
-		files = t.sftp
-		t.conn, t.sftp = nil, nil
+		t.conn = nil
 	}
 	t.mu.Unlock()
-	if files != nil {
-		files.Close()
-	}
 	conn.Close()
 }
 
@@ -110,69 +99,52 @@ func keepAlive(conn *ssh.Client, done <-chan struct{}) {
 	}
 }
 
-// sftpClient returns an SFTP client on the open connection.
-func (t *Target) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	conn, err := t.client(ctx)
-	if err != nil {
+// session opens a session on conn. A failure other than the machine's
+// refusal means the connection is gone: it is dropped, and the error says
+// that trying again on a new one may help.
+func (t *Target) session(conn *ssh.Client) (*ssh.Session, error) {
+	sess, err := conn.NewSession()
+	if err == nil {
+		return sess, nil
+	}
+	err = fmt.Errorf("open an SSH session on %s: %w", t.cfg.Name, err)
+	var refused *ssh.OpenChannelError
+	if errors.As(err, &refused) { // the server said no; the connection is fine
 		return nil, err
 	}
-	t.mu.Lock()
-	files := t.sftp
-	t.mu.Unlock()
-	if files != nil {
-		return files, nil
-	}
-	// Concurrent writes overlap round trips; memory stays bounded by the
-	// client's limit on requests in flight.
-	files, err = sftp.NewClient(conn, sftp.UseConcurrentWrites(true))
-	if err != nil {
-		return nil, fmt.Errorf("start SFTP on %s: %w", t.cfg.Name, err)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch {
-	case t.conn != conn:
-		files.Close()
-		return nil, fmt.Errorf("start SFTP on %s: the connection was lost", t.cfg.Name)
-	case t.sftp != nil: // another call started one meanwhile
-		files.Close()
-		return t.sftp, nil
-	}
-	t.sftp = files
-	return files, nil
+	t.forget(conn)
+	return nil, &retryableError{err}
 }
 
-// session opens a session when one of the connection's slots is free. Call
-// release when the session is closed.
-func (t *Target) session(ctx context.Context, conn *ssh.Client) (sess *ssh.Session, release func(), err error) {
+// retryableError is a failure to start the remote process that starting
+// it again may cure: the connection was found dead (a new one is made), or
+// the binary was missing (it is sent again).
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+// runOutput runs a shell command on the machine and returns its stdout.
+func (t *Target) runOutput(ctx context.Context, conn *ssh.Client, command string) (string, error) {
+	sess, err := t.session(conn)
+	if err != nil {
+		return "", err
+	}
+	defer sess.Close()
+	var stdout, stderr tailBuffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(command) }()
 	select {
-	case t.sessions <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	release = func() { <-t.sessions }
-	sess, err = conn.NewSession()
-	if err != nil {
-		release()
-		var refused *ssh.OpenChannelError
-		if errors.As(err, &refused) { // the server said no; the connection is fine
-			return nil, nil, fmt.Errorf("open an SSH session on %s: %w", t.cfg.Name, err)
+	case err := <-done:
+		if err != nil {
+			return "", fmt.Errorf("%s: %w: %s", command, err, stderr.String())
 		}
-		t.forget(conn)
-		return nil, nil, &connectionError{started: false, err: fmt.Errorf("open an SSH session on %s: %w", t.cfg.Name, err)}
+		return stdout.String(), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
-	return sess, release, nil
 }
-
-// connectionError is a call that failed because the connection did. started
-// says whether the remote side may have begun serving it.
-type connectionError struct {
-	started bool
-	err     error
-}
-
-func (e *connectionError) Error() string { return e.err.Error() }
-func (e *connectionError) Unwrap() error { return e.err }
 
 // handshake connects and runs the SSH handshake within timeout, or until
 // ctx ends.

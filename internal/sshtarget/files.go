@@ -2,132 +2,115 @@ package sshtarget
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 )
 
-// cleanupTimeout bounds removing a failed upload's temporary file, which
-// happens after the caller's context may have ended.
-const cleanupTimeout = 15 * time.Second
-
-// fileService streams files over SFTP; remote calls resolve paths, check
-// free space and hash what arrived, with the same rules as the local file
-// service.
+// fileService moves files through the remote process as to an agent: room
+// is checked first, the content streams, and both ends compare length and
+// SHA-256. A transfer is repeated after its process died only if none of
+// its content had moved yet.
 type fileService struct{ t *Target }
 
 var _ contract.FileService = fileService{}
 
 // UploadFile writes size bytes from r to path on the machine, all or
-// nothing: into a temporary file next to it, checked by length and SHA-256
-// on the machine, then renamed into place.
+// nothing. A reader holding more than size bytes is refused.
 func (f fileService) UploadFile(ctx context.Context, path string, size int64, r io.Reader) (contract.FileInfo, error) {
-	info, err := f.upload(ctx, path, size, r)
-	if err != nil {
-		return contract.FileInfo{}, fmt.Errorf("upload %s to %s: %w", path, f.t.cfg.Name, err)
-	}
-	return info, nil
-}
-
-func (f fileService) upload(ctx context.Context, path string, size int64, r io.Reader) (contract.FileInfo, error) {
-	// It creates the temporary file, so repeating it could leave one behind.
-	var prep prepareUploadResult
-	if err := f.t.call(ctx, methodPrepareUpload, false, prepareUploadRequest{Path: path, Size: size}, &prep); err != nil {
-		return contract.FileInfo{}, err
-	}
-	placed := false
-	defer func() {
-		if !placed {
-			f.removeTemp(ctx, prep.TempPath)
+	src := &exactReader{r: r, left: size}
+	if size == 0 { // the upload reads nothing, so look here
+		if err := src.atEnd(); err != io.EOF {
+			return contract.FileInfo{}, fmt.Errorf("upload %s to %s: %w", path, f.t.cfg.Name, err)
 		}
-	}()
-	files, err := f.t.sftpClient(ctx)
-	if err != nil {
-		return contract.FileInfo{}, err
 	}
-	tmp, err := files.OpenFile(prep.TempPath, os.O_WRONLY|os.O_TRUNC)
-	if err != nil {
-		return contract.FileInfo{}, fmt.Errorf("open %s: %w", prep.TempPath, err)
+	var info contract.FileInfo
+	err := f.t.call(ctx, src.untouched, func(rpc *agentrpc.Target) (err error) {
+		info, err = rpc.Files().UploadFile(ctx, path, size, src)
+		return err
+	})
+	var notSent *notSentError
+	if errors.As(err, &notSent) { // the service's own errors say what failed
+		err = fmt.Errorf("upload %s to %s: %w", path, f.t.cfg.Name, err)
 	}
-	h := sha256.New()
-	// One byte past size is read, to notice a stream longer than announced.
-	n, err := tmp.ReadFrom(&io.LimitedReader{R: io.TeeReader(ctxReader{ctx, r}, h), N: size + 1})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return contract.FileInfo{}, fmt.Errorf("send the content: %w", err)
-	}
-	if n != size {
-		return contract.FileInfo{}, fmt.Errorf("the content was %s, but %d bytes were announced", describeLength(n, size), size)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	var got contract.FileInfo
-	if err := f.t.call(ctx, methodHashFile, true, pathRequest{Path: prep.TempPath, Sync: true}, &got); err != nil {
-		return contract.FileInfo{}, fmt.Errorf("check what arrived: %w", err)
-	}
-	if got.Length != size || got.SHA256 != sum {
-		return contract.FileInfo{}, fmt.Errorf("the machine received %d bytes with SHA-256 %s, but %d bytes with SHA-256 %s were sent", got.Length, got.SHA256, size, sum)
-	}
-	if err := renameReplacing(files, prep.TempPath, prep.Path); err != nil {
-		return contract.FileInfo{}, fmt.Errorf("move %s into place: %w", prep.Path, err)
-	}
-	placed = true
-	return contract.FileInfo{Path: prep.Path, Length: size, SHA256: sum}, nil
+	return info, err
 }
 
-func describeLength(n, size int64) string {
-	if n > size {
-		return "longer"
-	}
-	return fmt.Sprintf("only %d bytes", n)
-}
-
-// removeTemp deletes a failed upload's temporary file, reconnecting if the
-// failure was the connection's.
-func (f fileService) removeTemp(ctx context.Context, tmp string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if files, err := f.t.sftpClient(ctx); err == nil {
-		files.Remove(tmp)
-	}
-}
-
-// DownloadFile writes the file at path on the machine to w and describes
-// what was sent: the length and hash are of the bytes written to w.
+// DownloadFile writes the file at path on the machine to w.
 func (f fileService) DownloadFile(ctx context.Context, path string, w io.Writer) (contract.FileInfo, error) {
-	info, err := f.download(ctx, path, w)
-	if err != nil {
-		return contract.FileInfo{}, fmt.Errorf("download %s from %s: %w", path, f.t.cfg.Name, err)
+	dst := &countingWriter{w: w}
+	var info contract.FileInfo
+	err := f.t.call(ctx, dst.untouched, func(rpc *agentrpc.Target) (err error) {
+		info, err = rpc.Files().DownloadFile(ctx, path, dst)
+		return err
+	})
+	var notSent *notSentError
+	if errors.As(err, &notSent) {
+		err = fmt.Errorf("download %s from %s: %w", path, f.t.cfg.Name, err)
 	}
-	return info, nil
+	return info, err
 }
 
-func (f fileService) download(ctx context.Context, path string, w io.Writer) (contract.FileInfo, error) {
-	var resolved pathResult
-	if err := f.t.call(ctx, methodResolvePath, true, pathRequest{Path: path}, &resolved); err != nil {
-		return contract.FileInfo{}, err
-	}
-	files, err := f.t.sftpClient(ctx)
-	if err != nil {
-		return contract.FileInfo{}, err
-	}
-	src, err := files.Open(resolved.Path)
-	if err != nil {
-		return contract.FileInfo{}, fmt.Errorf("open %s: %w", resolved.Path, err)
-	}
-	defer src.Close()
-	h := sha256.New()
-	// io.Copy uses the SFTP file's WriteTo, which keeps several reads in
-	// flight but writes in order.
-	n, err := io.Copy(ctxWriter{ctx, io.MultiWriter(w, h)}, src)
-	if err != nil {
-		return contract.FileInfo{}, err
-	}
-	return contract.FileInfo{Path: resolved.Path, Length: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+// exactReader passes on r's first left bytes, and fails instead of
+// delivering the last of them when r holds more: the upload stops reading
+// at the announced size, so a longer stream would be cut short unseen, and
+// failing before the last byte leaves the machine an incomplete upload,
+// which it discards.
+type exactReader struct {
+	r    io.Reader
+	left int64
+	read int64
 }
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, e.atEnd()
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	e.read += int64(n)
+	if e.left == 0 && err == nil {
+		if err = e.atEnd(); err == io.EOF {
+			err = nil
+		} else {
+			n = 0
+		}
+	}
+	return n, err
+}
+
+// atEnd is io.EOF when r holds nothing more.
+func (e *exactReader) atEnd() error {
+	var b [1]byte
+	for {
+		n, err := e.r.Read(b[:])
+		switch {
+		case n > 0:
+			return fmt.Errorf("the content is longer than the %d bytes announced", e.read)
+		case err != nil:
+			return err
+		}
+	}
+}
+
+func (e *exactReader) untouched() bool { return e.read == 0 }
+
+// countingWriter counts what passed through it.
+type countingWriter struct {
+	w       io.Writer
+	written int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) untouched() bool { return c.written == 0 }

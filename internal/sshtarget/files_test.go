@@ -14,13 +14,14 @@ import (
 	"testing/iotest"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
 )
 
 func TestUploadAndDownloadRoundTrip(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
 	files := m.target(t).Files()
-	content := make([]byte, 3<<20+123) // many SFTP packets, and not a round number
+	content := make([]byte, 3<<20+123) // wider than a stream's window, and not a round number
 	rand.Read(content)
 	sum := sha256.Sum256(content)
 	want := contract.FileInfo{Path: filepath.Join(m.home, "pkgs/app.bin"), Length: int64(len(content)), SHA256: hex.EncodeToString(sum[:])}
@@ -61,7 +62,8 @@ func TestUploadAndDownloadRoundTrip(t *testing.T) {
 func TestAFailedUploadLeavesNothing(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
-	files := m.target(t).Files()
+	tg := m.target(t)
+	files := tg.Files()
 	content := make([]byte, 1<<20)
 	sourceFailed := errors.New("the source disk failed")
 	tests := []struct {
@@ -74,9 +76,11 @@ func TestAFailedUploadLeavesNothing(t *testing.T) {
 		{name: "the reader fails midway", size: 3 << 20,
 			r: io.MultiReader(bytes.NewReader(content), iotest.ErrReader(sourceFailed)), wantIs: sourceFailed},
 		{name: "the stream ends early", size: int64(len(content)) + 10,
-			r: bytes.NewReader(content), wantErr: "only 1048576 bytes"},
+			r: bytes.NewReader(content), wantErr: "ended after 1048576 of 1048586 bytes"},
 		{name: "the stream is longer than announced", size: int64(len(content)) - 10,
-			r: bytes.NewReader(content), wantErr: "longer"},
+			r: bytes.NewReader(content), wantErr: "longer than the 1048566 bytes announced"},
+		{name: "an empty upload from a stream that is not", size: 0,
+			r: bytes.NewReader(content), wantErr: "longer than the 0 bytes announced"},
 		{name: "the disk has no room", size: 1 << 60,
 			r: bytes.NewReader(content), wantIs: contract.ErrNotEnoughSpace},
 	}
@@ -87,6 +91,8 @@ func TestAFailedUploadLeavesNothing(t *testing.T) {
 			if err == nil || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got error %v, want %v / %q", err, tt.wantIs, tt.wantErr)
 			}
+			// The machine cleans up as it ends the call.
+			waitFor(t, "the machine ends the upload", func() bool { return sshtarget.OpenCalls(tg) == 0 })
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Fatalf("left %s behind", entries[0].Name())
 			}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
 )
 
@@ -40,22 +41,41 @@ func TestAChangedHostKeyIsRefused(t *testing.T) {
 		"a target reconnecting": connected,
 		"a new target":          newTarget(t, cfg),
 	}
-	for name, tg := range targets {
-		t.Run(name, func(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(tg *sshtarget.Target) error
+	}{
+		{name: "capabilities", call: func(tg *sshtarget.Target) error {
 			_, err := tg.Capabilities(testContext(t))
-			var mismatch *sshtarget.HostKeyMismatchError
-			if !errors.As(err, &mismatch) {
-				t.Fatalf("got %v, want a HostKeyMismatchError", err)
-			}
-			want := sshtarget.HostKeyMismatchError{Address: m.srv.Addr(), Expected: registered, Got: presented}
-			if *mismatch != want {
-				t.Errorf("got %+v, want %+v", *mismatch, want)
-			}
-			for _, part := range []string{m.srv.Addr(), registered, presented, "reinstalled or someone is in the middle", "update the machine's host key fingerprint"} {
-				if !strings.Contains(err.Error(), part) {
-					t.Errorf("the message %q does not mention %q", err, part)
+			return err
+		}},
+		{name: "a script", call: func(tg *sshtarget.Target) error {
+			_, err := tg.Scripts().StartScript(testContext(t), contract.StartScriptCommand{Ticket: "refused", Syntax: "bash", Body: "echo no"})
+			return err
+		}},
+		{name: "a file", call: func(tg *sshtarget.Target) error {
+			_, err := tg.Files().UploadFile(testContext(t), "refused.txt", 2, strings.NewReader("no"))
+			return err
+		}},
+	}
+	for name, tg := range targets {
+		for _, c := range calls {
+			t.Run(name+", "+c.name, func(t *testing.T) {
+				err := c.call(tg)
+				var mismatch *sshtarget.HostKeyMismatchError
+				if !errors.As(err, &mismatch) {
+					t.Fatalf("got %v, want a HostKeyMismatchError", err)
 				}
-			}
-		})
+				want := sshtarget.HostKeyMismatchError{Address: m.srv.Addr(), Expected: registered, Got: presented}
+				if *mismatch != want {
+					t.Errorf("got %+v, want %+v", *mismatch, want)
+				}
+				for _, part := range []string{m.srv.Addr(), registered, presented, "reinstalled or someone is in the middle", "update the machine's host key fingerprint"} {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("the message %q does not mention %q", err, part)
+					}
+				}
+			})
+		}
 	}
 }

@@ -1,14 +1,15 @@
 package sshtarget
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"testing/iotest"
 )
 
 func TestCheckPlatform(t *testing.T) {
@@ -61,48 +62,74 @@ func TestInspectBinaryReadsItsPlatform(t *testing.T) {
 	}
 }
 
-func TestReplies(t *testing.T) {
-	encode := func(result any, err error) string {
-		var b strings.Builder
-		encodeReply(&b, result, err)
-		return b.String()
-	}
+func TestTheReadyLineIsFoundAfterALoginBanner(t *testing.T) {
 	tests := []struct {
-		name       string
-		stdout     string
-		wantResult string
-		wantErr    string
-		wantSpace  bool
-		wantNoise  string
+		name      string
+		stdout    string
+		wantNoise string
+		wantErr   bool
 	}{
-		{name: "a result", stdout: encode(map[string]int{"a": 1}, nil), wantResult: `{"a":1}`},
-		{name: "no result", stdout: encode(nil, nil), wantResult: "null"},
-		{name: "an error", stdout: encode(nil, errors.New("script syntax \"perl\" is not supported")), wantErr: `script syntax "perl" is not supported`},
-		{name: "no room", stdout: encode(nil, fmt.Errorf("%w: 10 bytes needed", contract.ErrNotEnoughSpace)), wantErr: "not enough free disk space: 10 bytes needed", wantSpace: true},
-		{name: "after a login banner", stdout: "Welcome to web-01\n{\"motd\":1}\n" + encode(1, nil), wantResult: "1", wantNoise: "Welcome to web-01\n{\"motd\":1}"},
+		{name: "just the line", stdout: serveReady + "\n"},
+		{name: "after a banner", stdout: "Welcome to web-01\n{\"motd\":1}\n" + serveReady + "\n", wantNoise: "Welcome to web-01\n{\"motd\":1}"},
+		{name: "after output with no line end", stdout: "hi" + serveReady + "\r\n", wantNoise: "hi"},
+		{name: "never", stdout: "bash: pulpo: command not found\n", wantNoise: "bash: pulpo: command not found", wantErr: true},
+		{name: "cut short", stdout: serveReady, wantNoise: serveReady, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, noise, err := readReply(strings.NewReader(tt.stdout))
-			if err != nil {
-				t.Fatal(err)
+			// Frames follow the line and must stay in the reader.
+			out := bufio.NewReader(strings.NewReader(tt.stdout + "\x00frames"))
+			if tt.wantErr {
+				out = bufio.NewReader(strings.NewReader(tt.stdout))
 			}
-			if string(rep.Result) != tt.wantResult || rep.Error != tt.wantErr || noise != tt.wantNoise {
-				t.Fatalf("got %+v, noise %q", rep, noise)
+			noise, err := readReady(out)
+			if noise != tt.wantNoise || (err != nil) != tt.wantErr {
+				t.Fatalf("got %q, %v", noise, err)
 			}
-			if rep.Error == "" {
-				return
-			}
-			var remote error = &remoteError{msg: rep.Error, code: rep.Code}
-			if errors.Is(remote, contract.ErrNotEnoughSpace) != tt.wantSpace {
-				t.Errorf("errors.Is(ErrNotEnoughSpace) = %v, want %v", !tt.wantSpace, tt.wantSpace)
-			}
-			if a, ok := remote.(interface{ Answered() bool }); !ok || !a.Answered() {
-				t.Error("an error from the machine must count as answered, so it is not retried")
+			if rest, _ := io.ReadAll(out); !tt.wantErr && string(rest) != "\x00frames" {
+				t.Errorf("left %q in the reader", rest)
 			}
 		})
 	}
-	if _, _, err := readReply(strings.NewReader("bash: pulpo: command not found\n")); err == nil {
-		t.Error("output without a reply was taken for one")
+}
+
+func TestExactReaderRefusesAnythingButTheAnnouncedLength(t *testing.T) {
+	failed := errors.New("the source disk failed")
+	tests := []struct {
+		name    string
+		size    int64
+		r       io.Reader
+		want    string
+		wantErr string
+	}{
+		{name: "exactly", size: 5, r: strings.NewReader("hello"), want: "hello"},
+		{name: "exactly, in small reads", size: 5, r: iotest.OneByteReader(strings.NewReader("hello")), want: "hello"},
+		{name: "shorter", size: 9, r: strings.NewReader("hello"), want: "hello"},
+		{name: "longer: the last bytes are held back", size: 4, r: strings.NewReader("hello"), want: "", wantErr: "longer than the 4 bytes announced"},
+		{name: "longer, in small reads", size: 4, r: iotest.OneByteReader(strings.NewReader("hello")), want: "hel", wantErr: "longer than the 4 bytes announced"},
+		{name: "failing", size: 9, r: io.MultiReader(strings.NewReader("he"), iotest.ErrReader(failed)), want: "he", wantErr: failed.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got bytes.Buffer
+			// As an upload reads it: never past the announced size.
+			_, err := io.Copy(&got, io.LimitReader(&exactReader{r: tt.r, left: tt.size}, tt.size))
+			if got.String() != tt.want || tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("read %q, %v; want %q, %q", got.String(), err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	var b tailBuffer
+	b.Write([]byte(strings.Repeat("a", tailBufferSize)))
+	b.Write([]byte("the reason"))
+	if got := b.String(); len(got) != tailBufferSize || !strings.HasSuffix(got, "the reason") {
+		t.Errorf("kept %d bytes ending %q", len(got), got[len(got)-20:])
+	}
+	b.Write([]byte(strings.Repeat("b", 2*tailBufferSize)))
+	if got := b.String(); got != strings.Repeat("b", tailBufferSize) {
+		t.Errorf("a long write left %d bytes", len(got))
 	}
 }

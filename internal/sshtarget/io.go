@@ -20,37 +20,30 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// ctxWriter stops a copy when its context ends.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
-}
-
-// limitedBuffer keeps the first few KiB written to it, for error messages.
-type limitedBuffer struct {
+// tailBuffer keeps the last few KiB written to it, for error messages: a
+// process that dies says why last.
+type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
 }
 
-const limitedBufferSize = 4096
+const tailBufferSize = 4096
 
-func (b *limitedBuffer) Write(p []byte) (int, error) {
+func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if room := limitedBufferSize - len(b.buf); room > 0 {
-		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	n := len(p)
+	if n > tailBufferSize {
+		p = p[n-tailBufferSize:]
 	}
-	return len(p), nil
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - tailBufferSize; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return n, nil
 }
 
-func (b *limitedBuffer) String() string {
+func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.TrimSpace(string(b.buf))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,19 +189,62 @@ func gone(pid int) bool {
 	return err == nil && strings.Contains(string(b), ") Z ")
 }
 
-// remoteCallRunning reports whether a "remote-call ... method" process for
-// home is running on the machine (which is this one).
-func remoteCallRunning(home, method string) bool {
+// remoteServePIDs lists the "remote-serve --home HOME" processes running on
+// the machine (which is this one).
+func remoteServePIDs(home string) []int {
+	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) == 5 && args[1] == "remote-call" && args[3] == home && args[4] == method {
-			return true
+		if len(args) == 4 && args[1] == "remote-serve" && args[3] == home && !gone(pid) {
+			pids = append(pids, pid)
 		}
 	}
-	return false
+	return pids
+}
+
+// killRemoteServe kills the machine's remote-serve process, as the OOM
+// killer or an administrator might, and waits until it is gone.
+func killRemoteServe(t *testing.T, home string) {
+	t.Helper()
+	var pids []int
+	// One that served an earlier connection may still be on its way out.
+	waitFor(t, "one remote process runs", func() bool {
+		pids = remoteServePIDs(home)
+		return len(pids) == 1
+	})
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the remote process is gone", func() bool { return gone(pids[0]) })
+}
+
+// runScript does what a deployment step does: it runs an echo command as a
+// script to its end, waiting up to wait in each call, checks that it exits
+// 0 having printed just what it echoes, and completes it.
+func runScript(ctx context.Context, scripts contract.ScriptService, ticket, echo string, wait time.Duration) error {
+	st, err := scripts.StartScript(ctx, contract.StartScriptCommand{Ticket: ticket, Syntax: "bash", Body: echo, Wait: wait})
+	if err != nil {
+		return err
+	}
+	lines := st.Logs
+	for st.State != contract.ScriptComplete {
+		if st, err = scripts.GetStatus(ctx, contract.StatusRequest{Ticket: ticket, FromLogSeq: st.NextLogSeq, Wait: wait}); err != nil {
+			return err
+		}
+		lines = append(lines, st.Logs...)
+	}
+	want := strings.TrimPrefix(echo, "echo ")
+	if st.ExitCode != 0 || len(lines) != 1 || lines[0].Text != want {
+		return fmt.Errorf("script %s ended with %d having printed %q, want 0 and just %q", ticket, st.ExitCode, texts(lines), want)
+	}
+	return scripts.CompleteScript(ctx, ticket)
 }

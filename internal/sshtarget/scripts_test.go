@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
 )
 
 func TestAScriptRunsOnceAndItsOutputArrivesInOrder(t *testing.T) {
@@ -26,7 +27,7 @@ func TestAScriptRunsOnceAndItsOutputArrivesInOrder(t *testing.T) {
 	cmd := contract.StartScriptCommand{Ticket: "once", Syntax: "bash", Body: body, Wait: 10 * time.Second}
 
 	// Several starts at once, as a retried call racing its original would
-	// arrive, each in a process of its own on the machine.
+	// arrive.
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
@@ -178,36 +179,49 @@ func TestAScriptOutlivesTheConnectionAndAnotherTargetPicksItUp(t *testing.T) {
 	}
 }
 
-func TestACallInterruptedByADroppedConnectionIsRepeatedOnANewOne(t *testing.T) {
+func TestACallInterruptedByALostProcessIsRepeatedOnANewOne(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
-	gate := filepath.Join(t.TempDir(), "gate")
-	scripts := m.target(t).Scripts()
-	start(t, scripts, "drop", gatedScript(gate))
-	next := followUntil(t, scripts, "drop", "before")
+	tg := m.target(t)
+	scripts := tg.Scripts()
+	tests := []struct {
+		name      string
+		interrupt func(t *testing.T)
+	}{
+		{name: "the SSH connection drops", interrupt: func(t *testing.T) { m.srv.DropConnections(t) }},
+		{name: "the remote process is killed", interrupt: func(t *testing.T) { killRemoteServe(t, m.home) }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ticket := fmt.Sprintf("lost-%d", i)
+			gate := filepath.Join(t.TempDir(), "gate")
+			start(t, scripts, ticket, gatedScript(gate))
+			next := followUntil(t, scripts, ticket, "before")
 
-	type result struct {
-		st  contract.ScriptStatus
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		st, err := scripts.GetStatus(testContext(t), contract.StatusRequest{Ticket: "drop", FromLogSeq: next, Wait: 20 * time.Second})
-		done <- result{st, err}
-	}()
-	waitFor(t, "the long poll runs on the machine", func() bool { return remoteCallRunning(m.home, "get-status") })
-	m.srv.DropConnections(t)
-	openGate(t, gate)
-	r := <-done
+			type result struct {
+				st  contract.ScriptStatus
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				st, err := scripts.GetStatus(testContext(t), contract.StatusRequest{Ticket: ticket, FromLogSeq: next, Wait: 20 * time.Second})
+				done <- result{st, err}
+			}()
+			waitFor(t, "the long poll is open", func() bool { return sshtarget.OpenCalls(tg) == 1 })
+			tt.interrupt(t)
+			openGate(t, gate)
+			r := <-done
 
-	if r.err != nil {
-		t.Fatalf("the call was not repeated on a new connection: %v", r.err)
-	}
-	if len(r.st.Logs) == 0 || r.st.Logs[0].Text != "after" {
-		t.Fatalf("got %+v, want the line after the gate", r.st)
-	}
-	if end, _ := follow(t, scripts, "drop", next); end.ExitCode != 7 {
-		t.Errorf("exit code %d, want 7", end.ExitCode)
+			if r.err != nil {
+				t.Fatalf("the call was not repeated on a new process: %v", r.err)
+			}
+			if len(r.st.Logs) == 0 || r.st.Logs[0].Text != "after" {
+				t.Fatalf("got %+v, want the line after the gate", r.st)
+			}
+			if end, _ := follow(t, scripts, ticket, next); end.ExitCode != 7 {
+				t.Errorf("exit code %d, want 7", end.ExitCode)
+			}
+		})
 	}
 }
 
@@ -215,7 +229,8 @@ func TestStatusWaitsOnTheMachine(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t)
 	gate := filepath.Join(t.TempDir(), "gate")
-	scripts := m.target(t).Scripts()
+	tg := m.target(t)
+	scripts := tg.Scripts()
 	start(t, scripts, "poll", gatedScript(gate))
 	next := followUntil(t, scripts, "poll", "before")
 
@@ -234,13 +249,16 @@ func TestStatusWaitsOnTheMachine(t *testing.T) {
 		defer cancel()
 		began := time.Now()
 		st, err := scripts.GetStatus(ctx, contract.StatusRequest{Ticket: "poll", FromLogSeq: next, Wait: time.Minute})
-		// Like the local service: what there is so far, no error.
+		// As from an agent: the machine's handler sees the call abandoned
+		// and answers what there is so far, which still arrives.
 		if err != nil || st.State != contract.ScriptRunning {
 			t.Fatalf("got %+v, %v", st, err)
 		}
 		if waited := time.Since(began); waited > 4*time.Second {
 			t.Fatalf("answered after %s: the machine kept waiting", waited)
 		}
+		// The call stays open until the machine has ended it too.
+		waitFor(t, "the machine ends the abandoned call", func() bool { return sshtarget.OpenCalls(tg) == 0 })
 	})
 	t.Run("news ends the wait", func(t *testing.T) {
 		done := make(chan contract.ScriptStatus, 1)
@@ -248,7 +266,12 @@ func TestStatusWaitsOnTheMachine(t *testing.T) {
 			st, _ := scripts.GetStatus(testContext(t), contract.StatusRequest{Ticket: "poll", FromLogSeq: next, Wait: time.Minute})
 			done <- st
 		}()
-		waitFor(t, "the long poll runs on the machine", func() bool { return remoteCallRunning(m.home, "get-status") })
+		waitFor(t, "the long poll is open", func() bool { return sshtarget.OpenCalls(tg) == 1 })
+		select {
+		case st := <-done:
+			t.Fatalf("the long poll answered before the script printed: %+v", st)
+		default:
+		}
 		openGate(t, gate)
 		select {
 		case st := <-done:
@@ -260,4 +283,30 @@ func TestStatusWaitsOnTheMachine(t *testing.T) {
 		}
 	})
 	follow(t, scripts, "poll", next)
+}
+
+func TestManyCallsShareOneRemoteProcess(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	scripts := m.target(t).Scripts()
+	const n = 20
+	// Started at once on a target that has not connected yet: the first
+	// calls also share one connection and one remote process.
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs <- runScript(testContext(t), scripts, fmt.Sprintf("many-%d", i), fmt.Sprintf("echo output of %d", i), 10*time.Second)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if pids := remoteServePIDs(m.home); len(pids) != 1 {
+		t.Errorf("%d remote processes ran the calls, want 1", len(pids))
+	}
 }

@@ -16,11 +16,22 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 )
 
-// RunIfRemoteCall serves one call and exits when the binary was started as
-// "pulpo remote-call --home HOME METHOD" (by an SSH target's server);
-// otherwise it returns at once. Call it first thing in main.
+// RunIfRemoteCall serves and exits when the binary was started on a machine
+// as one of
+//
+//	pulpo remote-serve --home HOME        the agent protocol on stdin and stdout, until stdin closes
+//	pulpo remote-call --home HOME METHOD  one call: a JSON request on stdin, the reply on stdout
+//
+// (the first by an SSH target's server); otherwise it returns at once. Call
+// it first thing in main.
 func RunIfRemoteCall(version string) {
-	if len(os.Args) >= 2 && os.Args[1] == remoteCallCommand {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case remoteServeCommand:
+		os.Exit(serveRemote(os.Args[2:], version))
+	case remoteCallCommand:
 		os.Exit(serveRemoteCall(os.Args[2:], version))
 	}
 }

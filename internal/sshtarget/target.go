@@ -1,54 +1,53 @@
 // Package sshtarget reaches a Linux machine over SSH without an agent
 // installed there. The server sends its own (static) pulpo binary once,
-// addressed by its hash, and every call runs
+// addressed by its hash, and runs
 //
-//	<home>/bin/pulpo-<hash16> remote-call --home <home> <method>
+//	<home>/bin/pulpo-<hash16> remote-serve --home <home>
 //
-// in a new session of one kept-open SSH connection: a JSON request on stdin,
-// a JSON reply on stdout. On the machine that command serves the call with
-// the local script and file services (internal/localtarget), so tickets,
-// workspaces and detached supervisors behave exactly as on the built-in
-// worker, and scripts outlive the SSH connection. Files travel over SFTP.
+// in one session of a kept-open SSH connection. That process speaks the
+// agent protocol (internal/comms, internal/agentrpc) over its stdin and
+// stdout for as long as the session lives, so calls are multiplexed over
+// it as over an agent's TLS connection and cost about as little. On the
+// machine it serves the local script and file services
+// (internal/localtarget), so tickets, workspaces and detached supervisors
+// behave exactly as on an agent, and scripts outlive the SSH connection;
+// a new process picks them up by ticket.
 package sshtarget
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 )
 
-// maxCallSessions bounds the sessions open at once on the connection: sshd
-// refuses more than MaxSessions (10 by default), and SFTP holds one.
-const maxCallSessions = 8
-
-// Target is a machine reached over SSH. It connects on first use and
-// reconnects after the connection drops. It is safe for concurrent use.
+// Target is a machine reached over SSH. It connects and starts its remote
+// process on first use, and again after either dies. It is safe for
+// concurrent use.
 type Target struct {
 	cfg       Config
 	clientCfg *ssh.ClientConfig
-	// sessions is a semaphore of maxCallSessions slots.
-	sessions chan struct{}
-	// dialing is held (a one-slot semaphore) while a connection is made, so
-	// concurrent first calls share one.
-	dialing chan struct{}
+	logger    *slog.Logger
 
-	// installing is held while the binary is looked for and sent.
-	installing chan struct{}
+	// starting is held (a one-slot semaphore) while the connection is made,
+	// the binary sent and the remote process started, so concurrent first
+	// calls share one of each.
+	starting chan struct{}
+	// remoteExe is the path of the pulpo binary on the machine, once it is
+	// known to be there; only touched while starting is held.
+	remoteExe string
 
 	mu     sync.Mutex
 	closed bool
 	conn   *ssh.Client
-	sftp   *sftp.Client // on conn; nil until needed
-	// remoteExe is the path of the pulpo binary on the machine, once it is
-	// known to be there.
-	remoteExe string
+	proc   *remoteProcess
 }
 
 var _ contract.Target = (*Target)(nil)
@@ -72,9 +71,8 @@ func New(cfg Config) (*Target, error) {
 			HostKeyCallback:   pinnedHostKey(cfg.address(), cfg.HostKeyFingerprint),
 			HostKeyAlgorithms: hostKeyAlgorithms(),
 		},
-		sessions:   make(chan struct{}, maxCallSessions),
-		dialing:    make(chan struct{}, 1),
-		installing: make(chan struct{}, 1),
+		logger:   slog.New(slog.DiscardHandler),
+		starting: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -92,7 +90,11 @@ func (t *Target) Files() contract.FileService { return fileService{t} }
 // our binary.
 func (t *Target) Capabilities(ctx context.Context) (contract.Capabilities, error) {
 	var caps contract.Capabilities
-	if err := t.call(ctx, methodCapabilities, true, struct{}{}, &caps); err != nil {
+	err := t.call(ctx, always, func(rpc *agentrpc.Target) (err error) {
+		caps, err = rpc.Capabilities(ctx)
+		return err
+	})
+	if err != nil {
 		return contract.Capabilities{}, fmt.Errorf("capabilities of %s: %w", t.cfg.Name, err)
 	}
 	if caps.Version == "" {
@@ -101,21 +103,25 @@ func (t *Target) Capabilities(ctx context.Context) (contract.Capabilities, error
 	return caps, nil
 }
 
-// Close ends the connection. Scripts started on the machine keep running;
-// another Target can follow them. Calls after Close fail.
+// Close ends the remote process and the connection. Scripts started on the
+// machine keep running; another Target can follow them. Calls after Close
+// fail.
 func (t *Target) Close() error {
 	t.mu.Lock()
 	t.closed = true
-	conn, files := t.conn, t.sftp
-	t.conn, t.sftp = nil, nil
+	proc, conn := t.proc, t.conn
+	t.proc, t.conn = nil, nil
 	t.mu.Unlock()
-	if files != nil {
-		files.Close()
-	}
+	var err error
 	if conn != nil {
-		if err := conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("close ssh connection to %s: %w", t.cfg.Name, err)
+		// First, so that ending the process's session does not wait for
+		// the machine to answer.
+		if cerr := conn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = fmt.Errorf("close ssh connection to %s: %w", t.cfg.Name, cerr)
 		}
 	}
-	return nil
+	if proc != nil {
+		proc.close()
+	}
+	return err
 }
