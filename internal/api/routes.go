@@ -108,6 +108,7 @@ func (a *API) projectRoutes() {
 			if err != nil {
 				return err
 			}
+			vs.Variables = model.Redacted(vs.Variables)
 			writeJSON(w, http.StatusOK, vs)
 			return nil
 		}})
@@ -124,6 +125,7 @@ func (a *API) projectRoutes() {
 			if err := a.Store.Tx(r.Context(), func(q *store.Queries) error { return q.SaveVariables(r.Context(), &vs) }); err != nil {
 				return err
 			}
+			vs.Variables = model.Redacted(vs.Variables)
 			writeJSON(w, http.StatusOK, vs)
 			return nil
 		}})
@@ -141,7 +143,7 @@ func (a *API) projectRoutes() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, rel)
+			writeJSON(w, http.StatusOK, redactRelease(rel))
 			return nil
 		}})
 }
@@ -181,7 +183,7 @@ func (a *API) releaseRoutes() {
 				auto = []model.Deployment{}
 			}
 			w.Header().Set("Location", Prefix+"/releases/"+rel.ID)
-			writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: rel, AutomaticDeployments: auto})
+			writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: redactRelease(rel), AutomaticDeployments: auto})
 			return nil
 		}})
 	a.add(route{method: "GET", path: Prefix + "/releases/{id}", tag: "releases", summary: "Get a release with its snapshot", response: model.Release{},
@@ -190,7 +192,7 @@ func (a *API) releaseRoutes() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, rel)
+			writeJSON(w, http.StatusOK, redactRelease(rel))
 			return nil
 		}})
 	a.add(route{method: "DELETE", path: Prefix + "/releases/{id}", tag: "releases", summary: "Delete a release and its deployment history", status: http.StatusNoContent,
@@ -225,6 +227,9 @@ func (a *API) listReleases(w http.ResponseWriter, r *http.Request, projectID str
 	items, total, err := a.Store.Read().ListReleases(r.Context(), store.ReleaseFilter{Skip: p.skip, Take: p.take, ProjectID: projectID})
 	if err != nil {
 		return err
+	}
+	for i := range items {
+		items[i] = redactRelease(items[i])
 	}
 	writeJSON(w, http.StatusOK, page(items, total, p))
 	return nil
@@ -489,4 +494,11 @@ func boolParam(r *http.Request, name string) (bool, error) {
 		return false, badRequest("query parameter %s must be true or false, not %q", name, v)
 	}
 	return b, nil
+}
+
+// redactRelease blanks the sensitive values of a release's snapshot: they
+// are sealed anyway, but nothing of a secret leaves through the API.
+func redactRelease(r model.Release) model.Release {
+	r.VariableSnapshot.Variables = model.Redacted(r.VariableSnapshot.Variables)
+	return r
 }

@@ -443,7 +443,7 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	}
 	vars := make([]model.Variable, len(want.Variables))
 	for i, v := range want.Variables {
-		vars[i] = model.Variable{Name: v.Name, Value: v.Value,
+		vars[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive,
 			Scope: model.Scope{Environments: a.envRefs(fmt.Sprintf("variables[%d].environments", i), v.Environments, &problems)}}
 	}
 	if len(problems) > 0 {
@@ -571,15 +571,29 @@ func (a *applier) variables(ctx context.Context, projectID string, want []model.
 	if err != nil {
 		return false, err
 	}
+	// Stored sensitive values are sealed: compare what they hold.
+	stored := slices.Clone(vs.Variables)
+	for i := range stored {
+		if stored[i].Sensitive {
+			plain, err := a.q.OpenSealed(stored[i].Value)
+			if err != nil {
+				return false, fmt.Errorf("variable %q: %w", stored[i].Name, err)
+			}
+			stored[i].Value = plain
+		}
+	}
 	for i := range want {
-		for _, old := range vs.Variables {
+		for _, old := range stored {
 			if model.SameName(old.Name, want[i].Name) && sameSet(old.Scope.Environments, want[i].Scope.Environments) {
 				want[i].ID = old.ID
+				if want[i].Sensitive && old.Sensitive && want[i].Value == "" {
+					want[i].Value = old.Value // left out of the file: kept
+				}
 				break
 			}
 		}
 	}
-	if reflect.DeepEqual(normalVars(vs.Variables), normalVars(want)) {
+	if reflect.DeepEqual(normalVars(stored), normalVars(want)) {
 		return false, nil
 	}
 	next := model.VariableSet{OwnerID: projectID, Version: vs.Version, Variables: want}

@@ -107,7 +107,11 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		for _, v := range vs.Variables {
-			out.Variables = append(out.Variables, confdoc.Variable{Name: v.Name, Value: v.Value, Environments: toNames(v.Scope.Environments)})
+			value := v.Value
+			if v.Sensitive {
+				value = "" // secrets never leave the server
+			}
+			out.Variables = append(out.Variables, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Environments: toNames(v.Scope.Environments)})
 		}
 		doc.Projects = append(doc.Projects, out)
 	}

@@ -102,10 +102,13 @@ type Step struct {
 	WindowSize     int      `json:"windowSize,omitempty" yaml:"windowSize,omitempty"`
 }
 
-// Variable is one value; Environments scopes it by environment name.
+// Variable is one value; Environments scopes it by environment name. A
+// sensitive value is never exported; applied without a value, it keeps the
+// one it has.
 type Variable struct {
 	Name         string   `json:"name" yaml:"name"`
-	Value        string   `json:"value" yaml:"value"`
+	Value        string   `json:"value,omitempty" yaml:"value,omitempty"`
+	Sensitive    bool     `json:"sensitive,omitempty" yaml:"sensitive,omitempty"`
 	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
 }
 

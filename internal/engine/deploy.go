@@ -91,6 +91,13 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	if err != nil {
 		return err
 	}
+	// Sensitive values are opened only here, and hidden in everything the
+	// task logs from now on.
+	secrets, err := h.openSensitive(run, x.release.VariableSnapshot.Variables)
+	if err != nil {
+		return err
+	}
+	run.SetMasker(vars.NewMasker(secrets...))
 	steps := x.release.ProcessSnapshot.EnabledSteps()
 	acts, err := h.stepActivities(ctx, run, steps)
 	if err != nil {
@@ -148,6 +155,24 @@ func (h deployHandler) stepActivities(ctx context.Context, run *tasks.Run, steps
 		return nil
 	})
 	return out, err
+}
+
+// openSensitive decrypts the snapshot's sensitive values in place and
+// returns them, for masking.
+func (h deployHandler) openSensitive(run *tasks.Run, vs []model.Variable) ([]string, error) {
+	var secrets []string
+	for i := range vs {
+		if !vs[i].Sensitive {
+			continue
+		}
+		plain, err := run.Store().Read().OpenSealed(vs[i].Value)
+		if err != nil {
+			return nil, fmt.Errorf("open sensitive variable %q: %w", vs[i].Name, err)
+		}
+		vs[i].Value = plain
+		secrets = append(secrets, plain)
+	}
+	return secrets, nil
 }
 
 // systemVariables are the values every script of the deployment can use;

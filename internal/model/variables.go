@@ -20,6 +20,10 @@ type Variable struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	Scope Scope  `json:"scope,omitzero"`
+	// Sensitive values are stored sealed, never returned by the API, and
+	// masked in task logs. Saving one with an empty value keeps the value
+	// it had.
+	Sensitive bool `json:"sensitive,omitempty"`
 	// LibrarySetID marks a value that came from a library variable set
 	// (in a release's snapshot); on a tie a project's own value wins.
 	LibrarySetID string `json:"librarySetId,omitempty"`
@@ -114,4 +118,16 @@ func sameSet(a, b []string) bool {
 		return slices.Compact(out)
 	}
 	return slices.Equal(norm(a), norm(b))
+}
+
+// Redacted returns the variables with every sensitive value blanked: what
+// the API shows.
+func Redacted(vs []Variable) []Variable {
+	out := slices.Clone(vs)
+	for i := range out {
+		if out[i].Sensitive {
+			out[i].Value = ""
+		}
+	}
+	return out
 }

@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.store.SetSealer(box)
 	if n.identity, err = serverIdentity(ctx, n.store, box); err != nil {
 		return nil, err
 	}

@@ -261,6 +261,9 @@ func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) erro
 	if err := vs.Validate(refs); err != nil {
 		return err
 	}
+	if err := q.sealSensitive(ctx, vs); err != nil {
+		return err
+	}
 	for i := range vs.Variables {
 		if vs.Variables[i].ID == "" {
 			vs.Variables[i].ID = newLocalID("var")
@@ -312,4 +315,54 @@ func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[stri
 		refs.Steps[s.ID] = s.Name
 	}
 	return refs, nil
+}
+
+// sealSensitive seals every new sensitive value, and gives a sensitive value
+// sent empty the sealed value its id had: clients never hold the secret, so
+// an edit that leaves it alone sends nothing.
+func (q *Queries) sealSensitive(ctx context.Context, vs *model.VariableSet) error {
+	var old map[string]model.Variable
+	var problems []string
+	for i := range vs.Variables {
+		v := &vs.Variables[i]
+		if !v.Sensitive {
+			continue
+		}
+		if v.Value != "" {
+			if q.sealer == nil {
+				return errors.New("sensitive values cannot be saved before the master key is loaded")
+			}
+			v.Value = q.sealer.Seal([]byte(v.Value))
+			continue
+		}
+		if old == nil {
+			current, err := q.GetVariables(ctx, vs.OwnerID)
+			if err != nil {
+				return err
+			}
+			old = map[string]model.Variable{}
+			for _, o := range current.Variables {
+				old[o.ID] = o
+			}
+		}
+		prev, ok := old[v.ID]
+		if v.ID == "" || !ok || !prev.Sensitive {
+			problems = append(problems, fmt.Sprintf("variables[%d].value: %q is sensitive and new, so it needs a value", i, v.Name))
+			continue
+		}
+		v.Value = prev.Value
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "variables", Problems: problems}
+	}
+	return nil
+}
+
+// OpenSealed decrypts a sealed sensitive value.
+func (q *Queries) OpenSealed(sealed string) (string, error) {
+	if q.sealer == nil {
+		return "", errors.New("sensitive values cannot be read before the master key is loaded")
+	}
+	b, err := q.sealer.Open(sealed)
+	return string(b), err
 }

@@ -47,7 +47,20 @@ type Store struct {
 	// connections reading the WAL concurrently, for PostgreSQL the same pool.
 	reader *sql.DB
 	clock  func() time.Time
+	// sealer seals sensitive values before they are stored; set once the
+	// master key is known (it is checked against the database itself).
+	sealer Sealer
 }
+
+// Sealer encrypts and decrypts secrets at rest.
+type Sealer interface {
+	Seal(plaintext []byte) string
+	Open(sealed string) ([]byte, error)
+}
+
+// SetSealer gives the store the master key's box; until then sensitive
+// values cannot be saved.
+func (s *Store) SetSealer(b Sealer) { s.sealer = b }
 
 // Open connects, applies pending migrations and returns the store.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -166,7 +179,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.reader.PingContext(ct
 func (s *Store) Now() time.Time { return s.clock() }
 
 // Read returns queries that run outside any transaction, for reads.
-func (s *Store) Read() *Queries { return &Queries{db: s.reader, d: s.dialect, now: s.clock} }
+func (s *Store) Read() *Queries {
+	return &Queries{db: s.reader, d: s.dialect, now: s.clock, sealer: s.sealer}
+}
 
 // Tx runs fn in a transaction and commits when it returns nil. Every write
 // goes through here.
@@ -175,7 +190,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(&Queries{db: tx, d: s.dialect, now: s.clock}); err != nil {
+	if err := fn(&Queries{db: tx, d: s.dialect, now: s.clock, sealer: s.sealer}); err != nil {
 		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("roll back: %w", rbErr))
 		}
@@ -196,8 +211,9 @@ type dbtx interface {
 
 // Queries runs the store's statements, inside a transaction or not.
 type Queries struct {
-	db  dbtx
-	d   dialect
+	db     dbtx
+	sealer Sealer
+	d      dialect
 	now func() time.Time
 }
 

@@ -27,6 +27,7 @@ type Run struct {
 	// before an earlier one.
 	flushMu sync.Mutex
 	mu      sync.Mutex
+	masker  Masker
 	pending []model.LogLine
 	cursors map[int]int64 // activity id -> script log position, saved with the lines
 	kick    chan struct{}
@@ -39,10 +40,36 @@ const flushDelay = 50 * time.Millisecond
 // maxPending makes a writer flush at once when this many lines wait.
 const maxPending = 2000
 
+// Masker hides sensitive values in text.
+type Masker interface{ Mask(text string) string }
+
+// SetMasker hides sensitive values in every line logged from now on, and in
+// the task's error.
+func (r *Run) SetMasker(m Masker) {
+	r.mu.Lock()
+	r.masker = m
+	r.mu.Unlock()
+}
+
+// mask applies the masker; the caller holds r.mu.
+func (r *Run) mask(text string) string {
+	if r.masker == nil {
+		return text
+	}
+	return r.masker.Mask(text)
+}
+
+// Masked hides sensitive values in text, as the log does.
+func (r *Run) Masked(text string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mask(text)
+}
+
 // Log adds a line to the task log under an activity (0 is the task itself).
 func (r *Run) Log(activityID int, level model.LogLevel, text string) {
 	r.mu.Lock()
-	r.pending = append(r.pending, model.LogLine{ActivityID: activityID, Time: r.clock().UTC(), Level: level, Text: text})
+	r.pending = append(r.pending, model.LogLine{ActivityID: activityID, Time: r.clock().UTC(), Level: level, Text: r.mask(text)})
 	r.mu.Unlock()
 	r.signal()
 }
@@ -59,6 +86,7 @@ func (r *Run) LogScriptOutput(activityID int, lines []model.LogLine, nextSeq int
 	r.mu.Lock()
 	for _, ln := range lines {
 		ln.ActivityID = activityID
+		ln.Text = r.mask(ln.Text)
 		r.pending = append(r.pending, ln)
 	}
 	r.cursors[activityID] = nextSeq

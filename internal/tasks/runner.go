@@ -219,7 +219,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) {
 		state, msg = model.TaskCanceled, "canceled"
 		run.Log(0, model.LevelWarning, "The task was canceled.")
 	case err != nil:
-		state, msg = model.TaskFailed, err.Error()
+		state, msg = model.TaskFailed, run.Masked(err.Error())
 		run.Log(0, model.LevelError, "The task failed: "+err.Error())
 	}
 	r.finish(run, h, state, msg, logger)
