@@ -214,7 +214,7 @@ type Queries struct {
 	db     dbtx
 	sealer Sealer
 	d      dialect
-	now func() time.Time
+	now    func() time.Time
 }
 
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
