@@ -14,6 +14,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/tasks"
+	"github.com/pulpo-deploy/pulpo/internal/template"
 	"github.com/pulpo-deploy/pulpo/internal/vars"
 )
 
@@ -547,6 +548,15 @@ func (h deployHandler) setState(run *tasks.Run, a *model.Activity, state model.A
 func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) (int, error) {
 	target, name := p.act, p.target.Name()
 	svc := p.target.Scripts()
+	// The script is a template: #{…} with Octopus's filters and blocks. A
+	// mistake in it fails this target before anything runs there.
+	body, err := template.Evaluate(step.Script.Body, values, template.Options{Now: run.Store().Now})
+	if err != nil {
+		err = fmt.Errorf("the script of step %q: %w", step.Name, err)
+		run.Logf(target.ID, model.LevelError, "%v", err)
+		h.setState(run, target, model.ActivityFailed)
+		return 0, err
+	}
 	firstStart := target.ScriptTicket == ""
 	if firstStart {
 		// The ticket is stored before the script starts: whoever resumes
@@ -564,7 +574,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 	cmd := contract.StartScriptCommand{
 		Ticket:   target.ScriptTicket,
 		Syntax:   string(step.Script.Syntax),
-		Body:     vars.Evaluate(step.Script.Body, values),
+		Body:     body,
 		TaskID:   run.Task.ID,
 		Isolated: true,
 		// A short script ends within the start call: one round trip.

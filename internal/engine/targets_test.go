@@ -404,3 +404,42 @@ func TestVariablesResolvePerTarget(t *testing.T) {
 		}
 	})
 }
+
+func TestScriptsAreTemplates(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil)
+		setSteps(t, s, f, script("Render", `echo "#{Greeting | ToUpper}"
+#{if Octopus.Environment.Name == "Dev"}echo "in dev"#{else}echo "elsewhere"#{/if}
+#{each n in Names}echo "#{n}#{unless Octopus.Template.Each.Last},#{/unless}"
+#{/each}echo "##{literal}"`))
+		ctx := context.Background()
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			vs, err := q.GetVariables(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			vs.Variables = append(vs.Variables, model.Variable{Name: "Names", Value: "a,b,c"})
+			return q.SaveVariables(ctx, &vs)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir())
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{"info HELLO DEV\n", "info in dev\n", "info a,\n", "info b,\n", "info c\n", "info #{literal}\n"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+
+		// A broken template fails the step before anything runs, saying where.
+		setSteps(t, s, f, script("Broken", "echo start\n#{if Greeting}echo never"))
+		d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		if !strings.Contains(task.Error, `the script of step "Broken"`) || !strings.Contains(task.Error, "line 2") {
+			t.Fatalf("error: %s", task.Error)
+		}
+	})
+}

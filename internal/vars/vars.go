@@ -1,5 +1,6 @@
 // Package vars decides which value of each variable applies where, and
-// substitutes #{Name} references in text. The runner and the server share it.
+// hides sensitive values in text. The template language that uses the
+// values is in package template.
 package vars
 
 import (
@@ -167,49 +168,4 @@ func containsFold(list []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// maxDepth bounds how deep values referring to values are followed, so a
-// cycle (A refers to B, B to A) ends.
-const maxDepth = 16
-
-// Evaluate replaces each #{Name} in text with the variable's value, itself
-// evaluated. A reference to an undefined name stays as written, so a
-// mistake shows in the output instead of vanishing. ##{ writes a literal #{.
-func Evaluate(text string, v *Values) string {
-	return evaluate(text, v, 0)
-}
-
-func evaluate(text string, v *Values, depth int) string {
-	if !strings.Contains(text, "#{") {
-		return text
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(text, "#{")
-		if i < 0 {
-			b.WriteString(text)
-			return b.String()
-		}
-		if i > 0 && text[i-1] == '#' {
-			b.WriteString(text[:i-1])
-			b.WriteString("#{")
-			text = text[i+2:]
-			continue
-		}
-		end := strings.IndexByte(text[i+2:], '}')
-		if end < 0 {
-			b.WriteString(text)
-			return b.String()
-		}
-		b.WriteString(text[:i])
-		ref := text[i : i+2+end+1]
-		name := strings.TrimSpace(text[i+2 : i+2+end])
-		if value, ok := v.Get(name); ok && depth < maxDepth {
-			b.WriteString(evaluate(value, v, depth+1))
-		} else {
-			b.WriteString(ref)
-		}
-		text = text[i+2+end+1:]
-	}
 }

@@ -35,39 +35,6 @@ func TestResolvePicksTheMostSpecificValue(t *testing.T) {
 	}
 }
 
-func TestEvaluate(t *testing.T) {
-	v := NewValues()
-	v.Set("Name", "world")
-	v.Set("Greeting", "hello #{name}")
-	v.Set("Loop", "#{Loop}")
-	tests := []struct{ in, want string }{
-		{"#{Greeting}!", "hello world!"},
-		{"#{ Name }", "world"},
-		{"#{Missing} stays", "#{Missing} stays"},
-		{"##{Name} is literal", "#{Name} is literal"},
-		{"unclosed #{Name", "unclosed #{Name"},
-		{"no references", "no references"},
-		{"#{Loop}", "#{Loop}"},
-	}
-	for _, tt := range tests {
-		if got := Evaluate(tt.in, v); got != tt.want {
-			t.Errorf("Evaluate(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func FuzzEvaluate(f *testing.F) {
-	for _, s := range []string{"#{A}", "##{A}", "#{", "}#{A}#{B}", "#{#{A}}"} {
-		f.Add(s)
-	}
-	v := NewValues()
-	v.Set("A", "#{B}")
-	v.Set("B", "#{A}")
-	f.Fuzz(func(t *testing.T, s string) {
-		Evaluate(s, v) // must not hang or panic
-	})
-}
-
 func TestPrecedence(t *testing.T) {
 	where := Scope{EnvironmentID: "Env-Prod", ChannelID: "Ch-Hotfix", StepID: "step-deploy",
 		MachineID: "Machines-7", MachineRoles: []string{"web", "cache"}, TargetRoles: []string{"Web"}}
