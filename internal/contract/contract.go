@@ -103,6 +103,10 @@ type StartScriptCommand struct {
 	// Syntax is the interpreter: "bash" or "sh".
 	Syntax string `json:"syntax"`
 	Body   string `json:"body"`
+	// Bootstrap is shell code run before the script, in the same shell
+	// (functions such as set_octopusvariable); the script keeps its own
+	// file, so its line numbers in error messages stay its own.
+	Bootstrap string `json:"bootstrap,omitempty"`
 	// TaskID labels the run for people looking at the target.
 	TaskID string `json:"taskId,omitempty"`
 	// Isolated scripts run one at a time on a target; later ones wait

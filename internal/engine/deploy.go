@@ -214,6 +214,12 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 		run.Logf(act.ID, model.LevelError, "%v", err)
 		return err
 	}
+	acts, err := run.Store().Read().ListActivities(ctx, run.Task.ID)
+	if err != nil {
+		return err
+	}
+	values = values.Clone()
+	h.addOutputs(run, x, acts, step.ID, values)
 	outcomes := h.runPlacements(ctx, run, x, step, places, values)
 	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), tasks.ErrCancelRequested) {
 		return context.Cause(ctx) // shutdown or lease lost: whoever resumes finishes the step
@@ -572,11 +578,12 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		run.Logf(target.ID, model.LevelVerbose, "Re-attaching to the script already started on %s", name)
 	}
 	cmd := contract.StartScriptCommand{
-		Ticket:   target.ScriptTicket,
-		Syntax:   string(step.Script.Syntax),
-		Body:     body,
-		TaskID:   run.Task.ID,
-		Isolated: true,
+		Ticket:    target.ScriptTicket,
+		Syntax:    string(step.Script.Syntax),
+		Body:      body,
+		Bootstrap: bootstrap(step.Script.Syntax, values),
+		TaskID:    run.Task.ID,
+		Isolated:  true,
 		// A short script ends within the start call: one round trip.
 		Wait: h.e.cfg.StatusWait,
 	}
@@ -612,7 +619,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 	canceling := false
 	var cancelDeadline time.Time
 	for {
-		next = h.record(run, target.ID, status, next)
+		next = h.record(run, target, status, next)
 		if status.State == contract.ScriptComplete {
 			break
 		}
@@ -687,15 +694,29 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 }
 
 // record moves a status's output lines into the task log and returns the
-// next sequence number to ask for.
-func (h deployHandler) record(run *tasks.Run, activityID int, st contract.ScriptStatus, next int64) int64 {
+// next sequence number to ask for. Service messages are not logged: they
+// set the target's output variables, saved with the lines around them.
+func (h deployHandler) record(run *tasks.Run, target *model.Activity, st contract.ScriptStatus, next int64) int64 {
+	activityID := target.ID
 	if len(st.Logs) == 0 {
 		return max(next, st.NextLogSeq)
 	}
 	lines := make([]model.LogLine, 0, len(st.Logs))
+	outputsChanged := false
 	for _, l := range st.Logs {
 		if l.Seq < next {
 			continue // already in the task log
+		}
+		if l.Source == contract.Stdout {
+			if msg, ok := parseServiceMessage(l.Text); ok {
+				if out, ok := msg.outputVariable(); ok {
+					h.setOutput(run, target, out)
+					outputsChanged = true
+					lines = append(lines, model.LogLine{Time: l.Time, Level: model.LevelVerbose,
+						Text: fmt.Sprintf("Output variable %q set", out.Name)})
+				}
+				continue
+			}
 		}
 		level := model.LevelInfo
 		switch l.Source {
@@ -706,8 +727,70 @@ func (h deployHandler) record(run *tasks.Run, activityID int, st contract.Script
 		}
 		lines = append(lines, model.LogLine{Time: l.Time, Level: level, Text: l.Text})
 	}
+	if outputsChanged {
+		run.SetOutputs(activityID, target.Outputs)
+	}
 	run.LogScriptOutput(activityID, lines, st.NextLogSeq)
 	return st.NextLogSeq
+}
+
+// setOutput records an output variable on its target node: sealed when
+// sensitive, and masked in the log from now on.
+func (h deployHandler) setOutput(run *tasks.Run, target *model.Activity, out model.OutputVariable) {
+	if out.Sensitive {
+		if m, ok := run.Masker().(*vars.Masker); ok {
+			m.Add(out.Value)
+		}
+		sealed, err := run.Store().Read().Seal(out.Value)
+		if err != nil {
+			run.Logf(target.ID, model.LevelError, "Output variable %q is sensitive but cannot be sealed, so it is dropped: %v", out.Name, err)
+			return
+		}
+		out.Value = sealed
+	}
+	for i := range target.Outputs {
+		if strings.EqualFold(target.Outputs[i].Name, out.Name) {
+			target.Outputs[i] = out
+			return
+		}
+	}
+	target.Outputs = append(target.Outputs, out)
+}
+
+// addOutputs gives a step the output variables of the steps before it.
+func (h deployHandler) addOutputs(run *tasks.Run, x deployment, acts []model.Activity, current string, values *vars.Values) {
+	stepNames := map[string]string{}
+	for _, s := range x.release.ProcessSnapshot.Steps {
+		stepNames[s.ID] = s.Name
+	}
+	steps := map[int]string{}
+	for _, a := range acts {
+		if a.Kind == model.ActivityStep && a.StepID != current {
+			steps[a.ID] = stepNames[a.StepID]
+		}
+	}
+	for _, a := range acts {
+		step, ok := steps[a.ParentID]
+		if a.Kind != model.ActivityTarget || !ok {
+			continue
+		}
+		for _, out := range a.Outputs {
+			value := out.Value
+			if out.Sensitive {
+				plain, err := run.Store().Read().OpenSealed(value)
+				if err != nil {
+					continue
+				}
+				value = plain
+				if m, ok := run.Masker().(*vars.Masker); ok {
+					m.Add(value)
+				}
+			}
+			for _, name := range outputVariableNames(step, a.Name, out.Name) {
+				values.Set(name, value)
+			}
+		}
+	}
 }
 
 // interrupted returns the context's cause when the run was stopped, else err.

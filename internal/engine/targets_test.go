@@ -16,6 +16,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
 
@@ -440,6 +441,60 @@ func TestScriptsAreTemplates(t *testing.T) {
 		task := waitTask(t, s, d.TaskID, model.TaskFailed)
 		if !strings.Contains(task.Error, `the script of step "Broken"`) || !strings.Contains(task.Error, "line 2") {
 			t.Fatalf("error: %s", task.Error)
+		}
+	})
+}
+
+func TestOutputVariablesPassFromStepToStep(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		box, err := secrets.New(secrets.NewKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetSealer(box)
+		f := setup(t, s, nil)
+		src := register(t, s, f,
+			machineSpec{name: "web-1", envs: []string{"Dev"}, roles: []string{"web"}},
+			machineSpec{name: "web-2", envs: []string{"Dev"}, roles: []string{"web"}},
+		)
+		first := script("First", `set_octopusvariable "Color" "blue on #{Octopus.Machine.Name}"
+set_pulpovariable "Token" "tok-3f9a2c7d" -sensitive
+echo "greeting via function: $(get_octopusvariable "greeting")"
+echo "unknown is [$(get_octopusvariable "Nope")]"`)
+		first.TargetRoles = []string{"web"}
+		second := script("Second", `echo "any: #{Octopus.Action[First].Output.Color}"
+echo "web-1: #{Octopus.Action[First].Output[web-1].Color}"
+echo "pulpo alias: #{Pulpo.Action[First].Output[web-2].Color}"
+echo "token: #{Octopus.Action[First].Output[web-2].Token}"
+echo "token again: $(get_octopusvariable "Octopus.Action[First].Output[web-1].Token")"`)
+		setSteps(t, s, f, first, second)
+		srv := newServer(t, s, t.TempDir(), withTargets(src))
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{
+			"info greeting via function: hello dev\n", "info unknown is []\n",
+			"info web-1: blue on web-1\n", "info pulpo alias: blue on web-2\n",
+			"info token: ********\n", "info token again: ********\n", `verbose Output variable "Color" set`,
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+		if !strings.Contains(log, "info any: blue on web-") {
+			t.Errorf("the machine-less name should hold one machine's value:\n%s", log)
+		}
+		if strings.Contains(log, "tok-3f9a2c7d") || strings.Contains(log, "##octopus[") {
+			t.Fatalf("the log shows a secret or a service message:\n%s", log)
+		}
+		// The sensitive output is sealed where it is stored.
+		acts, _ := s.Read().ListActivities(context.Background(), d.TaskID)
+		for _, a := range acts {
+			for _, o := range a.Outputs {
+				if o.Sensitive && o.Value == "tok-3f9a2c7d" {
+					t.Fatal("a sensitive output is stored in the clear")
+				}
+			}
 		}
 	})
 }

@@ -110,6 +110,16 @@ type Activity struct {
 	// MachineID is the machine a target node ran on; empty for the
 	// server's built-in worker.
 	MachineID string `json:"machineId,omitempty"`
+	// Outputs are the output variables the script set (sensitive values
+	// sealed); not shown through the API.
+	Outputs []OutputVariable `json:"-"`
+}
+
+// OutputVariable is a value a script handed to later steps.
+type OutputVariable struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
 }
 
 // LogLevel grades a log line.

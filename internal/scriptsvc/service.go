@@ -146,7 +146,17 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 	if err := os.WriteFile(filepath.Join(dir, script), []byte(cmd.Body), 0o600); err != nil {
 		return fmt.Errorf("write script: %w", err)
 	}
-	b, err := json.Marshal(command{Syntax: cmd.Syntax, ScriptFile: script, TaskID: cmd.TaskID, Isolated: cmd.Isolated})
+	run := script
+	if cmd.Bootstrap != "" {
+		// The bootstrap runs the script in its own shell with ".", so the
+		// script's exit ends the run with its code.
+		run = "bootstrap.sh"
+		text := cmd.Bootstrap + "\n. ./" + script + "\n"
+		if err := os.WriteFile(filepath.Join(dir, run), []byte(text), 0o600); err != nil {
+			return fmt.Errorf("write script bootstrap: %w", err)
+		}
+	}
+	b, err := json.Marshal(command{Syntax: cmd.Syntax, ScriptFile: run, TaskID: cmd.TaskID, Isolated: cmd.Isolated})
 	if err != nil {
 		return err
 	}

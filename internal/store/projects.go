@@ -358,6 +358,14 @@ func (q *Queries) sealSensitive(ctx context.Context, vs *model.VariableSet) erro
 	return nil
 }
 
+// Seal encrypts a sensitive value for storing.
+func (q *Queries) Seal(plain string) (string, error) {
+	if q.sealer == nil {
+		return "", errors.New("sensitive values cannot be saved before the master key is loaded")
+	}
+	return q.sealer.Seal([]byte(plain)), nil
+}
+
 // OpenSealed decrypts a sealed sensitive value.
 func (q *Queries) OpenSealed(sealed string) (string, error) {
 	if q.sealer == nil {

@@ -11,13 +11,17 @@ import (
 )
 
 const activityColumns = `task_id, id, parent_id, kind, name, state, step_id, started_at, ended_at,
-	script_ticket, next_script_log_seq, exit_code, machine_id`
+	script_ticket, next_script_log_seq, exit_code, machine_id, outputs`
 
 func scanActivity(s scanner) (model.Activity, error) {
 	var a model.Activity
 	var started, ended, exit sql.NullInt64
+	var outputs string
 	err := s.Scan(&a.TaskID, &a.ID, &a.ParentID, &a.Kind, &a.Name, &a.State, &a.StepID, &started, &ended,
-		&a.ScriptTicket, &a.NextScriptLogSeq, &exit, &a.MachineID)
+		&a.ScriptTicket, &a.NextScriptLogSeq, &exit, &a.MachineID, &outputs)
+	if err == nil && outputs != "" {
+		err = unmarshal(outputs, &a.Outputs)
+	}
 	a.StartedAt, a.EndedAt = fromNullMicros(started), fromNullMicros(ended)
 	if exit.Valid {
 		code := int(exit.Int64)
@@ -42,7 +46,7 @@ func (q *Queries) CreateActivity(ctx context.Context, l Lease, a *model.Activity
 		return fmt.Errorf("create activity: %w", err)
 	}
 	a.TaskID = l.TaskID
-	_, err := q.exec(ctx, `INSERT INTO task_activities (`+activityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO task_activities (`+activityColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')`,
 		a.TaskID, a.ID, a.ParentID, a.Kind, a.Name, a.State, a.StepID, nullMicros(a.StartedAt), nullMicros(a.EndedAt),
 		a.ScriptTicket, a.NextScriptLogSeq, nullInt(a.ExitCode), a.MachineID)
 	if err != nil {
@@ -65,6 +69,20 @@ func (q *Queries) UpdateActivity(ctx context.Context, l Lease, a *model.Activity
 		return fmt.Errorf("update activity: %w", err)
 	}
 	return mustAffect(res, "activity", fmt.Sprint(a.ID))
+}
+
+// SetActivityOutputs records a target node's output variables. Call it in
+// the transaction that appends the lines that set them.
+func (q *Queries) SetActivityOutputs(ctx context.Context, l Lease, activityID int, outputs []model.OutputVariable) error {
+	text, err := marshal(outputs)
+	if err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE task_activities SET outputs = ? WHERE task_id = ? AND id = ?`, text, l.TaskID, activityID)
+	if err != nil {
+		return fmt.Errorf("record output variables: %w", err)
+	}
+	return mustAffect(res, "activity", fmt.Sprint(activityID))
 }
 
 // SetScriptLogSeq records how much of a target's script output the task

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type Run struct {
 	flushMu sync.Mutex
 	mu      sync.Mutex
 	masker  Masker
+	outputs map[int][]model.OutputVariable // activity id -> all its outputs, saved with the lines
 	pending []model.LogLine
 	cursors map[int]int64 // activity id -> script log position, saved with the lines
 	kick    chan struct{}
@@ -49,6 +51,13 @@ func (r *Run) SetMasker(m Masker) {
 	r.mu.Lock()
 	r.masker = m
 	r.mu.Unlock()
+}
+
+// Masker returns the masker set with SetMasker, or nil.
+func (r *Run) Masker() Masker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.masker
 }
 
 // mask applies the masker; the caller holds r.mu.
@@ -101,15 +110,28 @@ func (r *Run) signal() {
 	}
 }
 
+// SetOutputs replaces a target node's output variables; they are saved
+// with the log lines logged before this call, in one transaction, so after
+// a restart outputs and read position agree.
+func (r *Run) SetOutputs(activityID int, outputs []model.OutputVariable) {
+	r.mu.Lock()
+	if r.outputs == nil {
+		r.outputs = map[int][]model.OutputVariable{}
+	}
+	r.outputs[activityID] = slices.Clone(outputs)
+	r.mu.Unlock()
+	r.signal()
+}
+
 // Flush writes the waiting lines now.
 func (r *Run) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
-	lines, cursors := r.pending, r.cursors
-	r.pending, r.cursors = nil, map[int]int64{}
+	lines, cursors, outputs := r.pending, r.cursors, r.outputs
+	r.pending, r.cursors, r.outputs = nil, map[int]int64{}, nil
 	r.mu.Unlock()
-	if len(lines) == 0 && len(cursors) == 0 {
+	if len(lines) == 0 && len(cursors) == 0 && len(outputs) == 0 {
 		return nil
 	}
 	err := r.store.Tx(ctx, func(q *store.Queries) error {
@@ -118,6 +140,11 @@ func (r *Run) Flush(ctx context.Context) error {
 		}
 		for id, seq := range cursors {
 			if err := q.SetScriptLogSeq(ctx, r.Lease, id, seq); err != nil {
+				return err
+			}
+		}
+		for id, outs := range outputs {
+			if err := q.SetActivityOutputs(ctx, r.Lease, id, outs); err != nil {
 				return err
 			}
 		}
@@ -131,6 +158,14 @@ func (r *Run) Flush(ctx context.Context) error {
 		// Keep the lines for the next attempt, in order.
 		r.mu.Lock()
 		r.pending = append(lines, r.pending...)
+		for id, outs := range outputs {
+			if _, newer := r.outputs[id]; !newer {
+				if r.outputs == nil {
+					r.outputs = map[int][]model.OutputVariable{}
+				}
+				r.outputs[id] = outs
+			}
+		}
 		for id, seq := range cursors {
 			if _, newer := r.cursors[id]; !newer {
 				r.cursors[id] = seq

@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/template"
+	"github.com/pulpo-deploy/pulpo/internal/vars"
+)
+
+// Service messages are how a script talks to the engine, in Octopus's
+// format so existing scripts work: ##octopus[setVariable name='…' value='…']
+// with base64 attribute values. ##pulpo[…] is the same.
+var serviceMessagePrefixes = []string{"##octopus[", "##pulpo["}
+
+// serviceMessage is one parsed message.
+type serviceMessage struct {
+	kind  string
+	attrs map[string]string
+}
+
+// parseServiceMessage reads a line that is a service message; ok is false
+// for any other line.
+func parseServiceMessage(line string) (serviceMessage, bool) {
+	line = strings.TrimSpace(line)
+	var rest string
+	for _, p := range serviceMessagePrefixes {
+		if r, found := strings.CutPrefix(line, p); found {
+			rest = r
+			break
+		}
+	}
+	if rest == "" || !strings.HasSuffix(rest, "]") {
+		return serviceMessage{}, false
+	}
+	rest = strings.TrimSuffix(rest, "]")
+	kind, rest, _ := strings.Cut(rest, " ")
+	m := serviceMessage{kind: kind, attrs: map[string]string{}}
+	for rest = strings.TrimSpace(rest); rest != ""; rest = strings.TrimSpace(rest) {
+		name, after, ok := strings.Cut(rest, "='")
+		if !ok {
+			return serviceMessage{}, false
+		}
+		value, tail, ok := strings.Cut(after, "'")
+		if !ok {
+			return serviceMessage{}, false
+		}
+		decoded, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return serviceMessage{}, false
+		}
+		m.attrs[strings.ToLower(strings.TrimSpace(name))] = string(decoded)
+		rest = tail
+	}
+	return m, true
+}
+
+// outputVariable turns a setVariable message into an output variable.
+func (m serviceMessage) outputVariable() (model.OutputVariable, bool) {
+	if !strings.EqualFold(m.kind, "setVariable") || m.attrs["name"] == "" {
+		return model.OutputVariable{}, false
+	}
+	return model.OutputVariable{Name: m.attrs["name"], Value: m.attrs["value"],
+		Sensitive: strings.EqualFold(m.attrs["sensitive"], "true")}, true
+}
+
+// outputVariableNames are the names later steps read an output by, with
+// Octopus's names (so existing scripts work) and Pulpo's.
+func outputVariableNames(step, machine, name string) []string {
+	var out []string
+	for _, root := range []string{"Octopus", "Pulpo"} {
+		out = append(out,
+			fmt.Sprintf("%s.Action[%s].Output.%s", root, step, name),
+			fmt.Sprintf("%s.Action[%s].Output[%s].%s", root, step, machine, name))
+	}
+	return out
+}
+
+// bootstrap is the shell code run before a script: Octopus's functions
+// (get_octopusvariable, set_octopusvariable) and Pulpo's names for them.
+// Values travel base64-encoded, so no value can break the shell's quoting.
+func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
+	var b strings.Builder
+	b.WriteString("# Pulpo: functions a deployment script can call.\n")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	if syntax == model.SyntaxBash {
+		b.WriteString("declare -A __pulpo_variables=(\n")
+		names := values.Names()
+		sort.Strings(names)
+		for _, n := range names {
+			raw, _ := values.Get(n)
+			v, err := template.Evaluate(raw, values, template.Options{InValue: true})
+			if err != nil {
+				v = raw
+			}
+			fmt.Fprintf(&b, "  [%s]=%s\n", b64(strings.ToLower(n)), b64(v))
+		}
+		b.WriteString(")\n")
+		b.WriteString(`get_octopusvariable() {
+  local v="${__pulpo_variables[$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | base64 | tr -d '\n')]-}"
+  [ -n "$v" ] && printf '%s' "$v" | base64 -d
+  return 0
+}
+get_pulpovariable() { get_octopusvariable "$@"; }
+`)
+	}
+	b.WriteString(`set_octopusvariable() {
+  __pulpo_sensitive=""
+  if [ "${3-}" = "-sensitive" ] || [ "${3-}" = "True" ] || [ "${3-}" = "true" ]; then
+    __pulpo_sensitive=" sensitive='$(printf 'True' | base64 | tr -d '\n')'"
+  fi
+  echo "##octopus[setVariable name='$(printf '%s' "$1" | base64 | tr -d '\n')' value='$(printf '%s' "$2" | base64 | tr -d '\n')'$__pulpo_sensitive]"
+}
+set_pulpovariable() { set_octopusvariable "$@"; }
+`)
+	return b.String()
+}
