@@ -164,3 +164,46 @@ func splitHostPort(addr string, defaultPort int) (string, int) {
 	}
 	return host, port
 }
+
+func (a *API) librarySetRoutes() {
+	redact := func(l *model.LibraryVariableSet) { l.Variables = model.Redacted(l.Variables) }
+	addCRUD(a, crud[model.LibraryVariableSet]{path: "/librarysets", kind: "library variable set", plural: "library variable sets", tag: "variables",
+		id: func(v *model.LibraryVariableSet) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.LibraryVariableSet, int, error) {
+			sets, total, err := q.ListLibrarySets(ctx, o)
+			for i := range sets {
+				redact(&sets[i])
+			}
+			return sets, total, err
+		},
+		get: func(q *store.Queries, ctx context.Context, id string) (model.LibraryVariableSet, error) {
+			l, err := q.GetLibrarySet(ctx, id)
+			redact(&l)
+			return l, err
+		},
+		create: func(q *store.Queries, ctx context.Context, l *model.LibraryVariableSet) error {
+			err := q.CreateLibrarySet(ctx, l)
+			redact(l)
+			return err
+		},
+		update: func(q *store.Queries, ctx context.Context, l *model.LibraryVariableSet) error {
+			err := q.UpdateLibrarySet(ctx, l)
+			redact(l)
+			return err
+		},
+		delete: (*store.Queries).DeleteLibrarySet})
+	a.add(route{method: "POST", path: Prefix + "/releases/{id}/snapshot-variables", tag: "releases", response: model.Release{},
+		summary: "Take the release's variables again from its project and library sets (only before it reaches the lifecycle's last phase)",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var rel model.Release
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				rel, err = q.RefreshReleaseVariables(r.Context(), r.PathValue("id"))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, redactRelease(rel))
+			return nil
+		}})
+}

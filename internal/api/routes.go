@@ -73,6 +73,7 @@ func (a *API) registerRoutes() {
 	a.taskRoutes()
 	a.configRoutes()
 	a.machineRoutes()
+	a.librarySetRoutes()
 }
 
 func (a *API) projectRoutes() {

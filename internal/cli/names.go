@@ -18,6 +18,7 @@ type namer struct {
 	lifecycles map[string]string
 	groups     map[string]string
 	pools      map[string]string
+	machines   map[string]string
 }
 
 func newNamer(ctx context.Context, c *client.Client) *namer {
@@ -82,6 +83,18 @@ func (n *namer) pool(id string) string {
 		}
 	}
 	return orID(n.pools[id], id)
+}
+
+func (n *namer) machine(id string) string {
+	if n.machines == nil {
+		n.machines = map[string]string{}
+		if ms, err := n.c.Machines(n.ctx, client.ListOptions{}); err == nil {
+			for _, m := range ms {
+				n.machines[m.ID] = m.Name
+			}
+		}
+	}
+	return orID(n.machines[id], id)
 }
 
 func (n *namer) release(id string) string {

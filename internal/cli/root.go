@@ -106,6 +106,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.machineCommand(),
 		a.workerPoolCommand(),
 		a.machinePolicyCommand(),
+		a.librarySetCommand(),
 	)
 	return root
 }

@@ -598,3 +598,31 @@ func (c *Client) CreateMachinePolicy(ctx context.Context, p model.MachinePolicy)
 func (c *Client) UpdateMachinePolicy(ctx context.Context, p model.MachinePolicy) (model.MachinePolicy, error) {
 	return p, c.do(ctx, "PUT", "/machinepolicies/"+url.PathEscape(p.ID), p, &p)
 }
+
+// LibrarySets lists library variable sets.
+func (c *Client) LibrarySets(ctx context.Context) ([]model.LibraryVariableSet, error) {
+	return all[model.LibraryVariableSet](ctx, c, "/librarysets", ListOptions{})
+}
+
+// FindLibrarySet reads a set by id or name.
+func (c *Client) FindLibrarySet(ctx context.Context, idOrName string) (model.LibraryVariableSet, error) {
+	return find[model.LibraryVariableSet](ctx, c, "/librarysets", "library variable set", idOrName)
+}
+
+// CreateLibrarySet makes a set.
+func (c *Client) CreateLibrarySet(ctx context.Context, l model.LibraryVariableSet) (model.LibraryVariableSet, error) {
+	var out model.LibraryVariableSet
+	return out, c.do(ctx, "POST", "/librarysets", l, &out)
+}
+
+// UpdateLibrarySet replaces a set; its version must be the one read.
+func (c *Client) UpdateLibrarySet(ctx context.Context, l model.LibraryVariableSet) (model.LibraryVariableSet, error) {
+	var out model.LibraryVariableSet
+	return out, c.do(ctx, "PUT", "/librarysets/"+url.PathEscape(l.ID), l, &out)
+}
+
+// RefreshReleaseVariables takes a release's variables again from its project and sets.
+func (c *Client) RefreshReleaseVariables(ctx context.Context, releaseID string) (model.Release, error) {
+	var r model.Release
+	return r, c.do(ctx, "POST", "/releases/"+url.PathEscape(releaseID)+"/snapshot-variables", struct{}{}, &r)
+}

@@ -26,6 +26,9 @@ type Project struct {
 	Description    string `json:"description,omitempty"`
 	ProjectGroupID string `json:"projectGroupId"`
 	LifecycleID    string `json:"lifecycleId"`
+	// LibrarySetIDs are the library variable sets the project includes;
+	// new releases snapshot their variables with the project's own.
+	LibrarySetIDs []string `json:"librarySetIds,omitempty"`
 }
 
 // Validate checks the fields a user controls; references are checked by the

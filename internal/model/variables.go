@@ -102,6 +102,9 @@ func (vs *VariableSet) Validate(refs ScopeRefs) error {
 	return p.err()
 }
 
+// SameScope reports whether two scopes name the same things.
+func SameScope(a, b Scope) bool { return sameScope(a, b) }
+
 func sameScope(a, b Scope) bool {
 	return sameSet(a.Environments, b.Environments) && sameSet(a.Roles, b.Roles) && sameSet(a.Machines, b.Machines) &&
 		sameSet(a.Steps, b.Steps) && sameSet(a.Channels, b.Channels)
@@ -130,4 +133,28 @@ func Redacted(vs []Variable) []Variable {
 		}
 	}
 	return out
+}
+
+// LibraryVariableSet is a set of variables projects share. Its variables
+// take the same scopes as a project's, except steps and channels (which
+// belong to one project).
+type LibraryVariableSet struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Version     int        `json:"version"`
+	Variables   []Variable `json:"variables"`
+}
+
+// Validate checks the set's own fields; its variables are checked as a
+// VariableSet.
+func (l *LibraryVariableSet) Validate() error {
+	p := problems{subject: "library variable set"}
+	checkName(&p, "name", l.Name)
+	for i, v := range l.Variables {
+		if len(v.Scope.Steps) > 0 || len(v.Scope.Channels) > 0 {
+			p.add(fmt.Sprintf("variables[%d].scope", i), "a library set's values cannot be scoped to steps or channels, which belong to one project")
+		}
+	}
+	return p.err()
 }

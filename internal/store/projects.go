@@ -11,12 +11,26 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const projectColumns = `id, name, description, project_group_id, lifecycle_id`
+const projectColumns = `id, name, description, project_group_id, lifecycle_id, library_sets`
 
 func scanProject(s scanner) (model.Project, error) {
 	var p model.Project
-	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.ProjectGroupID, &p.LifecycleID)
+	var sets string
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.ProjectGroupID, &p.LifecycleID, &sets)
+	if err == nil && sets != "" {
+		err = unmarshal(sets, &p.LibrarySetIDs)
+	}
+	if len(p.LibrarySetIDs) == 0 {
+		p.LibrarySetIDs = nil
+	}
 	return p, err
+}
+
+func librarySetsText(p *model.Project) (string, error) {
+	if p.LibrarySetIDs == nil {
+		return "[]", nil
+	}
+	return marshal(p.LibrarySetIDs)
 }
 
 // checkProjectRefs reports references to a group or lifecycle that do not exist.
@@ -31,6 +45,13 @@ func (q *Queries) checkProjectRefs(ctx context.Context, p *model.Project) error 
 		problems = append(problems, fmt.Sprintf("lifecycleId: lifecycle %q does not exist", p.LifecycleID))
 	} else if err != nil {
 		return err
+	}
+	for _, id := range p.LibrarySetIDs {
+		if _, err := q.GetLibrarySet(ctx, id); errors.Is(err, ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("librarySetIds: library variable set %q does not exist", id))
+		} else if err != nil {
+			return err
+		}
 	}
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: "project", Problems: problems}
@@ -69,9 +90,13 @@ func (q *Queries) CreateProject(ctx context.Context, p *model.Project) error {
 		return err
 	}
 	p.ID = id
+	sets, err := librarySetsText(p)
+	if err != nil {
+		return err
+	}
 	_, err = q.exec(ctx, `INSERT INTO projects (id, name, name_key, description, project_group_id, lifecycle_id,
-		process, process_version, variables, variables_version) VALUES (?, ?, ?, ?, ?, ?, '[]', 0, '[]', 0)`,
-		p.ID, p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID)
+		process, process_version, variables, variables_version, library_sets) VALUES (?, ?, ?, ?, ?, ?, '[]', 0, '[]', 0, ?)`,
+		p.ID, p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets)
 	if err != nil {
 		return fmt.Errorf("create project: %w", err)
 	}
@@ -142,8 +167,12 @@ func (q *Queries) UpdateProject(ctx context.Context, p *model.Project) error {
 	if err := q.checkNameFree(ctx, "projects", "project", p.Name, p.ID); err != nil {
 		return err
 	}
-	res, err := q.exec(ctx, `UPDATE projects SET name = ?, name_key = ?, description = ?, project_group_id = ?, lifecycle_id = ? WHERE id = ?`,
-		p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, p.ID)
+	sets, err := librarySetsText(p)
+	if err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE projects SET name = ?, name_key = ?, description = ?, project_group_id = ?, lifecycle_id = ?, library_sets = ? WHERE id = ?`,
+		p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets, p.ID)
 	if err != nil {
 		return fmt.Errorf("update project: %w", err)
 	}
@@ -307,6 +336,9 @@ func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[stri
 	for _, m := range machines {
 		refs.Machines[m.ID] = m.Name
 	}
+	if projectID == "" {
+		return refs, nil // a library set: no steps to scope to
+	}
 	d, err := q.GetProcess(ctx, projectID)
 	if err != nil {
 		return refs, err
@@ -321,7 +353,19 @@ func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[stri
 // sent empty the sealed value its id had: clients never hold the secret, so
 // an edit that leaves it alone sends nothing.
 func (q *Queries) sealSensitive(ctx context.Context, vs *model.VariableSet) error {
-	var old map[string]model.Variable
+	current, err := q.GetVariables(ctx, vs.OwnerID)
+	if err != nil {
+		return err
+	}
+	return q.sealSensitiveAgainst(vs, current.Variables)
+}
+
+// sealSensitiveAgainst is sealSensitive with the stored variables given.
+func (q *Queries) sealSensitiveAgainst(vs *model.VariableSet, stored []model.Variable) error {
+	old := map[string]model.Variable{}
+	for _, o := range stored {
+		old[o.ID] = o
+	}
 	var problems []string
 	for i := range vs.Variables {
 		v := &vs.Variables[i]
@@ -334,16 +378,6 @@ func (q *Queries) sealSensitive(ctx context.Context, vs *model.VariableSet) erro
 			}
 			v.Value = q.sealer.Seal([]byte(v.Value))
 			continue
-		}
-		if old == nil {
-			current, err := q.GetVariables(ctx, vs.OwnerID)
-			if err != nil {
-				return err
-			}
-			old = map[string]model.Variable{}
-			for _, o := range current.Variables {
-				old[o.ID] = o
-			}
 		}
 		prev, ok := old[v.ID]
 		if v.ID == "" || !ok || !prev.Sensitive {

@@ -32,7 +32,8 @@ func scanRelease(s scanner) (model.Release, error) {
 // CreateRelease snapshots the project's current process and variables into
 // a new release. Without a version it takes the next patch number.
 func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
-	if _, err := q.GetProject(ctx, r.ProjectID); err != nil {
+	project, err := q.GetProject(ctx, r.ProjectID)
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return &model.ValidationError{Subject: "release", Problems: []string{fmt.Sprintf("projectId: project %q does not exist", r.ProjectID)}}
 		}
@@ -49,7 +50,7 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	if err != nil {
 		return err
 	}
-	vars, err := q.GetVariables(ctx, r.ProjectID)
+	vars, err := q.releaseVariables(ctx, project)
 	if err != nil {
 		return err
 	}

@@ -642,3 +642,61 @@ func TestSettingsAreDecidedByTheFirstWriter(t *testing.T) {
 		}
 	})
 }
+
+func TestLibrarySetsAreSnapshottedByReleases(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store, c *clock) {
+		ctx := context.Background()
+		envs := createEnvs(t, s, "Dev", "Prod")
+		set := model.LibraryVariableSet{Name: "Common", Variables: []model.Variable{
+			{Name: "Smtp", Value: "smtp-dev", Scope: model.Scope{Environments: []string{envs[0].ID}}},
+			{Name: "Smtp", Value: "smtp"},
+		}}
+		tx(t, s, func(q *store.Queries) error { return q.CreateLibrarySet(ctx, &set) })
+		if set.ID == "" || set.Version != 1 || set.Variables[0].ID == "" {
+			t.Fatalf("created %+v", set)
+		}
+		bad := model.LibraryVariableSet{Name: "Bad", Variables: []model.Variable{{Name: "X", Value: "y", Scope: model.Scope{Steps: []string{"s"}}}}}
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.CreateLibrarySet(ctx, &bad) }); !isValidation(err) {
+			t.Fatalf("a step scope in a library set: %v", err)
+		}
+
+		var p model.Project
+		tx(t, s, func(q *store.Queries) error {
+			p = model.Project{Name: "web", LibrarySetIDs: []string{set.ID}}
+			if err := q.CreateProject(ctx, &p); err != nil {
+				return err
+			}
+			d := model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{{Name: "Run", Script: &model.ScriptAction{Syntax: "bash", Body: "true"}}}}
+			return q.SaveProcess(ctx, &d)
+		})
+		unknown := model.Project{Name: "other", LibrarySetIDs: []string{"LibraryVariableSets-99"}}
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.CreateProject(ctx, &unknown) }); !isValidation(err) {
+			t.Fatalf("an unknown set: %v", err)
+		}
+
+		var rel model.Release
+		tx(t, s, func(q *store.Queries) error {
+			rel = model.Release{ProjectID: p.ID, Version: "1.0.0"}
+			return q.CreateRelease(ctx, &rel)
+		})
+		if n := len(rel.VariableSnapshot.Variables); n != 2 || rel.VariableSnapshot.Variables[0].LibrarySetID != set.ID {
+			t.Fatalf("snapshot %+v", rel.VariableSnapshot.Variables)
+		}
+
+		// Editing the set changes new releases only, until the release's variables are refreshed.
+		set.Variables[1].Value = "smtp-new"
+		tx(t, s, func(q *store.Queries) error { return q.UpdateLibrarySet(ctx, &set) })
+		got, _ := s.Read().GetRelease(ctx, rel.ID)
+		if got.VariableSnapshot.Variables[1].Value != "smtp" {
+			t.Fatalf("an edit of the set reached an existing release: %+v", got.VariableSnapshot.Variables)
+		}
+		tx(t, s, func(q *store.Queries) (err error) { got, err = q.RefreshReleaseVariables(ctx, rel.ID); return err })
+		if got.VariableSnapshot.Variables[1].Value != "smtp-new" {
+			t.Fatalf("refresh: %+v", got.VariableSnapshot.Variables)
+		}
+		stale := set
+		stale.Version = 1
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.UpdateLibrarySet(ctx, &stale) })
+		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteLibrarySet(ctx, set.ID) })
+	})
+}
