@@ -272,7 +272,7 @@ func (a *API) deploymentRoutes() {
 			if len(missing) > 0 {
 				return &apiError{status: http.StatusBadRequest, msg: "deployment is invalid", details: missing}
 			}
-			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r)})
+			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r), Variables: req.Variables})
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -99,6 +100,7 @@ func (a *app) releaseCommand() *cobra.Command {
 
 	var environment string
 	var watch bool
+	var promptedArgs []string
 	deploy := &cobra.Command{Use: "deploy [VERSION]", Short: "Deploy a release to an environment", Args: cobra.MaximumNArgs(1),
 		Long: `Deploy a release to an environment. The lifecycle decides whether the
 release may go there now; when it may not, the command says why.
@@ -118,7 +120,15 @@ the deployment succeeds.`,
 			if err != nil {
 				return err
 			}
-			d, err := c.Deploy(cmd.Context(), wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID})
+			given := map[string]string{}
+			for _, kv := range promptedArgs {
+				name, value, ok := strings.Cut(kv, "=")
+				if !ok || name == "" {
+					return fmt.Errorf("--variable takes NAME=VALUE, not %q", kv)
+				}
+				given[name] = value
+			}
+			d, err := c.Deploy(cmd.Context(), wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID, Variables: given})
 			if err != nil {
 				return err
 			}
@@ -132,6 +142,7 @@ the deployment succeeds.`,
 			}
 			return a.watch(cmd, c, d.TaskID)
 		}}
+	deploy.Flags().StringArrayVar(&promptedArgs, "variable", nil, "NAME=VALUE for a prompted variable (repeat for several)")
 	deploy.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
 	deploy.Flags().StringVar(&version, "version", "", "release version or id")
 	deploy.Flags().StringVar(&environment, "environment", "", "environment (name or id, required)")

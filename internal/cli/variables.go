@@ -146,7 +146,8 @@ func (a *app) variableCommand() *cobra.Command {
 			})
 		}}
 	var flags scopeFlags
-	var sensitive, fromStdin bool
+	var sensitive, fromStdin, promptRequired bool
+	var promptLabel string
 	setCmd := &cobra.Command{Use: "set NAME [VALUE]", Short: "Set a variable's value for a scope (replacing the value with the same scope)",
 		Args: cobra.RangeArgs(1, 2),
 		Example: `  pulpo variable set -p web Greeting "hello"
@@ -176,6 +177,9 @@ func (a *app) variableCommand() *cobra.Command {
 				return err
 			}
 			v := model.Variable{Name: args[0], Value: value, Scope: scope, Sensitive: sensitive}
+			if promptLabel != "" || promptRequired {
+				v.Prompt = &model.Prompt{Label: promptLabel, Required: promptRequired}
+			}
 			replaced := false
 			for i := range vars {
 				if model.SameName(vars[i].Name, v.Name) && model.SameScope(vars[i].Scope, scope) {
@@ -194,6 +198,8 @@ func (a *app) variableCommand() *cobra.Command {
 	flags.add(setCmd)
 	setCmd.Flags().BoolVar(&sensitive, "sensitive", false, "a secret: stored encrypted, never shown again, masked in task logs")
 	setCmd.Flags().BoolVar(&fromStdin, "value-stdin", false, "read the value from standard input (keeps secrets out of shell history)")
+	setCmd.Flags().StringVar(&promptLabel, "prompt", "", "ask for the value when deploying (release deploy --variable NAME=VALUE), with this label; VALUE is the default")
+	setCmd.Flags().BoolVar(&promptRequired, "prompt-required", false, "a prompted value that must be given at every deployment")
 	var all bool
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a variable's value for a scope (every value with --all)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -248,7 +254,7 @@ func valueArg(args []string, fromStdin bool) (string, error) {
 	case len(args) == 2:
 		return args[1], nil
 	}
-	return "", errors.New("give the value (or --value-stdin)")
+	return "", nil // an empty value (or, for a sensitive one, the value it has)
 }
 
 func scopeText(s model.Scope, names *namer) string {

@@ -98,7 +98,11 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	if err != nil {
 		return err
 	}
-	run.SetMasker(vars.NewMasker(secrets...))
+	masker := vars.NewMasker(secrets...)
+	run.SetMasker(masker)
+	if x.release.VariableSnapshot.Variables, err = applyPrompted(run.Store().Read(), x.release.VariableSnapshot.Variables, x.d.Prompted, masker); err != nil {
+		return err
+	}
 	steps := x.release.ProcessSnapshot.EnabledSteps()
 	acts, err := h.stepActivities(ctx, run, steps)
 	if err != nil {

@@ -74,6 +74,8 @@ type DeployRequest struct {
 	ReleaseID     string
 	EnvironmentID string
 	CreatedBy     string
+	// Variables are values for the release's prompted variables, by name.
+	Variables map[string]string
 }
 
 // Deploy checks that the lifecycle allows the deployment now and queues it.
@@ -102,7 +104,11 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deploymen
 		if err := prog.CanDeploy(env.ID); err != nil {
 			return fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
 		}
-		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy)
+		prompted, err := promptedValues(q, rel, req.Variables)
+		if err != nil {
+			return err
+		}
+		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted)
 		return err
 	})
 	if err != nil {
@@ -193,12 +199,12 @@ func progression(ctx context.Context, q *store.Queries, rel model.Release) (*mod
 	return model.NewProgression(&lc, envs, history), nil
 }
 
-func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string) (model.Deployment, error) {
+func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string, prompted map[string]string) (model.Deployment, error) {
 	project, err := q.GetProject(ctx, rel.ProjectID)
 	if err != nil {
 		return model.Deployment{}, err
 	}
-	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by}
+	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted}
 	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name)}
 	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
 		return d, err
@@ -219,7 +225,7 @@ func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([
 		if err != nil {
 			return nil, err
 		}
-		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle)
+		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -498,3 +498,56 @@ echo "token again: $(get_octopusvariable "Octopus.Action[First].Output[web-1].To
 		}
 	})
 }
+
+func TestPromptedVariables(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		box, _ := secrets.New(secrets.NewKey())
+		s.SetSealer(box)
+		f := setup(t, s, nil, `echo "ticket #{Ticket}, reason #{Reason}, pin #{Pin}"`)
+		ctx := context.Background()
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			vs, err := q.GetVariables(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			vs.Variables = append(vs.Variables,
+				model.Variable{Name: "Ticket", Prompt: &model.Prompt{Label: "Change ticket", Required: true}},
+				model.Variable{Name: "Reason", Value: "routine", Prompt: &model.Prompt{}},
+				model.Variable{Name: "Pin", Value: "0000-default", Sensitive: true, Prompt: &model.Prompt{}},
+			)
+			return q.SaveVariables(ctx, &vs)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir())
+		r := srv.release(f, "1.0.0")
+		deploy := func(given map[string]string) (model.Deployment, error) {
+			return srv.engine.Deploy(ctx, engine.DeployRequest{ReleaseID: r.ID, EnvironmentID: f.envs["Dev"].ID, CreatedBy: "t", Variables: given})
+		}
+		for _, tt := range []struct {
+			given map[string]string
+			want  string
+		}{
+			{nil, "Ticket (Change ticket) is required"},
+			{map[string]string{"Ticket": "CHG-1", "Greeting": "x"}, `"Greeting" is not a prompted variable of release 1.0.0 (prompted: Pin, Reason, Ticket)`},
+		} {
+			if _, err := deploy(tt.given); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("deploy with %v: %v, want %q", tt.given, err, tt.want)
+			}
+		}
+		d, err := deploy(map[string]string{"ticket": "CHG-42", "Pin": "9876-secret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		if !strings.Contains(log, "ticket CHG-42, reason routine, pin ********") {
+			t.Fatalf("log:\n%s", log)
+		}
+		stored, _ := s.Read().GetDeployment(ctx, d.ID)
+		if strings.Contains(fmt.Sprint(stored.Prompted), "9876-secret") {
+			t.Fatal("a sensitive prompted value is stored in the clear")
+		}
+	})
+}

@@ -15,6 +15,9 @@ type Deployment struct {
 	CreatedBy string `json:"createdBy,omitempty"`
 	// State mirrors the task's state, so lists need no second lookup.
 	State TaskState `json:"state"`
+	// Prompted holds the values given for prompted variables, by name;
+	// those of sensitive variables sealed. Not shown through the API.
+	Prompted map[string]string `json:"-"`
 }
 
 // CreatedByLifecycle marks deployments a lifecycle's automatic phase started.

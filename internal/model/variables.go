@@ -24,6 +24,9 @@ type Variable struct {
 	// masked in task logs. Saving one with an empty value keeps the value
 	// it had.
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Prompt makes the value one that is asked for when a deployment is
+	// created; the stored value is the default.
+	Prompt *Prompt `json:"prompt,omitempty"`
 	// LibrarySetID marks a value that came from a library variable set
 	// (in a release's snapshot); on a tie a project's own value wins.
 	LibrarySetID string `json:"librarySetId,omitempty"`
@@ -157,4 +160,13 @@ func (l *LibraryVariableSet) Validate() error {
 		}
 	}
 	return p.err()
+}
+
+// Prompt describes a value asked for at deployment time.
+type Prompt struct {
+	Label       string `json:"label,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Required values must be given when deploying (the default is not
+	// used).
+	Required bool `json:"required,omitempty"`
 }

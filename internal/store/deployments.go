@@ -9,14 +9,18 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state`
+const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state, d.prompted`
 const deploymentFrom = ` FROM deployments d JOIN tasks t ON t.id = d.task_id`
 
 func scanDeployment(s scanner) (model.Deployment, error) {
 	var d model.Deployment
 	var created int64
-	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State)
+	var prompted string
+	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State, &prompted)
 	d.CreatedAt = fromMicros(created)
+	if err == nil && prompted != "" {
+		err = unmarshal(prompted, &d.Prompted)
+	}
 	return d, err
 }
 
@@ -35,8 +39,14 @@ func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, tas
 	}
 	d.TaskID, d.State = task.ID, task.State
 	d.CreatedAt = task.QueuedAt
-	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy)
+	prompted := ""
+	if len(d.Prompted) > 0 {
+		if prompted, err = marshal(d.Prompted); err != nil {
+			return err
+		}
+	}
+	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by, prompted)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy, prompted)
 	if err != nil {
 		return fmt.Errorf("create deployment: %w", err)
 	}

@@ -55,6 +55,8 @@ type CreateReleaseResponse struct {
 type CreateDeploymentRequest struct {
 	ReleaseID     string `json:"releaseId"`
 	EnvironmentID string `json:"environmentId"`
+	// Variables are values for the release's prompted variables, by name.
+	Variables map[string]string `json:"variables,omitempty"`
 }
 
 // TaskLog is a task with its log tree and the lines after a position.
