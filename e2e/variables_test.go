@@ -55,6 +55,12 @@ echo "greeting #{Greeting}"`)
 			t.Errorf("pulpo %v shows the secret:\n%s", args, out)
 		}
 	}
+	preview := s.ok("variables", "preview", "-p", "app", "--environment", "Test", "--step", "Second")
+	for _, want := range []string{"Greeting    hi test", "DbPassword  ********", "Smtp        smtp.example"} {
+		if !strings.Contains(preview, want) {
+			t.Errorf("preview lacks %q:\n%s", want, preview)
+		}
+	}
 	if out := s.ok("variable", "list", "-p", "app"); !strings.Contains(out, "(sensitive, set)") {
 		t.Errorf("the list should say the sensitive value is set:\n%s", out)
 	}

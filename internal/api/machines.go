@@ -12,6 +12,8 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/targets"
+	"github.com/pulpo-deploy/pulpo/internal/template"
+	"github.com/pulpo-deploy/pulpo/internal/vars"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
@@ -204,6 +206,73 @@ func (a *API) librarySetRoutes() {
 				return err
 			}
 			writeJSON(w, http.StatusOK, redactRelease(rel))
+			return nil
+		}})
+}
+
+func (a *API) previewRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/projects/{id}/variables/preview", tag: "variables", response: []wire.PreviewVariable{},
+		summary: "The variables a step would get now, with the project's current values and library sets, for an environment, machine and step",
+		query: []param{{"environmentId", "string", "the environment (id or name)"}, {"machineId", "string", "the machine (id or name)"},
+			{"stepId", "string", "the step (id or name)"}},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			ctx, q := r.Context(), a.Store.Read()
+			p, err := q.GetProject(ctx, r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			scope := vars.Scope{}
+			if e := r.URL.Query().Get("environmentId"); e != "" {
+				env, err := q.FindEnvironment(ctx, e)
+				if err != nil {
+					return badRequest("environmentId: %v", err)
+				}
+				scope.EnvironmentID = env.ID
+			}
+			if m := r.URL.Query().Get("machineId"); m != "" {
+				machine, err := q.FindMachine(ctx, m)
+				if err != nil {
+					return badRequest("machineId: %v", err)
+				}
+				scope.MachineID, scope.MachineRoles = machine.ID, machine.Roles
+			}
+			if st := r.URL.Query().Get("stepId"); st != "" {
+				d, err := q.GetProcess(ctx, p.ID)
+				if err != nil {
+					return err
+				}
+				found := false
+				for _, s := range d.Steps {
+					if s.ID == st || model.SameName(s.Name, st) {
+						scope.StepID, scope.TargetRoles, found = s.ID, s.TargetRoles, true
+					}
+				}
+				if !found {
+					return badRequest("stepId: project %s has no step %q", p.Name, st)
+				}
+			}
+			all, err := q.ProjectAndLibraryVariables(ctx, p)
+			if err != nil {
+				return err
+			}
+			sensitive := map[string]bool{}
+			for i := range all {
+				if all[i].Sensitive {
+					all[i].Value = vars.MaskText
+					sensitive[model.NameKey(all[i].Name)] = true
+				}
+			}
+			values := vars.Resolve(all, scope)
+			out := []wire.PreviewVariable{}
+			for _, name := range values.Names() {
+				raw, _ := values.Get(name)
+				value, err := template.Evaluate(raw, values, template.Options{InValue: true})
+				if err != nil {
+					value = raw + "   (" + err.Error() + ")"
+				}
+				out = append(out, wire.PreviewVariable{Name: name, Value: value, Sensitive: sensitive[model.NameKey(name)]})
+			}
+			writeJSON(w, http.StatusOK, out)
 			return nil
 		}})
 }

@@ -74,6 +74,7 @@ func (a *API) registerRoutes() {
 	a.configRoutes()
 	a.machineRoutes()
 	a.librarySetRoutes()
+	a.previewRoutes()
 }
 
 func (a *API) projectRoutes() {

@@ -236,7 +236,37 @@ func (a *app) variableCommand() *cobra.Command {
 		}}
 	flags.add(del)
 	del.Flags().BoolVar(&all, "all", false, "delete every value of the variable")
-	cmd.AddCommand(list, setCmd, del)
+	var previewEnv, previewMachine, previewStep string
+	preview := &cobra.Command{Use: "preview", Short: "Show the values a step would get now, for an environment, machine and step",
+		Example: `  pulpo variables preview -p web --environment Production --machine web-3 --step Deploy`, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if project == "" {
+				return errors.New("preview needs --project (-p)")
+			}
+			p, err := c.FindProject(cmd.Context(), project)
+			if err != nil {
+				return err
+			}
+			out, err := c.PreviewVariables(cmd.Context(), p.ID, previewEnv, previewMachine, previewStep)
+			if err != nil {
+				return err
+			}
+			return a.print(out, func() {
+				var rows [][]string
+				for _, v := range out {
+					rows = append(rows, []string{v.Name, v.Value})
+				}
+				a.table([]string{"NAME", "VALUE"}, rows)
+			})
+		}}
+	preview.Flags().StringVar(&previewEnv, "environment", "", "the environment")
+	preview.Flags().StringVar(&previewMachine, "machine", "", "the machine")
+	preview.Flags().StringVar(&previewStep, "step", "", "the step")
+	cmd.AddCommand(list, setCmd, del, preview)
 	return cmd
 }
 

@@ -626,3 +626,16 @@ func (c *Client) RefreshReleaseVariables(ctx context.Context, releaseID string) 
 	var r model.Release
 	return r, c.do(ctx, "POST", "/releases/"+url.PathEscape(releaseID)+"/snapshot-variables", struct{}{}, &r)
 }
+
+// PreviewVariables resolves a project's current variables for an
+// environment, machine and step (ids or names; any may be empty).
+func (c *Client) PreviewVariables(ctx context.Context, projectID, environment, machine, step string) ([]wire.PreviewVariable, error) {
+	v := url.Values{}
+	for k, val := range map[string]string{"environmentId": environment, "machineId": machine, "stepId": step} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	var out []wire.PreviewVariable
+	return out, c.do(ctx, "GET", "/projects/"+url.PathEscape(projectID)+"/variables/preview?"+v.Encode(), nil, &out)
+}

@@ -160,6 +160,13 @@ func (q *Queries) DeleteLibrarySet(ctx context.Context, id string) error {
 	return err
 }
 
+// ProjectAndLibraryVariables lists a project's variables now, with those of
+// the library sets it includes (each marked with its set).
+func (q *Queries) ProjectAndLibraryVariables(ctx context.Context, p model.Project) ([]model.Variable, error) {
+	vs, err := q.releaseVariables(ctx, p)
+	return vs.Variables, err
+}
+
 // releaseVariables is what a new release of a project snapshots: the
 // project's variables and those of the library sets it includes, each
 // marked with its set.

@@ -69,3 +69,11 @@ type TaskLog struct {
 	// More is true when lines after LastSeq exist already.
 	More bool `json:"more"`
 }
+
+// PreviewVariable is one resolved variable of a preview; sensitive values
+// show as ********.
+type PreviewVariable struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
