@@ -435,11 +435,23 @@ func TestScriptsAreTemplates(t *testing.T) {
 			}
 		}
 
-		// A broken template fails the step before anything runs, saying where.
-		setSteps(t, s, f, script("Broken", "echo start\n#{if Greeting}echo never"))
+		// A malformed template is refused when the process is saved, saying where.
+		err = s.Tx(ctx, func(q *store.Queries) error {
+			d, err := q.GetProcess(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			d.Steps = []model.Step{script("Broken", "echo start\n#{if Greeting}echo never")}
+			return q.SaveProcess(ctx, &d)
+		})
+		if err == nil || !strings.Contains(err.Error(), `step "Broken"): line 2, column 1: unclosed #{if}`) {
+			t.Fatalf("saving a malformed template: %v", err)
+		}
+		// One that only fails when rendered fails its target before anything runs there.
+		setSteps(t, s, f, script("Regex", `echo "#{Greeting | Replace "(?<=h)e" "a"}"`))
 		d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
 		task := waitTask(t, s, d.TaskID, model.TaskFailed)
-		if !strings.Contains(task.Error, `the script of step "Broken"`) || !strings.Contains(task.Error, "line 2") {
+		if !strings.Contains(task.Error, `the script of step "Regex"`) || !strings.Contains(task.Error, "line 1") {
 			t.Fatalf("error: %s", task.Error)
 		}
 	})

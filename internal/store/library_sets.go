@@ -38,6 +38,9 @@ func (q *Queries) prepareLibrarySet(ctx context.Context, l *model.LibraryVariabl
 	if err := vs.Validate(refs); err != nil {
 		return err
 	}
+	if err := checkVariableTemplates("library variable set", vs.Variables); err != nil {
+		return err
+	}
 	if err := q.sealSensitiveAgainst(vs, old); err != nil {
 		return err
 	}

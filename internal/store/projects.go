@@ -231,6 +231,9 @@ func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) e
 	if err := d.Validate(); err != nil {
 		return err
 	}
+	if err := checkScriptTemplates(d); err != nil {
+		return err
+	}
 	for i := range d.Steps {
 		if d.Steps[i].ID == "" {
 			d.Steps[i].ID = newLocalID("step")
@@ -288,6 +291,9 @@ func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) erro
 		return err
 	}
 	if err := vs.Validate(refs); err != nil {
+		return err
+	}
+	if err := checkVariableTemplates("variables", vs.Variables); err != nil {
 		return err
 	}
 	if err := q.sealSensitive(ctx, vs); err != nil {
