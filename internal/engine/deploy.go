@@ -117,7 +117,7 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	} else {
 		run.Logf(0, model.LevelHighlight, "Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
 	}
-	values := h.systemVariables(x, run.Task)
+	values := h.systemVariables(ctx, run.Store().Read(), x, run.Task)
 	for i, step := range steps {
 		act := acts[i]
 		if act.State == model.ActivitySuccess || act.State == model.ActivitySkipped {
@@ -182,25 +182,50 @@ func (h deployHandler) openSensitive(run *tasks.Run, vs []model.Variable) ([]str
 
 // systemVariables are the values every script of the deployment can use;
 // the project's own are resolved per step and target (scopes differ).
-func (h deployHandler) systemVariables(x deployment, task model.Task) *vars.Values {
+func (h deployHandler) systemVariables(ctx context.Context, q *store.Queries, x deployment, task model.Task) *vars.Values {
 	v := vars.NewValues()
 	set := map[string]string{
-		"Octopus.Project.Id":       x.project.ID,
-		"Octopus.Project.Name":     x.project.Name,
-		"Octopus.Environment.Id":   x.env.ID,
-		"Octopus.Environment.Name": x.env.Name,
-		"Octopus.Release.Id":       x.release.ID,
-		"Octopus.Release.Number":   x.release.Version,
-		"Octopus.Release.Notes":    x.release.Notes,
-		"Octopus.Deployment.Id":    x.d.ID,
-		"Octopus.Task.Id":          task.ID,
+		"Octopus.Deployment.CreatedBy.Username": x.d.CreatedBy,
+		"Octopus.Project.Id":                    x.project.ID,
+		"Octopus.Project.Name":                  x.project.Name,
+		"Octopus.Environment.Id":                x.env.ID,
+		"Octopus.Environment.Name":              x.env.Name,
+		"Octopus.Release.Id":                    x.release.ID,
+		"Octopus.Release.Number":                x.release.Version,
+		"Octopus.Release.Notes":                 x.release.Notes,
+		"Octopus.Deployment.Id":                 x.d.ID,
+		"Octopus.Task.Id":                       task.ID,
 	}
 	if u := strings.TrimSuffix(h.e.cfg.ServerURL, "/"); u != "" {
 		set["Octopus.Web.ServerUri"] = u
 		set["Octopus.Web.DeploymentLink"] = u + "/api/v1/deployments/" + x.d.ID
+		set["Octopus.Web.ReleaseLink"] = u + "/api/v1/releases/" + x.release.ID
+		set["Octopus.Web.ProjectLink"] = u + "/api/v1/projects/" + x.project.ID
+	}
+	// The release before this one, and the last one to succeed here.
+	if releases, _, err := q.ListReleases(ctx, store.ReleaseFilter{ProjectID: x.project.ID}); err == nil {
+		for i, r := range releases {
+			if r.ID == x.release.ID && i+1 < len(releases) {
+				prev := releases[i+1]
+				set["Octopus.Release.Previous.Id"], set["Octopus.Release.Previous.Number"] = prev.ID, prev.Version
+			}
+		}
+	}
+	if deps, _, err := q.ListDeployments(ctx, store.DeploymentFilter{ProjectID: x.project.ID, EnvironmentID: x.env.ID}); err == nil {
+		for _, d := range deps {
+			if d.ID != x.d.ID && d.State == model.TaskSuccess {
+				if r, err := q.GetRelease(ctx, d.ReleaseID); err == nil {
+					set["Octopus.Release.PreviousForEnvironment.Id"], set["Octopus.Release.PreviousForEnvironment.Number"] = r.ID, r.Version
+				}
+				break
+			}
+		}
 	}
 	for k, val := range set {
 		v.Set(k, val)
+		if rest, ok := strings.CutPrefix(k, "Octopus."); ok {
+			v.Set("Pulpo."+rest, val) // the same, under Pulpo's name
+		}
 	}
 	return v
 }
@@ -497,6 +522,8 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deploy
 	stepValues.Set("Octopus.Step.Name", step.Name)
 	stepValues.Set("Octopus.Action.Name", step.Name)
 	stepValues.Set("Octopus.Machine.Name", p.target.Name())
+	stepValues.Set("Pulpo.Machine.Name", p.target.Name())
+	stepValues.Set("Pulpo.Step.Name", step.Name)
 	if p.machine != nil {
 		stepValues.Set("Octopus.Machine.Id", p.machine.ID)
 		stepValues.Set("Octopus.Machine.Roles", strings.Join(p.machine.Roles, ","))

@@ -563,3 +563,20 @@ func TestPromptedVariables(t *testing.T) {
 		}
 	})
 }
+
+func TestSystemVariables(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil, `echo "release #{Octopus.Release.Number} after #{Octopus.Release.Previous.Number}, last here #{Octopus.Release.PreviousForEnvironment.Number}, by #{Octopus.Deployment.CreatedBy.Username}, on #{Pulpo.Machine.Name} in #{Pulpo.Environment.Name}"`)
+		srv := newServer(t, s, t.TempDir())
+		first := srv.release(f, "1.0.0")
+		d := srv.deploy(first, f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		second := srv.release(f, "1.1.0")
+		d = srv.deploy(second, f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		want := "release 1.1.0 after 1.0.0, last here 1.0.0, by tester, on built-in worker in Dev"
+		if log := logOf(t, s, d.TaskID); !strings.Contains(log, want) {
+			t.Fatalf("log lacks %q:\n%s", want, log)
+		}
+	})
+}
