@@ -69,6 +69,49 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 key that seals secrets at rest (default $PULPO_MASTER_KEY, else DATA/master.key, made on first start; every node of one database needs the same)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.AddCommand(a.rotateKeyCommand())
+	return cmd
+}
+
+func (a *app) rotateKeyCommand() *cobra.Command {
+	cfg := server.Config{}
+	var newKey string
+	cmd := &cobra.Command{Use: "rotate-master-key", Short: "Re-encrypt every secret with a new master key (stop every server node first)",
+		Long: `Re-encrypt every secret the database holds (sensitive variables, release
+snapshots, machine credentials, the server's private key) with a new master
+key, in one transaction: if anything fails, nothing changes.
+
+With the key in the data folder (the default), the new key replaces
+DATA/master.key. With --master-key (or PULPO_MASTER_KEY), the new key is
+printed: give it to every node from now on.
+
+Keep a copy of the master key somewhere safe, apart from the database: a
+database without its key cannot be decrypted by anyone, and its secrets
+(and machine credentials) must then be entered again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfg.DatabaseURL == "" {
+				cfg.DatabaseURL = a.getenv("PULPO_DATABASE_URL")
+			}
+			if cfg.MasterKey == "" {
+				cfg.MasterKey = a.getenv("PULPO_MASTER_KEY")
+			}
+			key, n, err := server.RotateMasterKey(cmd.Context(), cfg, newKey)
+			if err != nil {
+				return err
+			}
+			if cfg.MasterKey != "" {
+				fmt.Fprintf(a.stdout, "Re-encrypted %d secrets. The new master key (give it to every node, keep a copy safe):\n%s\n", n, key)
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "Re-encrypted %d secrets with a new master key, now in %s/master.key; keep a copy of it safe.\n", n, cfg.DataDir)
+			return nil
+		}}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "./pulpo-data", "the server's data folder")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (default $PULPO_DATABASE_URL)")
+	f.StringVar(&cfg.MasterKey, "master-key", "", "the current key, when not in the data folder (default $PULPO_MASTER_KEY)")
+	f.StringVar(&newKey, "new-master-key", "", "the new key in base64 (default: a new random one)")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/pulpo-deploy/pulpo/internal/comms"
@@ -48,6 +49,19 @@ func openSecrets(ctx context.Context, st *store.Store, given, dataDir string) (*
 		return nil, err
 	}
 	if got, err := box.Open(check); err != nil || string(got) != keyCheckText {
+		// A rotation may have stopped after changing the database and before
+		// renaming its new key file over the old one: finish it.
+		if given == "" {
+			if key, kerr := pendingKey(dataDir); kerr == nil {
+				if nb, nerr := secrets.New(key); nerr == nil {
+					if got, oerr := nb.Open(check); oerr == nil && string(got) == keyCheckText {
+						if rerr := os.Rename(filepath.Join(dataDir, "master.key.new"), where); rerr == nil {
+							return nb, nil
+						}
+					}
+				}
+			}
+		}
 		return nil, fmt.Errorf("the master key from %s is not the one this database was made with, so its secrets cannot be read; "+
 			"start every server node with the same key (--master-key or PULPO_MASTER_KEY, as in the first node's master.key)", where)
 	}
