@@ -66,6 +66,7 @@ func checkDocument(doc *confdoc.Document) error {
 	dup("environments", names(doc.Environments, func(e confdoc.Environment) string { return e.Name }))
 	dup("workerPools", names(doc.WorkerPools, func(p confdoc.WorkerPool) string { return p.Name }))
 	dup("machinePolicies", names(doc.MachinePolicies, func(p confdoc.MachinePolicy) string { return p.Name }))
+	dup("librarySets", names(doc.LibrarySets, func(l confdoc.LibrarySet) string { return l.Name }))
 	dup("lifecycles", names(doc.Lifecycles, func(l confdoc.Lifecycle) string { return l.Name }))
 	dup("projectGroups", names(doc.ProjectGroups, func(g confdoc.ProjectGroup) string { return g.Name }))
 	dup("projects", names(doc.Projects, func(p confdoc.Project) string { return p.Name }))
@@ -131,6 +132,11 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 	}
 	for _, p := range doc.MachinePolicies {
 		if err := a.machinePolicy(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, l := range doc.LibrarySets {
+		if err := a.librarySet(ctx, l); err != nil {
 			return err
 		}
 	}
@@ -441,10 +447,17 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 			lifecycleID = l.ID
 		}
 	}
-	vars := make([]model.Variable, len(want.Variables))
-	for i, v := range want.Variables {
-		vars[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive,
-			Scope: model.Scope{Environments: a.envRefs(fmt.Sprintf("variables[%d].environments", i), v.Environments, &problems)}}
+	var setIDs []string
+	for i, name := range want.LibrarySets {
+		l, err := a.q.FindLibrarySet(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			problems = append(problems, fmt.Sprintf("librarySets[%d]: library set %q is neither in the file nor on the server", i, name))
+		case err != nil:
+			return err
+		default:
+			setIDs = append(setIDs, l.ID)
+		}
 	}
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: fmt.Sprintf("project %q", want.Name), Problems: problems}
@@ -455,7 +468,7 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	var diff []string
 	switch {
 	case isNew:
-		p = model.Project{Name: want.Name, Description: want.Description, ProjectGroupID: groupID, LifecycleID: lifecycleID}
+		p = model.Project{Name: want.Name, Description: want.Description, ProjectGroupID: groupID, LifecycleID: lifecycleID, LibrarySetIDs: setIDs}
 		if err := a.q.CreateProject(ctx, &p); err != nil {
 			return inFile("project", want.Name, err)
 		}
@@ -469,9 +482,10 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 			lifecycleID = p.LifecycleID
 		}
 		diff = diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description",
-			p.ProjectGroupID != groupID, "projectGroup", p.LifecycleID != lifecycleID, "lifecycle")
+			p.ProjectGroupID != groupID, "projectGroup", p.LifecycleID != lifecycleID, "lifecycle",
+			!slices.Equal(p.LibrarySetIDs, setIDs), "librarySets")
 		if len(diff) > 0 {
-			p.Name, p.Description, p.ProjectGroupID, p.LifecycleID = want.Name, want.Description, groupID, lifecycleID
+			p.Name, p.Description, p.ProjectGroupID, p.LifecycleID, p.LibrarySetIDs = want.Name, want.Description, groupID, lifecycleID, setIDs
 			if err := a.q.UpdateProject(ctx, &p); err != nil {
 				return inFile("project", want.Name, err)
 			}
@@ -489,7 +503,24 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	if changed {
 		diff = append(diff, "steps")
 	}
-	changed, err = a.variables(ctx, p.ID, vars)
+	d, err := a.q.GetProcess(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	vars, err := a.modelVariables(ctx, fmt.Sprintf("project %q", want.Name), want.Variables, d.Steps)
+	if err != nil {
+		return err
+	}
+	vs, err := a.q.GetVariables(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	var merged []model.Variable
+	merged, changed, err = a.mergeVariables(vs.Variables, vars)
+	if err == nil && changed {
+		next := model.VariableSet{OwnerID: p.ID, Version: vs.Version, Variables: merged}
+		err = a.q.SaveVariables(ctx, &next)
+	}
 	if err != nil {
 		return inFile("project", want.Name, err)
 	}
@@ -564,27 +595,63 @@ func normalSteps(steps []model.Step) []model.Step {
 	return steps
 }
 
-// variables makes the project's variables those of the file. A value keeps
-// its id when a stored value has the same name and scope.
-func (a *applier) variables(ctx context.Context, projectID string, want []model.Variable) (bool, error) {
-	vs, err := a.q.GetVariables(ctx, projectID)
-	if err != nil {
-		return false, err
-	}
-	// Stored sensitive values are sealed: compare what they hold.
-	stored := slices.Clone(vs.Variables)
-	for i := range stored {
-		if stored[i].Sensitive {
-			plain, err := a.q.OpenSealed(stored[i].Value)
+// modelVariables turns the file's variables into the model's: scopes by
+// name to ids (steps among the given ones; nil steps means none allowed).
+func (a *applier) modelVariables(ctx context.Context, subject string, in []confdoc.Variable, steps []model.Step) ([]model.Variable, error) {
+	var problems []string
+	out := make([]model.Variable, len(in))
+	for i, v := range in {
+		field := fmt.Sprintf("variables[%d]", i)
+		sc := model.Scope{Environments: a.envRefs(field+".environments", v.Environments, &problems), Roles: v.Roles}
+		for _, name := range v.Machines {
+			m, err := a.q.FindMachine(ctx, name)
 			if err != nil {
-				return false, fmt.Errorf("variable %q: %w", stored[i].Name, err)
+				problems = append(problems, fmt.Sprintf("%s.machines: machine %q is not registered", field, name))
+				continue
 			}
-			stored[i].Value = plain
+			sc.Machines = append(sc.Machines, m.ID)
+		}
+		for _, name := range v.Steps {
+			if steps == nil {
+				problems = append(problems, fmt.Sprintf("%s.steps: a library set's values cannot be scoped to steps", field))
+				break
+			}
+			found := false
+			for _, s := range steps {
+				if model.SameName(s.Name, name) {
+					sc.Steps, found = append(sc.Steps, s.ID), true
+				}
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("%s.steps: the project has no step %q", field, name))
+			}
+		}
+		out[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive, Scope: sc, Prompt: v.Prompt}
+	}
+	if len(problems) > 0 {
+		return nil, &model.ValidationError{Subject: subject, Problems: problems}
+	}
+	return out, nil
+}
+
+// mergeVariables matches the file's values to the stored ones by name and
+// scope, keeping their ids (and sensitive values the file leaves out), and
+// reports whether anything differs. Stored sensitive values are sealed, so
+// they are opened to compare.
+func (a *applier) mergeVariables(stored, want []model.Variable) ([]model.Variable, bool, error) {
+	opened := slices.Clone(stored)
+	for i := range opened {
+		if opened[i].Sensitive {
+			plain, err := a.q.OpenSealed(opened[i].Value)
+			if err != nil {
+				return nil, false, fmt.Errorf("variable %q: %w", opened[i].Name, err)
+			}
+			opened[i].Value = plain
 		}
 	}
 	for i := range want {
-		for _, old := range stored {
-			if model.SameName(old.Name, want[i].Name) && sameSet(old.Scope.Environments, want[i].Scope.Environments) {
+		for _, old := range opened {
+			if model.SameName(old.Name, want[i].Name) && model.SameScope(old.Scope, want[i].Scope) {
 				want[i].ID = old.ID
 				if want[i].Sensitive && old.Sensitive && want[i].Value == "" {
 					want[i].Value = old.Value // left out of the file: kept
@@ -593,11 +660,40 @@ func (a *applier) variables(ctx context.Context, projectID string, want []model.
 			}
 		}
 	}
-	if reflect.DeepEqual(normalVars(stored), normalVars(want)) {
-		return false, nil
+	return want, !reflect.DeepEqual(normalVars(opened), normalVars(want)), nil
+}
+
+// librarySet applies a library variable set.
+func (a *applier) librarySet(ctx context.Context, want confdoc.LibrarySet) error {
+	vars, err := a.modelVariables(ctx, fmt.Sprintf("library set %q", want.Name), want.Variables, nil)
+	if err != nil {
+		return err
 	}
-	next := model.VariableSet{OwnerID: projectID, Version: vs.Version, Variables: want}
-	return true, a.q.SaveVariables(ctx, &next)
+	l, err := a.q.FindLibrarySet(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		l = model.LibraryVariableSet{Name: want.Name, Description: want.Description, Variables: vars}
+		if err := a.q.CreateLibrarySet(ctx, &l); err != nil {
+			return inFile("library set", want.Name, err)
+		}
+		a.record("library set", want.Name, confdoc.Created)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	merged, changed, err := a.mergeVariables(l.Variables, vars)
+	if err != nil {
+		return err
+	}
+	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description", changed, "variables")
+	if len(diff) > 0 {
+		l.Name, l.Description, l.Variables = want.Name, want.Description, merged
+		if err := a.q.UpdateLibrarySet(ctx, &l); err != nil {
+			return inFile("library set", want.Name, err)
+		}
+	}
+	a.recordDiff("library set", want.Name, diff)
+	return nil
 }
 
 func normalVars(vars []model.Variable) []model.Variable {
@@ -606,8 +702,11 @@ func normalVars(vars []model.Variable) []model.Variable {
 	}
 	out := slices.Clone(vars)
 	for i := range out {
-		if len(out[i].Scope.Environments) == 0 {
-			out[i].Scope.Environments = nil
+		sc := &out[i].Scope
+		for _, l := range []*[]string{&sc.Environments, &sc.Roles, &sc.Machines, &sc.Steps, &sc.Channels} {
+			if len(*l) == 0 {
+				*l = nil
+			}
 		}
 	}
 	return out

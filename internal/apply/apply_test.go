@@ -11,6 +11,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/apply"
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/testutil/pgtest"
 )
@@ -367,6 +368,76 @@ projects:
 		_, err = apply.Apply(ctx, s, parse(t, "projects:\n  - name: p\n    steps:\n      - name: s\n        workerPool: Nowhere\n        script: {body: x}\n"), false)
 		if err == nil || !strings.Contains(err.Error(), `steps[0].workerPool: worker pool "Nowhere" does not exist`) {
 			t.Fatalf("an unknown pool: %v", err)
+		}
+	})
+}
+
+func TestApplyLibrarySetsScopesAndPrompts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		box, _ := secrets.New(secrets.NewKey())
+		s.SetSealer(box)
+		ctx := context.Background()
+		doc := `environments:
+  - name: Dev
+librarySets:
+  - name: Common
+    variables:
+      - {name: Smtp, value: smtp.example}
+      - {name: Smtp, value: smtp.dev, environments: [Dev]}
+projects:
+  - name: app
+    librarySets: [Common]
+    steps:
+      - name: Deploy
+        targetRoles: [web]
+        script: {body: "echo #{Level}"}
+    variables:
+      - {name: Level, value: info}
+      - {name: Level, value: debug, roles: [web], steps: [Deploy]}
+      - {name: Ticket, prompt: {label: Change ticket, required: true}}
+      - {name: Token, value: tok-123456, sensitive: true}
+`
+		first := mustApply(t, s, parse(t, doc), false)
+		if got := actions(first); !reflect.DeepEqual(got, []string{"created environment Dev", "created library set Common", "created project app"}) {
+			t.Fatalf("first apply: %q", got)
+		}
+		if again := mustApply(t, s, parse(t, doc), false); again.Changed() != 0 {
+			t.Fatalf("second apply changed: %q", actions(again))
+		}
+		p, _ := s.Read().FindProject(ctx, "app")
+		set, _ := s.Read().FindLibrarySet(ctx, "Common")
+		if len(p.LibrarySetIDs) != 1 || p.LibrarySetIDs[0] != set.ID {
+			t.Fatalf("project sets %v", p.LibrarySetIDs)
+		}
+		vs, _ := s.Read().GetVariables(ctx, p.ID)
+		proc, _ := s.Read().GetProcess(ctx, p.ID)
+		if vs.Variables[1].Scope.Steps[0] != proc.Steps[0].ID || vs.Variables[1].Scope.Roles[0] != "web" || !vs.Variables[2].Prompt.Required {
+			t.Fatalf("variables %+v", vs.Variables)
+		}
+		if vs.Variables[3].Value == "tok-123456" {
+			t.Fatal("a sensitive value was stored in the clear")
+		}
+
+		// Exported, the secret is left out; applied back, it is kept.
+		exported, err := apply.Export(ctx, s.Read())
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := exported.YAML()
+		if strings.Contains(string(text), "tok-123456") || !strings.Contains(string(text), "librarySets: [Common]") || !strings.Contains(string(text), "steps: [Deploy]") {
+			t.Fatalf("export:\n%s", text)
+		}
+		if back := mustApply(t, s, parse(t, string(text)), false); back.Changed() != 0 {
+			t.Fatalf("applying the export changed: %q\n%s", actions(back), text)
+		}
+		vs, _ = s.Read().GetVariables(ctx, p.ID)
+		if plain, err := s.Read().OpenSealed(vs.Variables[3].Value); err != nil || plain != "tok-123456" {
+			t.Fatalf("the secret was lost: %q %v", plain, err)
+		}
+
+		_, err = apply.Apply(ctx, s, parse(t, "librarySets:\n  - name: Bad\n    variables:\n      - {name: X, value: y, steps: [Deploy]}\n"), false)
+		if err == nil || !strings.Contains(err.Error(), "cannot be scoped to steps") {
+			t.Fatalf("a step scope in a library set: %v", err)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
+	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
 
@@ -79,6 +80,25 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		doc.ProjectGroups = append(doc.ProjectGroups, confdoc.ProjectGroup{Name: g.Name, Description: g.Description})
 	}
 
+	machines, _, err := q.ListMachines(ctx, store.MachineFilter{})
+	if err != nil {
+		return nil, fmt.Errorf("export machines: %w", err)
+	}
+	machineNames := map[string]string{}
+	for _, m := range machines {
+		machineNames[m.ID] = m.Name
+	}
+	sets, _, err := q.ListLibrarySets(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("export library sets: %w", err)
+	}
+	setNames := map[string]string{}
+	for _, l := range sets {
+		setNames[l.ID] = l.Name
+		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description,
+			Variables: exportVariables(l.Variables, toNames, machineNames, nil)})
+	}
+
 	projects, _, err := q.ListProjects(ctx, store.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("export projects: %w", err)
@@ -106,14 +126,41 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
-		for _, v := range vs.Variables {
-			value := v.Value
-			if v.Sensitive {
-				value = "" // secrets never leave the server
-			}
-			out.Variables = append(out.Variables, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Environments: toNames(v.Scope.Environments)})
+		stepNames := map[string]string{}
+		for _, s := range d.Steps {
+			stepNames[s.ID] = s.Name
+		}
+		out.Variables = exportVariables(vs.Variables, toNames, machineNames, stepNames)
+		for _, id := range p.LibrarySetIDs {
+			out.LibrarySets = append(out.LibrarySets, setNames[id])
 		}
 		doc.Projects = append(doc.Projects, out)
 	}
 	return doc, nil
+}
+
+// exportVariables writes variables by name; sensitive values stay on the
+// server (applying the file keeps them).
+func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps map[string]string) []confdoc.Variable {
+	var out []confdoc.Variable
+	names := func(ids []string, m map[string]string) []string {
+		if len(ids) == 0 {
+			return nil
+		}
+		r := make([]string, len(ids))
+		for i, id := range ids {
+			r[i] = m[id]
+		}
+		return r
+	}
+	for _, v := range vs {
+		value := v.Value
+		if v.Sensitive {
+			value = ""
+		}
+		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt,
+			Environments: envNames(v.Scope.Environments), Roles: v.Scope.Roles,
+			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps)})
+	}
+	return out
 }

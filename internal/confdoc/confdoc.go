@@ -23,6 +23,7 @@ type Document struct {
 	Environments    []Environment   `json:"environments,omitempty" yaml:"environments,omitempty"`
 	WorkerPools     []WorkerPool    `json:"workerPools,omitempty" yaml:"workerPools,omitempty"`
 	MachinePolicies []MachinePolicy `json:"machinePolicies,omitempty" yaml:"machinePolicies,omitempty"`
+	LibrarySets     []LibrarySet    `json:"librarySets,omitempty" yaml:"librarySets,omitempty"`
 	Lifecycles      []Lifecycle     `json:"lifecycles,omitempty" yaml:"lifecycles,omitempty"`
 	ProjectGroups   []ProjectGroup  `json:"projectGroups,omitempty" yaml:"projectGroups,omitempty"`
 	Projects        []Project       `json:"projects,omitempty" yaml:"projects,omitempty"`
@@ -84,6 +85,15 @@ type Project struct {
 	Lifecycle    string     `json:"lifecycle,omitempty" yaml:"lifecycle,omitempty"`
 	Steps        []Step     `json:"steps,omitempty" yaml:"steps,omitempty"`
 	Variables    []Variable `json:"variables,omitempty" yaml:"variables,omitempty"`
+	// LibrarySets are the names of the library variable sets it includes.
+	LibrarySets []string `json:"librarySets,omitempty" yaml:"librarySets,omitempty,flow"`
+}
+
+// LibrarySet is a library variable set; its values cannot be scoped to steps.
+type LibrarySet struct {
+	Name        string     `json:"name" yaml:"name"`
+	Description string     `json:"description,omitempty" yaml:"description,omitempty"`
+	Variables   []Variable `json:"variables,omitempty" yaml:"variables,omitempty"`
 }
 
 // Step is a process step, matched to the stored one by name so its id (and
@@ -106,10 +116,16 @@ type Step struct {
 // sensitive value is never exported; applied without a value, it keeps the
 // one it has.
 type Variable struct {
-	Name         string   `json:"name" yaml:"name"`
-	Value        string   `json:"value,omitempty" yaml:"value,omitempty"`
-	Sensitive    bool     `json:"sensitive,omitempty" yaml:"sensitive,omitempty"`
-	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
+	Name      string `json:"name" yaml:"name"`
+	Value     string `json:"value,omitempty" yaml:"value,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty" yaml:"sensitive,omitempty"`
+	// Roles, Machines (by name) and Steps (by name, projects only) narrow
+	// the value further; Prompt asks for it when deploying.
+	Roles        []string      `json:"roles,omitempty" yaml:"roles,omitempty,flow"`
+	Machines     []string      `json:"machines,omitempty" yaml:"machines,omitempty,flow"`
+	Steps        []string      `json:"steps,omitempty" yaml:"steps,omitempty,flow"`
+	Prompt       *model.Prompt `json:"prompt,omitempty" yaml:"prompt,omitempty"`
+	Environments []string      `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
 }
 
 // ParseYAML reads a document strictly: an unknown field is an error naming
@@ -184,7 +200,7 @@ const (
 
 // Change is what applying did (or, in a dry run, would do) to one object.
 type Change struct {
-	Kind   string `json:"kind"` // environment, worker pool, machine policy, lifecycle, project group, project
+	Kind   string `json:"kind"` // environment, worker pool, machine policy, library set, lifecycle, project group, project
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	// What differs, for an update, such as "steps" or "variables".
