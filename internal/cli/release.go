@@ -148,7 +148,30 @@ the deployment succeeds.`,
 	deploy.Flags().StringVar(&environment, "environment", "", "environment (name or id, required)")
 	deploy.Flags().BoolVar(&watch, "watch", false, "follow the deployment's log until it ends")
 	deploy.MarkFlagRequired("environment")
-	cmd.AddCommand(create, list, show, deploy)
+	updateVars := &cobra.Command{Use: "update-variables [VERSION]", Short: "Take a release's variables again from its project and library sets",
+		Long: `Take a release's variables again from its project and library sets, as they
+are now. A release's variables are a snapshot; this is how a fix to a value
+reaches a release that is on its way, until it has been deployed to an
+environment of its lifecycle's last phase.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := versionArg(args, version)
+			if err != nil {
+				return err
+			}
+			c, r, err := a.release(cmd, project, v)
+			if err != nil {
+				return err
+			}
+			r, err = c.RefreshReleaseVariables(cmd.Context(), r.ID)
+			if err != nil {
+				return err
+			}
+			return a.print(r, func() { fmt.Fprintf(a.stdout, "Release %s now has %d variable values\n", r.Version, len(r.VariableSnapshot.Variables)) })
+		}}
+	updateVars.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
+	updateVars.Flags().StringVar(&version, "version", "", "release version or id")
+	cmd.AddCommand(create, list, show, deploy, updateVars)
 	return cmd
 }
 
