@@ -167,7 +167,9 @@ environment of its lifecycle's last phase.`,
 			if err != nil {
 				return err
 			}
-			return a.print(r, func() { fmt.Fprintf(a.stdout, "Release %s now has %d variable values\n", r.Version, len(r.VariableSnapshot.Variables)) })
+			return a.print(r, func() {
+				fmt.Fprintf(a.stdout, "Release %s now has %d variable values\n", r.Version, len(r.VariableSnapshot.Variables))
+			})
 		}}
 	updateVars.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
 	updateVars.Flags().StringVar(&version, "version", "", "release version or id")
