@@ -21,36 +21,14 @@ func scanLibrarySet(s scanner) (model.LibraryVariableSet, error) {
 	return l, unmarshal(vars, &l.Variables)
 }
 
-// saveLibraryVariables validates, seals and numbers a set's variables.
+// prepareLibrarySet validates, seals and numbers a set's variables.
 func (q *Queries) prepareLibrarySet(ctx context.Context, l *model.LibraryVariableSet, old []model.Variable) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	envs, err := q.EnvironmentNames(ctx)
-	if err != nil {
-		return err
-	}
-	refs, err := q.scopeRefs(ctx, "", envs)
-	if err != nil {
-		return err
-	}
 	vs := &model.VariableSet{OwnerID: l.ID, Variables: l.Variables}
-	if err := vs.Validate(refs); err != nil {
+	if err := q.prepareVariables(ctx, "library variable set", "", vs, old); err != nil {
 		return err
-	}
-	if err := checkVariableTemplates("library variable set", vs.Variables); err != nil {
-		return err
-	}
-	if err := q.sealSensitiveAgainst(vs, old); err != nil {
-		return err
-	}
-	for i := range vs.Variables {
-		if vs.Variables[i].ID == "" {
-			vs.Variables[i].ID = newLocalID("var")
-		}
-	}
-	if vs.Variables == nil {
-		vs.Variables = []model.Variable{}
 	}
 	l.Variables = vs.Variables
 	return nil

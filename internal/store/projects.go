@@ -282,30 +282,12 @@ func (q *Queries) GetVariables(ctx context.Context, projectID string) (model.Var
 // SaveVariables replaces a project's variables, with the same version rule
 // as SaveProcess.
 func (q *Queries) SaveVariables(ctx context.Context, vs *model.VariableSet) error {
-	envs, err := q.EnvironmentNames(ctx)
+	current, err := q.GetVariables(ctx, vs.OwnerID)
 	if err != nil {
 		return err
 	}
-	refs, err := q.scopeRefs(ctx, vs.OwnerID, envs)
-	if err != nil {
+	if err := q.prepareVariables(ctx, "variables", vs.OwnerID, vs, current.Variables); err != nil {
 		return err
-	}
-	if err := vs.Validate(refs); err != nil {
-		return err
-	}
-	if err := checkVariableTemplates("variables", vs.Variables); err != nil {
-		return err
-	}
-	if err := q.sealSensitive(ctx, vs); err != nil {
-		return err
-	}
-	for i := range vs.Variables {
-		if vs.Variables[i].ID == "" {
-			vs.Variables[i].ID = newLocalID("var")
-		}
-	}
-	if vs.Variables == nil {
-		vs.Variables = []model.Variable{}
 	}
 	vars, err := marshal(vs.Variables)
 	if err != nil {
@@ -355,18 +337,9 @@ func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[stri
 	return refs, nil
 }
 
-// sealSensitive seals every new sensitive value, and gives a sensitive value
-// sent empty the sealed value its id had: clients never hold the secret, so
-// an edit that leaves it alone sends nothing.
-func (q *Queries) sealSensitive(ctx context.Context, vs *model.VariableSet) error {
-	current, err := q.GetVariables(ctx, vs.OwnerID)
-	if err != nil {
-		return err
-	}
-	return q.sealSensitiveAgainst(vs, current.Variables)
-}
-
-// sealSensitiveAgainst is sealSensitive with the stored variables given.
+// sealSensitiveAgainst seals every new sensitive value, and gives a
+// sensitive value sent empty the sealed value its id had in stored: clients
+// never hold the secret, so an edit that leaves it alone sends nothing.
 func (q *Queries) sealSensitiveAgainst(vs *model.VariableSet, stored []model.Variable) error {
 	old := map[string]model.Variable{}
 	for _, o := range stored {
@@ -413,4 +386,37 @@ func (q *Queries) OpenSealed(sealed string) (string, error) {
 	}
 	b, err := q.sealer.Open(sealed)
 	return string(b), err
+}
+
+// prepareVariables checks a set of variables (scopes name what exists,
+// values are valid templates without cycles), seals new sensitive values,
+// keeps stored ones sent empty, and numbers new values. projectID is empty
+// for a library set, whose values cannot name steps.
+func (q *Queries) prepareVariables(ctx context.Context, subject, projectID string, vs *model.VariableSet, stored []model.Variable) error {
+	envs, err := q.EnvironmentNames(ctx)
+	if err != nil {
+		return err
+	}
+	refs, err := q.scopeRefs(ctx, projectID, envs)
+	if err != nil {
+		return err
+	}
+	if err := vs.Validate(refs); err != nil {
+		return err
+	}
+	if err := checkVariableTemplates(subject, vs.Variables); err != nil {
+		return err
+	}
+	if err := q.sealSensitiveAgainst(vs, stored); err != nil {
+		return err
+	}
+	for i := range vs.Variables {
+		if vs.Variables[i].ID == "" {
+			vs.Variables[i].ID = newLocalID("var")
+		}
+	}
+	if vs.Variables == nil {
+		vs.Variables = []model.Variable{}
+	}
+	return nil
 }
