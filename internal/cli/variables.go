@@ -62,6 +62,25 @@ func (a *app) owner(cmd *cobra.Command, c *client.Client, project, set string) (
 	return nil, errors.New("whose variables? give --project (-p) or --library-set")
 }
 
+// ownerScope finds whose variables these are, the scope the flags name, and
+// the variables as they are now.
+func (a *app) ownerScope(cmd *cobra.Command, project, set string, flags *scopeFlags) (*varOwner, model.Scope, []model.Variable, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, model.Scope{}, nil, err
+	}
+	o, err := a.owner(cmd, c, project, set)
+	if err != nil {
+		return nil, model.Scope{}, nil, err
+	}
+	scope, err := flags.scope(cmd.Context(), c, o)
+	if err != nil {
+		return nil, model.Scope{}, nil, err
+	}
+	vars, err := o.load(cmd.Context())
+	return o, scope, vars, err
+}
+
 // scopeFlags are the scope a value is set or deleted for, by name.
 type scopeFlags struct {
 	envs, roles, machines, steps []string
@@ -160,19 +179,7 @@ func (a *app) variableCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			o, err := a.owner(cmd, c, project, set)
-			if err != nil {
-				return err
-			}
-			scope, err := flags.scope(cmd.Context(), c, o)
-			if err != nil {
-				return err
-			}
-			vars, err := o.load(cmd.Context())
+			o, scope, vars, err := a.ownerScope(cmd, project, set, &flags)
 			if err != nil {
 				return err
 			}
@@ -203,19 +210,7 @@ func (a *app) variableCommand() *cobra.Command {
 	var all bool
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a variable's value for a scope (every value with --all)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			o, err := a.owner(cmd, c, project, set)
-			if err != nil {
-				return err
-			}
-			scope, err := flags.scope(cmd.Context(), c, o)
-			if err != nil {
-				return err
-			}
-			vars, err := o.load(cmd.Context())
+			o, scope, vars, err := a.ownerScope(cmd, project, set, &flags)
 			if err != nil {
 				return err
 			}
