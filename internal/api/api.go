@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -41,6 +42,8 @@ type Deps struct {
 	Secrets          *secrets.Box
 	ServerThumbprint string
 	PollingAddress   string
+	// Feed is the built-in package feed.
+	Feed *feed.Feed
 }
 
 // API is the REST API.

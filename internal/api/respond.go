@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
@@ -38,6 +39,7 @@ func statusOf(err error) (int, wire.ErrorBody) {
 	var ve *model.ValidationError
 	var re *model.RefusedError
 	var authErr *auth.Error
+	var badPkg *feed.BadPackageError
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, wire.ErrorBody{Error: ae.msg, Details: ae.details}
@@ -49,6 +51,8 @@ func statusOf(err error) (int, wire.ErrorBody) {
 		return http.StatusUnauthorized, wire.ErrorBody{Error: authErr.Msg}
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, wire.ErrorBody{Error: err.Error()}
+	case errors.As(err, &badPkg):
+		return http.StatusBadRequest, wire.ErrorBody{Error: badPkg.Msg}
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, wire.ErrorBody{Error: err.Error()}
 	}

@@ -75,6 +75,7 @@ func (a *API) registerRoutes() {
 	a.machineRoutes()
 	a.librarySetRoutes()
 	a.previewRoutes()
+	a.packageRoutes()
 }
 
 func (a *API) projectRoutes() {

@@ -107,6 +107,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.workerPoolCommand(),
 		a.machinePolicyCommand(),
 		a.librarySetCommand(),
+		a.packageCommand(),
 	)
 	return root
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -62,8 +63,13 @@ type Config struct {
 	// PollingPublicAddress is how agents reach PollingListen, as
 	// registration tells them; derived from PublicURL's host when empty.
 	PollingPublicAddress string
-	Version              string
-	Logger               *slog.Logger
+	// PackagesDir holds the built-in feed's files (DATA/packages when
+	// empty); nodes of one database share it.
+	PackagesDir string
+	// FeedRetention bounds what the feed keeps of each package.
+	FeedRetention feed.Retention
+	Version       string
+	Logger        *slog.Logger
 	// Out receives what a person starting the server must read once: the
 	// first administrator's credentials and where the server listens.
 	Out io.Writer
@@ -145,6 +151,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.pollingAddr = pollingLn.Addr()
 	}
+	packagesDir := cfg.PackagesDir
+	if packagesDir == "" {
+		packagesDir = filepath.Join(cfg.DataDir, "packages")
+	}
 	worker, err := localtarget.New("built-in worker", filepath.Join(cfg.DataDir, "worker"), cfg.Version, scriptsvc.Options{Supervisor: cfg.Supervisor})
 	if err != nil {
 		return nil, err
@@ -159,7 +169,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
 		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,
 		Targets: n.targets, Health: n.health, Secrets: box,
-		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress()})
+		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
+		Feed: &feed.Feed{Store: n.store, Dir: packagesDir, Retention: cfg.FeedRetention}})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)

@@ -77,3 +77,10 @@ type PreviewVariable struct {
 	Value     string `json:"value"`
 	Sensitive bool   `json:"sensitive,omitempty"`
 }
+
+// PushResult is what a package push did.
+type PushResult struct {
+	Package model.Package `json:"package"`
+	// Outcome is created, replaced or ignored.
+	Outcome string `json:"outcome"`
+}

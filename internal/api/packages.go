@@ -1,0 +1,94 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/pulpo-deploy/pulpo/internal/feed"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+func (a *API) packageRoutes() {
+	a.add(route{method: "POST", path: Prefix + "/packages", tag: "packages", response: wire.PushResult{}, status: http.StatusCreated,
+		summary: "Push a package to the built-in feed: the body is the file itself (streamed to disk, checked whole, then recorded)",
+		query: []param{{"fileName", "string", "the file's name, such as myapp.1.4.0.tar.gz (id and version are read from it)"},
+			{"packageId", "string", "the package id, when the name does not say it"}, {"version", "string", "the version, when the name does not say it"},
+			{"overwriteMode", "string", "FailIfExists (default), OverwriteExisting or IgnoreIfExists"}},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			q := r.URL.Query()
+			if q.Get("fileName") == "" {
+				return badRequest("give the package's file name: ?fileName=myapp.1.4.0.tar.gz")
+			}
+			mode, err := feed.ParseOverwriteMode(q.Get("overwriteMode"))
+			if err != nil {
+				return badRequest("%v", err)
+			}
+			size := r.ContentLength
+			if size < 0 {
+				size = -1
+			}
+			p, outcome, err := a.Feed.Push(r.Context(), feed.PushRequest{FileName: q.Get("fileName"), PackageID: q.Get("packageId"),
+				Version: q.Get("version"), Mode: mode, Size: size, By: caller(r)}, r.Body)
+			if err != nil {
+				return err
+			}
+			status := http.StatusCreated
+			if outcome != feed.Created {
+				status = http.StatusOK
+			}
+			writeJSON(w, status, wire.PushResult{Package: p, Outcome: string(outcome)})
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/packages", tag: "packages", response: wire.Page[model.Package]{},
+		summary: "List the feed's packages, each package's newest version first",
+		query:   append([]param{{"packageId", "string", "one package's versions"}, {"partialName", "string", "packages whose id contains this"}}, pagingParams...),
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			items, total, err := a.Store.Read().ListPackages(r.Context(), store.PackageFilter{
+				ListOptions: store.ListOptions{Skip: p.skip, Take: p.take, PartialName: r.URL.Query().Get("partialName")},
+				PackageID:   r.URL.Query().Get("packageId")})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/packages/{id}", tag: "packages", response: model.Package{}, summary: "Get a package version",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := a.Store.Read().GetPackage(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, p)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/packages/{id}/raw", tag: "packages", summary: "Download a package version's file",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			file, p, err := a.Feed.Open(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			defer file.Close()
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.FormatInt(p.SizeBytes, 10))
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", p.FileName()))
+			w.Header().Set("X-Pulpo-SHA256", p.SHA256)
+			io.Copy(w, file)
+			return nil
+		}})
+	a.add(route{method: "DELETE", path: Prefix + "/packages/{id}", tag: "packages", status: http.StatusNoContent, summary: "Delete a package version",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if _, err := a.Feed.Delete(r.Context(), r.PathValue("id")); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}})
+}
