@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
+	"github.com/pulpo-deploy/pulpo/internal/transfer"
 )
 
 func TestMain(m *testing.M) {
@@ -123,6 +125,22 @@ func TestTargetServicesInBothModes(t *testing.T) {
 			var back bytes.Buffer
 			if _, err := target.Files().DownloadFile(ctx, "packages/app.tar.gz", &back); err != nil || !bytes.Equal(back.Bytes(), content) {
 				t.Fatalf("download: %v (%d bytes)", err, back.Len())
+			}
+			if st, err := target.Files().StatFile(ctx, "packages/app.tar.gz"); err != nil || st.SHA256 != info.SHA256 {
+				t.Fatalf("stat: %+v %v", st, err)
+			}
+			if _, err := target.Files().StatFile(ctx, "nothing/here"); !errors.Is(err, contract.ErrFileNotFound) {
+				t.Fatalf("stat of a missing file: %v", err)
+			}
+			// A resumable send goes through, and a second one finds it cached.
+			src := filepath.Join(t.TempDir(), "pkg.bin")
+			os.WriteFile(src, content, 0o644)
+			fsrc := transfer.FileSource{Path: src, Length: int64(len(content)), Sum: info.SHA256}
+			if _, rep, err := transfer.Send(ctx, target.Files(), "cache/pkg.bin", fsrc, time.Minute); err != nil || rep.Cached || rep.Sent != int64(len(content)) {
+				t.Fatalf("send: %+v %v", rep, err)
+			}
+			if _, rep, err := transfer.Send(ctx, target.Files(), "cache/pkg.bin", fsrc, time.Minute); err != nil || !rep.Cached || rep.Sent != 0 {
+				t.Fatalf("send again: %+v %v", rep, err)
 			}
 			// The upload is refused before any byte is sent when there is no room.
 			if _, err := target.Files().UploadFile(ctx, "huge.bin", 1<<60, bytes.NewReader(nil)); !errors.Is(err, contract.ErrNotEnoughSpace) {

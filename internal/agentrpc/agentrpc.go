@@ -30,7 +30,13 @@ const (
 	MethodPrepare      = "files/v1.prepare"
 	MethodUpload       = "files/v1.upload"
 	MethodDownload     = "files/v1.download"
+	MethodStat         = "files/v1.stat"
+	MethodPartial      = "files/v1.partial"
+	MethodUploadFrom   = "files/v1.uploadFrom"
 )
+
+// codeNotFound marks contract.ErrFileNotFound on the wire.
+const codeNotFound = "file_not_found"
 
 // codeNoSpace marks contract.ErrNotEnoughSpace on the wire.
 const codeNoSpace = "not_enough_space"
@@ -40,8 +46,10 @@ type ticketParams struct {
 }
 
 type fileParams struct {
-	Path string `json:"path"`
-	Size int64  `json:"size,omitempty"`
+	Path   string `json:"path"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
 }
 
 // NewMux serves t's services: what an agent runs.
@@ -97,6 +105,33 @@ func NewMux(t *localtarget.Target) *comms.Mux {
 		info, err := t.FileSvc.UploadFile(ctx, p.Path, p.Size, c.Body)
 		return info, coded(err)
 	})
+	m.Handle(MethodStat, func(ctx context.Context, c *comms.ServerCall) (any, error) {
+		var p fileParams
+		if err := c.Decode(&p); err != nil {
+			return nil, err
+		}
+		info, err := t.FileSvc.StatFile(ctx, p.Path)
+		return info, coded(err)
+	})
+	m.Handle(MethodPartial, func(ctx context.Context, c *comms.ServerCall) (any, error) {
+		var p fileParams
+		if err := c.Decode(&p); err != nil {
+			return nil, err
+		}
+		n, err := t.FileSvc.PartialUpload(ctx, p.Path, p.SHA256)
+		return fileParams{Path: p.Path, Offset: n}, err
+	})
+	m.Handle(MethodUploadFrom, func(ctx context.Context, c *comms.ServerCall) (any, error) {
+		var p fileParams
+		if err := c.Decode(&p); err != nil {
+			return nil, err
+		}
+		if c.Body == nil {
+			return nil, errors.New("upload: no file content came with the call")
+		}
+		info, err := t.FileSvc.UploadFrom(ctx, p.Path, p.Size, p.SHA256, p.Offset, c.Body)
+		return info, coded(err)
+	})
 	m.Handle(MethodDownload, func(ctx context.Context, c *comms.ServerCall) (any, error) {
 		var p fileParams
 		if err := c.Decode(&p); err != nil {
@@ -121,8 +156,11 @@ func download(files *filesvc.Service, c *comms.ServerCall, path string) (contrac
 }
 
 func coded(err error) error {
-	if errors.Is(err, contract.ErrNotEnoughSpace) {
+	switch {
+	case errors.Is(err, contract.ErrNotEnoughSpace):
 		return &comms.CodedError{Code: codeNoSpace, Err: err}
+	case errors.Is(err, contract.ErrFileNotFound):
+		return &comms.CodedError{Code: codeNotFound, Err: err}
 	}
 	return err
 }
@@ -132,6 +170,9 @@ func uncoded(err error) error {
 	var re *comms.RemoteError
 	if errors.As(err, &re) && re.Code == codeNoSpace {
 		return fmt.Errorf("%w: %s", contract.ErrNotEnoughSpace, re.Message)
+	}
+	if errors.As(err, &re) && re.Code == codeNotFound {
+		return fmt.Errorf("%w: %s", contract.ErrFileNotFound, re.Message)
 	}
 	return err
 }
@@ -242,4 +283,28 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// StatFile describes a file on the agent.
+func (f files) StatFile(ctx context.Context, path string) (contract.FileInfo, error) {
+	var info contract.FileInfo
+	return info, f.t.call(ctx, MethodStat, fileParams{Path: path}, &info, nil)
+}
+
+// PartialUpload asks how much of a resumable upload the agent holds.
+func (f files) PartialUpload(ctx context.Context, path, sha string) (int64, error) {
+	var out fileParams
+	err := f.t.call(ctx, MethodPartial, fileParams{Path: path, SHA256: sha}, &out, nil)
+	return out.Offset, err
+}
+
+// UploadFrom streams the rest of a resumable upload.
+func (f files) UploadFrom(ctx context.Context, path string, size int64, sha string, offset int64, r io.Reader) (contract.FileInfo, error) {
+	var info contract.FileInfo
+	err := f.t.call(ctx, MethodUploadFrom, fileParams{Path: path, Size: size, SHA256: sha, Offset: offset}, &info,
+		&comms.CallOptions{Body: r, BodyLength: size - offset})
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s to %s: %w", path, f.t.name, err)
+	}
+	return info, nil
 }

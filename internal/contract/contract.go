@@ -35,7 +35,21 @@ type FileService interface {
 	UploadFile(ctx context.Context, path string, size int64, r io.Reader) (FileInfo, error)
 	// DownloadFile writes the file at path to w and describes what it sent.
 	DownloadFile(ctx context.Context, path string, w io.Writer) (FileInfo, error)
+	// StatFile describes the file at path, its hash included, or returns
+	// an error wrapping ErrFileNotFound.
+	StatFile(ctx context.Context, path string) (FileInfo, error)
+	// PartialUpload reports how many bytes of a resumable upload of the
+	// content with this SHA-256 to path the target already holds.
+	PartialUpload(ctx context.Context, path, sha256 string) (int64, error)
+	// UploadFrom continues a resumable upload: r holds the content from
+	// offset on (offset at most what PartialUpload reported). What arrived
+	// stays on the target if the transfer is cut short; once whole, the file
+	// is checked against size and sha256 and moved into place.
+	UploadFrom(ctx context.Context, path string, size int64, sha256 string, offset int64, r io.Reader) (FileInfo, error)
 }
+
+// ErrFileNotFound is returned (wrapped) for a file a target does not have.
+var ErrFileNotFound = errors.New("no such file on the target")
 
 // FileInfo describes a file a transfer wrote or read.
 type FileInfo struct {

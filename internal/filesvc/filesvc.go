@@ -178,3 +178,99 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// StatFile describes a file, hashing its content.
+func (s *Service) StatFile(ctx context.Context, path string) (contract.FileInfo, error) {
+	info, err := s.DownloadFile(ctx, path, io.Discard)
+	if errors.Is(err, os.ErrNotExist) {
+		return info, fmt.Errorf("%s: %w", path, contract.ErrFileNotFound)
+	}
+	return info, err
+}
+
+// partialPath is where a resumable upload of content with this hash
+// collects; a different content never continues another's bytes.
+func (s *Service) partialPath(dest, sha string) string {
+	if len(sha) > 16 {
+		sha = sha[:16]
+	}
+	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-"+sha)
+}
+
+// PartialUpload reports how much of a resumable upload has arrived.
+func (s *Service) PartialUpload(ctx context.Context, path, sha string) (int64, error) {
+	dest, err := s.Resolve(path)
+	if err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(s.partialPath(dest, sha))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// UploadFrom appends r to the partial upload at offset and, once it holds
+// size bytes with the right hash, moves it into place. A transfer cut short
+// keeps what arrived, for the next call to continue.
+func (s *Service) UploadFrom(ctx context.Context, path string, size int64, sha string, offset int64, r io.Reader) (contract.FileInfo, error) {
+	dest, err := s.Resolve(path)
+	if err != nil {
+		return contract.FileInfo{}, err
+	}
+	if size < 0 || offset < 0 || offset > size {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: offset %d and size %d do not fit", dest, offset, size)
+	}
+	if err := s.checkSpace(dest, size-offset); err != nil {
+		return contract.FileInfo{}, err
+	}
+	part := s.partialPath(dest, sha)
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	if st.Size() < offset {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: the target holds %d bytes, so it cannot continue from %d", dest, st.Size(), offset)
+	}
+	if err := f.Truncate(offset); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	n, err := io.Copy(f, ctxReader{ctx, io.LimitReader(r, size-offset)})
+	if syncErr := f.Sync(); err == nil {
+		err = syncErr
+	}
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: cut short at %d of %d bytes: %w", dest, offset+n, size, err)
+	}
+	if offset+n != size {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: cut short at %d of %d bytes", dest, offset+n, size)
+	}
+	// Whole: check it all, then move it into place.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return contract.FileInfo{}, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != sha {
+		os.Remove(part) // wrong content: never continue from it
+		return contract.FileInfo{}, fmt.Errorf("upload %s: the content's SHA-256 is %s, not %s; it was sent again from the start", dest, got, sha)
+	}
+	if err := os.Rename(part, dest); err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	return contract.FileInfo{Path: dest, Length: size, SHA256: got}, nil
+}

@@ -114,3 +114,34 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func (c *countingWriter) untouched() bool { return c.written == 0 }
+
+// StatFile describes a file on the machine.
+func (f fileService) StatFile(ctx context.Context, path string) (contract.FileInfo, error) {
+	var info contract.FileInfo
+	err := f.t.call(ctx, func() bool { return true }, func(rpc *agentrpc.Target) (err error) {
+		info, err = rpc.Files().StatFile(ctx, path)
+		return err
+	})
+	return info, err
+}
+
+// PartialUpload asks how much of a resumable upload the machine holds.
+func (f fileService) PartialUpload(ctx context.Context, path, sha string) (int64, error) {
+	var n int64
+	err := f.t.call(ctx, func() bool { return true }, func(rpc *agentrpc.Target) (err error) {
+		n, err = rpc.Files().PartialUpload(ctx, path, sha)
+		return err
+	})
+	return n, err
+}
+
+// UploadFrom streams the rest of a resumable upload; it is not repeated
+// here, since the caller resumes from what arrived.
+func (f fileService) UploadFrom(ctx context.Context, path string, size int64, sha string, offset int64, r io.Reader) (contract.FileInfo, error) {
+	var info contract.FileInfo
+	err := f.t.call(ctx, func() bool { return false }, func(rpc *agentrpc.Target) (err error) {
+		info, err = rpc.Files().UploadFrom(ctx, path, size, sha, offset, r)
+		return err
+	})
+	return info, err
+}
