@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,109 @@ func TestPackageFeedThroughTheCLI(t *testing.T) {
 	s.ok("package", "delete", "app", "1.0.0")
 	if r := s.pulpo("package", "show", "app", "1.0.0"); r.code == 0 || !strings.Contains(r.stderr, "was not found") {
 		t.Fatalf("show after delete: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestDeployingAPackage deploys a package to two agents and an SSH machine:
+// files hold the environment's values, scripts run in order, the journal
+// records it, a redeploy sends no bytes, and retention removes old folders.
+func TestDeployingAPackage(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: shop
+    steps:
+      - name: Install
+        targetRoles: [web]
+        package:
+          packageId: app
+          substituteFiles: [config.yaml]
+          structuredConfigFiles: [appsettings.json]
+          retainInstallations: 2
+    variables:
+      - {name: Greeting, value: hello dev}
+      - {name: "Logging:Level", value: Debug}
+`)
+	agentHomes := map[string]string{}
+	for _, name := range []string{"agent-1", "agent-2"} {
+		addListeningAgent(t, s, name, "--environment", "Dev", "--role", "web")
+		agentHomes[name] = ""
+	}
+	addSSHMachine(t, s, "ssh-1", "--environment", "Dev", "--role", "web")
+
+	dir := t.TempDir()
+	deployScript := "#!/bin/bash\necho \"deploy.sh in $(pwd)\"\ncat config.yaml\necho order >> ../order.log\n"
+	push := func(version string) {
+		pkg := filepath.Join(dir, "app."+version+".tar.gz")
+		writeTarGz(t, pkg, map[string]string{
+			"PreDeploy.sh":     "echo pre >> ../order.log\n",
+			"Deploy.sh":        deployScript,
+			"PostDeploy.sh":    "echo post >> ../order.log\necho \"posted $(get_octopusvariable Octopus.Release.Number)\"\n",
+			"config.yaml":      "greeting: \"#{Greeting}\"\nversion: " + version + "\n",
+			"appsettings.json": `{"Logging":{"Level":"Info"},"Name":"app"}`,
+		})
+		s.ok("package", "push", pkg)
+	}
+	push("1.0.0")
+	d := deploy(t, s, "shop", "1.0.0")
+	out := s.ok("task", "watch", d.TaskID)
+	for _, want := range []string{`greeting: "hello dev"`, "Sent package app 1.0.0 to agent-1", "Sent package app 1.0.0 to ssh-1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the first deployment's log lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The same release again: nothing is sent.
+	var again deployment
+	s.okJSON(&again, "release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev")
+	out = s.ok("task", "watch", again.TaskID)
+	if strings.Count(out, "is on") != 3 || !strings.Contains(out, "0 bytes sent") || strings.Contains(out, "Sent package") {
+		t.Errorf("the redeploy should send no package bytes:\n%s", out)
+	}
+	if !strings.Contains(out, "1.0.0_2") {
+		t.Errorf("a redeploy extracts into a new folder (1.0.0_2):\n%s", out)
+	}
+
+	// Two more versions with retention 2: the oldest installations go.
+	for _, v := range []string{"1.1.0", "1.2.0"} {
+		push(v)
+		s.ok("release", "create", "-p", "shop", "--version", v, "--package", "app:"+v)
+		var dep deployment
+		s.okJSON(&dep, "release", "deploy", "-p", "shop", "--version", v, "--environment", "Dev")
+		out = s.ok("task", "watch", dep.TaskID)
+	}
+	if !strings.Contains(out, "version: 1.2.0") || !strings.Contains(out, "posted 1.2.0") {
+		t.Fatalf("1.2.0:\n%s", out)
+	}
+	// On disk, on an agent: the installed files hold the environment's values.
+	installed := regexp.MustCompile(`Deployed app 1\.2\.0 to (\S*agent-1\S*)`).FindStringSubmatch(out)
+	if installed == nil {
+		t.Fatalf("no installation folder for agent-1 in the log:\n%s", out)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(installed[1], "config.yaml"))
+	settings, _ := os.ReadFile(filepath.Join(installed[1], "appsettings.json"))
+	if !strings.Contains(string(cfg), `greeting: "hello dev"`) || !strings.Contains(string(settings), `"Debug"`) {
+		t.Fatalf("installed files:\n%s\n%s", cfg, settings)
+	}
+	order, _ := os.ReadFile(filepath.Join(installed[1], "..", "order.log"))
+	if !strings.HasPrefix(string(order), "pre\norder\npost\n") {
+		t.Fatalf("scripts ran out of order:\n%s", order)
+	}
+	home := installed[1][:strings.Index(installed[1], "/apps/")]
+	journal, _ := os.ReadFile(filepath.Join(home, "journal.json"))
+	if strings.Count(string(journal), `"version": "1.2.0"`)+strings.Count(string(journal), `"version":"1.2.0"`) == 0 {
+		t.Fatalf("the journal has no 1.2.0 entry:\n%s", journal)
+	}
+	// Retention 2: of 1.0.0, 1.0.0_2, 1.1.0 and 1.2.0, only the last two stay.
+	entries, _ := os.ReadDir(filepath.Join(home, "apps", "Dev", "app"))
+	var kept []string
+	for _, e := range entries {
+		if e.IsDir() {
+			kept = append(kept, e.Name())
+		}
+	}
+	if strings.Join(kept, ",") != "1.1.0,1.2.0" {
+		t.Fatalf("installations kept: %v", kept)
 	}
 }

@@ -178,6 +178,10 @@ func (a *API) releaseRoutes() {
 				return &apiError{status: http.StatusBadRequest, msg: "release is invalid", details: []string{"projectId: is required"}}
 			}
 			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r)}
+			for key, version := range req.Packages {
+				// A key names a package id, or a step: both are tried.
+				rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: key, Version: version})
+			}
 			auto, err := a.Engine.CreateRelease(r.Context(), &rel)
 			if err != nil {
 				return err

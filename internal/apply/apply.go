@@ -546,6 +546,10 @@ func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step
 			sc := *s.Script
 			step.Script = &sc
 		}
+		if s.Package != nil {
+			pa := *s.Package
+			step.Package = &pa
+		}
 		if s.WorkerPool != "" {
 			pool, err := a.q.FindWorkerPool(ctx, s.WorkerPool)
 			switch {

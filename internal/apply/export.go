@@ -111,7 +111,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		for _, s := range d.Steps {
-			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
+			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
 				MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
 			if s.WorkerPoolID != "" {
 				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)

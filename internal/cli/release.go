@@ -15,6 +15,7 @@ import (
 func (a *app) releaseCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Create, list and deploy releases"}
 	var project, version, notes string
+	var packageArgs []string
 	create := &cobra.Command{Use: "create", Short: "Create a release: a snapshot of the project's process and variables", Args: cobra.NoArgs,
 		Example: `  pulpo release create --project web --version 1.4.0 --notes "New login page"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -22,7 +23,15 @@ func (a *app) releaseCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes})
+			pkgs := map[string]string{}
+			for _, spec := range packageArgs {
+				id, v, ok := strings.Cut(spec, ":")
+				if !ok || id == "" || v == "" {
+					return fmt.Errorf("--package takes ID:VERSION (or STEP:VERSION), not %q", spec)
+				}
+				pkgs[id] = v
+			}
+			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs})
 			if err != nil {
 				return err
 			}
@@ -37,6 +46,7 @@ func (a *app) releaseCommand() *cobra.Command {
 	create.Flags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
 	create.Flags().StringVar(&version, "version", "", "release version (default the next patch number)")
 	create.Flags().StringVar(&notes, "notes", "", "release notes")
+	create.Flags().StringArrayVar(&packageArgs, "package", nil, "ID:VERSION (or STEP:VERSION) of a package step's package; the feed's newest otherwise (repeat)")
 	create.MarkFlagRequired("project")
 
 	list := &cobra.Command{Use: "list", Short: "List a project's releases, newest first", Args: cobra.NoArgs,

@@ -319,14 +319,16 @@ func (a *app) processCommand() *cobra.Command {
 	var name, script, scriptFile, syntax string
 	var position, maxParallel, window int
 	var stepRoles []string
-	var stepPool string
+	var stepPool, pkgID string
 	var onServer bool
+	var substitute, structured []string
+	var retain int
 	add := &cobra.Command{Use: "add", Short: "Add a script step", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (script == "") == (scriptFile == "") {
-				return fmt.Errorf("give the script with exactly one of --script or --script-file")
+			if pkgID == "" && (script == "") == (scriptFile == "") {
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, or deploy a package with --package")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -343,8 +345,16 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := model.Step{Name: name, Script: &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script},
-				TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer}
+			s := model.Step{Name: name, TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer}
+			if pkgID != "" {
+				s.Package = &model.PackageAction{PackageID: pkgID, SubstituteFiles: substitute, StructuredConfigFiles: structured,
+					RetainInstallations: retain}
+				if script != "" {
+					s.Package.Deploy = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
+				}
+			} else {
+				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
+			}
 			if stepPool != "" {
 				pool, err := c.FindWorkerPool(cmd.Context(), stepPool)
 				if err != nil {
@@ -370,6 +380,10 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
 	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
+	add.Flags().StringVar(&pkgID, "package", "", "deploy this package from the feed (its version is chosen when a release is created); --script becomes its inline Deploy script")
+	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package: render files matching this glob as templates (repeat)")
+	add.Flags().StringArrayVar(&structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
+	add.Flags().IntVar(&retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
 	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
 	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
 	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
@@ -420,8 +434,11 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			state = "disabled"
 		}
 		summary := ""
-		if s.Script != nil {
+		switch {
+		case s.Script != nil:
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
+		case s.Package != nil:
+			summary = "package " + s.Package.PackageID
 		}
 		where := "worker"
 		switch {

@@ -108,6 +108,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.machinePolicyCommand(),
 		a.librarySetCommand(),
 		a.packageCommand(),
+		a.runPackageCommand(),
 	)
 	return root
 }

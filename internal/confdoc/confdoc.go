@@ -102,6 +102,8 @@ type Step struct {
 	Name     string              `json:"name" yaml:"name"`
 	Disabled bool                `json:"disabled,omitempty" yaml:"disabled,omitempty"`
 	Script   *model.ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
+	// Package deploys a package from the feed by the conventions.
+	Package *model.PackageAction `json:"package,omitempty" yaml:"package,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).

@@ -531,7 +531,19 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deploy
 	if len(step.TargetRoles) > 0 {
 		stepValues.Set("Octopus.Action.TargetRoles", strings.Join(step.TargetRoles, ","))
 	}
-	code, err := h.runScript(ctx, run, step, p, stepValues)
+	var sc scriptToRun
+	var err error
+	if step.Package != nil {
+		sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
+	} else {
+		sc, err = h.prepareScript(run, step, stepValues)
+	}
+	if err != nil {
+		run.Logf(a.ID, model.LevelError, "%v", err)
+		h.setState(run, a, model.ActivityFailed)
+		return outcome{err: err}
+	}
+	code, err := h.runScript(ctx, run, step, p, sc)
 	if errors.Is(err, errSkipped) {
 		return outcome{}
 	}
@@ -582,18 +594,29 @@ func (h deployHandler) setState(run *tasks.Run, a *model.Activity, state model.A
 
 // runScript runs the step's script on the target, or re-attaches to it, and
 // streams its output into the task log. It returns the script's exit code.
-func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, values *vars.Values) (int, error) {
-	target, name := p.act, p.target.Name()
-	svc := p.target.Scripts()
-	// The script is a template: #{…} with Octopus's filters and blocks. A
-	// mistake in it fails this target before anything runs there.
+// scriptToRun is a script ready for a target: rendered, with its bootstrap.
+type scriptToRun struct {
+	syntax    model.ScriptSyntax
+	body      string
+	bootstrap string
+	// what says what runs, for the log.
+	what string
+}
+
+// prepareScript renders a script step's body: #{…} with Octopus's filters
+// and blocks. A mistake in it fails this target before anything runs there.
+func (h deployHandler) prepareScript(run *tasks.Run, step model.Step, values *vars.Values) (scriptToRun, error) {
 	body, err := template.Evaluate(step.Script.Body, values, template.Options{Now: run.Store().Now})
 	if err != nil {
-		err = fmt.Errorf("the script of step %q: %w", step.Name, err)
-		run.Logf(target.ID, model.LevelError, "%v", err)
-		h.setState(run, target, model.ActivityFailed)
-		return 0, err
+		return scriptToRun{}, fmt.Errorf("the script of step %q: %w", step.Name, err)
 	}
+	return scriptToRun{syntax: step.Script.Syntax, body: body, bootstrap: bootstrap(step.Script.Syntax, values),
+		what: "a " + string(step.Script.Syntax) + " script"}, nil
+}
+
+func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, sc scriptToRun) (int, error) {
+	target, name := p.act, p.target.Name()
+	svc := p.target.Scripts()
 	firstStart := target.ScriptTicket == ""
 	if firstStart {
 		// The ticket is stored before the script starts: whoever resumes
@@ -604,15 +627,15 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, target) }); err != nil {
 			return 0, err
 		}
-		run.Logf(target.ID, model.LevelVerbose, "Running a %s script on %s", step.Script.Syntax, name)
+		run.Logf(target.ID, model.LevelVerbose, "Running %s on %s", sc.what, name)
 	} else {
 		run.Logf(target.ID, model.LevelVerbose, "Re-attaching to the script already started on %s", name)
 	}
 	cmd := contract.StartScriptCommand{
 		Ticket:    target.ScriptTicket,
-		Syntax:    string(step.Script.Syntax),
-		Body:      body,
-		Bootstrap: bootstrap(step.Script.Syntax, values),
+		Syntax:    string(sc.syntax),
+		Body:      sc.body,
+		Bootstrap: sc.bootstrap,
 		TaskID:    run.Task.ID,
 		Isolated:  true,
 		// A short script ends within the start call: one round trip.

@@ -40,6 +40,8 @@ type Config struct {
 	// ProbeTimeout bounds the check that a target is reachable before a
 	// step starts on it (default 30 s).
 	ProbeTimeout time.Duration
+	// Packages gives package steps their packages (the built-in feed).
+	Packages PackageSource
 }
 
 // TargetSource turns a stored machine into a target.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/transfer"
 )
 
 // OverwriteMode says what a push does when the version is already there.
@@ -299,4 +300,17 @@ func (f *Feed) ApplyRetention(ctx context.Context, packageID string) ([]model.Pa
 		removed = append(removed, p)
 	}
 	return removed, nil
+}
+
+// Package finds a package version and gives its content as a transfer
+// source (the engine sends it to targets from there).
+func (f *Feed) Package(ctx context.Context, packageID, version string) (transfer.Source, model.Package, error) {
+	p, err := f.Store.Read().FindPackage(ctx, packageID, version)
+	if err != nil {
+		return nil, p, err
+	}
+	if _, err := os.Stat(f.path(p)); err != nil {
+		return nil, p, fmt.Errorf("package %s %s is recorded but its file is missing: %w", packageID, version, err)
+	}
+	return transfer.FileSource{Path: f.path(p), Length: p.SizeBytes, Sum: p.SHA256}, p, nil
 }

@@ -22,6 +22,8 @@ type Step struct {
 	Name     string        `json:"name"`
 	Disabled bool          `json:"disabled,omitempty"`
 	Script   *ScriptAction `json:"script,omitempty"`
+	// Package deploys a package from the feed with the conventions.
+	Package *PackageAction `json:"package,omitempty"`
 
 	// TargetRoles makes the step run on every enabled deployment target of
 	// the deployment's environment that has any of these roles. Without
@@ -56,10 +58,40 @@ func (s *Step) Concurrency() int {
 
 // Kind names what the step does.
 func (s *Step) Kind() string {
-	if s.Script != nil {
+	switch {
+	case s.Script != nil:
 		return "script"
+	case s.Package != nil:
+		return "package"
 	}
 	return ""
+}
+
+// PackageAction deploys a package: the version is chosen when a release is
+// created; on each target the package is sent (unless cached), extracted
+// into a new folder, and the conventions run: PreDeploy, substitution in
+// files, structured configuration, custom installation folder, Deploy,
+// PostDeploy (DeployFailed on failure).
+type PackageAction struct {
+	PackageID string `json:"packageId" yaml:"packageId"`
+	// SubstituteFiles are globs of files rendered as templates.
+	SubstituteFiles []string `json:"substituteFiles,omitempty" yaml:"substituteFiles,omitempty"`
+	// StructuredConfigFiles are globs of JSON, YAML, XML and .properties
+	// files whose values variables named by key path replace.
+	StructuredConfigFiles []string `json:"structuredConfigFiles,omitempty" yaml:"structuredConfigFiles,omitempty"`
+	// CustomInstallDir copies the package there after substitution.
+	CustomInstallDir      string   `json:"customInstallDir,omitempty" yaml:"customInstallDir,omitempty"`
+	PurgeCustomInstallDir bool     `json:"purgeCustomInstallDir,omitempty" yaml:"purgeCustomInstallDir,omitempty"`
+	CustomInstallExclude  []string `json:"customInstallExclude,omitempty" yaml:"customInstallExclude,omitempty"`
+	// Inline scripts, run besides those in the package.
+	PreDeploy    *ScriptAction `json:"preDeploy,omitempty" yaml:"preDeploy,omitempty"`
+	Deploy       *ScriptAction `json:"deploy,omitempty" yaml:"deploy,omitempty"`
+	PostDeploy   *ScriptAction `json:"postDeploy,omitempty" yaml:"postDeploy,omitempty"`
+	DeployFailed *ScriptAction `json:"deployFailed,omitempty" yaml:"deployFailed,omitempty"`
+	// SkipPackageScripts ignores PreDeploy.sh & co. found in the package.
+	SkipPackageScripts bool `json:"skipPackageScripts,omitempty" yaml:"skipPackageScripts,omitempty"`
+	// RetainInstallations keeps this many installations on each target (0: all).
+	RetainInstallations int `json:"retainInstallations,omitempty" yaml:"retainInstallations,omitempty"`
 }
 
 // ScriptSyntax is the interpreter of an inline script.
@@ -99,10 +131,14 @@ func (d *DeploymentProcess) Validate() error {
 			ids[s.ID] = true
 		}
 		switch {
+		case s.Script != nil && s.Package != nil:
+			p.add(field, "does one thing: set script or package, not both")
 		case s.Script != nil:
 			validateScript(&p, field+".script", s.Script)
+		case s.Package != nil:
+			validatePackageAction(&p, field+".package", s.Package)
 		default:
-			p.add(field, "says nothing to do: set script")
+			p.add(field, "says nothing to do: set script or package")
 		}
 		if n := btoi(len(s.TargetRoles) > 0) + btoi(s.WorkerPoolID != "") + btoi(s.RunOnServer); n > 1 {
 			p.add(field, "runs in one place: on targets (targetRoles), on a worker pool (workerPoolId) or on the server (runOnServer)")
@@ -144,8 +180,14 @@ func validateScript(p *problems, field string, a *ScriptAction) {
 // Normalize fills defaults a user may leave out.
 func (d *DeploymentProcess) Normalize() {
 	for i := range d.Steps {
-		if s := d.Steps[i].Script; s != nil && s.Syntax == "" {
-			s.Syntax = SyntaxBash
+		scripts := []*ScriptAction{d.Steps[i].Script}
+		if pa := d.Steps[i].Package; pa != nil {
+			scripts = append(scripts, pa.PreDeploy, pa.Deploy, pa.PostDeploy, pa.DeployFailed)
+		}
+		for _, s := range scripts {
+			if s != nil && s.Syntax == "" {
+				s.Syntax = SyntaxBash
+			}
 		}
 	}
 }
@@ -166,4 +208,18 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+func validatePackageAction(p *problems, field string, a *PackageAction) {
+	if !packageIDPattern.MatchString(a.PackageID) {
+		p.add(field+".packageId", "%q is not a package id", a.PackageID)
+	}
+	for name, sc := range map[string]*ScriptAction{"preDeploy": a.PreDeploy, "deploy": a.Deploy, "postDeploy": a.PostDeploy, "deployFailed": a.DeployFailed} {
+		if sc != nil {
+			validateScript(p, field+"."+name, sc)
+		}
+	}
+	if a.RetainInstallations < 0 {
+		p.add(field+".retainInstallations", "must not be negative")
+	}
 }

@@ -21,6 +21,17 @@ type Release struct {
 	// release runs with.
 	ProcessSnapshot  DeploymentProcess `json:"processSnapshot"`
 	VariableSnapshot VariableSet       `json:"variableSnapshot"`
+	// Packages are the package versions its package steps deploy, chosen
+	// when it was created.
+	Packages []ReleasePackage `json:"packages,omitempty"`
+}
+
+// ReleasePackage is the package version a release deploys in one step.
+type ReleasePackage struct {
+	StepID    string `json:"stepId"`
+	StepName  string `json:"stepName"`
+	PackageID string `json:"packageId"`
+	Version   string `json:"version"`
 }
 
 // versionPattern accepts SemVer 2 and the looser forms Octopus users have

@@ -115,6 +115,10 @@ func supervise(dir string) error {
 	cmd := exec.Command(interpreter(cmdSpec.Syntax), scriptArgs(cmdSpec)...)
 	cmd.Dir = dir
 	cmd.Env = scriptEnv(os.Environ())
+	if exe, err := os.Executable(); err == nil {
+		// The runner is this binary: package steps call "$PULPO_RUNNER run-package".
+		cmd.Env = append(cmd.Env, RunnerEnv+"="+exe)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, so cancel reaches its children
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -238,6 +242,10 @@ func scriptArgs(c command) []string {
 	}
 	return []string{"--noprofile", "--norc", c.ScriptFile}
 }
+
+// RunnerEnv names the variable that tells scripts where the pulpo binary
+// (the runner of package steps) is.
+const RunnerEnv = "PULPO_RUNNER"
 
 // scriptEnv passes the supervisor's environment on, without Pulpo's own
 // settings: those can hold API keys, which scripts must never see.

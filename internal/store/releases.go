@@ -10,14 +10,19 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables`
+const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages`
 
 func scanRelease(s scanner) (model.Release, error) {
 	var r model.Release
 	var created int64
-	var process, vars string
-	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars); err != nil {
+	var process, vars, packages string
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages); err != nil {
 		return r, err
+	}
+	if packages != "" && packages != "[]" {
+		if err := unmarshal(packages, &r.Packages); err != nil {
+			return r, fmt.Errorf("read packages of %s: %w", r.ID, err)
+		}
 	}
 	r.CreatedAt = fromMicros(created)
 	if err := unmarshal(process, &r.ProcessSnapshot); err != nil {
@@ -58,6 +63,9 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	if err := q.choosePackages(ctx, r); err != nil {
+		return err
+	}
 	var existing string
 	err = q.queryRow(ctx, `SELECT id FROM releases WHERE project_id = ? AND version_key = ?`, r.ProjectID, strings.ToLower(r.Version)).Scan(&existing)
 	switch {
@@ -80,8 +88,14 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, strings.ToLower(r.Version))
+	pkgs := "[]"
+	if len(r.Packages) > 0 {
+		if pkgs, err = marshal(r.Packages); err != nil {
+			return err
+		}
+	}
+	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, strings.ToLower(r.Version))
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -167,4 +181,52 @@ func (q *Queries) DeleteRelease(ctx context.Context, id string) error {
 		return fmt.Errorf("delete release: %w", err)
 	}
 	return mustAffect(res, "release", id)
+}
+
+// choosePackages fixes the package version of every package step: the one
+// asked for in r.Packages (matched by step name or package id), else the
+// newest in the feed.
+func (q *Queries) choosePackages(ctx context.Context, r *model.Release) error {
+	asked := r.Packages
+	r.Packages = nil
+	used := make([]bool, len(asked))
+	var problems []string
+	for _, step := range r.ProcessSnapshot.EnabledSteps() {
+		if step.Package == nil {
+			continue
+		}
+		version := ""
+		for i, a := range asked {
+			if model.SameName(a.StepName, step.Name) || model.SameName(a.PackageID, step.Name) || strings.EqualFold(a.PackageID, step.Package.PackageID) {
+				version, used[i] = a.Version, true
+				break
+			}
+		}
+		if version == "" {
+			latest, _, err := q.ListPackages(ctx, PackageFilter{PackageID: step.Package.PackageID, ListOptions: ListOptions{Take: 1}})
+			if err != nil {
+				return err
+			}
+			if len(latest) == 0 {
+				problems = append(problems, fmt.Sprintf("packages: step %q deploys package %s, which the feed does not have; push it first", step.Name, step.Package.PackageID))
+				continue
+			}
+			version = latest[0].Version
+		} else if _, err := q.FindPackage(ctx, step.Package.PackageID, version); errors.Is(err, ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", step.Package.PackageID, version, step.Name))
+			continue
+		} else if err != nil {
+			return err
+		}
+		r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, PackageID: step.Package.PackageID, Version: version})
+	}
+	for i, a := range asked {
+		if !used[i] {
+			problems = append(problems, fmt.Sprintf("packages: no package step deploys %q", a.PackageID+a.StepName))
+		}
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "release", Problems: problems}
+	}
+	return nil
 }

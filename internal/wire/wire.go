@@ -39,6 +39,9 @@ type SSHScan struct {
 // CreateReleaseRequest asks for a release of a project's current process and variables.
 type CreateReleaseRequest struct {
 	ProjectID string `json:"projectId"`
+	// Packages chooses package versions by package id (or step name);
+	// the feed's newest version otherwise.
+	Packages map[string]string `json:"packages,omitempty"`
 	// Version is the release number; the next patch number when omitted.
 	Version string `json:"version,omitempty"`
 	Notes   string `json:"notes,omitempty"`

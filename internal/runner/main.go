@@ -1,0 +1,39 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes of `pulpo run-package`.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the deployment failed; the output says where
+	exitUsage  = 2 // no usable manifest
+)
+
+// Main runs `pulpo run-package MANIFEST.json`; args are what follows the
+// subcommand. SIGTERM or SIGINT stops the running script and the
+// deployment (without DeployFailed, which needs a live deployment).
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: pulpo run-package MANIFEST.json")
+		return exitUsage
+	}
+	m, err := ReadManifest(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "run-package: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := Run(ctx, m, Options{}, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "Deployment failed: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
