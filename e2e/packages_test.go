@@ -4,13 +4,16 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeTarGz(t *testing.T, path string, files map[string]string) []byte {
@@ -178,5 +181,70 @@ projects:
 	}
 	if strings.Join(kept, ",") != "1.1.0,1.2.0" {
 		t.Fatalf("installations kept: %v", kept)
+	}
+}
+
+// TestAPackageTransferResumesAfterABreak cuts the connection to an agent in
+// the middle of sending a 200 MiB package: the deployment succeeds and the
+// transfer continues from where it stopped.
+func TestAPackageTransferResumesAfterABreak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 200 MiB")
+	}
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: big
+    steps:
+      - name: Install
+        targetRoles: [web]
+        package: {packageId: blob}
+`)
+	// A listening agent reached through a proxy the test can cut.
+	home := filepath.Join(t.TempDir(), "agent")
+	port := freePort(t)
+	agent := startAgent(t, home, "--name", "far", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--trust", s.thumbprint())
+	agent.waitOutput("its thumbprint", regexp.MustCompile(`thumbprint [0-9A-F]{64}`))
+	px := startProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	thumb := strings.TrimSpace(s.ok("agent", "show-thumbprint", "--home", home))
+	s.ok("machine", "add", "far", "--listening", px.addr(), "--thumbprint", thumb, "--environment", "Dev", "--role", "web")
+
+	// 200 MiB that does not compress, in a plain tar.
+	data := make([]byte, 200<<20)
+	rand.Read(data)
+	pkg := filepath.Join(t.TempDir(), "blob.1.0.0.tar")
+	f, _ := os.Create(pkg)
+	tw := tar.NewWriter(f)
+	tw.WriteHeader(&tar.Header{Name: "blob.bin", Mode: 0o644, Size: int64(len(data))})
+	tw.Write(data)
+	tw.Close()
+	f.Close()
+	s.ok("package", "push", pkg, "--no-progress")
+
+	d := deploy(t, s, "big", "1.0.0")
+	// Cut every connection once a good part of the package has arrived.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		parts, _ := filepath.Glob(filepath.Join(home, "packages", ".blob.1.0.0.*.partial-*"))
+		var size int64
+		for _, p := range parts {
+			if st, err := os.Stat(p); err == nil {
+				size = st.Size()
+			}
+		}
+		if size > 40<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the transfer never got going:\n%s", s.ok("task", "log", d.TaskID))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	px.cut()
+	px.restore()
+	out := s.ok("task", "watch", d.TaskID)
+	if !regexp.MustCompile(`resumed at byte [1-9][0-9]{7,}`).MatchString(out) || !strings.Contains(out, "Deployed blob 1.0.0") {
+		t.Fatalf("the transfer should have resumed, and the deployment succeeded:\n%s", out)
 	}
 }
