@@ -109,6 +109,10 @@ func main() {
 			fail("fan-out: %v", err)
 		}
 		results = append(results, rs...)
+		if rs, err = packageScenarios(ctx, 10); err != nil {
+			fail("packages: %v", err)
+		}
+		results = append(results, rs...)
 	}
 
 	fmt.Printf("Pulpo benchmark, %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
