@@ -47,4 +47,12 @@
 //
 // The folder is also printed as the output variable
 // Octopus.Action.Package.InstallationDirectoryPath, as Calamari does.
+//
+// Each script runs in a process group of its own. When the run's context
+// ends (Main ends it on SIGTERM or SIGINT, which the supervisor sends on
+// cancel), the group gets SIGTERM, then SIGKILL 8 s later, before the
+// supervisor's own SIGKILL at 10 s; DeployFailed does not run then. A
+// script that leaves a background process holding its output is waited
+// for 2 s, then its output is cut (with a warning) and the step goes on:
+// background processes should redirect their output.
 package runner

@@ -212,8 +212,10 @@ func (x *extraction) dir(name, rel string, perm fs.FileMode) error {
 		return nil
 	}
 	// Owner rwx is kept so later steps (substitution, retention) can write
-	// and remove inside.
-	return os.Chmod(x.abs(rel), perm.Perm()|0o700)
+	// and remove inside; whoever may read a folder may also enter it (zips
+	// from Windows give folders no x bits).
+	perm = perm.Perm() | 0o700 | (perm.Perm()&0o044)>>2
+	return os.Chmod(x.abs(rel), perm)
 }
 
 func (x *extraction) file(name, rel string, perm fs.FileMode, mtime time.Time, r io.Reader) error {
@@ -232,15 +234,19 @@ func (x *extraction) file(name, rel string, perm fs.FileMode, mtime time.Time, r
 		return fmt.Errorf("write %q: %w", name, err)
 	}
 	x.entry = name
-	_, err = io.CopyBuffer(&accountingWriter{x: x, w: f}, r, make([]byte, 64<<10))
+	_, err = io.CopyBuffer(&accountingWriter{x: x, w: f}, sourceReader{r}, make([]byte, 64<<10))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		var ref *refusal
-		if errors.As(err, &ref) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
+	var ref *refusal
+	var src sourceError
+	switch {
+	case err == nil:
+	case errors.As(err, &ref), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &src):
+		return readError(fmt.Errorf("entry %q: %w", name, src.err))
+	default:
 		return fmt.Errorf("write %q: %w", name, err)
 	}
 	if err := os.Chmod(p, perm.Perm()); err != nil {
@@ -334,6 +340,23 @@ func (a *accountingWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return a.w.Write(p)
+}
+
+// sourceReader marks errors of reading the archive, to tell them from
+// errors of writing the disk.
+type sourceReader struct{ r io.Reader }
+
+type sourceError struct{ err error }
+
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
+
+func (s sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = sourceError{err}
+	}
+	return n, err
 }
 
 // countingReader counts the bytes read through it.

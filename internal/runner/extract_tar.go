@@ -35,9 +35,6 @@ func (x *extraction) tar(f *os.File, gzipped bool) error {
 			return readError(err)
 		}
 		if err := x.tarEntry(tr, hdr); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return readError(err)
-			}
 			return err
 		}
 	}

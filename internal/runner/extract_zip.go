@@ -149,9 +149,6 @@ func (z *zipCheck) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.crc.Write(p[:n])
 	z.n += int64(n)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = fmt.Errorf("%w (the package is truncated or corrupt)", err)
-	}
 	return n, err
 }
 

@@ -71,6 +71,10 @@ type lineWriter struct {
 	buf    []byte
 }
 
+// maxLineBytes splits a line that never ends (a binary blob, a progress
+// bar), so a script cannot make the runner hold unbounded output.
+const maxLineBytes = 64 << 10
+
 func (l *lineWriter) Write(p []byte) (int, error) {
 	l.buf = append(l.buf, p...)
 	for {
@@ -80,6 +84,13 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		}
 		l.emit(string(bytes.TrimSuffix(l.buf[:i], []byte("\r"))))
 		l.buf = l.buf[i+1:]
+	}
+	for len(l.buf) >= maxLineBytes {
+		l.emit(string(l.buf[:maxLineBytes]))
+		l.buf = l.buf[maxLineBytes:]
+	}
+	if len(l.buf) == 0 {
+		l.buf = nil // let the backing array of a long burst go
 	}
 	return len(p), nil
 }

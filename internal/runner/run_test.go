@@ -442,3 +442,31 @@ func TestRunRefusesACustomFolderHoldingThePackageFolder(t *testing.T) {
 		t.Error("the package folder was purged")
 	}
 }
+
+func TestRunIntoAnExistingCustomFolderReplacesFilesAndLinksWithoutPurging(t *testing.T) {
+	f := newFixture(t)
+	custom := filepath.Join(f.dir, "site")
+	writeFile(t, filepath.Join(custom, "index.html"), "old page")
+	writeFile(t, filepath.Join(custom, "elsewhere.txt"), "must not be written through a link")
+	os.Symlink("elsewhere.txt", filepath.Join(custom, "current"))
+	writeFile(t, filepath.Join(custom, "other.txt"), "kept: no purge")
+	p := f.pkg(t, "1.0.0", file("index.html", "new page"), file("current", "a file now"))
+	m := f.manifest(p, "1.0.0")
+	m.CustomInstallDir = CustomInstallDir{Path: custom}
+	if out, err := run(t, m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := []string{"current: a file now", "elsewhere.txt: must not be written through a link", "index.html: new page", "other.txt: kept: no purge"}
+	if got := tree(t, custom); !slices.Equal(got, want) {
+		t.Errorf("custom folder holds %q, want %q", got, want)
+	}
+
+	os.Mkdir(filepath.Join(custom, "blocker"), 0o755)
+	writeFile(t, filepath.Join(custom, "blocker", "data"), "x")
+	p2 := f.pkg(t, "2.0.0", file("blocker", "a file where a folder is"))
+	m2 := f.manifest(p2, "2.0.0")
+	m2.CustomInstallDir = CustomInstallDir{Path: custom}
+	if _, err := run(t, m2); err == nil || !strings.Contains(err.Error(), "is a folder, and the package has a file there") {
+		t.Fatalf("error %v", err)
+	}
+}

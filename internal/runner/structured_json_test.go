@@ -114,3 +114,15 @@ func TestJSONParseErrorsSayWhere(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestJSONWithAByteOrderMarkAndBlockComments(t *testing.T) {
+	src := "\uFEFF/* header */ {\"a\": /* inline */ \"x\", \"n\": -1.5e3}"
+	out, _ := newTestOutput()
+	got, _, err := replaceJSON([]byte(src), []structuredValue{{"a", "y"}, {"n", "1e2"}}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\uFEFF/* header */ {\"a\": /* inline */ \"y\", \"n\": 1e2}"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -44,3 +44,15 @@ func TestPropertiesReplacesValuesByKey(t *testing.T) {
 		t.Errorf("applied %q", applied)
 	}
 }
+
+func TestPropertiesKeysAreReadWithTheirEscapes(t *testing.T) {
+	src := "\\u0041pp\\=Name=old\n\\#notcomment:old\n"
+	out, _ := newTestOutput()
+	got, _, err := replaceProperties([]byte(src), []structuredValue{{"App=Name", "new"}, {"#notcomment", "new"}}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\\u0041pp\\=Name=new\n\\#notcomment:new\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -131,3 +131,15 @@ func TestXMLRefusesWhatIsNotXML(t *testing.T) {
 		}
 	}
 }
+
+func TestXMLPredicatesCompareNumbersAsNumbers(t *testing.T) {
+	src := `<c><s port="80.0" on="yes"/><s port="443" on="no"/></c>`
+	out, _ := newTestOutput()
+	got, _, err := replaceXML([]byte(src), []structuredValue{{"//s[@port=80]/@on", "a"}, {"//s[@port!='80.0']/@on", "b"}}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `<c><s port="80.0" on="a"/><s port="443" on="b"/></c>`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
