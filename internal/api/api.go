@@ -44,6 +44,8 @@ type Deps struct {
 	PollingAddress   string
 	// Feed is the built-in package feed.
 	Feed *feed.Feed
+	// ArtifactsDir keeps tasks' artifacts.
+	ArtifactsDir string
 }
 
 // API is the REST API.

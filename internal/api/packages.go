@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/pulpo-deploy/pulpo/internal/feed"
@@ -89,6 +91,46 @@ func (a *API) packageRoutes() {
 				return err
 			}
 			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}})
+}
+
+func (a *API) artifactRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts", tag: "tasks", response: []model.Artifact{},
+		summary: "List the files a task's scripts handed over",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if _, err := a.Store.Read().GetTask(r.Context(), r.PathValue("id")); err != nil {
+				return err
+			}
+			list, err := a.Store.Read().ListArtifacts(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			if list == nil {
+				list = []model.Artifact{}
+			}
+			writeJSON(w, http.StatusOK, list)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts/{n}/raw", tag: "tasks", summary: "Download a task's artifact",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			n, err := strconv.Atoi(r.PathValue("n"))
+			if err != nil {
+				return badRequest("artifact number %q is not a number", r.PathValue("n"))
+			}
+			art, err := a.Store.Read().GetArtifact(r.Context(), r.PathValue("id"), n)
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(filepath.Join(a.ArtifactsDir, art.File))
+			if err != nil {
+				return fmt.Errorf("artifact %d of %s: %w", n, art.TaskID, err)
+			}
+			defer f.Close()
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.FormatInt(art.SizeBytes, 10))
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", art.Name))
+			io.Copy(w, f)
 			return nil
 		}})
 }

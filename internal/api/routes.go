@@ -76,6 +76,7 @@ func (a *API) registerRoutes() {
 	a.librarySetRoutes()
 	a.previewRoutes()
 	a.packageRoutes()
+	a.artifactRoutes()
 }
 
 func (a *API) projectRoutes() {

@@ -3,6 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,7 +136,49 @@ func (a *app) taskCommand() *cobra.Command {
 				}
 			})
 		}}
-	cmd.AddCommand(list, show, logCmd, watch, cancel)
+	artifacts := &cobra.Command{Use: "artifacts TASK", Short: "List the files a task's scripts handed over (new_octopusartifact)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.Artifacts(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.print(nonNil(list), func() {
+				var rows [][]string
+				for _, art := range list {
+					rows = append(rows, []string{strconv.Itoa(art.ID), art.Name, byteSize(art.SizeBytes), art.SHA256[:12]})
+				}
+				a.table([]string{"#", "NAME", "SIZE", "SHA256"}, rows)
+			})
+		}}
+	var artifactOut string
+	artifact := &cobra.Command{Use: "artifact TASK N", Short: "Download one of a task's artifacts", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				return fmt.Errorf("artifact number %q is not a number", args[1])
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var w io.Writer = a.stdout
+			if artifactOut != "" {
+				f, err := os.Create(artifactOut)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			_, err = c.DownloadArtifact(cmd.Context(), args[0], n, w)
+			return err
+		}}
+	artifact.Flags().StringVarP(&artifactOut, "file", "f", "", "write it to this file (default standard output)")
+	cmd.AddCommand(list, show, logCmd, watch, cancel, artifacts, artifact)
 	return cmd
 }
 

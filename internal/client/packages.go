@@ -83,3 +83,26 @@ func (c *Client) DownloadPackage(ctx context.Context, id string, w io.Writer) (i
 func (c *Client) DeletePackage(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/packages/"+url.PathEscape(id), nil, nil)
 }
+
+// Artifacts lists a task's artifacts.
+func (c *Client) Artifacts(ctx context.Context, taskID string) ([]model.Artifact, error) {
+	var out []model.Artifact
+	return out, c.do(ctx, "GET", "/tasks/"+url.PathEscape(taskID)+"/artifacts", nil, &out)
+}
+
+// DownloadArtifact writes a task's artifact to w.
+func (c *Client) DownloadArtifact(ctx context.Context, taskID string, n int, w io.Writer) (int64, error) {
+	req, err := c.request(ctx, "GET", fmt.Sprintf("/tasks/%s/artifacts/%d/raw", url.PathEscape(taskID), n), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("cannot reach the Pulpo server: %w", unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return 0, readError(resp)
+	}
+	return io.Copy(w, resp.Body)
+}

@@ -673,7 +673,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 	canceling := false
 	var cancelDeadline time.Time
 	for {
-		next = h.record(run, target, status, next)
+		next = h.record(run, p, status, next)
 		if status.State == contract.ScriptComplete {
 			break
 		}
@@ -750,7 +750,8 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 // record moves a status's output lines into the task log and returns the
 // next sequence number to ask for. Service messages are not logged: they
 // set the target's output variables, saved with the lines around them.
-func (h deployHandler) record(run *tasks.Run, target *model.Activity, st contract.ScriptStatus, next int64) int64 {
+func (h deployHandler) record(run *tasks.Run, p placement, st contract.ScriptStatus, next int64) int64 {
+	target := p.act
 	activityID := target.ID
 	if len(st.Logs) == 0 {
 		return max(next, st.NextLogSeq)
@@ -768,11 +769,14 @@ func (h deployHandler) record(run *tasks.Run, target *model.Activity, st contrac
 					outputsChanged = true
 					lines = append(lines, model.LogLine{Time: l.Time, Level: model.LevelVerbose,
 						Text: fmt.Sprintf("Output variable %q set", out.Name)})
+				} else if line, ok := h.serviceMessage(run, p, msg); ok {
+					line.Time = l.Time
+					lines = append(lines, line)
 				}
 				continue
 			}
 		}
-		level := model.LevelInfo
+		level := h.e.outputLevel(run.Task.ID, activityID)
 		switch l.Source {
 		case contract.Stderr:
 			level = model.LevelWarning

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
@@ -42,6 +43,9 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Packages gives package steps their packages (the built-in feed).
 	Packages PackageSource
+	// ArtifactsDir keeps the files scripts hand over; artifacts are
+	// refused when empty.
+	ArtifactsDir string
 }
 
 // TargetSource turns a stored machine into a target.
@@ -52,6 +56,18 @@ type TargetSource interface {
 // Engine creates and runs deployments.
 type Engine struct {
 	cfg Config
+	// levels holds the log level a script switched its output to, by
+	// task and activity ("##octopus[stdout-warning]").
+	levels sync.Map
+}
+
+func levelKey(taskID string, activityID int) string { return fmt.Sprintf("%s/%d", taskID, activityID) }
+
+func (e *Engine) outputLevel(taskID string, activityID int) model.LogLevel {
+	if v, ok := e.levels.Load(levelKey(taskID, activityID)); ok {
+		return v.(model.LogLevel)
+	}
+	return model.LevelInfo
 }
 
 // New returns an engine.

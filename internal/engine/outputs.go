@@ -115,6 +115,19 @@ get_pulpovariable() { get_octopusvariable "$@"; }
   echo "##octopus[setVariable name='$(printf '%s' "$1" | base64 | tr -d '\n')' value='$(printf '%s' "$2" | base64 | tr -d '\n')'$__pulpo_sensitive]"
 }
 set_pulpovariable() { set_octopusvariable "$@"; }
+__pulpo_b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
+__pulpo_level() { echo "##octopus[stdout-$1]"; shift; printf '%s\n' "$*"; echo "##octopus[stdout-default]"; }
+write_verbose() { __pulpo_level verbose "$@"; }
+write_highlight() { __pulpo_level highlight "$@"; }
+write_warning() { __pulpo_level warning "$@"; }
+write_wait() { __pulpo_level wait "$@"; }
+update_progress() { echo "##octopus[progress percentage='$(__pulpo_b64 "$1")' message='$(__pulpo_b64 "${2-}")']"; }
+fail_step() { echo "##octopus[resultMessage message='$(__pulpo_b64 "$1")']"; exit 1; }
+new_octopusartifact() {
+  __pulpo_path="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  echo "##octopus[createArtifact path='$(__pulpo_b64 "$__pulpo_path")' name='$(__pulpo_b64 "${2:-$(basename "$1")}")']"
+}
+new_pulpoartifact() { new_octopusartifact "$@"; }
 `)
 	return b.String()
 }

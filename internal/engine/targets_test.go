@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -577,6 +578,39 @@ func TestSystemVariables(t *testing.T) {
 		want := "release 1.1.0 after 1.0.0, last here 1.0.0, by tester, on built-in worker in Dev"
 		if log := logOf(t, s, d.TaskID); !strings.Contains(log, want) {
 			t.Fatalf("log lacks %q:\n%s", want, log)
+		}
+	})
+}
+
+func TestScriptServiceMessages(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil, `write_highlight "big news"
+write_warning "careful"
+write_verbose "details"
+echo "plain again"
+update_progress 50 "half way"
+echo "report" > report.txt
+new_octopusartifact report.txt "the report.txt"`, `fail_step "the database is not ready"`)
+		artifacts := t.TempDir()
+		srv := newServer(t, s, t.TempDir(), func(c *engine.Config) { c.ArtifactsDir = artifacts })
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskFailed)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{"highlight big news\n", "warning careful\n", "verbose details\n", "info plain again\n",
+			"info Progress: 50% half way\n", "info Collected artifact the report.txt (7 bytes)\n", "error the database is not ready\n"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+		if strings.Contains(log, "##octopus") {
+			t.Errorf("service messages leaked into the log:\n%s", log)
+		}
+		arts, err := s.Read().ListArtifacts(context.Background(), d.TaskID)
+		if err != nil || len(arts) != 1 || arts[0].Name != "the report.txt" {
+			t.Fatalf("artifacts %+v %v", arts, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(artifacts, arts[0].File)); string(b) != "report\n" {
+			t.Fatalf("artifact content %q", b)
 		}
 	})
 }

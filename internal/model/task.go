@@ -142,3 +142,16 @@ type LogLine struct {
 	Level      LogLevel  `json:"level"`
 	Text       string    `json:"text"`
 }
+
+// Artifact is a file a script handed over, kept with its task.
+type Artifact struct {
+	TaskID     string    `json:"taskId"`
+	ID         int       `json:"id"`
+	ActivityID int       `json:"activityId"`
+	Name       string    `json:"name"`
+	SizeBytes  int64     `json:"sizeBytes"`
+	SHA256     string    `json:"sha256"`
+	CreatedAt  time.Time `json:"createdAt"`
+	// File is where the server keeps it, relative to its artifacts folder.
+	File string `json:"-"`
+}

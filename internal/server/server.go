@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		packagesDir = filepath.Join(cfg.DataDir, "packages")
 	}
 	pkgFeed := &feed.Feed{Store: n.store, Dir: packagesDir, Retention: cfg.FeedRetention}
+	artifactsDir := filepath.Join(filepath.Dir(packagesDir), "artifacts")
 	worker, err := localtarget.New("built-in worker", filepath.Join(cfg.DataDir, "worker"), cfg.Version, scriptsvc.Options{Supervisor: cfg.Supervisor})
 	if err != nil {
 		return nil, err
@@ -164,14 +165,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: worker, Targets: n.targets, Packages: pkgFeed})
+		Worker: worker, Targets: n.targets, Packages: pkgFeed, ArtifactsDir: artifactsDir})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
 		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,
 		Targets: n.targets, Health: n.health, Secrets: box,
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
-		Feed: pkgFeed})
+		Feed: pkgFeed, ArtifactsDir: artifactsDir})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
