@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 )
@@ -22,6 +23,38 @@ type Service struct {
 	// FreeSpace reports the bytes available to a folder; nil uses the file
 	// system's own figure. Tests set it to play a full disk.
 	FreeSpace func(dir string) (uint64, error)
+
+	mu      sync.Mutex
+	writing map[string]chan struct{} // partial uploads being written
+}
+
+// lock waits until nobody else writes the partial upload at part, and
+// returns the function that lets the next writer in.
+func (s *Service) lock(ctx context.Context, part string) (func(), error) {
+	for {
+		s.mu.Lock()
+		busy, ok := s.writing[part]
+		if !ok {
+			if s.writing == nil {
+				s.writing = map[string]chan struct{}{}
+			}
+			done := make(chan struct{})
+			s.writing[part] = done
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.writing, part)
+				s.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
 }
 
 var _ contract.FileService = (*Service)(nil)
@@ -84,6 +117,7 @@ func (s *Service) UploadFile(ctx context.Context, path string, size int64, r io.
 	if err := tmp.Sync(); err != nil {
 		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
 	}
+	stampHash(tmp, hex.EncodeToString(h.Sum(nil)))
 	if err := tmp.Close(); err != nil {
 		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
 	}
@@ -161,9 +195,38 @@ func (s *Service) DownloadFile(ctx context.Context, path string, w io.Writer) (c
 }
 
 // Stat describes a file without sending it, so a caller can skip a transfer
-// whose content is already there.
+// whose content is already there. The hash is read from the file's stamp
+// when it still fits the file, and computed (and stamped) otherwise.
 func (s *Service) Stat(ctx context.Context, path string) (contract.FileInfo, error) {
-	return s.DownloadFile(ctx, path, io.Discard)
+	name, err := s.Resolve(path)
+	if err != nil {
+		return contract.FileInfo{}, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("stat %s: %w", name, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("stat %s: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return contract.FileInfo{}, fmt.Errorf("stat %s: not a regular file", name)
+	}
+	if sum, ok := stampedHash(f, st); ok {
+		return contract.FileInfo{Path: name, Length: st.Size(), SHA256: sum}, nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, ctxReader{ctx, f})
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("hash %s: %w", name, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if n == st.Size() {
+		stampHash(f, sum)
+	}
+	return contract.FileInfo{Path: name, Length: n, SHA256: sum}, nil
 }
 
 // ctxReader stops a copy when its context ends.
@@ -179,9 +242,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// StatFile describes a file, hashing its content.
+// StatFile describes a file, its hash included.
 func (s *Service) StatFile(ctx context.Context, path string) (contract.FileInfo, error) {
-	info, err := s.DownloadFile(ctx, path, io.Discard)
+	info, err := s.Stat(ctx, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return info, fmt.Errorf("%s: %w", path, contract.ErrFileNotFound)
 	}
@@ -228,6 +291,16 @@ func (s *Service) UploadFrom(ctx context.Context, path string, size int64, sha s
 		return contract.FileInfo{}, err
 	}
 	part := s.partialPath(dest, sha)
+	// Two deployments may send the same package to one target at once: one
+	// writes, the other then finds the file in place.
+	unlock, err := s.lock(ctx, part)
+	if err != nil {
+		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
+	}
+	defer unlock()
+	if info, err := s.Stat(ctx, dest); err == nil && info.SHA256 == sha && info.Length == size {
+		return info, nil
+	}
 	f, err := os.OpenFile(part, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
@@ -269,6 +342,7 @@ func (s *Service) UploadFrom(ctx context.Context, path string, size int64, sha s
 		os.Remove(part) // wrong content: never continue from it
 		return contract.FileInfo{}, fmt.Errorf("upload %s: the content's SHA-256 is %s, not %s; it was sent again from the start", dest, got, sha)
 	}
+	stampHash(f, got)
 	if err := os.Rename(part, dest); err != nil {
 		return contract.FileInfo{}, fmt.Errorf("upload %s: %w", dest, err)
 	}

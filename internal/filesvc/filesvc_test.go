@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/filesvc"
@@ -84,5 +85,62 @@ func TestDownload(t *testing.T) {
 	}
 	if _, err := s.DownloadFile(context.Background(), "missing", &buf); err == nil {
 		t.Fatal("want an error for a missing file")
+	}
+}
+
+func TestStatReadsTheStampedHashUntilTheFileChanges(t *testing.T) {
+	ctx := context.Background()
+	s, _ := filesvc.New(t.TempDir())
+	content := []byte("version one")
+	sum := sha256.Sum256(content)
+	want := hex.EncodeToString(sum[:])
+	if _, err := s.UploadFrom(ctx, "pkg", int64(len(content)), want, 0, bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(s.Home, "pkg")
+	st, _ := os.Stat(name)
+
+	// Same size and time: the stamp is trusted, the file is not read. That
+	// the answer is the old hash proves it (rsync makes the same trade).
+	if err := os.WriteFile(name, []byte("version two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(name, st.ModTime(), st.ModTime())
+	if info, err := s.StatFile(ctx, "pkg"); err != nil || info.SHA256 != want {
+		t.Fatalf("with size and time unchanged got %+v, %v; want the stamped %s", info, err, want)
+	}
+
+	// A new modification time: hashed again.
+	os.Chtimes(name, st.ModTime().Add(time.Second), st.ModTime().Add(time.Second))
+	sum2 := sha256.Sum256([]byte("version two"))
+	if info, err := s.StatFile(ctx, "pkg"); err != nil || info.SHA256 != hex.EncodeToString(sum2[:]) {
+		t.Fatalf("after a change got %+v, %v; want the new content's hash", info, err)
+	}
+}
+
+func TestTwoUploadsOfTheSameContentAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := filesvc.New(t.TempDir())
+	content := bytes.Repeat([]byte("pulpo"), 1<<18)
+	sum := sha256.Sum256(content)
+	want := hex.EncodeToString(sum[:])
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.UploadFrom(ctx, "pkgs/app.tgz", int64(len(content)), want, 0, iotest.HalfReader(bytes.NewReader(content)))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(s.Home, "pkgs/app.tgz"))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("the file is not the content (%v)", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.Home, "pkgs")); len(entries) != 1 {
+		t.Fatalf("want only the file, found %d entries", len(entries))
 	}
 }
