@@ -38,6 +38,7 @@ func (l *lockedBuffer) String() string {
 // agentProc is a running "pulpo agent" process.
 type agentProc struct {
 	t    *testing.T
+	bin  string
 	home string
 	args []string
 	cmd  *exec.Cmd
@@ -46,7 +47,13 @@ type agentProc struct {
 
 func startAgent(t *testing.T, home string, args ...string) *agentProc {
 	t.Helper()
-	a := &agentProc{t: t, home: home, args: append([]string{"agent", "--home", home}, args...)}
+	return startAgentBinary(t, binary, home, args...)
+}
+
+// startAgentBinary starts an agent from another build of pulpo.
+func startAgentBinary(t *testing.T, bin, home string, args ...string) *agentProc {
+	t.Helper()
+	a := &agentProc{t: t, bin: bin, home: home, args: append([]string{"agent", "--home", home}, args...)}
 	a.start()
 	t.Cleanup(a.kill)
 	return a
@@ -54,7 +61,7 @@ func startAgent(t *testing.T, home string, args ...string) *agentProc {
 
 func (a *agentProc) start() {
 	a.t.Helper()
-	a.cmd = exec.Command(binary, a.args...)
+	a.cmd = exec.Command(a.bin, a.args...)
 	a.out = &lockedBuffer{}
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	// An agent reads no PULPO_SERVER: that is the CLI's.
@@ -113,9 +120,15 @@ func (s *server) waitLog(taskID, text string) string {
 // addListeningAgent starts a listening agent and registers it.
 func addListeningAgent(t *testing.T, s *server, name string, extra ...string) *agentProc {
 	t.Helper()
+	return addListeningAgentBinary(t, s, binary, name, extra...)
+}
+
+// addListeningAgentBinary starts a listening agent of another build.
+func addListeningAgentBinary(t *testing.T, s *server, bin, name string, extra ...string) *agentProc {
+	t.Helper()
 	home := filepath.Join(t.TempDir(), name)
 	port := freePort(t)
-	a := startAgent(t, home, "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--trust", s.thumbprint())
+	a := startAgentBinary(t, bin, home, "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--trust", s.thumbprint())
 	a.waitOutput("its thumbprint", regexp.MustCompile(`thumbprint [0-9A-F]{64}`))
 	thumb := strings.TrimSpace(s.ok("agent", "show-thumbprint", "--home", home))
 	s.ok(append([]string{"machine", "add", name, "--listening", fmt.Sprintf("127.0.0.1:%d", port), "--thumbprint", thumb}, extra...)...)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -246,5 +247,74 @@ projects:
 	out := s.ok("task", "watch", d.TaskID)
 	if !regexp.MustCompile(`resumed at byte [1-9][0-9]{7,}`).MatchString(out) || !strings.Contains(out, "Deployed blob 1.0.0") {
 		t.Fatalf("the transfer should have resumed, and the deployment succeeded:\n%s", out)
+	}
+}
+
+// buildPulpo builds pulpo as another version, as an agent installed long
+// ago would be.
+func buildPulpo(t *testing.T, version string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pulpo-"+version)
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", bin, "../cmd/pulpo")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build pulpo %s: %v\n%s", version, err, out)
+	}
+	return bin
+}
+
+// TestAnAgentOfAnotherBuildRunsTheServersRunner: an agent installed from an
+// older build gets the server's runner, once, and the conventions run with
+// it; an agent of the server's own build is sent nothing.
+func TestAnAgentOfAnotherBuildRunsTheServersRunner(t *testing.T) {
+	old := buildPulpo(t, "0.0.9-old")
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: shop
+    steps:
+      - name: Install
+        targetRoles: [web]
+        package:
+          packageId: app
+`)
+	oldAgent := addListeningAgentBinary(t, s, old, "old-agent", "--environment", "Dev", "--role", "web")
+	addListeningAgent(t, s, "current-agent", "--environment", "Dev", "--role", "web")
+	pkg := filepath.Join(t.TempDir(), "app.1.0.0.tar.gz")
+	writeTarGz(t, pkg, map[string]string{"Deploy.sh": "echo deployed\n"})
+	s.ok("package", "push", pkg)
+
+	d := deploy(t, s, "shop", "1.0.0")
+	out := s.ok("task", "watch", d.TaskID)
+	serverVersion := regexp.MustCompile(`pulpo (\S+)`).FindStringSubmatch(s.ok("version"))
+	if serverVersion == nil {
+		t.Fatal("pulpo version printed no version")
+	}
+	current := serverVersion[1]
+	for _, want := range []string{
+		"Sent the runner of Pulpo " + current + " to old-agent, whose own binary is Pulpo 0.0.9-old",
+		"The runner on current-agent is the server's (Pulpo " + current + ")",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "Runner: Pulpo "+current); n != 2 || strings.Contains(out, "Runner: Pulpo 0.0.9-old") || strings.Contains(out, "to current-agent, whose") {
+		t.Errorf("both agents should run the server's runner (%d did), and only old-agent be sent it:\n%s", n, out)
+	}
+	runners, _ := filepath.Glob(filepath.Join(oldAgent.home, "runners", "pulpo-*"))
+	if len(runners) != 1 {
+		t.Fatalf("old-agent should hold one runner, holds %v", runners)
+	}
+	if st, err := os.Stat(runners[0]); err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Fatalf("the runner on old-agent is not executable: %v %v", st, err)
+	}
+
+	// Again: the runner is there, nothing is sent.
+	var again deployment
+	s.okJSON(&again, "release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev")
+	out = s.ok("task", "watch", again.TaskID)
+	if strings.Contains(out, "Sent the runner") || !strings.Contains(out, "The runner of Pulpo "+current+" is on old-agent already: 0 bytes sent") {
+		t.Errorf("the second deployment should find the runner on old-agent:\n%s", out)
 	}
 }

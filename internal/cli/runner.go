@@ -17,7 +17,7 @@ func (a *app) runPackageCommand() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := runner.Main(args, a.stdout, a.stderr); code != 0 {
+			if code := runner.Main(args, a.version, a.stdout, a.stderr); code != 0 {
 				os.Exit(code)
 			}
 			return nil

@@ -67,6 +67,7 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&cfg.PollingListen, "polling-listen", "127.0.0.1:10943", "address polling agents connect to (empty turns polling agents off)")
 	f.StringVar(&cfg.PollingPublicAddress, "polling-public-address", "", "host:port agents should dial to reach --polling-listen (default from --polling-listen and --public-url)")
 	f.StringVar(&cfg.PackagesDir, "packages-dir", "", "folder of the built-in feed's packages, shared by every node (default DATA/packages)")
+	f.StringVar(&cfg.RunnersDir, "runners-dir", "", "folder of runner binaries for targets of other platforms, named pulpo-OS-ARCH, e.g. pulpo-linux-arm64 (default DATA/runners); targets of the server's own platform get its own binary")
 	f.IntVar(&cfg.FeedRetention.KeepVersions, "feed-keep-versions", 0, "keep this many newest versions of each package (0 keeps all)")
 	f.DurationVar(&cfg.FeedRetention.MaxAge, "feed-max-age", 0, "remove package versions pushed longer ago, but never a package's newest (0 keeps all)")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 key that seals secrets at rest (default $PULPO_MASTER_KEY, else DATA/master.key, made on first start; every node of one database needs the same)")

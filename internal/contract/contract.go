@@ -70,6 +70,10 @@ type Capabilities struct {
 	Arch    string `json:"arch"`
 	// Home is the target's folder for workspaces and relative file paths.
 	Home string `json:"home,omitempty"`
+	// RunnerSHA256 is the hash of the pulpo binary scripts reach as
+	// $PULPO_RUNNER, so the server can tell whether the target's runner is
+	// its own or must be sent; empty from targets that do not say.
+	RunnerSHA256 string `json:"runnerSha256,omitempty"`
 }
 
 // Service names reported in Capabilities.

@@ -43,6 +43,9 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Packages gives package steps their packages (the built-in feed).
 	Packages PackageSource
+	// Runners gives targets the server's runner; nil leaves each target
+	// with its own binary's.
+	Runners RunnerSource
 	// ArtifactsDir keeps the files scripts hand over; artifacts are
 	// refused when empty.
 	ArtifactsDir string

@@ -21,8 +21,8 @@ type PackageSource interface {
 
 // preparePackage sends the step's package to the target (nothing when it
 // is cached there; on from where it stopped after a break) and returns the
-// script that runs the conventions on the target: the runner, which is the
-// pulpo binary itself ($PULPO_RUNNER), with a manifest.
+// script that runs the conventions on the target: the server's runner
+// (sent first when the target lacks it) with a manifest.
 func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement, values *vars.Values) (scriptToRun, error) {
 	pa := step.Package
 	var chosen *model.ReleasePackage
@@ -71,6 +71,10 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 		v, _ := values.Get(name)
 		mvars = append(mvars, runner.Variable{Name: name, Value: v, Sensitive: sensitive[model.NameKey(name)]})
 	}
+	runnerWord, err := h.runnerFor(ctx, run, p, caps)
+	if err != nil {
+		return scriptToRun{}, err
+	}
 	home := caps.Home
 	m := runner.Manifest{
 		Package:          runner.PackageFile{Path: info.Path, ID: pkg.PackageID, Version: pkg.Version, SHA256: pkg.SHA256},
@@ -97,7 +101,8 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	// heredoc cannot end early) and lives in its workspace, which goes
 	// when the script is done.
 	body := "cat > manifest.json <<'PULPO_MANIFEST_END'\n" + string(manifest) + "\nPULPO_MANIFEST_END\n" +
-		"exec \"$PULPO_RUNNER\" run-package manifest.json\n"
+		"r=" + runnerWord + "\n[ -x \"$r\" ] || chmod 0755 \"$r\"\n" +
+		"exec \"$r\" run-package manifest.json\n"
 	return scriptToRun{syntax: model.SyntaxBash, body: body,
 		what: fmt.Sprintf("the conventions for package %s %s", pkg.PackageID, pkg.Version)}, nil
 }

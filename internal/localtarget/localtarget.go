@@ -5,7 +5,12 @@ package localtarget
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
 	"runtime"
+	"sync"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/filesvc"
@@ -18,6 +23,9 @@ type Target struct {
 	ScriptSvc  *scriptsvc.Service
 	FileSvc    *filesvc.Service
 	Version    string
+
+	runnerOnce sync.Once
+	runnerSum  string
 }
 
 var _ contract.Target = (*Target)(nil)
@@ -50,5 +58,24 @@ func (t *Target) Capabilities(context.Context) (contract.Capabilities, error) {
 	return contract.Capabilities{
 		Services: []string{contract.ServiceScripts, contract.ServiceFiles},
 		Version:  t.Version, OS: runtime.GOOS, Arch: runtime.GOARCH, Home: t.FileSvc.Home,
+		RunnerSHA256: t.runnerSHA256(),
 	}, nil
+}
+
+// runnerSHA256 hashes the runner binary once; the binary of a running
+// process does not change under it. Empty when it cannot be read, which
+// makes the server send its own.
+func (t *Target) runnerSHA256() string {
+	t.runnerOnce.Do(func() {
+		f, err := os.Open(t.ScriptSvc.RunnerPath())
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err == nil {
+			t.runnerSum = hex.EncodeToString(h.Sum(nil))
+		}
+	})
+	return t.runnerSum
 }

@@ -17,9 +17,10 @@ const (
 )
 
 // Main runs `pulpo run-package MANIFEST.json`; args are what follows the
-// subcommand. SIGTERM or SIGINT stops the running script and the
-// deployment (without DeployFailed, which needs a live deployment).
-func Main(args []string, stdout, stderr io.Writer) int {
+// subcommand and version the runner's own. SIGTERM or SIGINT stops the
+// running script and the deployment (without DeployFailed, which needs a
+// live deployment).
+func Main(args []string, version string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || args[0] == "" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: pulpo run-package MANIFEST.json")
 		return exitUsage
@@ -31,7 +32,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := Run(ctx, m, Options{}, stdout, stderr); err != nil {
+	pruneRunners(stderr)
+	if err := Run(ctx, m, Options{Version: version}, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "Deployment failed: %v\n", err)
 		return exitFailed
 	}

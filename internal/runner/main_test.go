@@ -31,7 +31,7 @@ func TestMainDeploysFromAManifestFile(t *testing.T) {
 	manifest := writeManifest(t, filepath.Join(f.dir, "manifest.json"), m)
 
 	var stdout, stderr bytes.Buffer
-	if code := Main([]string{manifest}, &stdout, &stderr); code != 0 {
+	if code := Main([]string{manifest}, "", &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
 	}
 	if got := f.logLines(t); len(got) != 1 || got[0] != "deployed env=Production" {
@@ -71,7 +71,7 @@ func TestMainExitCodes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := Main(c.args, &stdout, &stderr); code != c.code {
+			if code := Main(c.args, "", &stdout, &stderr); code != c.code {
 				t.Errorf("exit %d, want %d", code, c.code)
 			}
 			if !strings.Contains(stderr.String(), c.stderr) {

@@ -16,6 +16,8 @@ type Options struct {
 	// Python is the python3 used for .py scripts; empty looks up "python3"
 	// on PATH.
 	Python string
+	// Version is the Pulpo version of this runner, named in its first line.
+	Version string
 }
 
 const (

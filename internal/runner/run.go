@@ -52,6 +52,9 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 		tenant = ", tenant " + m.Tenant
 	}
 	d.out.Infof("Deploying package %s %s (project %s, environment %s%s)", m.Package.ID, m.Package.Version, m.Project, m.Environment, tenant)
+	if opts.Version != "" {
+		d.out.Infof("Runner: Pulpo %s", opts.Version)
+	}
 
 	if err := d.extract(ctx); err != nil {
 		d.out.Errorf("Extraction failed: %v", err)

@@ -85,6 +85,9 @@ func New(root string, opts Options) (*Service, error) {
 
 var _ contract.ScriptService = (*Service)(nil)
 
+// RunnerPath is the binary scripts reach as $PULPO_RUNNER: the supervisor's.
+func (s *Service) RunnerPath() string { return s.supervisor[0] }
+
 func (s *Service) lockTicket(ticket string) func() {
 	s.mu.Lock()
 	m, ok := s.tickets[ticket]

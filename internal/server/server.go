@@ -25,6 +25,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runnerbin"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/targets"
@@ -68,8 +69,13 @@ type Config struct {
 	PackagesDir string
 	// FeedRetention bounds what the feed keeps of each package.
 	FeedRetention feed.Retention
-	Version       string
-	Logger        *slog.Logger
+	// RunnerBinary is the runner targets of this platform get (this
+	// executable when empty); RunnersDir holds pulpo-OS-ARCH binaries for
+	// other platforms (DATA/runners when empty).
+	RunnerBinary string
+	RunnersDir   string
+	Version      string
+	Logger       *slog.Logger
 	// Out receives what a person starting the server must read once: the
 	// first administrator's credentials and where the server listens.
 	Out io.Writer
@@ -161,11 +167,20 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	runners := &runnerbin.Binaries{Own: cfg.RunnerBinary, Version: cfg.Version, Dir: cfg.RunnersDir}
+	if runners.Own == "" {
+		if runners.Own, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find this executable to hand it to targets as their runner: %w", err)
+		}
+	}
+	if runners.Dir == "" {
+		runners.Dir = filepath.Join(cfg.DataDir, "runners")
+	}
 	broker := tasks.NewBroker()
 	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: worker, Targets: n.targets, Packages: pkgFeed, ArtifactsDir: artifactsDir})
+		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
