@@ -153,7 +153,10 @@ func addSSHMachine(t *testing.T, s *server, name string, extra ...string) *sshdt
 	if err := os.WriteFile(keyFile, sshd.ClientKeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.ok(append([]string{"machine", "add", name, "--ssh", sshd.Addr(), "--user", sshd.User, "--key-file", keyFile}, extra...)...)
+	// Each machine keeps its files in a folder of the test's, not in the
+	// login folder that every run of the tests would share.
+	home := filepath.Join(t.TempDir(), name)
+	s.ok(append([]string{"machine", "add", name, "--ssh", sshd.Addr(), "--user", sshd.User, "--key-file", keyFile, "--remote-home", home}, extra...)...)
 	return sshd
 }
 

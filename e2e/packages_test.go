@@ -318,3 +318,166 @@ projects:
 		t.Errorf("the second deployment should find the runner on old-agent:\n%s", out)
 	}
 }
+
+// writeTarGzEntries writes a .tar.gz of entries exactly as given: links,
+// odd names and all.
+func writeTarGzEntries(t *testing.T, path string, entries ...tar.Header) {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, h := range entries {
+		if h.Mode == 0 {
+			h.Mode = 0o755
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
+	}
+	tw.Close()
+	gz.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMaliciousPackagesAreRefused: the feed refuses packages that would
+// write outside their folder or expand without bound, saying which entry
+// and why; what only extraction can see (links that lead outside together)
+// fails the deployment on the target and leaves no folder behind.
+func TestMaliciousPackagesAreRefused(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	dir := t.TempDir()
+	zipSlip := filepath.Join(dir, "evil.1.0.0.tar.gz")
+	writeTarGzEntries(t, zipSlip, tar.Header{Name: "../../home/user/.bashrc", Size: 10})
+	linkOut := filepath.Join(dir, "evil.1.0.1.tar.gz")
+	writeTarGzEntries(t, linkOut, tar.Header{Name: "Deploy.sh", Size: 5}, tar.Header{Name: "etc", Typeflag: tar.TypeSymlink, Linkname: "/etc"})
+	bomb := filepath.Join(dir, "evil.1.0.2.tar.gz")
+	{
+		f, _ := os.Create(bomb)
+		gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+		tw := tar.NewWriter(gz)
+		const size = 2 << 30 // 2 GiB of zeros in about 2 MiB
+		tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Size: size})
+		zero := make([]byte, 1<<20)
+		for n := 0; n < size; n += len(zero) {
+			tw.Write(zero)
+		}
+		tw.Close()
+		gz.Close()
+		f.Close()
+	}
+	for _, c := range []struct{ file, want string }{
+		{zipSlip, `refused entry "../../home/user/.bashrc": its path leaves the extraction folder`},
+		{linkOut, `refused entry "etc": it is a symbolic link to the absolute path "/etc"`},
+		{bomb, "like a zip bomb"},
+	} {
+		r := s.pulpo("package", "push", c.file)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("pushing %s: exit %d, want a refusal saying %q:\n%s", filepath.Base(c.file), r.code, c.want, r.stderr)
+		}
+	}
+	if out := s.ok("package", "list"); strings.Contains(out, "evil") {
+		t.Fatalf("a refused package is in the feed:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.data, "packages")); len(entries) != 0 {
+		t.Fatalf("refused pushes left files in the feed's folder: %v", entries)
+	}
+
+	// Each link stays inside on its own, but "out" reaches outside
+	// through "d/up": only the target's extraction can see it.
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: shop
+    steps:
+      - name: Install
+        targetRoles: [web]
+        package:
+          packageId: chain
+`)
+	agent := addListeningAgent(t, s, "agent-1", "--environment", "Dev", "--role", "web")
+	chain := filepath.Join(dir, "chain.1.0.0.tar.gz")
+	writeTarGzEntries(t, chain,
+		tar.Header{Name: "d/", Typeflag: tar.TypeDir},
+		tar.Header{Name: "d/up", Typeflag: tar.TypeSymlink, Linkname: ".."},
+		tar.Header{Name: "out", Typeflag: tar.TypeSymlink, Linkname: "d/up/.."},
+		tar.Header{Name: "Deploy.sh", Size: 5})
+	s.ok("package", "push", chain)
+	d := deploy(t, s, "shop", "1.0.0")
+	r := s.pulpo("task", "watch", d.TaskID)
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, `refused entry "out"`) || !strings.Contains(r.stdout+r.stderr, "leads outside the extraction folder through other links") {
+		t.Fatalf("the deployment should fail on the link chain (exit %d):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(agent.home, "apps", "Dev", "chain")); len(entries) != 0 {
+		t.Fatalf("the refused extraction left %v on the agent", entries)
+	}
+}
+
+// TestAScriptKeptInAPackage runs a step whose script is a file in a
+// package, at the version the release chose, with rendered arguments,
+// on an agent and an SSH target; the extracted files go with the script's
+// workspace.
+func TestAScriptKeptInAPackage(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: db
+    steps:
+      - name: Migrate
+        targetRoles: [db]
+        script:
+          fromPackage:
+            packageId: db-tools
+            file: scripts/migrate.sh
+            arguments: "--env #{Octopus.Environment.Name} --label '#{Label}'"
+            substituteFiles: [conf/*.conf]
+    variables:
+      - {name: Label, value: nightly run}
+      - {name: Dsn, value: "postgres://dev-db/app"}
+`)
+	agent := addListeningAgent(t, s, "db-agent", "--environment", "Dev", "--role", "db")
+	addSSHMachine(t, s, "db-ssh", "--environment", "Dev", "--role", "db")
+	dir := t.TempDir()
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		pkg := filepath.Join(dir, "db-tools."+v+".tar.gz")
+		writeTarGz(t, pkg, map[string]string{
+			"scripts/migrate.sh": `echo "migrate ` + v + ` with $# arguments: $*"; echo "label [$4]"; cat conf/db.conf; ` +
+				`echo "release number $(get_octopusvariable Octopus.Release.Number)"; set_octopusvariable Migrated yes` + "\n",
+			"conf/db.conf": "dsn=#{Dsn}\n",
+		})
+		s.ok("package", "push", pkg)
+	}
+	s.ok("release", "create", "-p", "db", "--version", "5.0.0", "--package", "db-tools:1.0.0")
+	var d deployment
+	s.okJSON(&d, "release", "deploy", "-p", "db", "--version", "5.0.0", "--environment", "Dev")
+	out := s.ok("task", "watch", d.TaskID)
+	for _, want := range []string{"Sent package db-tools 1.0.0 to db-agent", "Sent package db-tools 1.0.0 to db-ssh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{
+		"migrate 1.0.0 with 4 arguments: --env Dev --label nightly run", "label [nightly run]",
+		"dsn=postgres://dev-db/app", "release number 5.0.0",
+	} {
+		if n := strings.Count(out, want); n != 2 {
+			t.Errorf("the log has %q %d times, want once per target:\n%s", want, n, out)
+		}
+	}
+	if strings.Contains(out, "2.0.0") {
+		t.Errorf("the release chose 1.0.0, yet 2.0.0 appears:\n%s", out)
+	}
+	if leftover, _ := filepath.Glob(filepath.Join(agent.home, "work", "*", "package")); len(leftover) != 0 {
+		t.Errorf("the extracted package outlived the script: %v", leftover)
+	}
+	var rel struct {
+		Packages []struct{ PackageID, Version string } `json:"packages"`
+	}
+	s.okJSON(&rel, "release", "show", "-p", "db", "--version", "5.0.0")
+	if len(rel.Packages) != 1 || rel.Packages[0].Version != "1.0.0" {
+		t.Errorf("the release's packages: %+v", rel.Packages)
+	}
+}

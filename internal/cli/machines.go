@@ -181,12 +181,15 @@ func (a *app) machineFields(ctx context.Context, c *client.Client, m model.Machi
 	if m.Health.CheckedAt != nil {
 		checked = m.Health.CheckedAt.Local().Format("2006-01-02 15:04:05")
 	}
-	var user, hostKey string
+	var user, hostKey, home string
 	if m.SSH != nil {
-		user, hostKey = m.SSH.User, m.SSH.HostKeyFingerprint
+		user, hostKey, home = m.SSH.User, m.SSH.HostKeyFingerprint, m.SSH.Home
+		if home == "" {
+			home = ".pulpo (default)"
+		}
 	}
 	a.fields("ID", m.ID, "Name", m.Name, "Kind", string(m.Kind), "Usage", string(m.Usage), "Address", m.Address,
-		"Thumbprint", m.Thumbprint, "SSH user", user, "Host key", hostKey,
+		"Thumbprint", m.Thumbprint, "SSH user", user, "Host key", hostKey, "Remote home", home,
 		"Environments", strings.Join(envs, ", "), "Roles", strings.Join(m.Roles, ", "), "Worker pools", strings.Join(pools, ", "),
 		"Disabled", map[bool]string{true: "yes"}[m.Disabled], "Health", string(m.Health.Status), "Reason", m.Health.Reason, "Checked", checked)
 }
@@ -194,7 +197,7 @@ func (a *app) machineFields(ctx context.Context, c *client.Client, m model.Machi
 // machineAddCommand registers a listening agent or an SSH machine; polling
 // agents register themselves with "pulpo agent register".
 func (a *app) machineAddCommand() *cobra.Command {
-	var listening, ssh, thumbprint, user, keyFile, hostKey, policy string
+	var listening, ssh, thumbprint, user, keyFile, hostKey, policy, remoteHome string
 	var passwordStdin bool
 	var envs, roles, pools []string
 	cmd := &cobra.Command{Use: "add NAME", Short: "Register a listening agent or an SSH machine", Args: cobra.ExactArgs(1),
@@ -225,7 +228,7 @@ A deployment target needs --environment and --role; a worker needs
 					hostKey = scan.Fingerprint
 					fmt.Fprintf(a.stderr, "Pinning the host key %s presents now: %s\n", ssh, hostKey)
 				}
-				m.SSH = &model.SSHEndpoint{User: user, HostKeyFingerprint: hostKey}
+				m.SSH = &model.SSHEndpoint{User: user, HostKeyFingerprint: hostKey, Home: remoteHome}
 				m.Credentials = &model.SSHCredentials{}
 				if keyFile != "" {
 					b, err := os.ReadFile(expandHome(keyFile))
@@ -259,6 +262,7 @@ A deployment target needs --environment and --role; a worker needs
 	f.StringVar(&thumbprint, "thumbprint", "", "the listening agent's certificate thumbprint (\"pulpo agent show-thumbprint\" on the machine)")
 	f.StringVar(&ssh, "ssh", "", "HOST[:PORT] of an SSH machine")
 	f.StringVar(&user, "user", "", "SSH user")
+	f.StringVar(&remoteHome, "remote-home", "", "with --ssh: the folder on the machine for Pulpo's files, absolute or relative to the login folder (default .pulpo)")
 	f.StringVar(&keyFile, "key-file", "", "SSH private key file")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the SSH password from standard input")
 	f.StringVar(&hostKey, "host-key", "", "the SSH host key fingerprint to pin (SHA256:…); read from the machine now when omitted")

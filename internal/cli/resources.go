@@ -323,12 +323,22 @@ func (a *app) processCommand() *cobra.Command {
 	var onServer bool
 	var substitute, structured []string
 	var retain int
-	add := &cobra.Command{Use: "add", Short: "Add a script step", Args: cobra.NoArgs,
+	var scriptPkg, scriptInPkg, scriptArgs string
+	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
-  pulpo process step add -p web --name Deploy --script-file deploy.sh`,
+  pulpo process step add -p web --name Deploy --script-file deploy.sh
+  pulpo process step add -p web --name Install --package web-app --substitute 'config/*.yaml' --role web
+  pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if pkgID == "" && (script == "") == (scriptFile == "") {
-				return fmt.Errorf("give the script with exactly one of --script or --script-file, or deploy a package with --package")
+			switch {
+			case scriptPkg != "" && (pkgID != "" || script != "" || scriptFile != ""):
+				return fmt.Errorf("--script-package takes the script from a package: leave out --package, --script and --script-file")
+			case (scriptPkg == "") != (scriptInPkg == ""):
+				return fmt.Errorf("--script-package and --script-in-package go together: the package, and the script's path inside it")
+			case scriptArgs != "" && scriptPkg == "":
+				return fmt.Errorf("--script-arguments is for a script kept in a package (--script-package)")
+			case scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, or deploy a package with --package")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -352,6 +362,9 @@ func (a *app) processCommand() *cobra.Command {
 				if script != "" {
 					s.Package.Deploy = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
 				}
+			} else if scriptPkg != "" {
+				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), FromPackage: &model.ScriptPackage{
+					PackageID: scriptPkg, File: scriptInPkg, Arguments: scriptArgs, SubstituteFiles: substitute}}
 			} else {
 				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
 			}
@@ -381,7 +394,10 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
 	add.Flags().StringVar(&pkgID, "package", "", "deploy this package from the feed (its version is chosen when a release is created); --script becomes its inline Deploy script")
-	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package: render files matching this glob as templates (repeat)")
+	add.Flags().StringVar(&scriptPkg, "script-package", "", "take the script from this package of the feed (its version is chosen when a release is created)")
+	add.Flags().StringVar(&scriptInPkg, "script-in-package", "", "with --script-package: the script's path in the package (.sh runs with --syntax, .py with python3)")
+	add.Flags().StringVar(&scriptArgs, "script-arguments", "", "with --script-package: arguments for the script, a template the shell then splits")
+	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package or --script-package: render files matching this glob as templates (repeat)")
 	add.Flags().StringArrayVar(&structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
 	add.Flags().IntVar(&retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
 	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
@@ -435,6 +451,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 		}
 		summary := ""
 		switch {
+		case s.Script != nil && s.Script.FromPackage != nil:
+			summary = "script " + s.Script.FromPackage.File + " from package " + s.Script.FromPackage.PackageID
 		case s.Script != nil:
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:

@@ -109,6 +109,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.librarySetCommand(),
 		a.packageCommand(),
 		a.runPackageCommand(),
+		a.runScriptPackageCommand(),
 	)
 	return root
 }

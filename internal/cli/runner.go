@@ -24,3 +24,20 @@ func (a *app) runPackageCommand() *cobra.Command {
 		},
 	}
 }
+
+// runScriptPackageCommand is what a step whose script is kept in a package
+// runs on the target; people never call it.
+func (a *app) runScriptPackageCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "run-script-package MANIFEST",
+		Short:  "Run a script kept in a package on this machine (internal)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := runner.MainScript(args, a.version, a.stdout, a.stderr); code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+}

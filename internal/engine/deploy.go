@@ -533,9 +533,12 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deploy
 	}
 	var sc scriptToRun
 	var err error
-	if step.Package != nil {
+	switch {
+	case step.Package != nil:
 		sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
-	} else {
+	case step.Script != nil && step.Script.FromPackage != nil:
+		sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
+	default:
 		sc, err = h.prepareScript(run, step, stepValues)
 	}
 	if err != nil {

@@ -4,9 +4,6 @@
 package feed
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runner"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/transfer"
 )
@@ -128,7 +126,7 @@ func (f *Feed) Push(ctx context.Context, req PushRequest, body io.Reader) (model
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 		return model.Package{}, "", fmt.Errorf("packages folder: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.Dir, ".upload-*")
+	tmp, err := os.CreateTemp(f.Dir, ".upload-*"+ext)
 	if err != nil {
 		return model.Package{}, "", fmt.Errorf("store package: %w", err)
 	}
@@ -159,7 +157,15 @@ func (f *Feed) Push(ctx context.Context, req PushRequest, body io.Reader) (model
 	if err := tmp.Sync(); err != nil {
 		return model.Package{}, "", fmt.Errorf("store package: %w", err)
 	}
-	if err := verifyArchive(tmp.Name(), ext); err != nil {
+	// The same checks a target makes before extracting, so a package that
+	// no target would take is refused now, with the reason.
+	if _, _, err := runner.Scan(ctx, tmp.Name(), runner.Options{}); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return model.Package{}, "", ctx.Err()
+		case runner.IsRefused(err):
+			return model.Package{}, "", bad("%s is not a safe package: %v", req.FileName, err)
+		}
 		return model.Package{}, "", bad("%s is not a whole %s archive (%v); was the file cut short?", req.FileName, ext, err)
 	}
 	p := model.Package{PackageID: id, Version: version, Extension: ext, SizeBytes: n, SHA256: hex.EncodeToString(h.Sum(nil)), PublishedBy: req.By}
@@ -187,61 +193,6 @@ func (f *Feed) Push(ctx context.Context, req PushRequest, body io.Reader) (model
 		return p, outcome, fmt.Errorf("the package is stored, but retention failed: %w", err)
 	}
 	return p, outcome, nil
-}
-
-// verifyArchive reads the whole archive, so a truncated or corrupt file
-// fails here rather than on a target.
-func verifyArchive(path, ext string) error {
-	switch ext {
-	case ".zip", ".nupkg":
-		r, err := zip.OpenReader(path)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		for _, f := range r.File {
-			rc, err := f.Open()
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Name, err)
-			}
-			_, err = io.Copy(io.Discard, rc)
-			rc.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Name, err)
-			}
-		}
-		return nil
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	var r io.Reader = file
-	if ext == ".tar.gz" || ext == ".tgz" {
-		gz, err := gzip.NewReader(file)
-		if err != nil {
-			return err
-		}
-		defer gz.Close()
-		r = gz
-	}
-	tr := tar.NewReader(r)
-	for {
-		_, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return err
-		}
-	}
-	// Whatever follows the tar end must also read cleanly (gzip checks its CRC at the end).
-	_, err = io.Copy(io.Discard, r)
-	return err
 }
 
 // Open opens a package's file for reading.

@@ -47,6 +47,40 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// tarGzOf writes entries as given, links and odd names included.
+func tarGzOf(t *testing.T, entries ...tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, h := range entries {
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+// zipBomb is a small zip holding size bytes of zeros.
+func zipBomb(t *testing.T, size int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("zeros.bin")
+	zero := make([]byte, 1<<20)
+	for n := int64(0); n < size; n += int64(len(zero)) {
+		w.Write(zero)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
 func newFeed(t *testing.T) *feed.Feed {
 	t.Helper()
 	s, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
@@ -129,6 +163,15 @@ func TestPushStoresWholePackagesOnly(t *testing.T) {
 		{"not an archive", "app.1.0.3.zip", []byte("hello, not a zip"), -1, "is not a whole .zip archive"},
 		{"empty", "app.1.0.4.tar.gz", nil, 0, "empty"},
 		{"a bad version", "app.tar.gz", body, -1, "cannot read a package id and version"},
+		{"an entry that climbs out", "app.1.0.5.tar.gz", tarGzOf(t, tar.Header{Name: "../../etc/cron.d/evil", Size: 3}), -1,
+			`is not a safe package: refused entry "../../etc/cron.d/evil": its path leaves the extraction folder`},
+		{"an absolute entry", "app.1.0.6.tar.gz", tarGzOf(t, tar.Header{Name: "/etc/passwd", Size: 3}), -1, "its path is absolute"},
+		{"a symbolic link out of the folder", "app.1.0.7.tar.gz", tarGzOf(t, tar.Header{Name: "logs", Typeflag: tar.TypeSymlink, Linkname: "../../var/log"}), -1,
+			`refused entry "logs": it is a symbolic link to "../../var/log", outside the extraction folder`},
+		{"a hard link out of the folder", "app.1.0.8.tar.gz", tarGzOf(t, tar.Header{Name: "shadow", Typeflag: tar.TypeLink, Linkname: "../etc/shadow"}), -1,
+			`it is a hard link to "../etc/shadow"`},
+		{"a device file", "app.1.0.9.tar.gz", tarGzOf(t, tar.Header{Name: "sda", Typeflag: tar.TypeBlock}), -1, "it is a device file"},
+		{"a zip bomb", "app.1.0.10.zip", zipBomb(t, 300<<20), -1, "like a zip bomb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,10 @@ type SSHEndpoint struct {
 	HostKeyFingerprint string `json:"hostKeyFingerprint"`
 	// AuthMethod is "key" or "password"; it says which credential is set.
 	AuthMethod string `json:"authMethod,omitempty"`
+	// Home is the folder on the machine for Pulpo's binary, packages,
+	// installations and workspaces: absolute, or relative to the login
+	// folder (default .pulpo).
+	Home string `json:"home,omitempty"`
 }
 
 // SSHCredentials are the secrets of an SSH machine: stored encrypted, sent
@@ -146,6 +150,9 @@ func (m *Machine) Validate() error {
 		}
 		if !strings.HasPrefix(m.SSH.HostKeyFingerprint, "SHA256:") {
 			p.add("ssh.hostKeyFingerprint", "is required, as ssh-keygen -l prints it (SHA256:…); \"pulpo machine scan-ssh HOST\" shows it")
+		}
+		if strings.HasPrefix(m.SSH.Home, "~") {
+			p.add("ssh.home", "%q starts with ~, which is not expanded: write it relative to the login folder (e.g. .pulpo) or absolute", m.SSH.Home)
 		}
 	case "":
 		p.add("kind", "is required: listening, polling or ssh")

@@ -53,6 +53,15 @@ func TestProcessValidation(t *testing.T) {
 		{"empty body", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxBash, Body: "  "}}}, "body: is required"},
 		{"duplicate names", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxSh, Body: "x"}}, {Name: "a", Script: &ScriptAction{Syntax: SyntaxSh, Body: "y"}}}, "another step is already called"},
 		{"name with spaces around", []Step{{Name: " A", Script: &ScriptAction{Syntax: SyntaxSh, Body: "x"}}}, "must not start or end with spaces"},
+		{"script from a package and a body", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxBash, Body: "x",
+			FromPackage: &ScriptPackage{PackageID: "tools", File: "run.sh"}}}}, "from the package or from body, not both"},
+		{"script from a package without a file", []Step{{Name: "A", Script: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "tools"}}}}, "fromPackage.file: is required"},
+		{"script file outside the package", []Step{{Name: "A", Script: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "tools", File: "../etc/run.sh"}}}}, "must be a path inside the package"},
+		{"absolute script file", []Step{{Name: "A", Script: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "tools", File: "/run.sh"}}}}, "must be a path inside the package"},
+		{"script file of no known kind", []Step{{Name: "A", Script: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "tools", File: "run.ps1"}}}}, "must end in .sh"},
+		{"script from a package with a bad id", []Step{{Name: "A", Script: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "no id", File: "run.sh"}}}}, "is not a package id"},
+		{"package step's script from another package", []Step{{Name: "A", Package: &PackageAction{PackageID: "app",
+			Deploy: &ScriptAction{FromPackage: &ScriptPackage{PackageID: "tools", File: "run.sh"}}}}}, "deploy.fromPackage: a package step's own scripts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +70,17 @@ func TestProcessValidation(t *testing.T) {
 				t.Fatalf("expected %q, got %v", tt.problem, err)
 			}
 		})
+	}
+}
+
+func TestAScriptFromAPackageIsValid(t *testing.T) {
+	d := DeploymentProcess{Steps: []Step{{Name: "Migrate", Script: &ScriptAction{Syntax: SyntaxBash,
+		FromPackage: &ScriptPackage{PackageID: "db-tools", File: "scripts/migrate.py", Arguments: "--env #{Octopus.Environment.Name}"}}}}}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Steps[0].PackageID(); got != "db-tools" {
+		t.Fatalf("PackageID() = %q", got)
 	}
 }
 

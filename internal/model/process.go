@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -56,6 +57,18 @@ func (s *Step) Concurrency() int {
 	return DefaultMaxParallelism
 }
 
+// PackageID is the package the step takes from the feed, or "" when it
+// takes none.
+func (s *Step) PackageID() string {
+	switch {
+	case s.Package != nil:
+		return s.Package.PackageID
+	case s.Script != nil && s.Script.FromPackage != nil:
+		return s.Script.FromPackage.PackageID
+	}
+	return ""
+}
+
 // Kind names what the step does.
 func (s *Step) Kind() string {
 	switch {
@@ -106,7 +119,26 @@ const (
 // ScriptAction runs an inline script.
 type ScriptAction struct {
 	Syntax ScriptSyntax `json:"syntax"`
-	Body   string       `json:"body"`
+	Body   string       `json:"body,omitempty" yaml:"body,omitempty"`
+	// FromPackage takes the script from a file in a package instead of
+	// Body (the step of a run-a-script kind only).
+	FromPackage *ScriptPackage `json:"fromPackage,omitempty" yaml:"fromPackage,omitempty"`
+}
+
+// ScriptPackage is a script kept in a package: the package's version is
+// chosen when a release is created, as for a package step; on the target
+// the package is extracted into the script's workspace and the file runs
+// there, bash (or sh) for .sh and python3 for .py.
+type ScriptPackage struct {
+	PackageID string `json:"packageId" yaml:"packageId"`
+	// File is the script's path inside the package, e.g. scripts/migrate.sh.
+	File string `json:"file" yaml:"file"`
+	// Arguments is a template rendered with the step's variables and
+	// appended to the script's command line, as Octopus's script parameters.
+	Arguments string `json:"arguments,omitempty" yaml:"arguments,omitempty"`
+	// SubstituteFiles are globs of files in the package rendered as
+	// templates before the script runs.
+	SubstituteFiles []string `json:"substituteFiles,omitempty" yaml:"substituteFiles,omitempty"`
 }
 
 // MaxScriptLength bounds an inline script; anything bigger belongs in a package.
@@ -162,6 +194,29 @@ func (d *DeploymentProcess) Validate() error {
 }
 
 func validateScript(p *problems, field string, a *ScriptAction) {
+	if fp := a.FromPackage; fp != nil {
+		if strings.TrimSpace(a.Body) != "" {
+			p.add(field, "takes its script from the package or from body, not both")
+		}
+		if !packageIDPattern.MatchString(fp.PackageID) {
+			p.add(field+".fromPackage.packageId", "%q is not a package id", fp.PackageID)
+		}
+		clean := path.Clean(fp.File)
+		switch {
+		case strings.TrimSpace(fp.File) == "":
+			p.add(field+".fromPackage.file", "is required: the script's path inside the package, e.g. scripts/migrate.sh")
+		case path.IsAbs(fp.File) || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(fp.File, "\\"):
+			p.add(field+".fromPackage.file", "%q must be a path inside the package, with '/' between folders", fp.File)
+		case !strings.HasSuffix(strings.ToLower(clean), ".sh") && !strings.HasSuffix(strings.ToLower(clean), ".py"):
+			p.add(field+".fromPackage.file", "%q must end in .sh (run with bash or sh) or .py (run with python3)", fp.File)
+		}
+		switch a.Syntax {
+		case SyntaxBash, SyntaxSh, "":
+		default:
+			p.add(field+".syntax", "%q is not supported: use bash or sh", a.Syntax)
+		}
+		return
+	}
 	switch a.Syntax {
 	case SyntaxBash, SyntaxSh:
 	case "":
@@ -215,9 +270,14 @@ func validatePackageAction(p *problems, field string, a *PackageAction) {
 		p.add(field+".packageId", "%q is not a package id", a.PackageID)
 	}
 	for name, sc := range map[string]*ScriptAction{"preDeploy": a.PreDeploy, "deploy": a.Deploy, "postDeploy": a.PostDeploy, "deployFailed": a.DeployFailed} {
-		if sc != nil {
-			validateScript(p, field+"."+name, sc)
+		if sc == nil {
+			continue
 		}
+		if sc.FromPackage != nil {
+			p.add(field+"."+name+".fromPackage", "a package step's own scripts come from its package (%s.sh at its root) or inline, not from another package", strings.ToUpper(name[:1])+name[1:])
+			continue
+		}
+		validateScript(p, field+"."+name, sc)
 	}
 	if a.RetainInstallations < 0 {
 		p.add(field+".retainInstallations", "must not be negative")

@@ -81,6 +81,38 @@ func Extract(ctx context.Context, archive, dest string, opts Options) (files int
 	return x.files, x.written, nil
 }
 
+// Scan reads the whole archive and applies the checks Extract applies to
+// each entry (names inside the folder, link targets, size, ratio and
+// entry limits, a whole, uncorrupted archive) without writing anything. It
+// cannot see chains of links that lead outside together: Extract still
+// checks those on the target. It returns what Extract would write.
+func Scan(ctx context.Context, archive string, opts Options) (files int, bytes int64, err error) {
+	kind, err := archiveKindOf(archive)
+	if err != nil {
+		return 0, 0, err
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open package: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("open package: %w", err)
+	}
+	x := &extraction{ctx: ctx, opts: opts.withDefaults(), scan: true}
+	switch kind {
+	case kindTarGz, kindTar:
+		err = x.tar(f, kind == kindTarGz)
+	case kindZip, kindNupkg:
+		err = x.zip(f, info.Size(), kind == kindNupkg)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return x.files, x.written, nil
+}
+
 // makeEmptyDir creates dir, or accepts it if it is an empty folder (the
 // caller may have reserved it).
 func makeEmptyDir(dir string) error {
@@ -112,6 +144,8 @@ type extraction struct {
 	consumed func() int64 // compressed bytes read so far
 	symlinks []string
 	entry    string // the entry being written, for messages
+	// scan reads and checks every entry but writes nothing (Scan).
+	scan bool
 }
 
 // refusal is an entry the extraction will not write.
@@ -121,6 +155,13 @@ type refusal struct {
 }
 
 func (r *refusal) Error() string { return fmt.Sprintf("refused entry %q: %s", r.entry, r.reason) }
+
+// IsRefused reports whether err is an entry the package may not hold (as
+// opposed to a package that cannot be read).
+func IsRefused(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
+}
 
 func (x *extraction) refuse(entry string, err error) error {
 	return &refusal{entry: entry, reason: err.Error()}
@@ -164,7 +205,7 @@ func (x *extraction) abs(rel string) string { return filepath.Join(x.root, filep
 // that is not a real folder (a symbolic link written by an earlier entry
 // could otherwise carry later entries elsewhere).
 func (x *extraction) mkdirAll(name, rel string) error {
-	if rel == "." || rel == "" {
+	if rel == "." || rel == "" || x.scan {
 		return nil
 	}
 	at := x.root
@@ -190,6 +231,9 @@ func (x *extraction) mkdirAll(name, rel string) error {
 // clearTarget removes what an earlier entry of the same name left, so a
 // later entry replaces it (as tar does) without following a link.
 func (x *extraction) clearTarget(name, rel string) error {
+	if x.scan {
+		return nil
+	}
 	p := x.abs(rel)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -208,7 +252,7 @@ func (x *extraction) dir(name, rel string, perm fs.FileMode) error {
 	if err := x.mkdirAll(name, rel); err != nil {
 		return err
 	}
-	if rel == "." {
+	if rel == "." || x.scan {
 		return nil
 	}
 	// Owner rwx is kept so later steps (substitution, retention) can write
@@ -228,13 +272,17 @@ func (x *extraction) file(name, rel string, perm fs.FileMode, mtime time.Time, r
 	if err := x.clearTarget(name, rel); err != nil {
 		return err
 	}
-	p := x.abs(rel)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %q: %w", name, err)
-	}
 	x.entry = name
-	_, err = io.CopyBuffer(&accountingWriter{x: x, w: f}, sourceReader{r}, make([]byte, 64<<10))
+	p := x.abs(rel)
+	var f io.WriteCloser = discard{}
+	if !x.scan {
+		file, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return fmt.Errorf("write %q: %w", name, err)
+		}
+		f = file
+	}
+	_, err := io.CopyBuffer(&accountingWriter{x: x, w: f}, sourceReader{r}, make([]byte, 64<<10))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -248,6 +296,9 @@ func (x *extraction) file(name, rel string, perm fs.FileMode, mtime time.Time, r
 		return readError(fmt.Errorf("entry %q: %w", name, src.err))
 	default:
 		return fmt.Errorf("write %q: %w", name, err)
+	}
+	if x.scan {
+		return nil
 	}
 	if err := os.Chmod(p, perm.Perm()); err != nil {
 		return err
@@ -265,6 +316,9 @@ func (x *extraction) symlink(name, rel, target string) error {
 	}
 	if err := symlinkTarget(rel, target); err != nil {
 		return x.refuse(name, err)
+	}
+	if x.scan {
+		return nil
 	}
 	if err := x.mkdirAll(name, path.Dir(rel)); err != nil {
 		return err
@@ -288,6 +342,9 @@ func (x *extraction) hardlink(name, rel, target string) error {
 	}
 	if targetRel == "." || rel == "." {
 		return x.refuse(name, fmt.Errorf("it is a hard link to %q, which is not a file", target))
+	}
+	if x.scan {
+		return nil
 	}
 	// The target's folders must be real folders too, or the link could
 	// reach a file outside through a symbolic link.
@@ -328,6 +385,12 @@ func (x *extraction) checkSymlinkChains() error {
 	}
 	return nil
 }
+
+// discard is where a scan writes file contents.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) Close() error                { return nil }
 
 // accountingWriter applies the limits to every chunk before writing it.
 type accountingWriter struct {

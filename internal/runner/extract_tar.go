@@ -27,6 +27,11 @@ func (x *extraction) tar(f *os.File, gzipped bool) error {
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			// What follows the end of the tar must read cleanly too: gzip
+			// checks its CRC and length at the very end.
+			if _, err := io.Copy(io.Discard, stream); err != nil {
+				return readError(err)
+			}
 			return nil
 		}
 		// With GODEBUG=tarinsecurepath=0 the reader flags unsafe names but

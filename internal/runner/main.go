@@ -30,7 +30,7 @@ func Main(args []string, version string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run-package: %v\n", err)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := signalContext()
 	defer stop()
 	pruneRunners(stderr)
 	if err := Run(ctx, m, Options{Version: version}, stdout, stderr); err != nil {
@@ -38,4 +38,9 @@ func Main(args []string, version string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// signalContext ends on SIGTERM or SIGINT: the supervisor's cancel.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 }

@@ -53,6 +53,8 @@ type script struct {
 	label  string // for messages: "Deploy.sh" or "inline Deploy script"
 	path   string
 	syntax string
+	// args are appended to the command line as written: the shell splits them.
+	args string
 }
 
 // runStage runs a stage's scripts in dir: the package's (PreDeploy.sh, or
@@ -156,8 +158,16 @@ func (s *scripts) inlineScript(stage string, body *InlineScript) (*script, error
 // bootstrap (it is shell), only the environment.
 func (s *scripts) run(ctx context.Context, sc script, dir string, env []string) error {
 	var cmd *exec.Cmd
-	switch sc.syntax {
-	case SyntaxPython:
+	switch {
+	case sc.syntax == SyntaxPython && sc.args != "":
+		// The shell splits the arguments, as it does for shell scripts.
+		python, err := s.pythonPath()
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.label, err)
+		}
+		cmd = exec.CommandContext(ctx, "bash", "-c", "exec "+shellQuote(python)+" "+shellQuote(sc.path)+" "+sc.args)
+		env = append(env[:len(env):len(env)], "PYTHONUNBUFFERED=1")
+	case sc.syntax == SyntaxPython:
 		python, err := s.pythonPath()
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.label, err)
@@ -235,6 +245,11 @@ func (s *scripts) wrapper(sc script) (string, error) {
 			}
 		}
 		fmt.Fprintf(&b, ". %s || exit $?\n", shellQuote(bootstrap))
+	}
+	if sc.args != "" {
+		// "set --" rather than ". FILE ARGS": sh does not pass arguments
+		// to a sourced file.
+		fmt.Fprintf(&b, "set -- %s\n", sc.args)
 	}
 	fmt.Fprintf(&b, ". %s\n", shellQuote(sc.path))
 	p := filepath.Join(s.tempDir, "run-"+filepath.Base(sc.path))

@@ -21,7 +21,7 @@ func (d sshDialer) Target(m model.Machine, creds model.SSHCredentials) (contract
 	cfg := sshtarget.Config{Name: m.Name, Host: host, Port: port, Version: d.version,
 		PrivateKeyPEM: []byte(creds.PrivateKey), Password: creds.Password}
 	if m.SSH != nil {
-		cfg.User, cfg.HostKeyFingerprint = m.SSH.User, m.SSH.HostKeyFingerprint
+		cfg.User, cfg.HostKeyFingerprint, cfg.RemoteHome = m.SSH.User, m.SSH.HostKeyFingerprint, m.SSH.Home
 	}
 	t, err := sshtarget.New(cfg)
 	if err != nil {

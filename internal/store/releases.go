@@ -183,7 +183,8 @@ func (q *Queries) DeleteRelease(ctx context.Context, id string) error {
 	return mustAffect(res, "release", id)
 }
 
-// choosePackages fixes the package version of every package step: the one
+// choosePackages fixes the package version of every step that takes a
+// package (a package step, or a script kept in a package): the one
 // asked for in r.Packages (matched by step name or package id), else the
 // newest in the feed.
 func (q *Queries) choosePackages(ctx context.Context, r *model.Release) error {
@@ -192,37 +193,38 @@ func (q *Queries) choosePackages(ctx context.Context, r *model.Release) error {
 	used := make([]bool, len(asked))
 	var problems []string
 	for _, step := range r.ProcessSnapshot.EnabledSteps() {
-		if step.Package == nil {
+		packageID := step.PackageID()
+		if packageID == "" {
 			continue
 		}
 		version := ""
 		for i, a := range asked {
-			if model.SameName(a.StepName, step.Name) || model.SameName(a.PackageID, step.Name) || strings.EqualFold(a.PackageID, step.Package.PackageID) {
+			if model.SameName(a.StepName, step.Name) || model.SameName(a.PackageID, step.Name) || strings.EqualFold(a.PackageID, packageID) {
 				version, used[i] = a.Version, true
 				break
 			}
 		}
 		if version == "" {
-			latest, _, err := q.ListPackages(ctx, PackageFilter{PackageID: step.Package.PackageID, ListOptions: ListOptions{Take: 1}})
+			latest, _, err := q.ListPackages(ctx, PackageFilter{PackageID: packageID, ListOptions: ListOptions{Take: 1}})
 			if err != nil {
 				return err
 			}
 			if len(latest) == 0 {
-				problems = append(problems, fmt.Sprintf("packages: step %q deploys package %s, which the feed does not have; push it first", step.Name, step.Package.PackageID))
+				problems = append(problems, fmt.Sprintf("packages: step %q takes package %s, which the feed does not have; push it first", step.Name, packageID))
 				continue
 			}
 			version = latest[0].Version
-		} else if _, err := q.FindPackage(ctx, step.Package.PackageID, version); errors.Is(err, ErrNotFound) {
-			problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", step.Package.PackageID, version, step.Name))
+		} else if _, err := q.FindPackage(ctx, packageID, version); errors.Is(err, ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", packageID, version, step.Name))
 			continue
 		} else if err != nil {
 			return err
 		}
-		r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, PackageID: step.Package.PackageID, Version: version})
+		r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, PackageID: packageID, Version: version})
 	}
 	for i, a := range asked {
 		if !used[i] {
-			problems = append(problems, fmt.Sprintf("packages: no package step deploys %q", a.PackageID+a.StepName))
+			problems = append(problems, fmt.Sprintf("packages: no step takes package %q", a.PackageID+a.StepName))
 		}
 	}
 	if len(problems) > 0 {

@@ -21,6 +21,11 @@ func checkScriptTemplates(d *model.DeploymentProcess) error {
 		if _, err := template.Parse(s.Script.Body); err != nil {
 			problems = append(problems, fmt.Sprintf("steps[%d].script.body (step %q): %v", i, s.Name, err))
 		}
+		if fp := s.Script.FromPackage; fp != nil {
+			if _, err := template.Parse(fp.Arguments); err != nil {
+				problems = append(problems, fmt.Sprintf("steps[%d].script.fromPackage.arguments (step %q): %v", i, s.Name, err))
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: "deployment process", Problems: problems}
