@@ -29,6 +29,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -72,13 +74,20 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages (default all)")
 	flag.Parse()
+	run := func(group string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), group)
+	}
 
 	ctx := context.Background()
 	var results []Result
 	dbs := []string{"sqlite"}
 	if !*skipPG {
 		dbs = append(dbs, "postgres")
+	}
+	if !run("api") {
+		dbs = nil
 	}
 	for _, db := range dbs {
 		url := ""
@@ -99,17 +108,23 @@ func main() {
 		results = append(results, rs...)
 	}
 
-	if !*skipTargets {
+	if !*skipTargets && run("steps") {
 		rs, err := stepLatency(ctx, *stepRounds)
 		if err != nil {
 			fail("step latency: %v", err)
 		}
 		results = append(results, rs...)
-		if rs, err = fanOut(ctx, *fan, *fanRounds); err != nil {
+	}
+	if !*skipTargets && run("fan-out") {
+		rs, err := fanOut(ctx, *fan, *fanRounds)
+		if err != nil {
 			fail("fan-out: %v", err)
 		}
 		results = append(results, rs...)
-		if rs, err = packageScenarios(ctx, 10); err != nil {
+	}
+	if !*skipTargets && run("packages") {
+		rs, err := packageScenarios(ctx, 10)
+		if err != nil {
 			fail("packages: %v", err)
 		}
 		results = append(results, rs...)
