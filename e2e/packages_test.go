@@ -114,9 +114,10 @@ projects:
 	push := func(version string) {
 		pkg := filepath.Join(dir, "app."+version+".tar.gz")
 		writeTarGz(t, pkg, map[string]string{
-			"PreDeploy.sh":     "echo pre >> ../order.log\n",
-			"Deploy.sh":        deployScript,
-			"PostDeploy.sh":    "echo post >> ../order.log\necho \"posted $(get_octopusvariable Octopus.Release.Number)\"\n",
+			"PreDeploy.sh": "echo pre >> ../order.log\n",
+			"Deploy.sh":    deployScript,
+			"PostDeploy.sh": "echo post >> ../order.log\necho \"posted $(get_octopusvariable Octopus.Release.Number)\"\n" +
+				"echo \"previous installation: $(get_octopusvariable Octopus.Tentacle.PreviousInstallation.OriginalInstalledPath)\"\n",
 			"config.yaml":      "greeting: \"#{Greeting}\"\nversion: " + version + "\n",
 			"appsettings.json": `{"Logging":{"Level":"Info"},"Name":"app"}`,
 		})
@@ -168,6 +169,9 @@ projects:
 		t.Fatalf("scripts ran out of order:\n%s", order)
 	}
 	home := installed[1][:strings.Index(installed[1], "/apps/")]
+	if want := "previous installation: " + filepath.Join(filepath.Dir(installed[1]), "1.1.0"); !strings.Contains(out, want) {
+		t.Errorf("PostDeploy should see the previous installation (%q):\n%s", want, out)
+	}
 	journal, _ := os.ReadFile(filepath.Join(home, "journal.json"))
 	if strings.Count(string(journal), `"version": "1.2.0"`)+strings.Count(string(journal), `"version":"1.2.0"`) == 0 {
 		t.Fatalf("the journal has no 1.2.0 entry:\n%s", journal)

@@ -105,6 +105,9 @@ func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
   return 0
 }
 get_pulpovariable() { get_octopusvariable "$@"; }
+__pulpo_define() {
+  __pulpo_variables[$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | base64 | tr -d '\n')]="$(printf '%s' "$2" | base64 | tr -d '\n')"
+}
 `)
 	}
 	b.WriteString(`set_octopusvariable() {

@@ -56,6 +56,26 @@ func PreviousTenantInstallation(journalPath, project, environment, tenant, packa
 	return previousInstallation(entries, project, environment, tenant, packageID)
 }
 
+// latestInstallations are the newest installation of the package for the
+// project, environment and tenant, whether it succeeded or not, and the
+// newest that succeeded: Calamari's PreviousInstallation and
+// PreviousSuccessfulInstallation.
+func latestInstallations(entries []JournalEntry, project, environment, tenant, packageID string) (latest, successful *JournalEntry) {
+	for i := len(entries) - 1; i >= 0 && successful == nil; i-- {
+		e := &entries[i]
+		if !e.sameInstallation(project, environment, tenant, packageID) {
+			continue
+		}
+		if latest == nil {
+			latest = e
+		}
+		if e.Success {
+			successful = e
+		}
+	}
+	return latest, successful
+}
+
 func previousInstallation(entries []JournalEntry, project, environment, tenant, packageID string) (string, bool) {
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]

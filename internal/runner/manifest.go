@@ -227,3 +227,12 @@ func (s *variableSet) Get(name string) (string, bool) {
 }
 
 func (s *variableSet) Names() []string { return s.names }
+
+// Set adds or replaces a value the runner learns while deploying.
+func (s *variableSet) Set(name, value string) {
+	key := strings.ToLower(name)
+	if _, seen := s.values[key]; !seen {
+		s.names = append(s.names, name)
+	}
+	s.values[key] = value
+}

@@ -58,10 +58,6 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 		d.out.Infof("Runner: Pulpo %s", opts.Version)
 	}
 
-	if err := d.extract(ctx); err != nil {
-		d.out.Errorf("Extraction failed: %v", err)
-		return fmt.Errorf("extract: %w", err)
-	}
 	tempDir, err := os.MkdirTemp("", "pulpo-run-package-")
 	if err != nil {
 		return fmt.Errorf("create a temporary folder: %w", err)
@@ -69,6 +65,10 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 	defer os.RemoveAll(tempDir)
 	d.scripts = &scripts{out: d.out, bootstrap: m.Bootstrap, tempDir: tempDir, python: opts.Python,
 		packageRuns: m.RunPackageScripts, inline: m.Scripts}
+	if err := d.extract(ctx); err != nil {
+		d.out.Errorf("Extraction failed: %v", err)
+		return fmt.Errorf("extract: %w", err)
+	}
 
 	err = d.conventions(ctx)
 	if err != nil {
@@ -115,6 +115,8 @@ func (d *deployment) extract(ctx context.Context) error {
 	d.out.Infof("Extracted %d entries (%s)", files, humanBytes(size))
 	d.extractedTo, d.currentDir = folder, folder
 	d.out.SetOutputVariable(installationDirVariable, folder)
+	d.setVariable(installationDirVariable, folder)
+	d.setVariable("Octopus.Tentacle.CurrentDeployment.PackageFilePath", p.Path)
 	return nil
 }
 
@@ -175,10 +177,17 @@ func reserveInstallFolder(m Manifest) (string, error) {
 // failed.
 func (d *deployment) conventions(ctx context.Context) error {
 	if d.m.JournalPath != "" {
-		d.previous, _ = PreviousTenantInstallation(d.m.JournalPath, d.m.Project, d.m.Environment, d.m.Tenant, d.m.Package.ID)
+		entries, err := readJournal(d.m.JournalPath)
+		if err != nil {
+			return fmt.Errorf("read the journal: %w", err)
+		}
+		d.previous, _ = previousInstallation(entries, d.m.Project, d.m.Environment, d.m.Tenant, d.m.Package.ID)
 		if d.previous != "" {
 			d.out.Infof("Previous installation: %s", d.previous)
 		}
+		latest, successful := latestInstallations(entries, d.m.Project, d.m.Environment, d.m.Tenant, d.m.Package.ID)
+		d.setPrevious("Octopus.Tentacle.PreviousInstallation.", latest)
+		d.setPrevious("Octopus.Tentacle.PreviousSuccessfulInstallation.", successful)
 	}
 	steps := []struct {
 		name string
@@ -202,6 +211,28 @@ func (d *deployment) conventions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// setVariable makes a value the runner learned visible to the files it
+// substitutes and to get_octopusvariable in the scripts that follow.
+func (d *deployment) setVariable(name, value string) {
+	d.vars.Set(name, value)
+	if d.scripts != nil {
+		d.scripts.define(name, value)
+	}
+}
+
+// setPrevious sets Calamari's variables about an earlier installation
+// (empty when there is none).
+func (d *deployment) setPrevious(prefix string, e *JournalEntry) {
+	var entry JournalEntry
+	if e != nil {
+		entry = *e
+	}
+	d.setVariable(prefix+"OriginalInstalledPath", entry.InstalledTo)
+	d.setVariable(prefix+"CustomInstallationDirectory", entry.CustomInstallDir)
+	d.setVariable(prefix+"PackageFilePath", entry.PackagePath)
+	d.setVariable(prefix+"PackageVersion", entry.Version)
 }
 
 func (d *deployment) stage(name string) func(context.Context) error {
@@ -255,6 +286,7 @@ func (d *deployment) customInstall(ctx context.Context) error {
 	// From here on scripts run in the custom folder, as in Calamari.
 	d.currentDir = filepath.Clean(d.m.CustomInstallDir.Path)
 	d.out.SetOutputVariable(installationDirVariable, d.currentDir)
+	d.setVariable(installationDirVariable, d.currentDir)
 	return nil
 }
 

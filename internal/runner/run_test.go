@@ -196,6 +196,37 @@ func TestRunNeverReusesAFolderAndTellsScriptsThePreviousOne(t *testing.T) {
 	}
 }
 
+func TestRunSetsCalamarisPreviousInstallationVariables(t *testing.T) {
+	f := newFixture(t)
+	conf := file("previous.conf", "latest=#{Octopus.Tentacle.PreviousInstallation.OriginalInstalledPath} #{Octopus.Tentacle.PreviousInstallation.PackageVersion}\n"+
+		"successful=#{Octopus.Tentacle.PreviousSuccessfulInstallation.OriginalInstalledPath}\n"+
+		"here=#{Octopus.Action.Package.InstallationDirectoryPath}\n")
+	deploy := func(version, script string) string {
+		p := f.pkg(t, version, conf, file("Deploy.sh", script))
+		m := f.manifest(p, version)
+		m.SubstituteFiles = []string{"*.conf"}
+		// A bootstrap like the server's: get_octopusvariable over a table
+		// that __pulpo_define extends.
+		m.Bootstrap = "declare -A __v=()\n__pulpo_define() { __v[${1,,}]=$2; }\nget_octopusvariable() { printf '%s' \"${__v[${1,,}]-}\"; }\n"
+		out, _ := run(t, m)
+		return out
+	}
+	base := filepath.Join(f.apps, "Production", "app")
+	deploy("1.0.0", "cat previous.conf")
+	deploy("1.1.0", "cat previous.conf; exit 1") // fails: the latest, not the latest successful
+	out := deploy("1.2.0", `cat previous.conf; echo "script sees $(get_octopusvariable Octopus.Tentacle.PreviousInstallation.PackageVersion) in $(get_octopusvariable Octopus.Action.Package.InstallationDirectoryPath)"`)
+	for _, want := range []string{
+		"latest=" + base + "/1.1.0 1.1.0",
+		"successful=" + base + "/1.0.0",
+		"here=" + base + "/1.2.0",
+		"script sees 1.1.0 in " + base + "/1.2.0",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestRunTenantsGetTheirOwnFolders(t *testing.T) {
 	f := newFixture(t)
 	p := f.pkg(t, "1.0.0", file("a.txt", "a"))

@@ -46,6 +46,14 @@ type scripts struct {
 	inline      InlineScripts
 	// skipRemaining is set from the output goroutines of a script.
 	skipRemaining atomic.Bool
+	// defined are values the runner learned (the installation folder, the
+	// previous installation), given to bash scripts' get_octopusvariable.
+	defined [][2]string
+}
+
+// define adds a value for get_octopusvariable in later bash scripts.
+func (s *scripts) define(name, value string) {
+	s.defined = append(s.defined, [2]string{name, value})
 }
 
 // script is one script to run.
@@ -245,6 +253,15 @@ func (s *scripts) wrapper(sc script) (string, error) {
 			}
 		}
 		fmt.Fprintf(&b, ". %s || exit $?\n", shellQuote(bootstrap))
+		// The server's bash bootstrap offers __pulpo_define for values
+		// only the runner knows.
+		if sc.syntax == SyntaxBash && len(s.defined) > 0 {
+			b.WriteString("if declare -F __pulpo_define >/dev/null; then\n")
+			for _, d := range s.defined {
+				fmt.Fprintf(&b, "  __pulpo_define %s %s\n", shellQuote(d[0]), shellQuote(d[1]))
+			}
+			b.WriteString("fi\n")
+		}
 	}
 	if sc.args != "" {
 		// "set --" rather than ". FILE ARGS": sh does not pass arguments
