@@ -1,7 +1,7 @@
 # The concurrent packages run under the race detector (which needs cgo and
 # gcc for the test binary only; Pulpo itself builds without cgo).
-RACE_PKGS := ./internal/engine/... ./internal/tasks/... ./internal/scriptsvc/... ./internal/comms/... ./internal/agent/... ./internal/agentrpc/... ./internal/targets/... ./internal/sshtarget/...
-OTHER_PKGS = $(shell go list ./... | grep -v -e /internal/engine -e /internal/tasks -e /internal/scriptsvc -e /internal/comms -e /internal/agent -e /internal/targets -e /internal/sshtarget)
+RACE_PKGS := ./internal/engine/... ./internal/tasks/... ./internal/scriptsvc/... ./internal/comms/... ./internal/agent/... ./internal/agentrpc/... ./internal/targets/... ./internal/sshtarget/... ./internal/filesvc/... ./internal/transfer/...
+OTHER_PKGS = $(shell go list ./... | grep -v -e /internal/engine -e /internal/tasks -e /internal/scriptsvc -e /internal/comms -e /internal/agent -e /internal/targets -e /internal/sshtarget -e /internal/filesvc -e /internal/transfer)
 
 .PHONY: test build bench
 
