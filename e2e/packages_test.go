@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/testutil/archivetest"
 )
 
 func writeTarGz(t *testing.T, path string, files map[string]string) []byte {
@@ -323,25 +325,10 @@ projects:
 	}
 }
 
-// writeTarGzEntries writes a .tar.gz of entries exactly as given: links,
-// odd names and all.
+// writeTarGzEntries writes a .tar.gz of entries exactly as given.
 func writeTarGzEntries(t *testing.T, path string, entries ...tar.Header) {
 	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, h := range entries {
-		if h.Mode == 0 {
-			h.Mode = 0o755
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
-	}
-	tw.Close()
-	gz.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, archivetest.TarGz(t, entries...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/archivetest"
 )
 
 func tarGz(t *testing.T, files map[string]string) []byte {
@@ -44,26 +45,6 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 		w.Write([]byte(body))
 	}
 	zw.Close()
-	return buf.Bytes()
-}
-
-// tarGzOf writes entries as given, links and odd names included.
-func tarGzOf(t *testing.T, entries ...tar.Header) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, h := range entries {
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
-	}
-	tw.Close()
-	gz.Close()
 	return buf.Bytes()
 }
 
@@ -163,14 +144,14 @@ func TestPushStoresWholePackagesOnly(t *testing.T) {
 		{"not an archive", "app.1.0.3.zip", []byte("hello, not a zip"), -1, "is not a whole .zip archive"},
 		{"empty", "app.1.0.4.tar.gz", nil, 0, "empty"},
 		{"a bad version", "app.tar.gz", body, -1, "cannot read a package id and version"},
-		{"an entry that climbs out", "app.1.0.5.tar.gz", tarGzOf(t, tar.Header{Name: "../../etc/cron.d/evil", Size: 3}), -1,
+		{"an entry that climbs out", "app.1.0.5.tar.gz", archivetest.TarGz(t, tar.Header{Name: "../../etc/cron.d/evil", Size: 3}), -1,
 			`is not a safe package: refused entry "../../etc/cron.d/evil": its path leaves the extraction folder`},
-		{"an absolute entry", "app.1.0.6.tar.gz", tarGzOf(t, tar.Header{Name: "/etc/passwd", Size: 3}), -1, "its path is absolute"},
-		{"a symbolic link out of the folder", "app.1.0.7.tar.gz", tarGzOf(t, tar.Header{Name: "logs", Typeflag: tar.TypeSymlink, Linkname: "../../var/log"}), -1,
+		{"an absolute entry", "app.1.0.6.tar.gz", archivetest.TarGz(t, tar.Header{Name: "/etc/passwd", Size: 3}), -1, "its path is absolute"},
+		{"a symbolic link out of the folder", "app.1.0.7.tar.gz", archivetest.TarGz(t, tar.Header{Name: "logs", Typeflag: tar.TypeSymlink, Linkname: "../../var/log"}), -1,
 			`refused entry "logs": it is a symbolic link to "../../var/log", outside the extraction folder`},
-		{"a hard link out of the folder", "app.1.0.8.tar.gz", tarGzOf(t, tar.Header{Name: "shadow", Typeflag: tar.TypeLink, Linkname: "../etc/shadow"}), -1,
+		{"a hard link out of the folder", "app.1.0.8.tar.gz", archivetest.TarGz(t, tar.Header{Name: "shadow", Typeflag: tar.TypeLink, Linkname: "../etc/shadow"}), -1,
 			`it is a hard link to "../etc/shadow"`},
-		{"a device file", "app.1.0.9.tar.gz", tarGzOf(t, tar.Header{Name: "sda", Typeflag: tar.TypeBlock}), -1, "it is a device file"},
+		{"a device file", "app.1.0.9.tar.gz", archivetest.TarGz(t, tar.Header{Name: "sda", Typeflag: tar.TypeBlock}), -1, "it is a device file"},
 		{"a zip bomb", "app.1.0.10.zip", zipBomb(t, 300<<20), -1, "like a zip bomb"},
 	}
 	for _, tt := range tests {

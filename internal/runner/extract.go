@@ -39,6 +39,24 @@ func archiveKindOf(name string) (archiveKind, error) {
 	return 0, fmt.Errorf("%s: unsupported package format (use .tar.gz, .tgz, .tar, .zip or .nupkg)", filepath.Base(name))
 }
 
+// openArchive opens a package file and says its format and size.
+func openArchive(archive string) (archiveKind, *os.File, int64, error) {
+	kind, err := archiveKindOf(archive)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("open package: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return 0, nil, 0, fmt.Errorf("open package: %w", err)
+	}
+	return kind, f, info.Size(), nil
+}
+
 // Extract unpacks archive into dest, which must not exist or be an empty
 // folder. It streams every entry to disk and keeps permission bits (not
 // setuid, setgid or sticky). It refuses, naming the entry, anything that
@@ -46,19 +64,11 @@ func archiveKindOf(name string) (archiveKind, error) {
 // files and pipes, and expansion beyond opts' limits. On any error dest is
 // removed, so nothing is left behind.
 func Extract(ctx context.Context, archive, dest string, opts Options) (files int, bytes int64, err error) {
-	kind, err := archiveKindOf(archive)
+	kind, f, size, err := openArchive(archive)
 	if err != nil {
 		return 0, 0, err
 	}
-	f, err := os.Open(archive)
-	if err != nil {
-		return 0, 0, fmt.Errorf("open package: %w", err)
-	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return 0, 0, fmt.Errorf("open package: %w", err)
-	}
 	if err := makeEmptyDir(dest); err != nil {
 		return 0, 0, err
 	}
@@ -67,7 +77,7 @@ func Extract(ctx context.Context, archive, dest string, opts Options) (files int
 	case kindTarGz, kindTar:
 		err = x.tar(f, kind == kindTarGz)
 	case kindZip, kindNupkg:
-		err = x.zip(f, info.Size(), kind == kindNupkg)
+		err = x.zip(f, size, kind == kindNupkg)
 	}
 	if err == nil {
 		err = x.checkSymlinkChains()
@@ -87,25 +97,17 @@ func Extract(ctx context.Context, archive, dest string, opts Options) (files int
 // cannot see chains of links that lead outside together: Extract still
 // checks those on the target. It returns what Extract would write.
 func Scan(ctx context.Context, archive string, opts Options) (files int, bytes int64, err error) {
-	kind, err := archiveKindOf(archive)
+	kind, f, size, err := openArchive(archive)
 	if err != nil {
 		return 0, 0, err
 	}
-	f, err := os.Open(archive)
-	if err != nil {
-		return 0, 0, fmt.Errorf("open package: %w", err)
-	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return 0, 0, fmt.Errorf("open package: %w", err)
-	}
 	x := &extraction{ctx: ctx, opts: opts.withDefaults(), scan: true}
 	switch kind {
 	case kindTarGz, kindTar:
 		err = x.tar(f, kind == kindTarGz)
 	case kindZip, kindNupkg:
-		err = x.zip(f, info.Size(), kind == kindNupkg)
+		err = x.zip(f, size, kind == kindNupkg)
 	}
 	if err != nil {
 		return 0, 0, err

@@ -45,7 +45,7 @@ var _ engine.RunnerSource = (*Binaries)(nil)
 // Runner returns the binary for goos/goarch.
 func (b *Binaries) Runner(ctx context.Context, goos, goarch string) (engine.Runner, bool, error) {
 	if goos == runtime.GOOS && goarch == runtime.GOARCH && b.Own != "" {
-		src, err := b.source(ctx, b.Own)
+		src, err := b.source(b.Own)
 		if err != nil {
 			return engine.Runner{}, false, err
 		}
@@ -54,7 +54,7 @@ func (b *Binaries) Runner(ctx context.Context, goos, goarch string) (engine.Runn
 	if b.Dir == "" || goos == "" || goarch == "" {
 		return engine.Runner{}, false, nil
 	}
-	src, err := b.source(ctx, filepath.Join(b.Dir, "pulpo-"+goos+"-"+goarch))
+	src, err := b.source(filepath.Join(b.Dir, "pulpo-"+goos+"-"+goarch))
 	if errors.Is(err, fs.ErrNotExist) {
 		return engine.Runner{}, false, nil
 	}
@@ -66,7 +66,7 @@ func (b *Binaries) Runner(ctx context.Context, goos, goarch string) (engine.Runn
 
 // source describes the file at path, hashing it only when it is new or
 // has changed since it was last hashed.
-func (b *Binaries) source(ctx context.Context, path string) (transfer.FileSource, error) {
+func (b *Binaries) source(path string) (transfer.FileSource, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return transfer.FileSource{}, err
@@ -85,7 +85,7 @@ func (b *Binaries) source(ctx context.Context, path string) (transfer.FileSource
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	n, err := io.Copy(h, f)
 	if err != nil {
 		return transfer.FileSource{}, fmt.Errorf("hash the runner %s: %w", path, err)
 	}
@@ -95,16 +95,4 @@ func (b *Binaries) source(ctx context.Context, path string) (transfer.FileSource
 	sum := hex.EncodeToString(h.Sum(nil))
 	b.hashed[path] = hashed{size: n, mtime: st.ModTime(), sum: sum}
 	return transfer.FileSource{Path: path, Length: n, Sum: sum}, nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
