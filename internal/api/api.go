@@ -23,7 +23,11 @@ import (
 const Prefix = "/api/v1"
 
 // TaskCanceler stops a task running on this node at once.
-type TaskCanceler interface{ Cancel(taskID string) }
+type TaskCanceler interface {
+	Cancel(taskID string)
+	// Notify says a task was queued (or woken), so it starts at once.
+	Notify()
+}
 
 // Deps is what the API works with.
 type Deps struct {

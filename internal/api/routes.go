@@ -71,6 +71,7 @@ func (a *API) registerRoutes() {
 	a.releaseRoutes()
 	a.deploymentRoutes()
 	a.taskRoutes()
+	a.interruptionRoutes()
 	a.configRoutes()
 	a.machineRoutes()
 	a.librarySetRoutes()
@@ -279,7 +280,8 @@ func (a *API) deploymentRoutes() {
 			if len(missing) > 0 {
 				return &apiError{status: http.StatusBadRequest, msg: "deployment is invalid", details: missing}
 			}
-			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r), Variables: req.Variables})
+			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r),
+				Variables: req.Variables, SkipSteps: req.SkipSteps, GuidedFailure: req.GuidedFailure, NotBefore: req.NotBefore, NotAfter: req.NotAfter})
 			if err != nil {
 				return err
 			}
@@ -301,7 +303,7 @@ func (a *API) deploymentRoutes() {
 func (a *API) taskRoutes() {
 	a.add(route{method: "GET", path: Prefix + "/tasks", tag: "tasks", summary: "List tasks, newest first",
 		query: append([]param{
-			{"state", "string", "comma-separated states: Queued, Executing, Canceling, Success, Failed, Canceled"},
+			{"state", "string", "comma-separated states: Queued, Executing, Waiting, Canceling, Success, Failed, Canceled"},
 			{"ids", "string", "comma-separated task ids"},
 			{"projectId", "string", ""}, {"environmentId", "string", ""}}, pagingParams...),
 		response: wire.Page[model.Task]{},
@@ -315,7 +317,7 @@ func (a *API) taskRoutes() {
 			for _, s := range splitList(q.Get("state")) {
 				st, ok := taskState(s)
 				if !ok {
-					return badRequest("state %q is not a task state: use Queued, Executing, Canceling, Success, Failed or Canceled", s)
+					return badRequest("state %q is not a task state: use Queued, Executing, Waiting, Canceling, Success, Failed or Canceled", s)
 				}
 				f.States = append(f.States, st)
 			}
@@ -373,6 +375,9 @@ func (a *API) taskRoutes() {
 			if t.State == model.TaskCanceling {
 				a.Tasks.Cancel(t.ID)
 			}
+			if t.State == model.TaskQueued && t.CancelRequested {
+				a.Tasks.Notify() // a waiting task runs once more to end as canceled
+			}
 			a.Broker.Publish(t.ID)
 			writeJSON(w, http.StatusOK, t)
 			return nil
@@ -420,7 +425,7 @@ func splitList(s string) []string {
 }
 
 func taskState(s string) (model.TaskState, bool) {
-	for _, st := range []model.TaskState{model.TaskQueued, model.TaskExecuting, model.TaskCanceling, model.TaskSuccess, model.TaskFailed, model.TaskCanceled} {
+	for _, st := range []model.TaskState{model.TaskQueued, model.TaskExecuting, model.TaskWaiting, model.TaskCanceling, model.TaskSuccess, model.TaskFailed, model.TaskCanceled} {
 		if strings.EqualFold(s, string(st)) {
 			return st, true
 		}
@@ -509,4 +514,74 @@ func boolParam(r *http.Request, name string) (bool, error) {
 func redactRelease(r model.Release) model.Release {
 	r.VariableSnapshot.Variables = model.Redacted(r.VariableSnapshot.Variables)
 	return r
+}
+
+func (a *API) interruptionRoutes() {
+	a.add(route{method: "GET", path: Prefix + "/interruptions", tag: "interruptions",
+		summary:  "List the questions deployments ask people (manual interventions, guided failure), newest first",
+		query:    append([]param{{"taskId", "string", "only this task's"}, {"pending", "boolean", "only those still waiting for an answer"}}, pagingParams...),
+		response: wire.Page[model.Interruption]{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			pending := false
+			if v := r.URL.Query().Get("pending"); v != "" {
+				if pending, err = strconv.ParseBool(v); err != nil {
+					return badRequest("pending %q is not true or false", v)
+				}
+			}
+			items, total, err := a.Store.Read().ListInterruptions(r.Context(), store.InterruptionFilter{
+				TaskID: r.URL.Query().Get("taskId"), PendingOnly: pending, Skip: p.skip, Take: p.take})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/interruptions/{id}", tag: "interruptions", summary: "Get an interruption", response: model.Interruption{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			i, err := a.Store.Read().GetInterruption(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, i)
+			return nil
+		}})
+	a.add(route{method: "POST", path: Prefix + "/interruptions/{id}/responsible", tag: "interruptions",
+		summary: "Take responsibility for an interruption (taking it over from someone is allowed)", response: model.Interruption{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var i model.Interruption
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				i, err = q.TakeResponsibility(r.Context(), r.PathValue("id"), caller(r))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, i)
+			return nil
+		}})
+	a.add(route{method: "POST", path: Prefix + "/interruptions/{id}/answer", tag: "interruptions",
+		summary: "Answer an interruption, once: the waiting deployment goes on at once; a second answer is refused with 409",
+		body:    wire.AnswerRequest{}, response: model.Interruption{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var req wire.AnswerRequest
+			if err := decode(r, &req); err != nil {
+				return err
+			}
+			var i model.Interruption
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				i, err = q.AnswerInterruption(r.Context(), r.PathValue("id"), caller(r), req.Answer, req.Notes)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			a.Tasks.Notify()
+			a.Broker.Publish(i.TaskID)
+			writeJSON(w, http.StatusOK, i)
+			return nil
+		}})
 }

@@ -190,8 +190,9 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 			continue
 		}
 		e := all[i]
-		diffs[e.ID] = diffFields(e.Name != want.Name, "name", e.Description != want.Description, "description", i != slots[n], "order")
-		e.Name, e.Description = want.Name, want.Description
+		diffs[e.ID] = diffFields(e.Name != want.Name, "name", e.Description != want.Description, "description", i != slots[n], "order",
+			e.UseGuidedFailure != want.UseGuidedFailure, "useGuidedFailure")
+		e.Name, e.Description, e.UseGuidedFailure = want.Name, want.Description, want.UseGuidedFailure
 		order[slots[n]] = e
 		n++
 	}
@@ -200,7 +201,7 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 		if _, ok := index[model.NameKey(want.Name)]; ok {
 			continue
 		}
-		e := model.Environment{Name: want.Name, Description: want.Description}
+		e := model.Environment{Name: want.Name, Description: want.Description, UseGuidedFailure: want.UseGuidedFailure}
 		if err := a.q.CreateEnvironment(ctx, &e); err != nil {
 			return inFile("environment", want.Name, err)
 		}
@@ -540,8 +541,17 @@ func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step
 	var problems []string
 	out := make([]model.Step, len(want))
 	for i, s := range want {
+		field := fmt.Sprintf("steps[%d]", i)
 		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
-			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
+			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
+			Environments:         a.envRefs(field+".environments", s.Environments, &problems),
+			ExcludedEnvironments: a.envRefs(field+".excludedEnvironments", s.ExcludedEnvironments, &problems),
+			Required:             s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
+			StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
+		if s.ManualIntervention != nil {
+			m := *s.ManualIntervention
+			step.Manual = &m
+		}
 		if s.Script != nil {
 			sc := *s.Script
 			step.Script = &sc

@@ -20,7 +20,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	envNames := make(map[string]string, len(envs))
 	for _, e := range envs {
 		envNames[e.ID] = e.Name
-		doc.Environments = append(doc.Environments, confdoc.Environment{Name: e.Name, Description: e.Description})
+		doc.Environments = append(doc.Environments, confdoc.Environment{Name: e.Name, Description: e.Description, UseGuidedFailure: e.UseGuidedFailure})
 	}
 	toNames := func(ids []string) []string {
 		if len(ids) == 0 {
@@ -111,8 +111,11 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		for _, s := range d.Steps {
-			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
-				MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize}
+			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, ManualIntervention: s.Manual,
+				TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
+				Environments: toNames(s.Environments), ExcludedEnvironments: toNames(s.ExcludedEnvironments),
+				Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
+				StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
 			if s.WorkerPoolID != "" {
 				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)
 				if err != nil {

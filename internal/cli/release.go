@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -109,14 +110,18 @@ func (a *app) releaseCommand() *cobra.Command {
 	show.Flags().StringVar(&version, "version", "", "release version or id")
 
 	var environment string
-	var watch bool
-	var promptedArgs []string
+	var watch, guided bool
+	var promptedArgs, skipSteps []string
+	var deployAt, noDeployAfter string
 	deploy := &cobra.Command{Use: "deploy [VERSION]", Short: "Deploy a release to an environment", Args: cobra.MaximumNArgs(1),
 		Long: `Deploy a release to an environment. The lifecycle decides whether the
 release may go there now; when it may not, the command says why.
 With --watch the live log follows and the command exits non-zero unless
 the deployment succeeds.`,
-		Example: `  pulpo release deploy --project web --version 1.4.0 --environment Test --watch`,
+		Example: `  pulpo release deploy --project web --version 1.4.0 --environment Test --watch
+  pulpo release deploy -p web --version 1.4.0 --environment Production --skip-step "Smoke tests" --guided-failure
+  pulpo release deploy -p web --version 1.4.0 --environment Production --deploy-at "2026-12-01 22:00" --no-deploy-after "2026-12-01 23:00"
+  pulpo release deploy -p web --version 1.2.0 --environment Production     # a rollback is deploying the older release`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(args, version)
 			if err != nil {
@@ -138,7 +143,17 @@ the deployment succeeds.`,
 				}
 				given[name] = value
 			}
-			d, err := c.Deploy(cmd.Context(), wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID, Variables: given})
+			req := wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID, Variables: given, SkipSteps: skipSteps}
+			if cmd.Flags().Changed("guided-failure") {
+				req.GuidedFailure = &guided
+			}
+			if req.NotBefore, err = parseWhen("--deploy-at", deployAt, time.Now()); err != nil {
+				return err
+			}
+			if req.NotAfter, err = parseWhen("--no-deploy-after", noDeployAfter, time.Now()); err != nil {
+				return err
+			}
+			d, err := c.Deploy(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -157,6 +172,10 @@ the deployment succeeds.`,
 	deploy.Flags().StringVar(&version, "version", "", "release version or id")
 	deploy.Flags().StringVar(&environment, "environment", "", "environment (name or id, required)")
 	deploy.Flags().BoolVar(&watch, "watch", false, "follow the deployment's log until it ends")
+	deploy.Flags().StringArrayVar(&skipSteps, "skip-step", nil, "leave out this step (name or id; repeat); required steps cannot be skipped")
+	deploy.Flags().BoolVar(&guided, "guided-failure", false, "when a step fails, pause and ask whether to retry, ignore, exclude the machine or fail (default: the environment's setting; --guided-failure=false turns it off)")
+	deploy.Flags().StringVar(&deployAt, "deploy-at", "", `start at this time: RFC 3339, "YYYY-MM-DD HH:MM" local time, or +DURATION such as +2h`)
+	deploy.Flags().StringVar(&noDeployAfter, "no-deploy-after", "", "if the deployment has not started by this time (same forms as --deploy-at), it fails instead of starting late")
 	deploy.MarkFlagRequired("environment")
 	updateVars := &cobra.Command{Use: "update-variables [VERSION]", Short: "Take a release's variables again from its project and library sets",
 		Long: `Take a release's variables again from its project and library sets, as they
@@ -185,6 +204,32 @@ environment of its lifecycle's last phase.`,
 	updateVars.Flags().StringVar(&version, "version", "", "release version or id")
 	cmd.AddCommand(create, list, show, deploy, updateVars)
 	return cmd
+}
+
+// parseWhen reads a time given on the command line: RFC 3339, a local
+// "YYYY-MM-DD HH:MM[:SS]", or +DURATION from now; "" is no time.
+func parseWhen(flag, s string, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s %q: after + give a positive duration such as 30m or 2h", flag, s)
+		}
+		t := now.Add(d)
+		return &t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return &t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return &t, nil
+		}
+	}
+	return nil, fmt.Errorf(`%s %q is not a time: use RFC 3339 (2026-12-01T22:00:00Z), "2026-12-01 22:00" (local time) or +2h`, flag, s)
 }
 
 // release finds a release by id, or by project and version.

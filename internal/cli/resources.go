@@ -324,6 +324,10 @@ func (a *app) processCommand() *cobra.Command {
 	var substitute, structured []string
 	var retain int
 	var scriptPkg, scriptInPkg, scriptArgs string
+	var manual, condition, conditionExpr string
+	var teams, onlyEnvs, exceptEnvs []string
+	var required, withPrevious bool
+	var retries, retryDelay int
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
@@ -337,8 +341,10 @@ func (a *app) processCommand() *cobra.Command {
 				return fmt.Errorf("--script-package and --script-in-package go together: the package, and the script's path inside it")
 			case scriptArgs != "" && scriptPkg == "":
 				return fmt.Errorf("--script-arguments is for a script kept in a package (--script-package)")
-			case scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
-				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, or deploy a package with --package")
+			case manual != "" && (scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
+				return fmt.Errorf("--manual makes a manual intervention step: leave out --script, --script-file, --script-package and --package")
+			case manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, or ask people with --manual")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -355,8 +361,24 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := model.Step{Name: name, TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer}
-			if pkgID != "" {
+			s := model.Step{Name: name, TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer,
+				Required: required, Condition: model.StepCondition(condition), ConditionExpression: conditionExpr,
+				StartWithPrevious: withPrevious, Retries: retries, RetryDelaySeconds: retryDelay}
+			for _, list := range []struct {
+				names []string
+				ids   *[]string
+			}{{onlyEnvs, &s.Environments}, {exceptEnvs, &s.ExcludedEnvironments}} {
+				for _, n := range list.names {
+					env, err := c.FindEnvironment(cmd.Context(), n)
+					if err != nil {
+						return err
+					}
+					*list.ids = append(*list.ids, env.ID)
+				}
+			}
+			if manual != "" {
+				s.Manual = &model.ManualAction{Instructions: manual, ResponsibleTeams: teams}
+			} else if pkgID != "" {
 				s.Package = &model.PackageAction{PackageID: pkgID, SubstituteFiles: substitute, StructuredConfigFiles: structured,
 					RetainInstallations: retain}
 				if script != "" {
@@ -400,6 +422,16 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package or --script-package: render files matching this glob as templates (repeat)")
 	add.Flags().StringArrayVar(&structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
 	add.Flags().IntVar(&retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
+	add.Flags().StringVar(&manual, "manual", "", "make a manual intervention step with these instructions (markdown): the deployment waits until someone proceeds or aborts")
+	add.Flags().StringArrayVar(&teams, "responsible-team", nil, "with --manual: a team that may answer (repeat)")
+	add.Flags().StringArrayVar(&onlyEnvs, "only-environment", nil, "run the step only in this environment (repeat)")
+	add.Flags().StringArrayVar(&exceptEnvs, "skip-environment", nil, "never run the step in this environment (repeat)")
+	add.Flags().BoolVar(&required, "required", false, "the step cannot be skipped when deploying")
+	add.Flags().StringVar(&condition, "condition", "", "when the step runs: success (default: no earlier step failed), failure, always, or variable (with --condition-expression)")
+	add.Flags().StringVar(&conditionExpr, "condition-expression", "", `with --condition variable: a template; the step runs on each target where it renders to "true"`)
+	add.Flags().BoolVar(&withPrevious, "start-with-previous", false, "run alongside the step before it")
+	add.Flags().IntVar(&retries, "retries", 0, "run a failed script again on a target up to this many times")
+	add.Flags().IntVar(&retryDelay, "retry-delay", 0, "seconds between retries")
 	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
 	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
 	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
@@ -453,6 +485,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 		switch {
 		case s.Script != nil && s.Script.FromPackage != nil:
 			summary = "script " + s.Script.FromPackage.File + " from package " + s.Script.FromPackage.PackageID
+		case s.Manual != nil:
+			summary = "manual: " + firstLine(s.Manual.Instructions)
 		case s.Script != nil:
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:
@@ -464,6 +498,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			where = "roles: " + strings.Join(s.TargetRoles, ",")
 		case s.RunOnServer:
 			where = "server"
+		case s.Manual != nil:
+			where = "people"
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, where, summary})
 	}

@@ -639,3 +639,33 @@ func (c *Client) PreviewVariables(ctx context.Context, projectID, environment, m
 	var out []wire.PreviewVariable
 	return out, c.do(ctx, "GET", "/projects/"+url.PathEscape(projectID)+"/variables/preview?"+v.Encode(), nil, &out)
 }
+
+// Interruptions lists the questions deployments ask, newest first.
+func (c *Client) Interruptions(ctx context.Context, taskID string, pendingOnly bool, o ListOptions) (wire.Page[model.Interruption], error) {
+	if o.Filters == nil {
+		o.Filters = map[string]string{}
+	}
+	o.Filters["taskId"] = taskID
+	if pendingOnly {
+		o.Filters["pending"] = "true"
+	}
+	return list[model.Interruption](ctx, c, "/interruptions", o)
+}
+
+// Interruption reads one interruption.
+func (c *Client) Interruption(ctx context.Context, id string) (model.Interruption, error) {
+	var i model.Interruption
+	return i, c.do(ctx, "GET", "/interruptions/"+url.PathEscape(id), nil, &i)
+}
+
+// TakeResponsibility marks the caller as handling an interruption.
+func (c *Client) TakeResponsibility(ctx context.Context, id string) (model.Interruption, error) {
+	var i model.Interruption
+	return i, c.do(ctx, "POST", "/interruptions/"+url.PathEscape(id)+"/responsible", nil, &i)
+}
+
+// AnswerInterruption answers an interruption.
+func (c *Client) AnswerInterruption(ctx context.Context, id string, req wire.AnswerRequest) (model.Interruption, error) {
+	var i model.Interruption
+	return i, c.do(ctx, "POST", "/interruptions/"+url.PathEscape(id)+"/answer", req, &i)
+}

@@ -34,6 +34,8 @@ type Document struct {
 type Environment struct {
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// UseGuidedFailure pauses failed deployments here to ask what to do.
+	UseGuidedFailure bool `json:"useGuidedFailure,omitempty" yaml:"useGuidedFailure,omitempty"`
 }
 
 // WorkerPool is a set of workers steps can run on.
@@ -104,6 +106,8 @@ type Step struct {
 	Script   *model.ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
 	// Package deploys a package from the feed by the conventions.
 	Package *model.PackageAction `json:"package,omitempty" yaml:"package,omitempty"`
+	// ManualIntervention waits for a person to proceed or abort.
+	ManualIntervention *model.ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).
@@ -112,6 +116,19 @@ type Step struct {
 	RunOnServer    bool     `json:"runOnServer,omitempty" yaml:"runOnServer,omitempty"`
 	MaxParallelism int      `json:"maxParallelism,omitempty" yaml:"maxParallelism,omitempty"`
 	WindowSize     int      `json:"windowSize,omitempty" yaml:"windowSize,omitempty"`
+	// Environments (by name) limits the step to them; ExcludedEnvironments
+	// leaves it out of those.
+	Environments         []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
+	ExcludedEnvironments []string `json:"excludedEnvironments,omitempty" yaml:"excludedEnvironments,omitempty,flow"`
+	// Required steps cannot be skipped at deployment.
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
+	// Condition is success (default), failure, always or variable (with
+	// ConditionExpression).
+	Condition           model.StepCondition `json:"condition,omitempty" yaml:"condition,omitempty"`
+	ConditionExpression string              `json:"conditionExpression,omitempty" yaml:"conditionExpression,omitempty"`
+	StartWithPrevious   bool                `json:"startWithPrevious,omitempty" yaml:"startWithPrevious,omitempty"`
+	Retries             int                 `json:"retries,omitempty" yaml:"retries,omitempty"`
+	RetryDelaySeconds   int                 `json:"retryDelaySeconds,omitempty" yaml:"retryDelaySeconds,omitempty"`
 }
 
 // Variable is one value; Environments scopes it by environment name. A

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,9 +57,13 @@ func (h deployHandler) load(ctx context.Context, run *tasks.Run) (deployment, er
 // instead of starting it twice.
 func (h deployHandler) Execute(ctx context.Context, run *tasks.Run) error {
 	err := h.execute(ctx, run)
-	if errors.Is(err, tasks.ErrCancelRequested) || errors.Is(context.Cause(ctx), tasks.ErrCancelRequested) {
+	var wait *tasks.WaitError
+	switch {
+	case errors.Is(err, tasks.ErrCancelRequested) || errors.Is(context.Cause(ctx), tasks.ErrCancelRequested):
 		h.closeActivities(run, model.ActivityCanceled)
-	} else if err != nil && ctx.Err() == nil {
+	case errors.As(err, &wait):
+		// Parked until someone answers: what runs stays open.
+	case err != nil && ctx.Err() == nil:
 		h.closeActivities(run, model.ActivityFailed)
 	}
 	return err
@@ -118,14 +123,8 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 		run.Logf(0, model.LevelHighlight, "Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
 	}
 	values := h.systemVariables(ctx, run.Store().Read(), x, run.Task)
-	for i, step := range steps {
-		act := acts[i]
-		if act.State == model.ActivitySuccess || act.State == model.ActivitySkipped {
-			continue
-		}
-		if err := h.runStep(ctx, run, x, step, act, values); err != nil {
-			return err
-		}
+	if err := h.runSteps(ctx, run, x, steps, acts, values); err != nil {
+		return err
 	}
 	run.Logf(0, model.LevelHighlight, "Deployed %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
 	return nil
@@ -249,13 +248,27 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 	}
 	values = values.Clone()
 	h.addOutputs(run, x, acts, step.ID, values)
+	if x.d.GuidedFailure {
+		waiting, err := h.applyGuidance(ctx, run, places)
+		switch {
+		case err != nil:
+			return err
+		case waiting && ctx.Err() != nil:
+			return context.Cause(ctx)
+		case waiting:
+			return tasks.Wait(fmt.Sprintf("step %q failed; waiting for someone to say what to do", step.Name))
+		}
+	}
 	outcomes := h.runPlacements(ctx, run, x, step, places, values)
 	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), tasks.ErrCancelRequested) {
 		return context.Cause(ctx) // shutdown or lease lost: whoever resumes finishes the step
 	}
 	var failed []string
-	canceled, ran := false, 0
+	canceled, ran, unmet := false, 0, 0
 	for i, o := range outcomes {
+		if o.conditionFalse {
+			unmet++
+		}
 		switch {
 		case o.err != nil && errors.Is(o.err, tasks.ErrCancelRequested), o.code == contract.ExitCanceled && o.ran:
 			canceled = true
@@ -269,6 +282,15 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 			ran++
 		}
 	}
+	if len(failed) > 0 && !canceled && x.d.GuidedFailure {
+		open, err := h.askGuidance(ctx, run, x, step, places, outcomes)
+		if err != nil {
+			return err
+		}
+		if open {
+			return tasks.Wait(fmt.Sprintf("step %q failed on %s; waiting for someone to say what to do", step.Name, strings.Join(failed, ", ")))
+		}
+	}
 	now := run.Store().Now().UTC()
 	act.EndedAt = &now
 	switch {
@@ -276,6 +298,9 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 		act.State = model.ActivityCanceled
 	case len(failed) > 0:
 		act.State = model.ActivityFailed
+	case unmet > 0 && unmet == len(places):
+		act.State = model.ActivitySkipped
+		run.Logf(act.ID, model.LevelInfo, "Skipped: its condition is not true on any target")
 	default:
 		act.State = model.ActivitySuccess
 	}
@@ -289,11 +314,15 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 		return tasks.ErrCancelRequested
 	case len(failed) > 0:
 		return fmt.Errorf("step %q failed on %s", step.Name, strings.Join(failed, ", "))
-	case ran == 0 && len(places) > 0:
+	case ran == 0 && len(places) > 0 && act.State != model.ActivitySkipped:
 		run.Logf(act.ID, model.LevelWarning, "Step %q ran on no target: every target was skipped", step.Name)
 	}
 	return nil
 }
+
+// bypassMutexVariable, set to True, lets a step's script run beside other
+// deployment scripts on its target, as Octopus's variable of that name does.
+const bypassMutexVariable = "OctopusBypassDeploymentMutex"
 
 // errSkipped says a target was skipped, as its machine policy asks.
 var errSkipped = errors.New("skipped")
@@ -316,6 +345,8 @@ type outcome struct {
 	ran  bool // the script ran to an exit code
 	code int
 	err  error
+	// conditionFalse: the step's variable condition is not true here.
+	conditionFalse bool
 }
 
 // placements returns the step's targets. The first run chooses them and
@@ -336,6 +367,17 @@ func (h deployHandler) placements(ctx context.Context, run *tasks.Run, x deploym
 		if err != nil {
 			return nil, err
 		}
+		excluded, err := excludedMachines(ctx, run.Store().Read(), run.Task.ID)
+		if err != nil {
+			return nil, err
+		}
+		machines = slices.DeleteFunc(machines, func(m *model.Machine) bool {
+			if m != nil && excluded[m.ID] {
+				run.Logf(act.ID, model.LevelInfo, "%s was excluded from this deployment earlier", m.Name)
+				return true
+			}
+			return false
+		})
 		err = run.Tx(ctx, func(q *store.Queries) error {
 			for _, m := range machines {
 				a := &model.Activity{Kind: model.ActivityTarget, ParentID: act.ID, Name: h.e.cfg.Worker.Name(), State: model.ActivityPending}
@@ -485,8 +527,31 @@ func (h deployHandler) runPlacements(ctx context.Context, run *tasks.Run, x depl
 	return out
 }
 
-// runOnTarget runs the step on one target, unless it already finished there.
+// runOnTarget runs the step on one target, unless it already finished
+// there, trying a failed script again as often as the step allows.
 func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement, values *vars.Values) outcome {
+	for attempt := 1; ; attempt++ {
+		fresh := p.act.State == model.ActivityPending
+		o := h.runOnTargetOnce(ctx, run, x, step, p, values)
+		failed := (o.ran && o.code != 0 && o.code != contract.ExitCanceled) || (o.err != nil && !errors.Is(o.err, errSkipped))
+		if !fresh || !failed || attempt > step.Retries || ctx.Err() != nil {
+			return o
+		}
+		delay := time.Duration(step.RetryDelaySeconds) * time.Second
+		run.Logf(p.act.ID, model.LevelWarning, "Attempt %d of %d failed on %s; trying again in %s", attempt, step.Retries+1, p.name(), delay)
+		select {
+		case <-ctx.Done():
+			return o
+		case <-time.After(delay):
+		}
+		if err := h.resetTarget(ctx, run, p.act); err != nil {
+			return outcome{err: err}
+		}
+	}
+}
+
+// runOnTargetOnce runs the step on one target once.
+func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement, values *vars.Values) outcome {
 	a := p.act
 	switch a.State {
 	case model.ActivitySkipped:
@@ -531,6 +596,19 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deploy
 	if len(step.TargetRoles) > 0 {
 		stepValues.Set("Octopus.Action.TargetRoles", strings.Join(step.TargetRoles, ","))
 	}
+	if a.ScriptTicket == "" {
+		holds, err := conditionHolds(step, stepValues, run.Store().Now)
+		if err != nil {
+			run.Logf(a.ID, model.LevelError, "%v", err)
+			h.setState(run, a, model.ActivityFailed)
+			return outcome{err: err}
+		}
+		if !holds {
+			run.Logf(a.ID, model.LevelInfo, "Skipped on %s: the step's condition is not true here", p.name())
+			h.setState(run, a, model.ActivitySkipped)
+			return outcome{conditionFalse: true}
+		}
+	}
 	var sc scriptToRun
 	var err error
 	switch {
@@ -545,6 +623,9 @@ func (h deployHandler) runOnTarget(ctx context.Context, run *tasks.Run, x deploy
 		run.Logf(a.ID, model.LevelError, "%v", err)
 		h.setState(run, a, model.ActivityFailed)
 		return outcome{err: err}
+	}
+	if v, ok := stepValues.Get(bypassMutexVariable); ok && strings.EqualFold(strings.TrimSpace(v), "true") {
+		sc.concurrent = true
 	}
 	code, err := h.runScript(ctx, run, step, p, sc)
 	if errors.Is(err, errSkipped) {
@@ -604,6 +685,9 @@ type scriptToRun struct {
 	bootstrap string
 	// what says what runs, for the log.
 	what string
+	// concurrent lets it run beside other deployment scripts on the target
+	// (OctopusBypassDeploymentMutex), instead of one at a time.
+	concurrent bool
 }
 
 // prepareScript renders a script step's body: #{…} with Octopus's filters
@@ -640,7 +724,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		Body:      sc.body,
 		Bootstrap: sc.bootstrap,
 		TaskID:    run.Task.ID,
-		Isolated:  true,
+		Isolated:  !sc.concurrent,
 		// A short script ends within the start call: one round trip.
 		Wait: h.e.cfg.StatusWait,
 	}

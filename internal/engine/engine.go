@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +98,14 @@ type DeployRequest struct {
 	CreatedBy     string
 	// Variables are values for the release's prompted variables, by name.
 	Variables map[string]string
+	// SkipSteps names steps (by id or name) to leave out; required steps
+	// cannot be.
+	SkipSteps []string
+	// GuidedFailure overrides the environment's setting when not nil.
+	GuidedFailure *bool
+	// NotBefore schedules the deployment; NotAfter is when it expires if it
+	// has not started.
+	NotBefore, NotAfter *time.Time
 }
 
 // Deploy checks that the lifecycle allows the deployment now and queues it.
@@ -129,7 +138,14 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deploymen
 		if err != nil {
 			return err
 		}
-		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted)
+		opts, err := deploymentOptions(rel, env, req)
+		if err != nil {
+			return err
+		}
+		if err := checkSchedule(req, e.cfg.Store.Now()); err != nil {
+			return err
+		}
+		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted, opts, req.NotBefore, req.NotAfter)
 		return err
 	})
 	if err != nil {
@@ -220,17 +236,67 @@ func progression(ctx context.Context, q *store.Queries, rel model.Release) (*mod
 	return model.NewProgression(&lc, envs, history), nil
 }
 
-func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string, prompted map[string]string) (model.Deployment, error) {
+func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string, prompted map[string]string,
+	opts model.DeploymentOptions, notBefore, notAfter *time.Time) (model.Deployment, error) {
 	project, err := q.GetProject(ctx, rel.ProjectID)
 	if err != nil {
 		return model.Deployment{}, err
 	}
-	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted}
-	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name)}
+	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted, DeploymentOptions: opts}
+	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name),
+		NotBefore: notBefore, NotAfter: notAfter}
 	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
 		return d, err
 	}
 	return d, nil
+}
+
+// deploymentOptions checks the steps asked to be skipped against the
+// release's process and settles guided failure.
+func deploymentOptions(rel model.Release, env model.Environment, req DeployRequest) (model.DeploymentOptions, error) {
+	opts := model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}
+	if req.GuidedFailure != nil {
+		opts.GuidedFailure = *req.GuidedFailure
+	}
+	var problems []string
+	for _, name := range req.SkipSteps {
+		var found *model.Step
+		for i, s := range rel.ProcessSnapshot.Steps {
+			if s.ID == name || model.SameName(s.Name, name) {
+				found = &rel.ProcessSnapshot.Steps[i]
+				break
+			}
+		}
+		switch {
+		case found == nil:
+			problems = append(problems, fmt.Sprintf("skipSteps: release %s has no step %q", rel.Version, name))
+		case found.Required:
+			problems = append(problems, fmt.Sprintf("skipSteps: step %q is required and cannot be skipped", found.Name))
+		case !slices.Contains(opts.SkipSteps, found.ID):
+			opts.SkipSteps = append(opts.SkipSteps, found.ID)
+		}
+	}
+	if len(problems) > 0 {
+		return opts, &model.ValidationError{Subject: "deployment", Problems: problems}
+	}
+	return opts, nil
+}
+
+// checkSchedule refuses a schedule that cannot run.
+func checkSchedule(req DeployRequest, now time.Time) error {
+	var problems []string
+	if req.NotAfter != nil {
+		if !req.NotAfter.After(now) {
+			problems = append(problems, fmt.Sprintf("notAfter: %s has passed", req.NotAfter.UTC().Format(time.RFC3339)))
+		}
+		if req.NotBefore != nil && !req.NotAfter.After(*req.NotBefore) {
+			problems = append(problems, "notAfter: must be after notBefore")
+		}
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "deployment", Problems: problems}
+	}
+	return nil
 }
 
 // queueAutomatic queues deployments to the automatic environments the
@@ -246,7 +312,8 @@ func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([
 		if err != nil {
 			return nil, err
 		}
-		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle, nil)
+		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle, nil,
+			model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}, nil, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -297,8 +297,10 @@ func TestAFailingScriptFailsTheTask(t *testing.T) {
 			t.Fatalf("error %q, log:\n%s", task.Error, log)
 		}
 		acts, _ := s.Read().ListActivities(context.Background(), d.TaskID)
-		if acts[0].State != model.ActivityFailed || acts[1].State != model.ActivityPending {
-			t.Fatalf("step states: %+v", acts)
+		// The step after the failure is skipped, saying why (its condition
+		// is the default: only after success).
+		if acts[0].State != model.ActivityFailed || acts[1].State != model.ActivitySkipped || !strings.Contains(log, "Skipped: an earlier step failed") {
+			t.Fatalf("step states: %+v\n%s", acts, log)
 		}
 	})
 }

@@ -18,6 +18,16 @@ type Deployment struct {
 	// Prompted holds the values given for prompted variables, by name;
 	// those of sensitive variables sealed. Not shown through the API.
 	Prompted map[string]string `json:"-"`
+	DeploymentOptions
+}
+
+// DeploymentOptions are what the person asking for a deployment chose.
+type DeploymentOptions struct {
+	// SkipSteps are the ids of steps left out of this deployment.
+	SkipSteps []string `json:"skipSteps,omitempty"`
+	// GuidedFailure pauses the deployment when a step fails, to ask
+	// whether to retry, ignore, exclude the machine or fail.
+	GuidedFailure bool `json:"guidedFailure,omitempty"`
 }
 
 // CreatedByLifecycle marks deployments a lifecycle's automatic phase started.

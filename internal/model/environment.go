@@ -8,6 +8,8 @@ type Environment struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	SortOrder   int    `json:"sortOrder"`
+	// UseGuidedFailure turns guided failure on for every deployment here.
+	UseGuidedFailure bool `json:"useGuidedFailure,omitempty" yaml:"useGuidedFailure,omitempty"`
 }
 
 // Validate checks the fields a user controls.

@@ -25,6 +25,8 @@ type Step struct {
 	Script   *ScriptAction `json:"script,omitempty"`
 	// Package deploys a package from the feed with the conventions.
 	Package *PackageAction `json:"package,omitempty"`
+	// Manual waits for a person to proceed or abort.
+	Manual *ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 
 	// TargetRoles makes the step run on every enabled deployment target of
 	// the deployment's environment that has any of these roles. Without
@@ -41,6 +43,72 @@ type Step struct {
 	// WindowSize makes the step a rolling one: at most this many targets at
 	// a time, and no new target starts after one has failed.
 	WindowSize int `json:"windowSize,omitempty"`
+
+	// Environments limits the step to these environments (ids), and
+	// ExcludedEnvironments leaves it out of those; empty runs everywhere.
+	Environments         []string `json:"environments,omitempty" yaml:"environments,omitempty"`
+	ExcludedEnvironments []string `json:"excludedEnvironments,omitempty" yaml:"excludedEnvironments,omitempty"`
+	// Required steps cannot be skipped when a deployment is asked for.
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
+	// Condition says when the step runs after what came before it; the
+	// default is success (no earlier step failed).
+	Condition StepCondition `json:"condition,omitempty" yaml:"condition,omitempty"`
+	// ConditionExpression is the template of a "variable" condition: the
+	// step runs (on each target) where it renders to a true value.
+	ConditionExpression string `json:"conditionExpression,omitempty" yaml:"conditionExpression,omitempty"`
+	// StartWithPrevious runs the step alongside the one before it.
+	StartWithPrevious bool `json:"startWithPrevious,omitempty" yaml:"startWithPrevious,omitempty"`
+	// Retries runs a failed script again on a target up to this many
+	// times, RetryDelaySeconds apart (0: at once).
+	Retries           int `json:"retries,omitempty" yaml:"retries,omitempty"`
+	RetryDelaySeconds int `json:"retryDelaySeconds,omitempty" yaml:"retryDelaySeconds,omitempty"`
+}
+
+// StepCondition says when a step runs.
+type StepCondition string
+
+// Step conditions, as Octopus names them.
+const (
+	// ConditionSuccess: only when no earlier step failed (the default).
+	ConditionSuccess StepCondition = "success"
+	// ConditionFailure: only when an earlier step failed.
+	ConditionFailure StepCondition = "failure"
+	// ConditionAlways: whatever happened before.
+	ConditionAlways StepCondition = "always"
+	// ConditionVariable: where ConditionExpression is true, whatever
+	// happened before (Octopus.Deployment.Error says whether anything failed).
+	ConditionVariable StepCondition = "variable"
+)
+
+// MaxRetries bounds Step.Retries.
+const MaxRetries = 10
+
+// ManualAction is a manual intervention: the deployment waits, holding no
+// worker or task slot, until someone allowed proceeds or aborts.
+type ManualAction struct {
+	// Instructions are markdown, rendered as a template with the
+	// deployment's variables.
+	Instructions string `json:"instructions" yaml:"instructions"`
+	// ResponsibleTeams may answer; empty lets anyone who may deploy.
+	ResponsibleTeams []string `json:"responsibleTeams,omitempty" yaml:"responsibleTeams,omitempty"`
+}
+
+// RunsIn reports whether the step's environment filters let it run in env.
+func (s *Step) RunsIn(envID string) bool {
+	for _, e := range s.ExcludedEnvironments {
+		if e == envID {
+			return false
+		}
+	}
+	if len(s.Environments) == 0 {
+		return true
+	}
+	for _, e := range s.Environments {
+		if e == envID {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultMaxParallelism is how many targets run a step at once by default.
@@ -76,6 +144,8 @@ func (s *Step) Kind() string {
 		return "script"
 	case s.Package != nil:
 		return "package"
+	case s.Manual != nil:
+		return "manual"
 	}
 	return ""
 }
@@ -162,15 +232,53 @@ func (d *DeploymentProcess) Validate() error {
 			}
 			ids[s.ID] = true
 		}
-		switch {
-		case s.Script != nil && s.Package != nil:
-			p.add(field, "does one thing: set script or package, not both")
+		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil); {
+		case actions > 1:
+			p.add(field, "does one thing: set one of script, package and manualIntervention")
 		case s.Script != nil:
 			validateScript(&p, field+".script", s.Script)
 		case s.Package != nil:
 			validatePackageAction(&p, field+".package", s.Package)
+		case s.Manual != nil:
+			if strings.TrimSpace(s.Manual.Instructions) == "" {
+				p.add(field+".manualIntervention.instructions", "is required: tell the person what to check before proceeding")
+			}
+			if len(s.TargetRoles) > 0 || s.WorkerPoolID != "" {
+				p.add(field, "a manual intervention runs on no machine: leave out targetRoles and workerPoolId")
+			}
 		default:
-			p.add(field, "says nothing to do: set script or package")
+			p.add(field, "says nothing to do: set script, package or manualIntervention")
+		}
+		switch s.Condition {
+		case "", ConditionSuccess, ConditionFailure, ConditionAlways:
+			if strings.TrimSpace(s.ConditionExpression) != "" {
+				p.add(field+".conditionExpression", "is only for condition %q", ConditionVariable)
+			}
+		case ConditionVariable:
+			if strings.TrimSpace(s.ConditionExpression) == "" {
+				p.add(field+".conditionExpression", "is required with condition %q, e.g. #{if Octopus.Deployment.Error}true#{/if}", ConditionVariable)
+			}
+		default:
+			p.add(field+".condition", "%q is not a condition: use success, failure, always or variable", s.Condition)
+		}
+		if i == 0 && s.StartWithPrevious {
+			p.add(field+".startWithPrevious", "the first step has no previous step to start with")
+		}
+		if s.Retries < 0 || s.Retries > MaxRetries {
+			p.add(field+".retries", "must be 0 to %d", MaxRetries)
+		}
+		if s.RetryDelaySeconds < 0 {
+			p.add(field+".retryDelaySeconds", "must not be negative")
+		}
+		if s.Manual != nil && s.Retries > 0 {
+			p.add(field+".retries", "a manual intervention is not retried")
+		}
+		for _, e := range s.Environments {
+			for _, x := range s.ExcludedEnvironments {
+				if e == x {
+					p.add(field+".excludedEnvironments", "environment %q is both included and excluded", e)
+				}
+			}
 		}
 		if n := btoi(len(s.TargetRoles) > 0) + btoi(s.WorkerPoolID != "") + btoi(s.RunOnServer); n > 1 {
 			p.add(field, "runs in one place: on targets (targetRoles), on a worker pool (workerPoolId) or on the server (runOnServer)")

@@ -11,9 +11,12 @@ const (
 	TaskQueued    TaskState = "Queued"
 	TaskExecuting TaskState = "Executing"
 	TaskCanceling TaskState = "Canceling"
-	TaskSuccess   TaskState = "Success"
-	TaskFailed    TaskState = "Failed"
-	TaskCanceled  TaskState = "Canceled"
+	// TaskWaiting: the task asked people something (a manual intervention,
+	// guided failure) and holds no slot until they answer.
+	TaskWaiting  TaskState = "Waiting"
+	TaskSuccess  TaskState = "Success"
+	TaskFailed   TaskState = "Failed"
+	TaskCanceled TaskState = "Canceled"
 )
 
 // Finished reports whether the state is final.
@@ -46,6 +49,10 @@ type Task struct {
 	Error string `json:"error,omitempty"`
 	// CancelRequested is set when someone asked to cancel a running task.
 	CancelRequested bool `json:"cancelRequested,omitempty"`
+	// NotBefore delays the start (a scheduled deployment); NotAfter is the
+	// expiry after which a task that has not started fails instead.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
 }
 
 // Duration is how long the task ran, or has run so far.

@@ -9,17 +9,20 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state, d.prompted`
+const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state, d.prompted, d.options`
 const deploymentFrom = ` FROM deployments d JOIN tasks t ON t.id = d.task_id`
 
 func scanDeployment(s scanner) (model.Deployment, error) {
 	var d model.Deployment
 	var created int64
-	var prompted string
-	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State, &prompted)
+	var prompted, options string
+	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State, &prompted, &options)
 	d.CreatedAt = fromMicros(created)
 	if err == nil && prompted != "" {
 		err = unmarshal(prompted, &d.Prompted)
+	}
+	if err == nil && options != "" {
+		err = unmarshal(options, &d.DeploymentOptions)
 	}
 	return d, err
 }
@@ -45,8 +48,12 @@ func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, tas
 			return err
 		}
 	}
-	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by, prompted)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy, prompted)
+	options, err := marshal(d.DeploymentOptions)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by, prompted, options)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy, prompted, options)
 	if err != nil {
 		return fmt.Errorf("create deployment: %w", err)
 	}

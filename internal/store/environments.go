@@ -10,11 +10,11 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const environmentColumns = `id, name, description, sort_order`
+const environmentColumns = `id, name, description, sort_order, use_guided_failure`
 
 func scanEnvironment(s scanner) (model.Environment, error) {
 	var e model.Environment
-	err := s.Scan(&e.ID, &e.Name, &e.Description, &e.SortOrder)
+	err := s.Scan(&e.ID, &e.Name, &e.Description, &e.SortOrder, &e.UseGuidedFailure)
 	return e, err
 }
 
@@ -39,8 +39,8 @@ func (q *Queries) CreateEnvironment(ctx context.Context, e *model.Environment) e
 		return err
 	}
 	e.ID = id
-	_, err = q.exec(ctx, `INSERT INTO environments (id, name, name_key, description, sort_order) VALUES (?, ?, ?, ?, ?)`,
-		e.ID, e.Name, model.NameKey(e.Name), e.Description, e.SortOrder)
+	_, err = q.exec(ctx, `INSERT INTO environments (id, name, name_key, description, sort_order, use_guided_failure) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Name, model.NameKey(e.Name), e.Description, e.SortOrder, e.UseGuidedFailure)
 	if err != nil {
 		return fmt.Errorf("create environment: %w", err)
 	}
@@ -109,8 +109,8 @@ func (q *Queries) UpdateEnvironment(ctx context.Context, e *model.Environment) e
 	if err := q.checkNameFree(ctx, "environments", "environment", e.Name, e.ID); err != nil {
 		return err
 	}
-	res, err := q.exec(ctx, `UPDATE environments SET name = ?, name_key = ?, description = ?, sort_order = ? WHERE id = ?`,
-		e.Name, model.NameKey(e.Name), e.Description, e.SortOrder, e.ID)
+	res, err := q.exec(ctx, `UPDATE environments SET name = ?, name_key = ?, description = ?, sort_order = ?, use_guided_failure = ? WHERE id = ?`,
+		e.Name, model.NameKey(e.Name), e.Description, e.SortOrder, e.UseGuidedFailure, e.ID)
 	if err != nil {
 		return fmt.Errorf("update environment: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -234,6 +235,9 @@ func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) e
 	if err := checkScriptTemplates(d); err != nil {
 		return err
 	}
+	if err := q.checkStepEnvironments(ctx, d); err != nil {
+		return err
+	}
 	for i := range d.Steps {
 		if d.Steps[i].ID == "" {
 			d.Steps[i].ID = newLocalID("step")
@@ -259,6 +263,34 @@ func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) e
 		return conflict("the deployment process changed since version %d was read (it is now version %d); reload it and apply your change again", d.Version, current.Version)
 	}
 	d.Version++
+	return nil
+}
+
+// checkStepEnvironments refuses steps limited to environments that do not
+// exist.
+func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.DeploymentProcess) error {
+	var problems []string
+	known := map[string]bool{}
+	for i, s := range d.Steps {
+		for field, ids := range map[string][]string{"environments": s.Environments, "excludedEnvironments": s.ExcludedEnvironments} {
+			for _, id := range ids {
+				if _, seen := known[id]; !seen {
+					_, err := q.GetEnvironment(ctx, id)
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return err
+					}
+					known[id] = err == nil
+				}
+				if !known[id] {
+					problems = append(problems, fmt.Sprintf("steps[%d].%s: environment %q does not exist", i, field, id))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return &model.ValidationError{Subject: "deployment process", Problems: problems}
+	}
 	return nil
 }
 

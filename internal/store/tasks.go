@@ -26,17 +26,34 @@ type Claim struct {
 }
 
 const taskColumns = `id, kind, description, state, deployment_id, project_id, environment_id,
-	queued_at, started_at, completed_at, error, cancel_requested`
+	queued_at, started_at, completed_at, error, cancel_requested, not_before, not_after`
 
 func scanTask(s scanner) (model.Task, error) {
 	var t model.Task
-	var queued int64
+	var queued, notBefore, notAfter int64
 	var started, completed sql.NullInt64
 	err := s.Scan(&t.ID, &t.Kind, &t.Description, &t.State, &t.DeploymentID, &t.ProjectID, &t.EnvironmentID,
-		&queued, &started, &completed, &t.Error, &t.CancelRequested)
+		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter)
 	t.QueuedAt = fromMicros(queued)
 	t.StartedAt, t.CompletedAt = fromNullMicros(started), fromNullMicros(completed)
+	t.NotBefore, t.NotAfter = fromOptionalMicros(notBefore), fromOptionalMicros(notAfter)
 	return t, err
+}
+
+// fromOptionalMicros reads a time stored as 0 when absent.
+func fromOptionalMicros(v int64) *time.Time {
+	if v == 0 {
+		return nil
+	}
+	t := fromMicros(v)
+	return &t
+}
+
+func optionalMicros(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return toMicros(*t)
 }
 
 // CreateTask queues a new task.
@@ -47,9 +64,10 @@ func (q *Queries) CreateTask(ctx context.Context, t *model.Task) error {
 	}
 	t.ID, t.State = id, model.TaskQueued
 	t.QueuedAt = fromMicros(toMicros(q.now()))
-	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, seq, t.Kind, t.Description, t.State, t.DeploymentID, t.ProjectID, t.EnvironmentID, toMicros(t.QueuedAt))
+	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at, not_before, not_after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, seq, t.Kind, t.Description, t.State, t.DeploymentID, t.ProjectID, t.EnvironmentID, toMicros(t.QueuedAt),
+		optionalMicros(t.NotBefore), optionalMicros(t.NotAfter))
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -113,18 +131,19 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// ClaimTasks takes up to n tasks for node, oldest first: queued ones, and
-// running ones whose lease has expired (their node died; they resume). Each
-// claim starts a lease until now+leaseFor with a new epoch.
+// ClaimTasks takes up to n tasks for node, oldest first: queued ones whose
+// time has come, and running ones whose lease has expired (their node died;
+// they resume). Waiting tasks wait for an answer (WakeTask). Each claim
+// starts a lease until now+leaseFor with a new epoch.
 func (q *Queries) ClaimTasks(ctx context.Context, node string, n int, leaseFor time.Duration) ([]Claim, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	now := toMicros(q.now())
 	rows, err := q.query(ctx, `SELECT id FROM tasks
-		WHERE state = ? OR (state IN (?, ?) AND lease_expires_at < ?)
+		WHERE (state = ? AND not_before <= ?) OR (state IN (?, ?) AND lease_expires_at < ?)
 		ORDER BY seq LIMIT ?`+q.d.forUpdate(true),
-		model.TaskQueued, model.TaskExecuting, model.TaskCanceling, now, n)
+		model.TaskQueued, now, model.TaskExecuting, model.TaskCanceling, now, n)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
@@ -215,6 +234,42 @@ func (q *Queries) FinishTask(ctx context.Context, l Lease, state model.TaskState
 	return nil
 }
 
+// SuspendTask parks a running task that waits for people: it gives up its
+// lease and slot, and no node claims it until WakeTask. When every question
+// of the task was answered meanwhile, nothing changes and it returns false:
+// the caller goes on with the answers instead. The task row is locked
+// first, as AnswerInterruption does, so an answer and a suspension cannot
+// pass each other.
+func (q *Queries) SuspendTask(ctx context.Context, l Lease) (bool, error) {
+	var epoch int64
+	var state model.TaskState
+	err := q.queryRow(ctx, `SELECT lease_epoch, state FROM tasks WHERE id = ?`+q.d.forUpdate(false), l.TaskID).Scan(&epoch, &state)
+	if err != nil {
+		return false, fmt.Errorf("suspend task %s: %w", l.TaskID, err)
+	}
+	if epoch != l.Epoch || state != model.TaskExecuting {
+		return false, fmt.Errorf("suspend task %s: %w", l.TaskID, ErrLeaseLost)
+	}
+	pending, err := q.count(ctx, `SELECT COUNT(*) FROM interruptions WHERE task_id = ? AND answer = ''`, l.TaskID)
+	if err != nil || pending == 0 {
+		return false, err
+	}
+	if _, err := q.exec(ctx, `UPDATE tasks SET state = ?, lease_owner = '', lease_expires_at = 0 WHERE id = ?`, model.TaskWaiting, l.TaskID); err != nil {
+		return false, fmt.Errorf("suspend task %s: %w", l.TaskID, err)
+	}
+	return true, nil
+}
+
+// WakeTask queues a waiting task again, to go on where it stopped; a task
+// not waiting is left as it is (it has not suspended yet, and will find
+// the answer before it does).
+func (q *Queries) WakeTask(ctx context.Context, id string) error {
+	if _, err := q.exec(ctx, `UPDATE tasks SET state = ? WHERE id = ? AND state = ?`, model.TaskQueued, id, model.TaskWaiting); err != nil {
+		return fmt.Errorf("wake task %s: %w", id, err)
+	}
+	return nil
+}
+
 // RequestCancel cancels a queued task at once and asks a running one to
 // stop; the node running it finishes the job. It returns the task as it is now.
 func (q *Queries) RequestCancel(ctx context.Context, id string) (model.Task, error) {
@@ -227,8 +282,22 @@ func (q *Queries) RequestCancel(ctx context.Context, id string) (model.Task, err
 	}
 	switch t.State {
 	case model.TaskQueued:
+		if t.StartedAt != nil {
+			// Woken from waiting and not picked up yet: the handler closes
+			// what the task opened.
+			_, err = q.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ?`, true, id)
+			break
+		}
 		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ?, completed_at = ?, error = ? WHERE id = ?`,
 			model.TaskCanceled, true, toMicros(q.now()), "canceled before it started", id)
+	case model.TaskWaiting:
+		// Its questions are closed, and a node runs the task once more to
+		// end it as canceled, closing what it opened.
+		if _, err = q.exec(ctx, `UPDATE interruptions SET answer = ?, notes = ?, answered_by = ?, answered_at = ?
+			WHERE task_id = ? AND answer = ''`, model.AnswerCanceled, "the task was canceled", "pulpo", toMicros(q.now()), id); err != nil {
+			break
+		}
+		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskQueued, true, id)
 	case model.TaskExecuting:
 		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskCanceling, true, id)
 	case model.TaskCanceling:

@@ -15,6 +15,14 @@ import (
 func checkScriptTemplates(d *model.DeploymentProcess) error {
 	var problems []string
 	for i, s := range d.Steps {
+		if _, err := template.Parse(s.ConditionExpression); err != nil {
+			problems = append(problems, fmt.Sprintf("steps[%d].conditionExpression (step %q): %v", i, s.Name, err))
+		}
+		if s.Manual != nil {
+			if _, err := template.Parse(s.Manual.Instructions); err != nil {
+				problems = append(problems, fmt.Sprintf("steps[%d].manualIntervention.instructions (step %q): %v", i, s.Name, err))
+			}
+		}
 		if s.Script == nil {
 			continue
 		}

@@ -24,6 +24,17 @@ var ErrCancelRequested = errors.New("cancellation requested")
 // stays claimed and is resumed when a node takes it again.
 var ErrShutdown = errors.New("server node stopping")
 
+// WaitError is what a handler returns to park its task until people answer
+// the questions it recorded (store.CreateInterruption): the task gives up
+// its slot and lease, and runs again from the start once answered, so the
+// handler must pick up where it stopped.
+type WaitError struct{ Reason string }
+
+func (e *WaitError) Error() string { return "waiting: " + e.Reason }
+
+// Wait parks the task; reason is logged.
+func Wait(reason string) error { return &WaitError{Reason: reason} }
+
 // Handler executes one kind of task.
 type Handler interface {
 	// Execute does the task's work. It returns nil on success. When the
@@ -196,10 +207,31 @@ func (r *Runner) execute(ctx context.Context, run *Run) {
 
 	var err error
 	h := r.handlers[run.Task.Kind]
-	if h == nil {
+	switch {
+	case h == nil:
 		err = fmt.Errorf("this server cannot run %q tasks", run.Task.Kind)
-	} else {
-		err = safeExecute(ctx, h, run)
+	case run.Lease.Epoch == 1 && run.Task.NotAfter != nil && run.clock().After(*run.Task.NotAfter):
+		// Claimed for the first time only after its expiry (the server was
+		// down, or the queue long): it must not start late.
+		err = fmt.Errorf("it was to start by %s and did not: it expired", run.Task.NotAfter.UTC().Format("2006-01-02 15:04:05 UTC"))
+	default:
+		for {
+			err = safeExecute(ctx, h, run)
+			var wait *WaitError
+			if !errors.As(err, &wait) || ctx.Err() != nil {
+				break
+			}
+			suspended, serr := r.suspend(run, wait)
+			if serr != nil || suspended {
+				close(stop)
+				helpers.Wait()
+				if serr != nil && !errors.Is(serr, store.ErrLeaseLost) {
+					logger.Warn("suspend task", "error", serr) // the lease lapses and a node resumes it
+				}
+				return
+			}
+			// Answered before it could be parked: go on with the answers.
+		}
 	}
 	close(stop)
 	helpers.Wait()
@@ -223,6 +255,26 @@ func (r *Runner) execute(ctx context.Context, run *Run) {
 		run.Log(0, model.LevelError, "The task failed: "+err.Error())
 	}
 	r.finish(run, h, state, msg, logger)
+}
+
+// suspend parks a waiting task, unless its questions were all answered
+// meanwhile.
+func (r *Runner) suspend(run *Run, wait *WaitError) (bool, error) {
+	ctx := context.Background()
+	run.Log(0, model.LevelHighlight, "Waiting: "+wait.Reason)
+	if err := run.Flush(ctx); err != nil {
+		return false, err
+	}
+	var suspended bool
+	err := r.store.Tx(ctx, func(q *store.Queries) (err error) {
+		suspended, err = q.SuspendTask(ctx, run.Lease)
+		return err
+	})
+	if err == nil && suspended {
+		r.cfg.Logger.Info("task waiting", "task", run.Task.ID, "reason", wait.Reason)
+		r.broker.Publish(run.Task.ID)
+	}
+	return suspended, err
 }
 
 // safeExecute turns a handler's panic into a failed task instead of a dead server.

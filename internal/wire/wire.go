@@ -2,7 +2,11 @@
 // not model entities, shared by the server's handlers and the Go client.
 package wire
 
-import "github.com/pulpo-deploy/pulpo/internal/model"
+import (
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+)
 
 // ErrorBody is every error response: what went wrong and, for invalid
 // input, each thing to fix.
@@ -60,6 +64,23 @@ type CreateDeploymentRequest struct {
 	EnvironmentID string `json:"environmentId"`
 	// Variables are values for the release's prompted variables, by name.
 	Variables map[string]string `json:"variables,omitempty"`
+	// SkipSteps names steps (by id or name) to leave out; required ones
+	// cannot be.
+	SkipSteps []string `json:"skipSteps,omitempty"`
+	// GuidedFailure overrides the environment's setting when given.
+	GuidedFailure *bool `json:"guidedFailure,omitempty"`
+	// NotBefore schedules the deployment for later; NotAfter is when it
+	// expires if it has not started by then.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
+}
+
+// AnswerRequest answers an interruption.
+type AnswerRequest struct {
+	// Answer is one of the interruption's answers: Proceed or Abort for a
+	// manual intervention, Retry, Ignore, Exclude or Fail for a failure.
+	Answer string `json:"answer"`
+	Notes  string `json:"notes,omitempty"`
 }
 
 // TaskLog is a task with its log tree and the lines after a position.

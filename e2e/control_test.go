@@ -1,0 +1,338 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// task reads a task through the CLI.
+type taskInfo struct {
+	ID        string     `json:"id"`
+	State     string     `json:"state"`
+	StartedAt *time.Time `json:"startedAt"`
+	NotBefore *time.Time `json:"notBefore"`
+	Error     string     `json:"error"`
+}
+
+func (s *server) task(id string) taskInfo {
+	s.t.Helper()
+	var t taskInfo
+	s.okJSON(&t, "task", "show", id)
+	return t
+}
+
+// waitState waits until a task is in state.
+func (s *server) waitState(id, state string) taskInfo {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		t := s.task(id)
+		if t.State == state {
+			return t
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("task %s is %s, never %s:\n%s", id, t.State, state, s.ok("task", "log", id))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type interruptionInfo struct {
+	ID           string   `json:"id"`
+	TaskID       string   `json:"taskId"`
+	Kind         string   `json:"kind"`
+	Title        string   `json:"title"`
+	Instructions string   `json:"instructions"`
+	Error        string   `json:"error"`
+	Answers      []string `json:"answers"`
+	Answer       string   `json:"answer"`
+	TakenBy      string   `json:"takenBy"`
+}
+
+// openQuestion returns the one open interruption of a task.
+func (s *server) openQuestion(taskID string) interruptionInfo {
+	s.t.Helper()
+	var page struct {
+		Items []interruptionInfo `json:"items"`
+	}
+	s.okJSON(&page, "interruption", "list", "--task", taskID)
+	if len(page.Items) != 1 {
+		s.t.Fatalf("task %s should ask one question, asks %d: %+v", taskID, len(page.Items), page.Items)
+	}
+	return page.Items[0]
+}
+
+// TestAManualInterventionWaitsWithoutHoldingASlot: a deployment waits at a
+// manual intervention for as long as it takes, while other deployments use
+// the only task slot; the answer, its notes and who gave it reach later
+// steps; a question is answered once; abort fails the deployment.
+func TestAManualInterventionWaitsWithoutHoldingASlot(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t), "--polling-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--task-slots", "1")
+	applyText(t, s, `environments:
+  - name: Dev
+  - name: Test
+projects:
+  - name: gated
+    steps:
+      - name: Approve
+        environments: [Test]
+        manualIntervention:
+          instructions: "Check the #{Octopus.Environment.Name} dashboards first"
+          responsibleTeams: [Release managers]
+      - name: Deploy
+        script:
+          body: |
+            echo "approved=#{Octopus.Action[Approve].Output.Manual.Approved} by=#{Octopus.Action[Approve].Output.Manual.ResponsibleUser.Username} notes=#{Octopus.Action[Approve].Output.Manual.Notes}"
+  - name: other
+    steps:
+      - name: Hello
+        script: {body: echo hello from other}
+`)
+	// Dev has no approval step.
+	dev := deploy(t, s, "gated", "1.0.0")
+	if out := s.ok("task", "watch", dev.TaskID); !strings.Contains(out, "Skipped: the step does not run in Dev") || strings.Contains(out, "approved=True") {
+		t.Fatalf("Dev should skip the approval:\n%s", out)
+	}
+
+	var test deployment
+	s.okJSON(&test, "release", "deploy", "-p", "gated", "--version", "1.0.0", "--environment", "Test")
+	s.waitState(test.TaskID, "Waiting")
+	q := s.openQuestion(test.TaskID)
+	if q.Kind != "ManualIntervention" || q.Instructions != "Check the Test dashboards first" || strings.Join(q.Answers, ",") != "Proceed,Abort" {
+		t.Fatalf("question: %+v", q)
+	}
+
+	// The only slot is free while it waits: another deployment runs.
+	other := deploy(t, s, "other", "1.0.0")
+	if out := s.ok("task", "watch", other.TaskID); !strings.Contains(out, "hello from other") {
+		t.Fatalf("another deployment could not run while one waited:\n%s", out)
+	}
+
+	if r := s.pulpo("interruption", "answer", q.ID, "maybe"); r.code == 0 || !strings.Contains(r.stderr, `"maybe" is not an answer to this manual intervention: answer Proceed, Abort`) {
+		t.Fatalf("a wrong answer: exit %d\n%s", r.code, r.stderr)
+	}
+	s.ok("interruption", "take", q.ID)
+	s.ok("interruption", "answer", q.ID, "proceed", "--notes", "dashboards are green")
+	out := s.ok("task", "watch", test.TaskID)
+	if !strings.Contains(out, "approved=True by=") || !strings.Contains(out, "notes=dashboards are green") || !strings.Contains(out, "chose to proceed: dashboards are green") {
+		t.Fatalf("the answer should reach the next step:\n%s", out)
+	}
+	if r := s.pulpo("interruption", "answer", q.ID, "abort"); r.code == 0 || !strings.Contains(r.stderr, "was already answered Proceed") {
+		t.Fatalf("a second answer: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// Abort fails the deployment.
+	var again deployment
+	s.okJSON(&again, "release", "deploy", "-p", "gated", "--version", "1.0.0", "--environment", "Test")
+	s.waitState(again.TaskID, "Waiting")
+	s.ok("interruption", "answer", s.openQuestion(again.TaskID).ID, "abort", "--notes", "not today")
+	if r := s.pulpo("task", "watch", again.TaskID); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "aborted the deployment: not today") {
+		t.Fatalf("abort should fail the deployment (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Canceling a waiting deployment closes its question.
+	var third deployment
+	s.okJSON(&third, "release", "deploy", "-p", "gated", "--version", "1.0.0", "--environment", "Test")
+	s.waitState(third.TaskID, "Waiting")
+	qid := s.openQuestion(third.TaskID).ID
+	s.ok("task", "cancel", third.TaskID)
+	s.waitState(third.TaskID, "Canceled")
+	if r := s.pulpo("interruption", "answer", qid, "proceed"); r.code == 0 || !strings.Contains(r.stderr, "already answered Canceled") {
+		t.Fatalf("the question of a canceled deployment: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestGuidedFailureRetriesAfterTheCauseIsFixed: under guided failure a
+// failed step waits; fixed by hand and retried, the deployment succeeds.
+// Ignore carries on past a failure.
+func TestGuidedFailureRetriesAfterTheCauseIsFixed(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	fixed := filepath.Join(t.TempDir(), "fixed")
+	applyText(t, s, fmt.Sprintf(`environments:
+  - name: Dev
+projects:
+  - name: flaky
+    steps:
+      - name: Check
+        script:
+          body: |
+            if [ ! -f %[1]q ]; then echo "the disk is full"; exit 4; fi
+            echo "the disk has room"
+      - name: After
+        script: {body: echo after the check}
+`, fixed))
+	s.ok("release", "create", "-p", "flaky", "--version", "1.0.0")
+	var d deployment
+	s.okJSON(&d, "release", "deploy", "-p", "flaky", "--version", "1.0.0", "--environment", "Dev", "--guided-failure")
+	s.waitState(d.TaskID, "Waiting")
+	q := s.openQuestion(d.TaskID)
+	if q.Kind != "GuidedFailure" || !strings.Contains(q.Error, "exit code 4") || strings.Join(q.Answers, ",") != "Retry,Ignore,Fail" {
+		t.Fatalf("question: %+v", q)
+	}
+	if err := os.WriteFile(fixed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("interruption", "answer", q.ID, "retry", "--notes", "freed some space")
+	out := s.ok("task", "watch", d.TaskID)
+	for _, want := range []string{"the disk is full", "chose to retry: freed some space", "the disk has room", "after the check"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the log lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Ignore: the failure is passed over and the next step runs.
+	os.Remove(fixed)
+	var again deployment
+	s.okJSON(&again, "release", "deploy", "-p", "flaky", "--version", "1.0.0", "--environment", "Dev", "--guided-failure")
+	s.waitState(again.TaskID, "Waiting")
+	s.ok("interruption", "answer", s.openQuestion(again.TaskID).ID, "ignore")
+	if out := s.ok("task", "watch", again.TaskID); !strings.Contains(out, "chose to ignore the failure") || !strings.Contains(out, "after the check") {
+		t.Fatalf("ignore should carry on:\n%s", out)
+	}
+
+	// Without guided failure the same failure fails the deployment.
+	var plain deployment
+	s.okJSON(&plain, "release", "deploy", "-p", "flaky", "--version", "1.0.0", "--environment", "Dev")
+	if r := s.pulpo("task", "watch", plain.TaskID); r.code == 0 {
+		t.Fatalf("without guided failure the deployment should fail:\n%s", r.stdout)
+	}
+}
+
+// TestStepConditionsRetriesAndParallelSteps covers when steps run: after a
+// failure only failure/always/variable steps; skipped on request but never
+// a required one; retried until they succeed; side by side with the step
+// before.
+func TestStepConditionsRetriesAndParallelSteps(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "attempts")
+	applyText(t, s, fmt.Sprintf(`environments:
+  - name: Dev
+projects:
+  - name: conditions
+    steps:
+      - name: Flaky
+        retries: 2
+        script:
+          body: |
+            echo x >> %[1]q
+            n=$(wc -l < %[1]q)
+            echo "attempt $n"
+            [ "$n" -ge 3 ]
+      - name: Left
+        script:
+          body: |
+            touch %[2]q/left
+            for i in $(seq 100); do [ -f %[2]q/right ] && { echo "left saw right"; exit 0; }; sleep 0.1; done
+            echo "right never started"; exit 1
+      - name: Right
+        startWithPrevious: true
+        script:
+          body: |
+            touch %[2]q/right
+            for i in $(seq 100); do [ -f %[2]q/left ] && { echo "right saw left"; exit 0; }; sleep 0.1; done
+            echo "left never started"; exit 1
+      - name: Optional
+        script: {body: echo optional ran}
+      - name: Audit
+        required: true
+        script: {body: echo audit ran}
+      - name: Break
+        script: {body: echo breaking; exit 9}
+      - name: Normal
+        script: {body: echo normal ran}
+      - name: Cleanup
+        condition: failure
+        script:
+          body: |
+            echo "cleanup after #{Octopus.Deployment.Error}"
+      - name: Notify
+        condition: always
+        script: {body: echo notify ran}
+      - name: OnError
+        condition: variable
+        conditionExpression: "#{if Octopus.Deployment.Error}true#{/if}"
+        script: {body: echo on-error ran}
+      - name: OnSuccess
+        condition: variable
+        conditionExpression: "#{unless Octopus.Deployment.Error}true#{/unless}"
+        script: {body: echo on-success ran}
+    variables:
+      # Left and Right share the built-in worker: let them run at once.
+      - {name: OctopusBypassDeploymentMutex, value: "True"}
+`, counter, dir))
+	s.ok("release", "create", "-p", "conditions", "--version", "1.0.0")
+
+	if r := s.pulpo("release", "deploy", "-p", "conditions", "--version", "1.0.0", "--environment", "Dev", "--skip-step", "Audit"); r.code == 0 ||
+		!strings.Contains(r.stderr, `step "Audit" is required and cannot be skipped`) {
+		t.Fatalf("skipping a required step: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := s.pulpo("release", "deploy", "-p", "conditions", "--version", "1.0.0", "--environment", "Dev", "--skip-step", "Nope"); r.code == 0 ||
+		!strings.Contains(r.stderr, `release 1.0.0 has no step "Nope"`) {
+		t.Fatalf("skipping an unknown step: exit %d\n%s", r.code, r.stderr)
+	}
+	var d deployment
+	s.okJSON(&d, "release", "deploy", "-p", "conditions", "--version", "1.0.0", "--environment", "Dev", "--skip-step", "Optional")
+	r := s.pulpo("task", "watch", d.TaskID)
+	out := r.stdout + r.stderr
+	if r.code == 0 {
+		t.Fatalf("the deployment should fail at Break:\n%s", out)
+	}
+	for _, want := range []string{
+		"attempt 1", "Attempt 1 of 3 failed", "attempt 3",
+		"left saw right", "right saw left",
+		"Skipped: the deployment was asked to skip it", "audit ran",
+		"breaking", "cleanup after step Break failed", "notify ran", "on-error ran",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"optional ran", "normal ran", "on-success ran", "attempt 4"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("the log has %q", unwanted)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
+
+// TestAScheduledDeployment starts at its time, and one whose expiry has
+// passed is refused.
+func TestAScheduledDeployment(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: later
+    steps:
+      - name: Hello
+        script: {body: echo scheduled hello}
+`)
+	s.ok("release", "create", "-p", "later", "--version", "1.0.0")
+	if r := s.pulpo("release", "deploy", "-p", "later", "--version", "1.0.0", "--environment", "Dev", "--no-deploy-after", "2020-01-01T00:00:00Z"); r.code == 0 ||
+		!strings.Contains(r.stderr, "notAfter: 2020-01-01T00:00:00Z has passed") {
+		t.Fatalf("an expiry in the past: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := s.pulpo("release", "deploy", "-p", "later", "--version", "1.0.0", "--environment", "Dev", "--deploy-at", "tomorrow"); r.code == 0 ||
+		!strings.Contains(r.stderr, `--deploy-at "tomorrow" is not a time`) {
+		t.Fatalf("a time that is not one: exit %d\n%s", r.code, r.stderr)
+	}
+	var d deployment
+	s.okJSON(&d, "release", "deploy", "-p", "later", "--version", "1.0.0", "--environment", "Dev", "--deploy-at", "+3s", "--no-deploy-after", "+1h")
+	queued := s.task(d.TaskID)
+	if queued.State != "Queued" || queued.NotBefore == nil {
+		t.Fatalf("a scheduled deployment waits in the queue: %+v", queued)
+	}
+	done := s.waitState(d.TaskID, "Success")
+	if done.StartedAt == nil || done.StartedAt.Before(*queued.NotBefore) {
+		b, _ := json.Marshal(done)
+		t.Fatalf("it started before its time (%s): %s", queued.NotBefore, b)
+	}
+}
