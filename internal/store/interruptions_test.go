@@ -20,7 +20,10 @@ func TestAWaitingTaskHoldsNoLeaseUntilItsQuestionIsAnswered(t *testing.T) {
 		d := queueDeployment(t, s, p, r, env)
 		claim := func() []store.Claim {
 			var claims []store.Claim
-			tx(t, s, func(q *store.Queries) (err error) { claims, err = q.ClaimTasks(ctx, "node-a", 5, 30*time.Second); return })
+			tx(t, s, func(q *store.Queries) (err error) {
+				claims, err = q.ClaimTasks(ctx, "node-a", 5, 30*time.Second)
+				return
+			})
 			return claims
 		}
 		claims := claim()
@@ -56,7 +59,10 @@ func TestAWaitingTaskHoldsNoLeaseUntilItsQuestionIsAnswered(t *testing.T) {
 			t.Fatalf("a wrong answer: %v", err)
 		}
 		tx(t, s, func(q *store.Queries) error { _, err := q.TakeResponsibility(ctx, i.ID, "bob"); return err })
-		tx(t, s, func(q *store.Queries) (err error) { i, err = q.AnswerInterruption(ctx, i.ID, "alice", "proceed", " all green "); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			i, err = q.AnswerInterruption(ctx, i.ID, "alice", "proceed", " all green ")
+			return
+		})
 		if i.Answer != model.AnswerProceed || i.AnsweredBy != "alice" || i.TakenBy != "bob" || i.Notes != "all green" || i.Pending() {
 			t.Fatalf("answered: %+v", i)
 		}
@@ -86,7 +92,10 @@ func TestCancelingAWaitingTaskClosesItsQuestions(t *testing.T) {
 		tx(t, s, func(q *store.Queries) error { return q.CreateRelease(ctx, &r) })
 		d := queueDeployment(t, s, p, r, env)
 		var claims []store.Claim
-		tx(t, s, func(q *store.Queries) (err error) { claims, err = q.ClaimTasks(ctx, "node-a", 1, 30*time.Second); return })
+		tx(t, s, func(q *store.Queries) (err error) {
+			claims, err = q.ClaimTasks(ctx, "node-a", 1, 30*time.Second)
+			return
+		})
 		i := model.Interruption{Kind: model.InterruptionGuidedFailure, ActivityID: 2, Title: "failed", Answers: model.GuidedFailureAnswers(true)}
 		tx(t, s, func(q *store.Queries) error { return q.CreateInterruption(ctx, claims[0].Lease, &i) })
 		tx(t, s, func(q *store.Queries) error { _, err := q.SuspendTask(ctx, claims[0].Lease); return err })
