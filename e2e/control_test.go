@@ -336,3 +336,36 @@ projects:
 		t.Fatalf("it started before its time (%s): %s", queued.NotBefore, b)
 	}
 }
+
+// TestAFreezeRefusesDeployments: a deployment into a frozen environment is
+// refused with the freeze's name and end, unless overridden; other
+// environments are not frozen; lifting the freeze allows deployments again.
+func TestAFreezeRefusesDeployments(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+  - name: Production
+projects:
+  - name: shop
+    steps:
+      - name: Hello
+        script: {body: echo hello}
+`)
+	s.ok("release", "create", "-p", "shop", "--version", "1.0.0")
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--watch")
+	s.ok("freeze", "create", "Year end", "--start", "now", "--end", "+48h", "--environment", "Production", "--description", "change freeze")
+	if r := s.pulpo("freeze", "create", "Backwards", "--start", "+2h", "--end", "+1h"); r.code == 0 || !strings.Contains(r.stderr, "end: must be after start") {
+		t.Fatalf("a freeze that ends before it starts: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := s.ok("freeze", "list"); !strings.Contains(out, "Year end") || !strings.Contains(out, "Production") {
+		t.Fatalf("freeze list:\n%s", out)
+	}
+	r := s.pulpo("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Production")
+	if r.code == 0 || !strings.Contains(r.stderr, `deployments to Production are frozen by "Year end"`) || !strings.Contains(r.stderr, "--override-freeze") {
+		t.Fatalf("a deployment in a freeze: exit %d\n%s", r.code, r.stderr)
+	}
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--watch") // Dev is not frozen
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Production", "--override-freeze", "--watch")
+	s.ok("freeze", "delete", "Year end")
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Production", "--watch")
+}

@@ -67,6 +67,14 @@ func (a *API) registerRoutes() {
 		get:        (*store.Queries).GetProject, create: (*store.Queries).CreateProject,
 		update: (*store.Queries).UpdateProject, delete: (*store.Queries).DeleteProject})
 
+	addCRUD(a, crud[model.DeploymentFreeze]{path: "/deploymentfreezes", kind: "deployment freeze", plural: "deployment freezes", tag: "deployments",
+		id: func(v *model.DeploymentFreeze) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.DeploymentFreeze, int, error) {
+			return q.ListFreezes(ctx, o)
+		},
+		get: (*store.Queries).GetFreeze, create: (*store.Queries).CreateFreeze,
+		update: (*store.Queries).UpdateFreeze, delete: (*store.Queries).DeleteFreeze})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()
@@ -281,7 +289,8 @@ func (a *API) deploymentRoutes() {
 				return &apiError{status: http.StatusBadRequest, msg: "deployment is invalid", details: missing}
 			}
 			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r),
-				Variables: req.Variables, SkipSteps: req.SkipSteps, GuidedFailure: req.GuidedFailure, NotBefore: req.NotBefore, NotAfter: req.NotAfter})
+				Variables: req.Variables, SkipSteps: req.SkipSteps, GuidedFailure: req.GuidedFailure, NotBefore: req.NotBefore, NotAfter: req.NotAfter,
+				OverrideFreeze: req.OverrideFreeze})
 			if err != nil {
 				return err
 			}

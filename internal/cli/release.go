@@ -110,7 +110,7 @@ func (a *app) releaseCommand() *cobra.Command {
 	show.Flags().StringVar(&version, "version", "", "release version or id")
 
 	var environment string
-	var watch, guided bool
+	var watch, guided, overrideFreeze bool
 	var promptedArgs, skipSteps []string
 	var deployAt, noDeployAfter string
 	deploy := &cobra.Command{Use: "deploy [VERSION]", Short: "Deploy a release to an environment", Args: cobra.MaximumNArgs(1),
@@ -143,7 +143,7 @@ the deployment succeeds.`,
 				}
 				given[name] = value
 			}
-			req := wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID, Variables: given, SkipSteps: skipSteps}
+			req := wire.CreateDeploymentRequest{ReleaseID: r.ID, EnvironmentID: env.ID, Variables: given, SkipSteps: skipSteps, OverrideFreeze: overrideFreeze}
 			if cmd.Flags().Changed("guided-failure") {
 				req.GuidedFailure = &guided
 			}
@@ -174,6 +174,7 @@ the deployment succeeds.`,
 	deploy.Flags().BoolVar(&watch, "watch", false, "follow the deployment's log until it ends")
 	deploy.Flags().StringArrayVar(&skipSteps, "skip-step", nil, "leave out this step (name or id; repeat); required steps cannot be skipped")
 	deploy.Flags().BoolVar(&guided, "guided-failure", false, "when a step fails, pause and ask whether to retry, ignore, exclude the machine or fail (default: the environment's setting; --guided-failure=false turns it off)")
+	deploy.Flags().BoolVar(&overrideFreeze, "override-freeze", false, "deploy even though a deployment freeze covers it")
 	deploy.Flags().StringVar(&deployAt, "deploy-at", "", `start at this time: RFC 3339, "YYYY-MM-DD HH:MM" local time, or +DURATION such as +2h`)
 	deploy.Flags().StringVar(&noDeployAfter, "no-deploy-after", "", "if the deployment has not started by this time (same forms as --deploy-at), it fails instead of starting late")
 	deploy.MarkFlagRequired("environment")
@@ -207,16 +208,19 @@ environment of its lifecycle's last phase.`,
 }
 
 // parseWhen reads a time given on the command line: RFC 3339, a local
-// "YYYY-MM-DD HH:MM[:SS]", or +DURATION from now; "" is no time.
+// "YYYY-MM-DD HH:MM[:SS]", "now", or +DURATION from now; "" is no time.
 func parseWhen(flag, s string, now time.Time) (*time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
+	if strings.EqualFold(s, "now") {
+		return &now, nil
+	}
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		d, err := time.ParseDuration(rest)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s %q: after + give a positive duration such as 30m or 2h", flag, s)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s %q: after + give a duration such as 30m or 2h", flag, s)
 		}
 		t := now.Add(d)
 		return &t, nil
@@ -229,7 +233,7 @@ func parseWhen(flag, s string, now time.Time) (*time.Time, error) {
 			return &t, nil
 		}
 	}
-	return nil, fmt.Errorf(`%s %q is not a time: use RFC 3339 (2026-12-01T22:00:00Z), "2026-12-01 22:00" (local time) or +2h`, flag, s)
+	return nil, fmt.Errorf(`%s %q is not a time: use RFC 3339 (2026-12-01T22:00:00Z), "2026-12-01 22:00" (local time), now, or +2h`, flag, s)
 }
 
 // release finds a release by id, or by project and version.

@@ -669,3 +669,23 @@ func (c *Client) AnswerInterruption(ctx context.Context, id string, req wire.Ans
 	var i model.Interruption
 	return i, c.do(ctx, "POST", "/interruptions/"+url.PathEscape(id)+"/answer", req, &i)
 }
+
+// CreateFreeze creates a deployment freeze.
+func (c *Client) CreateFreeze(ctx context.Context, f model.DeploymentFreeze) (model.DeploymentFreeze, error) {
+	var out model.DeploymentFreeze
+	return out, c.do(ctx, "POST", "/deploymentfreezes", f, &out)
+}
+
+// Freezes lists deployment freezes.
+func (c *Client) Freezes(ctx context.Context, o ListOptions) (wire.Page[model.DeploymentFreeze], error) {
+	return list[model.DeploymentFreeze](ctx, c, "/deploymentfreezes", o)
+}
+
+// DeleteFreeze removes a deployment freeze (by id or name).
+func (c *Client) DeleteFreeze(ctx context.Context, idOrName string) error {
+	f, err := find[model.DeploymentFreeze](ctx, c, "/deploymentfreezes", "deployment freeze", idOrName)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "DELETE", "/deploymentfreezes/"+url.PathEscape(f.ID), nil, nil)
+}

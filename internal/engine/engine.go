@@ -106,6 +106,8 @@ type DeployRequest struct {
 	// NotBefore schedules the deployment; NotAfter is when it expires if it
 	// has not started.
 	NotBefore, NotAfter *time.Time
+	// OverrideFreeze deploys even during a deployment freeze.
+	OverrideFreeze bool
 }
 
 // Deploy checks that the lifecycle allows the deployment now and queues it.
@@ -145,6 +147,19 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deploymen
 		if err := checkSchedule(req, e.cfg.Store.Now()); err != nil {
 			return err
 		}
+		if !req.OverrideFreeze {
+			at := e.cfg.Store.Now()
+			if req.NotBefore != nil && req.NotBefore.After(at) {
+				at = *req.NotBefore
+			}
+			if f, err := frozen(ctx, q, rel.ProjectID, env.ID, at); err != nil {
+				return err
+			} else if f != nil {
+				return &model.RefusedError{Reason: fmt.Sprintf("deployments to %s are frozen by %q from %s until %s; deploy with --override-freeze (overrideFreeze) if this one cannot wait",
+					env.Name, f.Name, f.Start.UTC().Format("2006-01-02 15:04 UTC"), f.End.UTC().Format("2006-01-02 15:04 UTC"))}
+			}
+		}
+		opts.OverrideFreeze = req.OverrideFreeze
 		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted, opts, req.NotBefore, req.NotAfter)
 		return err
 	})
@@ -282,6 +297,21 @@ func deploymentOptions(rel model.Release, env model.Environment, req DeployReque
 	return opts, nil
 }
 
+// frozen returns the freeze that stops a deployment of the project to the
+// environment at t (the one ending last), or nil.
+func frozen(ctx context.Context, q *store.Queries, projectID, envID string, t time.Time) (*model.DeploymentFreeze, error) {
+	freezes, err := q.ActiveFreezes(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	for i := range freezes { // ending last first
+		if freezes[i].Covers(projectID, envID, t) {
+			return &freezes[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // checkSchedule refuses a schedule that cannot run.
 func checkSchedule(req DeployRequest, now time.Time) error {
 	var problems []string
@@ -312,8 +342,18 @@ func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([
 		if err != nil {
 			return nil, err
 		}
+		// Into a frozen environment, an automatic deployment waits for the
+		// end of the freeze.
+		var notBefore *time.Time
+		f, err := frozen(ctx, q, rel.ProjectID, env.ID, q.Now())
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			notBefore = &f.End
+		}
 		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle, nil,
-			model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}, nil, nil)
+			model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}, notBefore, nil)
 		if err != nil {
 			return nil, err
 		}

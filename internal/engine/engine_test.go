@@ -399,3 +399,33 @@ for i in 1 2 3; do echo after $i; done`, gate, runs)
 		}
 	})
 }
+
+func TestAnAutomaticDeploymentIntoAFreezeWaitsForItsEnd(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s, []model.Phase{{Name: "Dev", AutomaticEnvironments: []string{"Dev"}}}, "echo deployed")
+		end := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Microsecond)
+		freeze := model.DeploymentFreeze{Name: "Holidays", Start: time.Now().Add(-time.Hour), End: end, EnvironmentIDs: []string{f.envs["Dev"].ID}}
+		if err := s.Tx(ctx, func(q *store.Queries) error { return q.CreateFreeze(ctx, &freeze) }); err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir())
+		r := model.Release{ProjectID: f.project.ID, Version: "1.0.0"}
+		auto, err := srv.engine.CreateRelease(ctx, &r)
+		if err != nil || len(auto) != 1 {
+			t.Fatalf("%v %+v", err, auto)
+		}
+		task, _ := s.Read().GetTask(ctx, auto[0].TaskID)
+		if task.State != model.TaskQueued || task.NotBefore == nil || !task.NotBefore.Equal(end) {
+			t.Fatalf("the automatic deployment should wait for the freeze's end (%s): %+v", end, task)
+		}
+		_, err = srv.engine.Deploy(ctx, engine.DeployRequest{ReleaseID: r.ID, EnvironmentID: f.envs["Dev"].ID, CreatedBy: "alice"})
+		var refused *model.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(err.Error(), `frozen by "Holidays"`) {
+			t.Fatalf("a manual deployment in the freeze: %v", err)
+		}
+		if _, err := srv.engine.Deploy(ctx, engine.DeployRequest{ReleaseID: r.ID, EnvironmentID: f.envs["Dev"].ID, CreatedBy: "alice", OverrideFreeze: true}); err != nil {
+			t.Fatalf("overridden: %v", err)
+		}
+	})
+}

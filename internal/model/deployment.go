@@ -28,6 +28,8 @@ type DeploymentOptions struct {
 	// GuidedFailure pauses the deployment when a step fails, to ask
 	// whether to retry, ignore, exclude the machine or fail.
 	GuidedFailure bool `json:"guidedFailure,omitempty"`
+	// OverrideFreeze records that it was deployed despite a freeze.
+	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
 }
 
 // CreatedByLifecycle marks deployments a lifecycle's automatic phase started.

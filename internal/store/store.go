@@ -217,6 +217,9 @@ type Queries struct {
 	now    func() time.Time
 }
 
+// Now is the store's clock: the one every stored time comes from.
+func (q *Queries) Now() time.Time { return q.now() }
+
 func (q *Queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	res, err := q.db.ExecContext(ctx, q.d.rebind(query), args...)
 	return res, translate(q.d, err)

@@ -73,6 +73,9 @@ type CreateDeploymentRequest struct {
 	// expires if it has not started by then.
 	NotBefore *time.Time `json:"notBefore,omitempty"`
 	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	// OverrideFreeze deploys even during a deployment freeze (any
+	// authenticated user until roles exist; then a permission).
+	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
 }
 
 // AnswerRequest answers an interruption.
