@@ -369,3 +369,72 @@ projects:
 	s.ok("freeze", "delete", "Year end")
 	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Production", "--watch")
 }
+
+// TestTriggers: pushing a package creates a release that the lifecycle
+// deploys to Dev by itself; a scheduled trigger checks its cron and fires
+// on demand; bad input is refused with what to fix.
+func TestTriggers(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+  - name: Test
+lifecycles:
+  - name: Auto Dev
+    phases:
+      - {name: Dev, automaticEnvironments: [Dev]}
+      - {name: Test, manualEnvironments: [Test]}
+projects:
+  - name: shop
+    lifecycle: Auto Dev
+    steps:
+      - name: Install
+        package: {packageId: shop-web}
+`)
+	if r := s.pulpo("trigger", "create", "-p", "shop", "Push", "--on-package", "other"); r.code == 0 || !strings.Contains(r.stderr, `no step of the project takes package "other"`) {
+		t.Fatalf("a trigger on a package the project does not take: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := s.pulpo("trigger", "create", "-p", "shop", "Nightly", "--cron", "0 25 * * *", "--to", "Test"); r.code == 0 || !strings.Contains(r.stderr, `cron expression "0 25 * * *"`) {
+		t.Fatalf("an invalid cron: exit %d\n%s", r.code, r.stderr)
+	}
+	s.ok("trigger", "create", "-p", "shop", "Push", "--on-package", "shop-web")
+	s.ok("trigger", "create", "-p", "shop", "Nightly", "--cron", "0 2 * * 1-5", "--time-zone", "Europe/Berlin", "--from", "Dev", "--to", "Test")
+
+	pkg := filepath.Join(t.TempDir(), "shop-web.1.4.0.tar.gz")
+	writeTarGz(t, pkg, map[string]string{"Deploy.sh": "echo deployed shop-web $PULPO_PACKAGE_VERSION\n"})
+	if out := s.ok("package", "push", pkg); !strings.Contains(out, "a trigger created release 1.4.0") {
+		t.Fatalf("the push should create a release:\n%s", out)
+	}
+	var deps struct {
+		Items []struct {
+			TaskID    string `json:"taskId"`
+			CreatedBy string `json:"createdBy"`
+		} `json:"items"`
+	}
+	s.okJSON(&deps, "deployment", "list", "-p", "shop")
+	if len(deps.Items) != 1 || deps.Items[0].CreatedBy != "lifecycle" {
+		t.Fatalf("the lifecycle should deploy the new release to Dev: %+v", deps.Items)
+	}
+	if out := s.ok("task", "watch", deps.Items[0].TaskID); !strings.Contains(out, "deployed shop-web 1.4.0") {
+		t.Fatalf("Dev:\n%s", out)
+	}
+	list := s.ok("trigger", "list", "-p", "shop")
+	if !strings.Contains(list, "created release 1.4.0") || !strings.Contains(list, "cron 0 2 * * 1-5 (Europe/Berlin)") {
+		t.Fatalf("trigger list:\n%s", list)
+	}
+
+	// Fired by hand, the schedule deploys what Dev has to Test.
+	if out := s.ok("trigger", "run", "-p", "shop", "Nightly"); !strings.Contains(out, "Queued deployment") {
+		t.Fatalf("trigger run:\n%s", out)
+	}
+	s.okJSON(&deps, "deployment", "list", "-p", "shop")
+	if len(deps.Items) != 2 || deps.Items[0].CreatedBy != "trigger Nightly" {
+		t.Fatalf("the schedule should deploy to Test: %+v", deps.Items)
+	}
+	s.ok("task", "watch", deps.Items[0].TaskID)
+	s.ok("trigger", "disable", "-p", "shop", "Push")
+	pkg2 := filepath.Join(t.TempDir(), "shop-web.1.5.0.tar.gz")
+	writeTarGz(t, pkg2, map[string]string{"Deploy.sh": "echo 1.5\n"})
+	if out := s.ok("package", "push", pkg2); strings.Contains(out, "created release") {
+		t.Fatalf("a disabled trigger created a release:\n%s", out)
+	}
+}

@@ -42,7 +42,15 @@ func (a *API) packageRoutes() {
 			if outcome != feed.Created {
 				status = http.StatusOK
 			}
-			writeJSON(w, status, wire.PushResult{Package: p, Outcome: string(outcome)})
+			res := wire.PushResult{Package: p, Outcome: string(outcome)}
+			if outcome != feed.Ignored {
+				made, problems := a.Engine.PackagePushed(r.Context(), p)
+				for _, rel := range made {
+					res.Releases = append(res.Releases, redactRelease(rel))
+				}
+				res.TriggerProblems = problems
+			}
+			writeJSON(w, status, res)
 			return nil
 		}})
 	a.add(route{method: "GET", path: Prefix + "/packages", tag: "packages", response: wire.Page[model.Package]{},

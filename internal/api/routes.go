@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -74,6 +75,48 @@ func (a *API) registerRoutes() {
 		},
 		get: (*store.Queries).GetFreeze, create: (*store.Queries).CreateFreeze,
 		update: (*store.Queries).UpdateFreeze, delete: (*store.Queries).DeleteFreeze})
+
+	addCRUD(a, crud[model.Trigger]{path: "/triggers", kind: "trigger", plural: "triggers", tag: "projects",
+		id: func(v *model.Trigger) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Trigger, int, error) {
+			return q.ListTriggers(ctx, store.TriggerFilter{ProjectID: r.URL.Query().Get("projectId"), ListOptions: o})
+		},
+		extraQuery: []param{{"projectId", "string", "only this project's triggers"}},
+		get:        (*store.Queries).GetTrigger, create: (*store.Queries).CreateTrigger,
+		update: (*store.Queries).UpdateTrigger, delete: (*store.Queries).DeleteTrigger})
+	a.add(route{method: "POST", path: Prefix + "/triggers/{id}/run", tag: "projects", response: wire.TriggerRun{},
+		summary: "Fire a trigger now: a schedule deploys as it would at its time; a package trigger creates a release from the package's newest version",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			t, err := a.Store.Read().GetTrigger(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			var out wire.TriggerRun
+			switch t.Kind {
+			case model.TriggerSchedule:
+				out.Deployments, err = a.Engine.FireSchedule(r.Context(), t)
+				if err != nil && len(out.Deployments) == 0 {
+					return &model.RefusedError{Reason: fmt.Sprintf("trigger %q: %v", t.Name, err)}
+				}
+			case model.TriggerPackage:
+				latest, _, err := a.Store.Read().ListPackages(r.Context(), store.PackageFilter{PackageID: t.PackageID, ListOptions: store.ListOptions{Take: 1}})
+				if err != nil {
+					return err
+				}
+				if len(latest) == 0 {
+					return &model.RefusedError{Reason: fmt.Sprintf("the feed has no version of %s yet", t.PackageID)}
+				}
+				made, problems := a.Engine.PackagePushed(r.Context(), latest[0])
+				for _, rel := range made {
+					out.Releases = append(out.Releases, redactRelease(rel))
+				}
+				if len(made) == 0 && len(problems) > 0 {
+					return &model.RefusedError{Reason: strings.Join(problems, "; ")}
+				}
+			}
+			writeJSON(w, http.StatusOK, out)
+			return nil
+		}})
 
 	a.projectRoutes()
 	a.releaseRoutes()

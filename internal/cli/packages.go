@@ -93,6 +93,12 @@ and the server keeps nothing of a push that was cut short.`,
 					p := res.Package
 					fmt.Fprintf(a.stdout, "%s %s %s (%s, sha256 %s)\n", strings.ToUpper(res.Outcome[:1])+res.Outcome[1:], p.PackageID, p.Version,
 						byteSize(p.SizeBytes), p.SHA256)
+					for _, r := range res.Releases {
+						fmt.Fprintf(a.stdout, "  a trigger created release %s (%s)\n", r.Version, r.ID)
+					}
+				}
+				for _, problem := range res.TriggerProblems {
+					fmt.Fprintf(a.stderr, "Warning: %s\n", problem)
 				}
 			}
 			if a.output == "json" {

@@ -689,3 +689,45 @@ func (c *Client) DeleteFreeze(ctx context.Context, idOrName string) error {
 	}
 	return c.do(ctx, "DELETE", "/deploymentfreezes/"+url.PathEscape(f.ID), nil, nil)
 }
+
+// CreateTrigger creates a trigger.
+func (c *Client) CreateTrigger(ctx context.Context, t model.Trigger) (model.Trigger, error) {
+	var out model.Trigger
+	return out, c.do(ctx, "POST", "/triggers", t, &out)
+}
+
+// Triggers lists a project's triggers.
+func (c *Client) Triggers(ctx context.Context, projectID string) ([]model.Trigger, error) {
+	return all[model.Trigger](ctx, c, "/triggers", ListOptions{Filters: map[string]string{"projectId": projectID}})
+}
+
+// FindTrigger finds a project's trigger by id or name.
+func (c *Client) FindTrigger(ctx context.Context, projectID, idOrName string) (model.Trigger, error) {
+	list, err := c.Triggers(ctx, projectID)
+	if err != nil {
+		return model.Trigger{}, err
+	}
+	for _, t := range list {
+		if t.ID == idOrName || strings.EqualFold(t.Name, idOrName) {
+			return t, nil
+		}
+	}
+	return model.Trigger{}, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("the project has no trigger %q", idOrName)}
+}
+
+// UpdateTrigger replaces a trigger.
+func (c *Client) UpdateTrigger(ctx context.Context, t model.Trigger) (model.Trigger, error) {
+	var out model.Trigger
+	return out, c.do(ctx, "PUT", "/triggers/"+url.PathEscape(t.ID), t, &out)
+}
+
+// DeleteTrigger removes a trigger.
+func (c *Client) DeleteTrigger(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/triggers/"+url.PathEscape(id), nil, nil)
+}
+
+// RunTrigger fires a trigger now.
+func (c *Client) RunTrigger(ctx context.Context, id string) (wire.TriggerRun, error) {
+	var out wire.TriggerRun
+	return out, c.do(ctx, "POST", "/triggers/"+url.PathEscape(id)+"/run", nil, &out)
+}

@@ -217,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(3)
+	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -229,8 +229,29 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}()
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
+	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
 	ok = true
 	return n, nil
+}
+
+// scheduleTick is how often due scheduled triggers are looked for: cron
+// expressions may name seconds.
+const scheduleTick = time.Second
+
+// runSchedules fires due scheduled triggers until ctx ends.
+func runSchedules(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
+	tick := time.NewTicker(scheduleTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := eng.FireDueSchedules(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("fire scheduled triggers", "error", err)
+		}
+	}
 }
 
 // Thumbprint is the certificate thumbprint agents must trust.

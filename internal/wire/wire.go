@@ -110,4 +110,14 @@ type PushResult struct {
 	Package model.Package `json:"package"`
 	// Outcome is created, replaced or ignored.
 	Outcome string `json:"outcome"`
+	// Releases are those package triggers created for this push;
+	// TriggerProblems says why a trigger could not create one.
+	Releases        []model.Release `json:"releases,omitempty"`
+	TriggerProblems []string        `json:"triggerProblems,omitempty"`
+}
+
+// TriggerRun is what firing a trigger by hand did.
+type TriggerRun struct {
+	Deployments []model.Deployment `json:"deployments,omitempty"`
+	Releases    []model.Release    `json:"releases,omitempty"`
 }

@@ -1,0 +1,81 @@
+package model
+
+import (
+	"strings"
+	"time"
+)
+
+// TriggerKind says what sets a trigger off.
+type TriggerKind string
+
+// Trigger kinds.
+const (
+	// TriggerPackage creates a release when a version of a package the
+	// project deploys is pushed to the built-in feed; the lifecycle's
+	// automatic phases then deploy it.
+	TriggerPackage TriggerKind = "package"
+	// TriggerSchedule deploys on a cron schedule: the release last deployed
+	// to a source environment (or the newest release) to target ones.
+	TriggerSchedule TriggerKind = "schedule"
+)
+
+// Trigger is something that starts work for a project by itself.
+type Trigger struct {
+	ID        string      `json:"id"`
+	ProjectID string      `json:"projectId"`
+	Name      string      `json:"name"`
+	Disabled  bool        `json:"disabled,omitempty"`
+	Kind      TriggerKind `json:"kind"`
+
+	// PackageID is the package whose pushes create releases (package).
+	PackageID string `json:"packageId,omitempty"`
+
+	// Cron and TimeZone (IANA; UTC when empty) say when a schedule fires.
+	Cron     string `json:"cron,omitempty"`
+	TimeZone string `json:"timeZone,omitempty"`
+	// SourceEnvironmentID: a schedule deploys the release last deployed
+	// successfully there; empty deploys the project's newest release.
+	SourceEnvironmentID string `json:"sourceEnvironmentId,omitempty"`
+	// TargetEnvironmentIDs are where a schedule deploys.
+	TargetEnvironmentIDs []string `json:"targetEnvironmentIds,omitempty"`
+
+	// NextRunAt is when a schedule fires next; LastRunAt and LastResult
+	// say what the last firing did.
+	NextRunAt  *time.Time `json:"nextRunAt,omitempty"`
+	LastRunAt  *time.Time `json:"lastRunAt,omitempty"`
+	LastResult string     `json:"lastResult,omitempty"`
+}
+
+// Validate checks the trigger on its own (the cron expression and the
+// references are checked where they can be looked up).
+func (t *Trigger) Validate() error {
+	p := problems{subject: "trigger"}
+	checkName(&p, "name", t.Name)
+	if t.ProjectID == "" {
+		p.add("projectId", "is required")
+	}
+	switch t.Kind {
+	case TriggerPackage:
+		if !packageIDPattern.MatchString(t.PackageID) {
+			p.add("packageId", "%q is not a package id", t.PackageID)
+		}
+		if t.Cron != "" || len(t.TargetEnvironmentIDs) > 0 || t.SourceEnvironmentID != "" {
+			p.add("kind", "a package trigger creates releases; cron and environments belong to schedule triggers")
+		}
+	case TriggerSchedule:
+		if strings.TrimSpace(t.Cron) == "" {
+			p.add("cron", "is required, e.g. \"0 9 * * 1-5\" for 09:00 on weekdays")
+		}
+		if len(t.TargetEnvironmentIDs) == 0 {
+			p.add("targetEnvironmentIds", "is required: where the schedule deploys")
+		}
+		if t.PackageID != "" {
+			p.add("packageId", "belongs to package triggers")
+		}
+	case "":
+		p.add("kind", "is required: package or schedule")
+	default:
+		p.add("kind", "%q is not a kind of trigger: use package or schedule", t.Kind)
+	}
+	return p.err()
+}
