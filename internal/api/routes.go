@@ -118,6 +118,50 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	addCRUD(a, crud[model.Subscription]{path: "/subscriptions", kind: "subscription", plural: "subscriptions (webhooks for events; secrets are write-only)", tag: "notifications",
+		id: func(v *model.Subscription) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.Subscription, int, error) {
+			return q.ListSubscriptions(ctx, o)
+		},
+		get: (*store.Queries).GetSubscription, create: (*store.Queries).CreateSubscription,
+		update: (*store.Queries).UpdateSubscription, delete: (*store.Queries).DeleteSubscription})
+	a.add(route{method: "GET", path: Prefix + "/subscriptions/{id}/deliveries", tag: "notifications", response: wire.Page[model.Delivery]{},
+		summary: "A subscription's delivery log, newest first: each event, its attempts, the endpoint's last answer", query: pagingParams,
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			sub, err := a.Store.Read().GetSubscription(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			items, total, err := a.Store.Read().ListDeliveries(r.Context(), sub.ID, store.ListOptions{Skip: p.skip, Take: p.take})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+	a.add(route{method: "POST", path: Prefix + "/subscriptions/{id}/test", tag: "notifications", response: model.Delivery{}, status: http.StatusAccepted,
+		summary: "Send a ping event to a subscription's endpoint; follow it in the delivery log",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var d model.Delivery
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				sub, err := q.GetSubscription(r.Context(), r.PathValue("id"))
+				if err != nil {
+					return err
+				}
+				d, err = q.EnqueuePing(r.Context(), sub.ID)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusAccepted, d)
+			return nil
+		}})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()

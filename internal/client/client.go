@@ -731,3 +731,35 @@ func (c *Client) RunTrigger(ctx context.Context, id string) (wire.TriggerRun, er
 	var out wire.TriggerRun
 	return out, c.do(ctx, "POST", "/triggers/"+url.PathEscape(id)+"/run", nil, &out)
 }
+
+// CreateSubscription creates a webhook subscription.
+func (c *Client) CreateSubscription(ctx context.Context, s model.Subscription) (model.Subscription, error) {
+	var out model.Subscription
+	return out, c.do(ctx, "POST", "/subscriptions", s, &out)
+}
+
+// Subscriptions lists subscriptions.
+func (c *Client) Subscriptions(ctx context.Context) ([]model.Subscription, error) {
+	return all[model.Subscription](ctx, c, "/subscriptions", ListOptions{})
+}
+
+// FindSubscription reads a subscription by id or name.
+func (c *Client) FindSubscription(ctx context.Context, idOrName string) (model.Subscription, error) {
+	return find[model.Subscription](ctx, c, "/subscriptions", "subscription", idOrName)
+}
+
+// DeleteSubscription removes a subscription.
+func (c *Client) DeleteSubscription(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/subscriptions/"+url.PathEscape(id), nil, nil)
+}
+
+// Deliveries is a subscription's delivery log.
+func (c *Client) Deliveries(ctx context.Context, id string, o ListOptions) (wire.Page[model.Delivery], error) {
+	return list[model.Delivery](ctx, c, "/subscriptions/"+url.PathEscape(id)+"/deliveries", o)
+}
+
+// TestSubscription sends a ping event.
+func (c *Client) TestSubscription(ctx context.Context, id string) (model.Delivery, error) {
+	var d model.Delivery
+	return d, c.do(ctx, "POST", "/subscriptions/"+url.PathEscape(id)+"/test", nil, &d)
+}

@@ -149,7 +149,12 @@ func (h deployHandler) manualIntervention(ctx context.Context, run *tasks.Run, x
 			Title:        fmt.Sprintf("Approve step %q of %s release %s to %s", step.Name, x.project.Name, x.release.Version, x.env.Name),
 			Instructions: run.Masked(instructions), ResponsibleTeams: step.Manual.ResponsibleTeams,
 			Answers: []string{model.AnswerProceed, model.AnswerAbort}}
-		if err := run.Tx(ctx, func(q *store.Queries) error { return q.CreateInterruption(ctx, run.Lease, &i) }); err != nil {
+		if err := run.Tx(ctx, func(q *store.Queries) error {
+			if err := q.CreateInterruption(ctx, run.Lease, &i); err != nil {
+				return err
+			}
+			return q.EnqueueEvent(ctx, h.e.interruptionEvent(x, i))
+		}); err != nil {
 			return err
 		}
 		teams := ""
@@ -318,7 +323,12 @@ func (h deployHandler) askGuidance(ctx context.Context, run *tasks.Run, x deploy
 			Title:   fmt.Sprintf("Step %q failed on %s", step.Name, a.Name),
 			Error:   run.Masked(reason),
 			Answers: model.GuidedFailureAnswers(a.MachineID != "")}
-		if err := run.Tx(ctx, func(q *store.Queries) error { return q.CreateInterruption(ctx, run.Lease, &i) }); err != nil {
+		if err := run.Tx(ctx, func(q *store.Queries) error {
+			if err := q.CreateInterruption(ctx, run.Lease, &i); err != nil {
+				return err
+			}
+			return q.EnqueueEvent(ctx, h.e.interruptionEvent(x, i))
+		}); err != nil {
 			return false, err
 		}
 		run.Logf(a.ID, model.LevelHighlight, "Guided failure %s: %s. Answer with pulpo interruption answer %s %s",

@@ -121,6 +121,11 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 		run.Logf(0, model.LevelHighlight, "Resuming the deployment of %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
 	} else {
 		run.Logf(0, model.LevelHighlight, "Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+		if err := run.Tx(ctx, func(q *store.Queries) error {
+			return q.EnqueueEvent(ctx, h.e.deploymentEvent(model.EventDeploymentStarted, x, model.TaskExecuting))
+		}); err != nil {
+			return err
+		}
 	}
 	values := h.systemVariables(ctx, run.Store().Read(), x, run.Task)
 	if err := h.runSteps(ctx, run, x, steps, acts, values); err != nil {
@@ -984,17 +989,22 @@ func newTicket(taskID string, activityID int) string {
 
 // Finished queues the automatic deployments a successful deployment opens.
 func (h deployHandler) Finished(ctx context.Context, q *store.Queries, t model.Task, state model.TaskState) error {
+	x, err := loadDeployment(ctx, q, t.DeploymentID)
+	if err != nil {
+		return err
+	}
+	kind := map[model.TaskState]model.EventKind{model.TaskSuccess: model.EventDeploymentSucceeded,
+		model.TaskFailed: model.EventDeploymentFailed, model.TaskCanceled: model.EventDeploymentCanceled}[state]
+	ev := h.e.deploymentEvent(kind, x, state)
+	if t.Error != "" || state == model.TaskFailed {
+		ev.Payload["error"] = t.Error
+	}
+	if err := q.EnqueueEvent(ctx, ev); err != nil {
+		return err
+	}
 	if state != model.TaskSuccess {
 		return nil
 	}
-	d, err := q.GetDeployment(ctx, t.DeploymentID)
-	if err != nil {
-		return err
-	}
-	rel, err := q.GetRelease(ctx, d.ReleaseID)
-	if err != nil {
-		return err
-	}
-	_, err = queueAutomatic(ctx, q, rel)
+	_, err = queueAutomatic(ctx, q, x.release)
 	return err
 }

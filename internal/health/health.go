@@ -71,11 +71,34 @@ func (c *Checker) Check(ctx context.Context, m model.Machine) (model.Machine, er
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
+	before := m.Health.Status
 	err = c.Store.Tx(ctx, func(q *store.Queries) (err error) {
-		m, err = q.SetMachineHealth(ctx, m.ID, status, reason, c.Store.Now().UTC())
-		return err
+		if m, err = q.SetMachineHealth(ctx, m.ID, status, reason, c.Store.Now().UTC()); err != nil {
+			return err
+		}
+		if bad(status) && !bad(before) {
+			return q.EnqueueEvent(ctx, machineEvent(m, before))
+		}
+		return nil
 	})
 	return m, err
+}
+
+// bad reports whether a status is worth telling people about.
+func bad(s model.HealthStatus) bool { return s == model.HealthUnhealthy || s == model.HealthUnavailable }
+
+// machineEvent tells subscribers a machine stopped being healthy. It
+// belongs to every environment of the machine; subscriptions narrowed to
+// environments get it when one of them matches (the first is used).
+func machineEvent(m model.Machine, before model.HealthStatus) store.Event {
+	env := ""
+	if len(m.EnvironmentIDs) > 0 {
+		env = m.EnvironmentIDs[0]
+	}
+	return store.Event{Kind: model.EventMachineUnhealthy, EnvironmentID: env, Payload: map[string]any{
+		"machine": map[string]any{"id": m.ID, "name": m.Name, "roles": m.Roles, "environmentIds": m.EnvironmentIDs,
+			"status": m.Health.Status, "previousStatus": before, "reason": m.Health.Reason},
+	}}
 }
 
 func (c *Checker) examine(ctx context.Context, m model.Machine, policy model.MachinePolicy) (model.HealthStatus, string) {

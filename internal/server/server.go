@@ -25,6 +25,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/notify"
 	"github.com/pulpo-deploy/pulpo/internal/runnerbin"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -217,7 +218,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(4)
+	n.background.Add(5)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -230,6 +231,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
+	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify")}
+	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true
 	return n, nil
 }
