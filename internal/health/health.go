@@ -85,7 +85,9 @@ func (c *Checker) Check(ctx context.Context, m model.Machine) (model.Machine, er
 }
 
 // bad reports whether a status is worth telling people about.
-func bad(s model.HealthStatus) bool { return s == model.HealthUnhealthy || s == model.HealthUnavailable }
+func bad(s model.HealthStatus) bool {
+	return s == model.HealthUnhealthy || s == model.HealthUnavailable
+}
 
 // machineEvent tells subscribers a machine stopped being healthy. It
 // belongs to every environment of the machine; subscriptions narrowed to

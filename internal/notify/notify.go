@@ -163,4 +163,3 @@ func (d *Dispatcher) send(ctx context.Context, dd store.DueDelivery) (int, error
 	}
 	return resp.StatusCode, nil
 }
-
