@@ -279,6 +279,10 @@ func (a *API) releaseRoutes() {
 				// A key names a package id, or a step: both are tried.
 				rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: key, Version: version})
 			}
+			for key, version := range req.ChildReleases {
+				// A key names a child project (id or name), or a step: all are tried.
+				rel.Children = append(rel.Children, model.ReleaseChild{ProjectID: key, StepName: key, Version: version})
+			}
 			auto, err := a.Engine.CreateRelease(r.Context(), &rel)
 			if err != nil {
 				return err

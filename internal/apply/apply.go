@@ -150,7 +150,8 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 			return err
 		}
 	}
-	for _, p := range doc.Projects {
+	// Children first, so a parent's deploy-a-release steps find them.
+	for _, p := range childrenFirst(doc.Projects) {
 		if err := a.project(ctx, p); err != nil {
 			return err
 		}
@@ -536,6 +537,38 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	return nil
 }
 
+// childrenFirst orders projects so that those a project deploys releases
+// of come before it (a cycle keeps the file's order; saving it then says
+// what is wrong).
+func childrenFirst(projects []confdoc.Project) []confdoc.Project {
+	byName := map[string]int{}
+	for i, p := range projects {
+		byName[model.NameKey(p.Name)] = i
+	}
+	var out []confdoc.Project
+	state := make([]int, len(projects)) // 0 new, 1 visiting, 2 done
+	var visit func(i int)
+	visit = func(i int) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		for _, s := range projects[i].Steps {
+			if s.DeployRelease != nil {
+				if j, ok := byName[model.NameKey(s.DeployRelease.Project)]; ok {
+					visit(j)
+				}
+			}
+		}
+		state[i] = 2
+		out = append(out, projects[i])
+	}
+	for i := range projects {
+		visit(i)
+	}
+	return out
+}
+
 // steps turns the file's steps into the model's, worker pools by name.
 func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step) ([]model.Step, error) {
 	var problems []string
@@ -551,6 +584,17 @@ func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step
 		if s.ManualIntervention != nil {
 			m := *s.ManualIntervention
 			step.Manual = &m
+		}
+		if dr := s.DeployRelease; dr != nil {
+			child, err := a.q.FindProject(ctx, dr.Project)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				problems = append(problems, fmt.Sprintf("%s.deployRelease.project: project %q is neither in the file nor on the server", field, dr.Project))
+			case err != nil:
+				return nil, err
+			default:
+				step.DeployRelease = &model.DeployReleaseAction{ProjectID: child.ID, Mode: dr.Mode, Variables: dr.Variables}
+			}
 		}
 		if s.Script != nil {
 			sc := *s.Script

@@ -116,6 +116,13 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 				Environments: toNames(s.Environments), ExcludedEnvironments: toNames(s.ExcludedEnvironments),
 				Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
 				StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
+			if dr := s.DeployRelease; dr != nil {
+				child, err := q.GetProject(ctx, dr.ProjectID)
+				if err != nil {
+					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+				}
+				step.DeployRelease = &confdoc.DeployRelease{Project: child.Name, Mode: dr.Mode, Variables: dr.Variables}
+			}
 			if s.WorkerPoolID != "" {
 				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)
 				if err != nil {

@@ -16,7 +16,7 @@ import (
 func (a *app) releaseCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Create, list and deploy releases"}
 	var project, version, notes string
-	var packageArgs []string
+	var packageArgs, childArgs []string
 	create := &cobra.Command{Use: "create", Short: "Create a release: a snapshot of the project's process and variables", Args: cobra.NoArgs,
 		Example: `  pulpo release create --project web --version 1.4.0 --notes "New login page"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,7 +32,15 @@ func (a *app) releaseCommand() *cobra.Command {
 				}
 				pkgs[id] = v
 			}
-			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs})
+			children := map[string]string{}
+			for _, spec := range childArgs {
+				name, v, ok := strings.Cut(spec, ":")
+				if !ok || name == "" || v == "" {
+					return fmt.Errorf("--child-release takes PROJECT:VERSION (or STEP:VERSION), not %q", spec)
+				}
+				children[name] = v
+			}
+			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs, ChildReleases: children})
 			if err != nil {
 				return err
 			}
@@ -48,6 +56,7 @@ func (a *app) releaseCommand() *cobra.Command {
 	create.Flags().StringVar(&version, "version", "", "release version (default the next patch number)")
 	create.Flags().StringVar(&notes, "notes", "", "release notes")
 	create.Flags().StringArrayVar(&packageArgs, "package", nil, "ID:VERSION (or STEP:VERSION) of a package step's package; the feed's newest otherwise (repeat)")
+	create.Flags().StringArrayVar(&childArgs, "child-release", nil, "PROJECT:VERSION (or STEP:VERSION) a deploy-a-release step deploys; the child's newest release otherwise (repeat)")
 	create.MarkFlagRequired("project")
 
 	list := &cobra.Command{Use: "list", Short: "List a project's releases, newest first", Args: cobra.NoArgs,

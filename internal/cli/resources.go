@@ -324,7 +324,8 @@ func (a *app) processCommand() *cobra.Command {
 	var substitute, structured []string
 	var retain int
 	var scriptPkg, scriptInPkg, scriptArgs string
-	var manual, condition, conditionExpr string
+	var manual, condition, conditionExpr, deployProject, deployMode string
+	var passDown []string
 	var teams, onlyEnvs, exceptEnvs []string
 	var required, withPrevious bool
 	var retries, retryDelay int
@@ -341,9 +342,11 @@ func (a *app) processCommand() *cobra.Command {
 				return fmt.Errorf("--script-package and --script-in-package go together: the package, and the script's path inside it")
 			case scriptArgs != "" && scriptPkg == "":
 				return fmt.Errorf("--script-arguments is for a script kept in a package (--script-package)")
+			case deployProject != "" && (manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
+				return fmt.Errorf("--deploy-release makes a deploy-a-release step: leave out --manual, --script, --script-file, --script-package and --package")
 			case manual != "" && (scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
 				return fmt.Errorf("--manual makes a manual intervention step: leave out --script, --script-file, --script-package and --package")
-			case manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+			case deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
 				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, or ask people with --manual")
 			}
 			if scriptFile != "" {
@@ -376,7 +379,23 @@ func (a *app) processCommand() *cobra.Command {
 					*list.ids = append(*list.ids, env.ID)
 				}
 			}
-			if manual != "" {
+			if deployProject != "" {
+				child, err := c.FindProject(cmd.Context(), deployProject)
+				if err != nil {
+					return err
+				}
+				s.DeployRelease = &model.DeployReleaseAction{ProjectID: child.ID, Mode: model.DeployReleaseMode(deployMode)}
+				for _, kv := range passDown {
+					name, value, ok := strings.Cut(kv, "=")
+					if !ok || name == "" {
+						return fmt.Errorf("--pass takes NAME=VALUE, not %q", kv)
+					}
+					if s.DeployRelease.Variables == nil {
+						s.DeployRelease.Variables = map[string]string{}
+					}
+					s.DeployRelease.Variables[name] = value
+				}
+			} else if manual != "" {
 				s.Manual = &model.ManualAction{Instructions: manual, ResponsibleTeams: teams}
 			} else if pkgID != "" {
 				s.Package = &model.PackageAction{PackageID: pkgID, SubstituteFiles: substitute, StructuredConfigFiles: structured,
@@ -422,6 +441,9 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package or --script-package: render files matching this glob as templates (repeat)")
 	add.Flags().StringArrayVar(&structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
 	add.Flags().IntVar(&retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
+	add.Flags().StringVar(&deployProject, "deploy-release", "", "make a step that deploys a release of this project (chosen when the parent release is created)")
+	add.Flags().StringVar(&deployMode, "deploy-mode", "", "with --deploy-release: always (default), ifDifferent or ifNewer than what the environment has")
+	add.Flags().StringArrayVar(&passDown, "pass", nil, "with --deploy-release: NAME=TEMPLATE, a value the child deployment gets (repeat)")
 	add.Flags().StringVar(&manual, "manual", "", "make a manual intervention step with these instructions (markdown): the deployment waits until someone proceeds or aborts")
 	add.Flags().StringArrayVar(&teams, "responsible-team", nil, "with --manual: a team that may answer (repeat)")
 	add.Flags().StringArrayVar(&onlyEnvs, "only-environment", nil, "run the step only in this environment (repeat)")
@@ -487,6 +509,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			summary = "script " + s.Script.FromPackage.File + " from package " + s.Script.FromPackage.PackageID
 		case s.Manual != nil:
 			summary = "manual: " + firstLine(s.Manual.Instructions)
+		case s.DeployRelease != nil:
+			summary = "deploy a release of " + s.DeployRelease.ProjectID
 		case s.Script != nil:
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:
@@ -500,6 +524,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			where = "server"
 		case s.Manual != nil:
 			where = "people"
+		case s.DeployRelease != nil:
+			where = "server"
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, where, summary})
 	}

@@ -108,6 +108,8 @@ type Step struct {
 	Package *model.PackageAction `json:"package,omitempty" yaml:"package,omitempty"`
 	// ManualIntervention waits for a person to proceed or abort.
 	ManualIntervention *model.ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
+	// DeployRelease deploys a release of another project (by name).
+	DeployRelease *DeployRelease `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).
@@ -129,6 +131,13 @@ type Step struct {
 	StartWithPrevious   bool                `json:"startWithPrevious,omitempty" yaml:"startWithPrevious,omitempty"`
 	Retries             int                 `json:"retries,omitempty" yaml:"retries,omitempty"`
 	RetryDelaySeconds   int                 `json:"retryDelaySeconds,omitempty" yaml:"retryDelaySeconds,omitempty"`
+}
+
+// DeployRelease is a deploy-a-release step: the child project by name.
+type DeployRelease struct {
+	Project   string                  `json:"project" yaml:"project"`
+	Mode      model.DeployReleaseMode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	Variables map[string]string       `json:"variables,omitempty" yaml:"variables,omitempty"`
 }
 
 // Variable is one value; Environments scopes it by environment name. A

@@ -80,8 +80,11 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 			return nil
 		}
 	}
-	if step.Manual != nil {
+	switch {
+	case step.Manual != nil:
 		return h.manualIntervention(ctx, run, x, step, act, values)
+	case step.DeployRelease != nil:
+		return h.deployRelease(ctx, run, x, step, act, values)
 	}
 	return h.runStep(ctx, run, x, step, act, values)
 }

@@ -60,6 +60,7 @@ func (h deployHandler) Execute(ctx context.Context, run *tasks.Run) error {
 	var wait *tasks.WaitError
 	switch {
 	case errors.Is(err, tasks.ErrCancelRequested) || errors.Is(context.Cause(ctx), tasks.ErrCancelRequested):
+		h.cancelChildren(run)
 		h.closeActivities(run, model.ActivityCanceled)
 	case errors.As(err, &wait):
 		// Parked until someone answers: what runs stays open.
@@ -128,6 +129,16 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 		}
 	}
 	values := h.systemVariables(ctx, run.Store().Read(), x, run.Task)
+	for _, pv := range x.d.ParentVariables {
+		plain, err := run.Store().Read().OpenSealed(pv.Value)
+		if err != nil {
+			return fmt.Errorf("open the value of %s the parent deployment gave: %w", pv.Name, err)
+		}
+		if pv.Sensitive {
+			masker.Add(plain)
+		}
+		values.Set(pv.Name, plain) // the parent's value wins over the project's
+	}
 	if err := h.runSteps(ctx, run, x, steps, acts, values); err != nil {
 		return err
 	}
@@ -1001,6 +1012,12 @@ func (h deployHandler) Finished(ctx context.Context, q *store.Queries, t model.T
 	}
 	if err := q.EnqueueEvent(ctx, ev); err != nil {
 		return err
+	}
+	if t.ParentTaskID != "" {
+		// The parent deployment waits for this one: it goes on now.
+		if err := q.WakeTask(ctx, t.ParentTaskID); err != nil {
+			return err
+		}
 	}
 	if state != model.TaskSuccess {
 		return nil

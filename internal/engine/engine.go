@@ -108,59 +108,19 @@ type DeployRequest struct {
 	NotBefore, NotAfter *time.Time
 	// OverrideFreeze deploys even during a deployment freeze.
 	OverrideFreeze bool
+	// ParentTaskID is the parent deployment's task when a deploy-a-release
+	// step asks; ParentVariables are the values it passes down (plain
+	// here, sealed when stored).
+	ParentTaskID    string
+	ParentVariables []model.ParentVariable
 }
 
 // Deploy checks that the lifecycle allows the deployment now and queues it.
 // Refusals are *model.RefusedError; unknown references *model.ValidationError.
 func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deployment, error) {
 	var d model.Deployment
-	err := e.cfg.Store.Tx(ctx, func(q *store.Queries) error {
-		rel, err := q.GetRelease(ctx, req.ReleaseID)
-		if errors.Is(err, store.ErrNotFound) {
-			return invalid("deployment", "releaseId: release %q does not exist", req.ReleaseID)
-		}
-		if err != nil {
-			return err
-		}
-		env, err := q.GetEnvironment(ctx, req.EnvironmentID)
-		if errors.Is(err, store.ErrNotFound) {
-			return invalid("deployment", "environmentId: environment %q does not exist", req.EnvironmentID)
-		}
-		if err != nil {
-			return err
-		}
-		prog, err := progression(ctx, q, rel)
-		if err != nil {
-			return err
-		}
-		if err := prog.CanDeploy(env.ID); err != nil {
-			return fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
-		}
-		prompted, err := promptedValues(q, rel, req.Variables)
-		if err != nil {
-			return err
-		}
-		opts, err := deploymentOptions(rel, env, req)
-		if err != nil {
-			return err
-		}
-		if err := checkSchedule(req, e.cfg.Store.Now()); err != nil {
-			return err
-		}
-		if !req.OverrideFreeze {
-			at := e.cfg.Store.Now()
-			if req.NotBefore != nil && req.NotBefore.After(at) {
-				at = *req.NotBefore
-			}
-			if f, err := frozen(ctx, q, rel.ProjectID, env.ID, at); err != nil {
-				return err
-			} else if f != nil {
-				return &model.RefusedError{Reason: fmt.Sprintf("deployments to %s are frozen by %q from %s until %s; deploy with --override-freeze (overrideFreeze) if this one cannot wait",
-					env.Name, f.Name, f.Start.UTC().Format("2006-01-02 15:04 UTC"), f.End.UTC().Format("2006-01-02 15:04 UTC"))}
-			}
-		}
-		opts.OverrideFreeze = req.OverrideFreeze
-		d, err = queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted, opts, req.NotBefore, req.NotAfter)
+	err := e.cfg.Store.Tx(ctx, func(q *store.Queries) (err error) {
+		d, err = e.deployTx(ctx, q, req)
 		return err
 	})
 	if err != nil {
@@ -168,6 +128,65 @@ func (e *Engine) Deploy(ctx context.Context, req DeployRequest) (model.Deploymen
 	}
 	e.cfg.Queue.Notify()
 	return d, nil
+}
+
+// deployTx checks and queues a deployment in the caller's transaction;
+// the caller notifies the queue once it commits.
+func (e *Engine) deployTx(ctx context.Context, q *store.Queries, req DeployRequest) (model.Deployment, error) {
+	rel, err := q.GetRelease(ctx, req.ReleaseID)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Deployment{}, invalid("deployment", "releaseId: release %q does not exist", req.ReleaseID)
+	}
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	env, err := q.GetEnvironment(ctx, req.EnvironmentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Deployment{}, invalid("deployment", "environmentId: environment %q does not exist", req.EnvironmentID)
+	}
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	prog, err := progression(ctx, q, rel)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	if err := prog.CanDeploy(env.ID); err != nil {
+		return model.Deployment{}, fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
+	}
+	prompted, err := promptedValues(q, rel, req.Variables)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	opts, err := deploymentOptions(rel, env, req)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	if err := checkSchedule(req, e.cfg.Store.Now()); err != nil {
+		return model.Deployment{}, err
+	}
+	if !req.OverrideFreeze {
+		at := e.cfg.Store.Now()
+		if req.NotBefore != nil && req.NotBefore.After(at) {
+			at = *req.NotBefore
+		}
+		if f, err := frozen(ctx, q, rel.ProjectID, env.ID, at); err != nil {
+			return model.Deployment{}, err
+		} else if f != nil {
+			return model.Deployment{}, &model.RefusedError{Reason: fmt.Sprintf("deployments to %s are frozen by %q from %s until %s; deploy with --override-freeze (overrideFreeze) if this one cannot wait",
+				env.Name, f.Name, f.Start.UTC().Format("2006-01-02 15:04 UTC"), f.End.UTC().Format("2006-01-02 15:04 UTC"))}
+		}
+	}
+	opts.OverrideFreeze = req.OverrideFreeze
+	for _, pv := range req.ParentVariables {
+		sealed, err := q.Seal(pv.Value)
+		if err != nil {
+			return model.Deployment{}, err
+		}
+		pv.Value = sealed
+		opts.ParentVariables = append(opts.ParentVariables, pv)
+	}
+	return queueDeployment(ctx, q, rel, env, req.CreatedBy, prompted, opts, req.NotBefore, req.NotAfter, req.ParentTaskID)
 }
 
 // CreateRelease stores a release snapshot and queues the deployments its
@@ -252,14 +271,14 @@ func progression(ctx context.Context, q *store.Queries, rel model.Release) (*mod
 }
 
 func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment, by string, prompted map[string]string,
-	opts model.DeploymentOptions, notBefore, notAfter *time.Time) (model.Deployment, error) {
+	opts model.DeploymentOptions, notBefore, notAfter *time.Time, parentTaskID string) (model.Deployment, error) {
 	project, err := q.GetProject(ctx, rel.ProjectID)
 	if err != nil {
 		return model.Deployment{}, err
 	}
 	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted, DeploymentOptions: opts}
 	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name),
-		NotBefore: notBefore, NotAfter: notAfter}
+		NotBefore: notBefore, NotAfter: notAfter, ParentTaskID: parentTaskID}
 	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
 		return d, err
 	}
@@ -353,7 +372,7 @@ func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([
 			notBefore = &f.End
 		}
 		d, err := queueDeployment(ctx, q, rel, env, model.CreatedByLifecycle, nil,
-			model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}, notBefore, nil)
+			model.DeploymentOptions{GuidedFailure: env.UseGuidedFailure}, notBefore, nil, "")
 		if err != nil {
 			return nil, err
 		}

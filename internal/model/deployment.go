@@ -30,6 +30,16 @@ type DeploymentOptions struct {
 	GuidedFailure bool `json:"guidedFailure,omitempty"`
 	// OverrideFreeze records that it was deployed despite a freeze.
 	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
+	// ParentVariables are the values a parent deployment passed down
+	// (sealed); they win over the project's own. Not shown through the API.
+	ParentVariables []ParentVariable `json:"-"`
+}
+
+// ParentVariable is a value a parent deployment gives its child.
+type ParentVariable struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
 }
 
 // CreatedByLifecycle marks deployments a lifecycle's automatic phase started.

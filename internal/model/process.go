@@ -27,6 +27,8 @@ type Step struct {
 	Package *PackageAction `json:"package,omitempty"`
 	// Manual waits for a person to proceed or abort.
 	Manual *ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
+	// DeployRelease deploys a release of another project (a child).
+	DeployRelease *DeployReleaseAction `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
 
 	// TargetRoles makes the step run on every enabled deployment target of
 	// the deployment's environment that has any of these roles. Without
@@ -93,6 +95,31 @@ type ManualAction struct {
 	ResponsibleTeams []string `json:"responsibleTeams,omitempty" yaml:"responsibleTeams,omitempty"`
 }
 
+// DeployReleaseAction deploys a release of another project (the child) to
+// the parent deployment's environment. The child release is chosen when
+// the parent release is created; the child's own lifecycle must allow the
+// deployment.
+type DeployReleaseAction struct {
+	ProjectID string `json:"projectId" yaml:"projectId"`
+	// Mode says when the child is deployed: always (default), ifDifferent
+	// (the environment has another release of it), or ifNewer (the chosen
+	// release is newer than what the environment has).
+	Mode DeployReleaseMode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// Variables are templates rendered with the parent's values and given
+	// to the child deployment, where they win over the child's own values.
+	Variables map[string]string `json:"variables,omitempty" yaml:"variables,omitempty"`
+}
+
+// DeployReleaseMode says when a deploy-a-release step deploys its child.
+type DeployReleaseMode string
+
+// Deploy-a-release modes.
+const (
+	DeployAlways      DeployReleaseMode = "always"
+	DeployIfDifferent DeployReleaseMode = "ifDifferent"
+	DeployIfNewer     DeployReleaseMode = "ifNewer"
+)
+
 // RunsIn reports whether the step's environment filters let it run in env.
 func (s *Step) RunsIn(envID string) bool {
 	for _, e := range s.ExcludedEnvironments {
@@ -146,6 +173,8 @@ func (s *Step) Kind() string {
 		return "package"
 	case s.Manual != nil:
 		return "manual"
+	case s.DeployRelease != nil:
+		return "deploy-release"
 	}
 	return ""
 }
@@ -232,9 +261,9 @@ func (d *DeploymentProcess) Validate() error {
 			}
 			ids[s.ID] = true
 		}
-		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil); {
+		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil) + btoi(s.DeployRelease != nil); {
 		case actions > 1:
-			p.add(field, "does one thing: set one of script, package and manualIntervention")
+			p.add(field, "does one thing: set one of script, package, manualIntervention and deployRelease")
 		case s.Script != nil:
 			validateScript(&p, field+".script", s.Script)
 		case s.Package != nil:
@@ -246,8 +275,24 @@ func (d *DeploymentProcess) Validate() error {
 			if len(s.TargetRoles) > 0 || s.WorkerPoolID != "" {
 				p.add(field, "a manual intervention runs on no machine: leave out targetRoles and workerPoolId")
 			}
+		case s.DeployRelease != nil:
+			dr := s.DeployRelease
+			if dr.ProjectID == "" {
+				p.add(field+".deployRelease.projectId", "is required: the project whose release it deploys")
+			}
+			switch dr.Mode {
+			case "", DeployAlways, DeployIfDifferent, DeployIfNewer:
+			default:
+				p.add(field+".deployRelease.mode", "%q is not a mode: use always, ifDifferent or ifNewer", dr.Mode)
+			}
+			if len(s.TargetRoles) > 0 || s.WorkerPoolID != "" {
+				p.add(field, "deploying a release runs on no machine: leave out targetRoles and workerPoolId")
+			}
+			if s.Retries > 0 {
+				p.add(field+".retries", "deploying a release is not retried; use guided failure")
+			}
 		default:
-			p.add(field, "says nothing to do: set script, package or manualIntervention")
+			p.add(field, "says nothing to do: set script, package, manualIntervention or deployRelease")
 		}
 		switch s.Condition {
 		case "", ConditionSuccess, ConditionFailure, ConditionAlways:

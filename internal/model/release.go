@@ -24,6 +24,19 @@ type Release struct {
 	// Packages are the package versions its package steps deploy, chosen
 	// when it was created.
 	Packages []ReleasePackage `json:"packages,omitempty"`
+	// Children are the releases of other projects its deploy-a-release
+	// steps deploy, chosen when it was created.
+	Children []ReleaseChild `json:"children,omitempty"`
+}
+
+// ReleaseChild is the release of another project a deploy-a-release step
+// of a parent release deploys.
+type ReleaseChild struct {
+	StepID    string `json:"stepId"`
+	StepName  string `json:"stepName"`
+	ProjectID string `json:"projectId"`
+	ReleaseID string `json:"releaseId"`
+	Version   string `json:"version"`
 }
 
 // ReleasePackage is the package version a release deploys in one step.

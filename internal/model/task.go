@@ -53,6 +53,9 @@ type Task struct {
 	// expiry after which a task that has not started fails instead.
 	NotBefore *time.Time `json:"notBefore,omitempty"`
 	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	// ParentTaskID is the task that started this one (a parent
+	// deployment); canceling the parent cancels it.
+	ParentTaskID string `json:"parentTaskId,omitempty"`
 }
 
 // Duration is how long the task ran, or has run so far.

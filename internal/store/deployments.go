@@ -22,9 +22,20 @@ func scanDeployment(s scanner) (model.Deployment, error) {
 		err = unmarshal(prompted, &d.Prompted)
 	}
 	if err == nil && options != "" {
-		err = unmarshal(options, &d.DeploymentOptions)
+		var o storedOptions
+		if err = unmarshal(options, &o); err == nil {
+			d.DeploymentOptions = o.DeploymentOptions
+			d.ParentVariables = o.ParentVariables
+		}
 	}
 	return d, err
+}
+
+// storedOptions are a deployment's options as stored: with the values its
+// parent passed down (sealed), which the API does not show.
+type storedOptions struct {
+	model.DeploymentOptions
+	ParentVariables []model.ParentVariable `json:"parentVariables,omitempty"`
 }
 
 // CreateDeployment stores a deployment and queues its task, in the caller's
@@ -48,7 +59,7 @@ func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, tas
 			return err
 		}
 	}
-	options, err := marshal(d.DeploymentOptions)
+	options, err := marshal(storedOptions{DeploymentOptions: d.DeploymentOptions, ParentVariables: d.ParentVariables})
 	if err != nil {
 		return err
 	}

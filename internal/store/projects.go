@@ -286,6 +286,16 @@ func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.Deployment
 				}
 			}
 		}
+		if dr := s.DeployRelease; dr != nil {
+			switch _, err := q.GetProject(ctx, dr.ProjectID); {
+			case dr.ProjectID == d.ProjectID:
+				problems = append(problems, fmt.Sprintf("steps[%d].deployRelease.projectId: a project cannot deploy a release of itself", i))
+			case errors.Is(err, ErrNotFound):
+				problems = append(problems, fmt.Sprintf("steps[%d].deployRelease.projectId: project %q does not exist", i, dr.ProjectID))
+			case err != nil:
+				return err
+			}
+		}
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)

@@ -10,14 +10,19 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages`
+const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages, children`
 
 func scanRelease(s scanner) (model.Release, error) {
 	var r model.Release
 	var created int64
-	var process, vars, packages string
-	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages); err != nil {
+	var process, vars, packages, children string
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages, &children); err != nil {
 		return r, err
+	}
+	if children != "" && children != "[]" {
+		if err := unmarshal(children, &r.Children); err != nil {
+			return r, fmt.Errorf("read child releases of %s: %w", r.ID, err)
+		}
 	}
 	if packages != "" && packages != "[]" {
 		if err := unmarshal(packages, &r.Packages); err != nil {
@@ -66,6 +71,9 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	if err := q.choosePackages(ctx, r); err != nil {
 		return err
 	}
+	if err := q.chooseChildren(ctx, r); err != nil {
+		return err
+	}
 	var existing string
 	err = q.queryRow(ctx, `SELECT id FROM releases WHERE project_id = ? AND version_key = ?`, r.ProjectID, strings.ToLower(r.Version)).Scan(&existing)
 	switch {
@@ -94,8 +102,14 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 			return err
 		}
 	}
-	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, strings.ToLower(r.Version))
+	kids := "[]"
+	if len(r.Children) > 0 {
+		if kids, err = marshal(r.Children); err != nil {
+			return err
+		}
+	}
+	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, kids, strings.ToLower(r.Version))
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -181,6 +195,68 @@ func (q *Queries) DeleteRelease(ctx context.Context, id string) error {
 		return fmt.Errorf("delete release: %w", err)
 	}
 	return mustAffect(res, "release", id)
+}
+
+// chooseChildren fixes the release every deploy-a-release step deploys:
+// the one asked for in r.Children (matched by step name, or by the child
+// project's id or name), else the child project's newest release.
+func (q *Queries) chooseChildren(ctx context.Context, r *model.Release) error {
+	asked := r.Children
+	r.Children = nil
+	used := make([]bool, len(asked))
+	var problems []string
+	for _, step := range r.ProcessSnapshot.EnabledSteps() {
+		dr := step.DeployRelease
+		if dr == nil {
+			continue
+		}
+		child, err := q.GetProject(ctx, dr.ProjectID)
+		if errors.Is(err, ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("children: step %q deploys project %q, which no longer exists", step.Name, dr.ProjectID))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		version := ""
+		for i, a := range asked {
+			if model.SameName(a.StepName, step.Name) || a.ProjectID == child.ID || model.SameName(a.ProjectID, child.Name) {
+				version, used[i] = a.Version, true
+				break
+			}
+		}
+		var rel model.Release
+		if version == "" {
+			latest, _, err := q.ListReleases(ctx, ReleaseFilter{ProjectID: child.ID, Take: 1})
+			if err != nil {
+				return err
+			}
+			if len(latest) == 0 {
+				problems = append(problems, fmt.Sprintf("children: step %q deploys project %s, which has no release yet; create one first", step.Name, child.Name))
+				continue
+			}
+			rel = latest[0]
+		} else if rel, err = q.FindRelease(ctx, child.ID, version); errors.Is(err, ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("children: project %s has no release %s for step %q", child.Name, version, step.Name))
+			continue
+		} else if err != nil {
+			return err
+		}
+		r.Children = append(r.Children, model.ReleaseChild{StepID: step.ID, StepName: step.Name, ProjectID: child.ID, ReleaseID: rel.ID, Version: rel.Version})
+	}
+	for i, a := range asked {
+		if !used[i] {
+			name := a.ProjectID
+			if name == "" {
+				name = a.StepName
+			}
+			problems = append(problems, fmt.Sprintf("children: no step deploys a release of %q", name))
+		}
+	}
+	if len(problems) > 0 {
+		return &model.ValidationError{Subject: "release", Problems: problems}
+	}
+	return nil
 }
 
 // choosePackages fixes the package version of every step that takes a

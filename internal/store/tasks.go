@@ -26,14 +26,14 @@ type Claim struct {
 }
 
 const taskColumns = `id, kind, description, state, deployment_id, project_id, environment_id,
-	queued_at, started_at, completed_at, error, cancel_requested, not_before, not_after`
+	queued_at, started_at, completed_at, error, cancel_requested, not_before, not_after, parent_task_id`
 
 func scanTask(s scanner) (model.Task, error) {
 	var t model.Task
 	var queued, notBefore, notAfter int64
 	var started, completed sql.NullInt64
 	err := s.Scan(&t.ID, &t.Kind, &t.Description, &t.State, &t.DeploymentID, &t.ProjectID, &t.EnvironmentID,
-		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter)
+		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter, &t.ParentTaskID)
 	t.QueuedAt = fromMicros(queued)
 	t.StartedAt, t.CompletedAt = fromNullMicros(started), fromNullMicros(completed)
 	t.NotBefore, t.NotAfter = fromOptionalMicros(notBefore), fromOptionalMicros(notAfter)
@@ -64,10 +64,10 @@ func (q *Queries) CreateTask(ctx context.Context, t *model.Task) error {
 	}
 	t.ID, t.State = id, model.TaskQueued
 	t.QueuedAt = fromMicros(toMicros(q.now()))
-	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at, not_before, not_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at, not_before, not_after, parent_task_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, seq, t.Kind, t.Description, t.State, t.DeploymentID, t.ProjectID, t.EnvironmentID, toMicros(t.QueuedAt),
-		optionalMicros(t.NotBefore), optionalMicros(t.NotAfter))
+		optionalMicros(t.NotBefore), optionalMicros(t.NotAfter), t.ParentTaskID)
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -90,6 +90,8 @@ type TaskFilter struct {
 	States        []model.TaskState
 	ProjectID     string
 	EnvironmentID string
+	// ParentTaskID lists the tasks a task started.
+	ParentTaskID string
 }
 
 // ListTasks returns a page of tasks, newest first, and the total.
@@ -113,6 +115,9 @@ func (q *Queries) ListTasks(ctx context.Context, f TaskFilter) ([]model.Task, in
 	}
 	if f.EnvironmentID != "" {
 		where, args = append(where, "environment_id = ?"), append(args, f.EnvironmentID)
+	}
+	if f.ParentTaskID != "" {
+		where, args = append(where, "parent_task_id = ?"), append(args, f.ParentTaskID)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM tasks`+whereClause(where), args...)
 	if err != nil {
@@ -234,10 +239,10 @@ func (q *Queries) FinishTask(ctx context.Context, l Lease, state model.TaskState
 	return nil
 }
 
-// SuspendTask parks a running task that waits for people: it gives up its
-// lease and slot, and no node claims it until WakeTask. When every question
-// of the task was answered meanwhile, nothing changes and it returns false:
-// the caller goes on with the answers instead. The task row is locked
+// SuspendTask parks a running task that waits for people or for the tasks
+// it started: it gives up its lease and slot, and no node claims it until
+// WakeTask. When every question was answered and every child task finished
+// meanwhile, nothing changes and it returns false: the caller goes on. The task row is locked
 // first, as AnswerInterruption does, so an answer and a suspension cannot
 // pass each other.
 func (q *Queries) SuspendTask(ctx context.Context, l Lease) (bool, error) {
@@ -251,7 +256,12 @@ func (q *Queries) SuspendTask(ctx context.Context, l Lease) (bool, error) {
 		return false, fmt.Errorf("suspend task %s: %w", l.TaskID, ErrLeaseLost)
 	}
 	pending, err := q.count(ctx, `SELECT COUNT(*) FROM interruptions WHERE task_id = ? AND answer = ''`, l.TaskID)
-	if err != nil || pending == 0 {
+	if err != nil {
+		return false, err
+	}
+	running, err := q.count(ctx, `SELECT COUNT(*) FROM tasks WHERE parent_task_id = ? AND state NOT IN (?, ?, ?)`,
+		l.TaskID, model.TaskSuccess, model.TaskFailed, model.TaskCanceled)
+	if err != nil || pending+running == 0 {
 		return false, err
 	}
 	if _, err := q.exec(ctx, `UPDATE tasks SET state = ?, lease_owner = '', lease_expires_at = 0 WHERE id = ?`, model.TaskWaiting, l.TaskID); err != nil {
@@ -290,6 +300,9 @@ func (q *Queries) RequestCancel(ctx context.Context, id string) (model.Task, err
 		}
 		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ?, completed_at = ?, error = ? WHERE id = ?`,
 			model.TaskCanceled, true, toMicros(q.now()), "canceled before it started", id)
+		if err == nil && t.ParentTaskID != "" {
+			err = q.WakeTask(ctx, t.ParentTaskID) // a parent waiting for it goes on
+		}
 	case model.TaskWaiting:
 		// Its questions are closed, and a node runs the task once more to
 		// end it as canceled, closing what it opened.

@@ -49,6 +49,10 @@ type CreateReleaseRequest struct {
 	// Version is the release number; the next patch number when omitted.
 	Version string `json:"version,omitempty"`
 	Notes   string `json:"notes,omitempty"`
+	// ChildReleases chooses, by child project (id or name) or step name,
+	// the release each deploy-a-release step deploys; the child's newest
+	// release otherwise.
+	ChildReleases map[string]string `json:"childReleases,omitempty"`
 }
 
 // CreateReleaseResponse is the new release and the deployments its
