@@ -438,3 +438,35 @@ projects:
 		t.Fatalf("a disabled trigger created a release:\n%s", out)
 	}
 }
+
+// TestRollingBackIsDeployingThePreviousRelease: the dashboard names what
+// each environment has and had before; deploying that brings it back.
+func TestRollingBackIsDeployingThePreviousRelease(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: shop
+    steps:
+      - name: Hello
+        script: {body: "echo release #{Octopus.Release.Number}"}
+`)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		s.ok("release", "create", "-p", "shop", "--version", v)
+		s.ok("release", "deploy", "-p", "shop", "--version", v, "--environment", "Dev", "--watch")
+	}
+	var dash struct {
+		Cells []struct {
+			Current  *struct{ Version string } `json:"current"`
+			Previous *struct{ Version string } `json:"previous"`
+		} `json:"cells"`
+	}
+	s.okJSON(&dash, "dashboard")
+	if len(dash.Cells) != 1 || dash.Cells[0].Current.Version != "1.1.0" || dash.Cells[0].Previous.Version != "1.0.0" {
+		t.Fatalf("dashboard: %+v", dash.Cells)
+	}
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--watch")
+	if out := s.ok("dashboard", "--previous"); !strings.Contains(out, "1.0.0 ← 1.1.0") {
+		t.Fatalf("after the rollback:\n%s", out)
+	}
+}

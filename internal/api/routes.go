@@ -162,6 +162,26 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	a.add(route{method: "GET", path: Prefix + "/dashboard", tag: "deployments", response: wire.Dashboard{},
+		summary: "What is deployed where: per project and environment the latest deployment, the current release and the previous one (what a rollback deploys)",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			q := a.Store.Read()
+			envs, err := q.AllEnvironments(r.Context())
+			if err != nil {
+				return err
+			}
+			projects, _, err := q.ListProjects(r.Context(), store.ListOptions{})
+			if err != nil {
+				return err
+			}
+			cells, err := q.Dashboard(r.Context())
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, wire.Dashboard{Environments: envs, Projects: projects, Cells: cells})
+			return nil
+		}})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()

@@ -763,3 +763,9 @@ func (c *Client) TestSubscription(ctx context.Context, id string) (model.Deliver
 	var d model.Delivery
 	return d, c.do(ctx, "POST", "/subscriptions/"+url.PathEscape(id)+"/test", nil, &d)
 }
+
+// Dashboard reads what is deployed where.
+func (c *Client) Dashboard(ctx context.Context) (wire.Dashboard, error) {
+	var d wire.Dashboard
+	return d, c.do(ctx, "GET", "/dashboard", nil, &d)
+}

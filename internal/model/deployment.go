@@ -44,3 +44,26 @@ type ParentVariable struct {
 
 // CreatedByLifecycle marks deployments a lifecycle's automatic phase started.
 const CreatedByLifecycle = "lifecycle"
+
+// DashboardDeployment is one deployment as the dashboard shows it.
+type DashboardDeployment struct {
+	DeploymentID string     `json:"deploymentId"`
+	TaskID       string     `json:"taskId"`
+	ReleaseID    string     `json:"releaseId"`
+	Version      string     `json:"version"`
+	State        TaskState  `json:"state"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	CompletedAt  *time.Time `json:"completedAt,omitempty"`
+}
+
+// DashboardCell is what one environment has of one project: the latest
+// deployment (whatever its state), the release deployed successfully last
+// (current) and the one successfully deployed before it (previous: what a
+// rollback would deploy).
+type DashboardCell struct {
+	ProjectID     string               `json:"projectId"`
+	EnvironmentID string               `json:"environmentId"`
+	Latest        *DashboardDeployment `json:"latest,omitempty"`
+	Current       *DashboardDeployment `json:"current,omitempty"`
+	Previous      *DashboardDeployment `json:"previous,omitempty"`
+}

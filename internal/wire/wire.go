@@ -125,3 +125,11 @@ type TriggerRun struct {
 	Deployments []model.Deployment `json:"deployments,omitempty"`
 	Releases    []model.Release    `json:"releases,omitempty"`
 }
+
+// Dashboard is what is deployed where: a cell per project and environment
+// with the latest deployment, the current release and the previous one.
+type Dashboard struct {
+	Environments []model.Environment   `json:"environments"`
+	Projects     []model.Project       `json:"projects"`
+	Cells        []model.DashboardCell `json:"cells"`
+}
