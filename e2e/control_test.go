@@ -470,3 +470,88 @@ projects:
 		t.Fatalf("after the rollback:\n%s", out)
 	}
 }
+
+// TestChannels: a release follows the channel whose rules take its
+// package versions, with that channel's lifecycle; the newest version a
+// channel takes is chosen; the version template numbers releases.
+func TestChannels(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+  - name: Test
+lifecycles:
+  - name: Normal
+    phases:
+      - {name: Dev, manualEnvironments: [Dev]}
+      - {name: Test, manualEnvironments: [Test]}
+  - name: Betas to Dev
+    phases:
+      - {name: Dev, automaticEnvironments: [Dev]}
+projects:
+  - name: shop
+    lifecycle: Normal
+    releaseVersionTemplate: "#{Octopus.Action[Install].Package.PackageVersion}"
+    channels:
+      - name: Stable
+        default: true
+        rules: [{packages: [shop-web], tag: "^$"}]
+      - name: Beta
+        lifecycle: Betas to Dev
+        rules: [{packages: [Install], tag: "^beta"}]
+    steps:
+      - name: Install
+        package: {packageId: shop-web}
+      - name: Beta notice
+        channels: [Beta]
+        script: {body: "echo this is a beta in #{Octopus.Release.Channel.Name}"}
+`)
+	dir := t.TempDir()
+	push := func(v string) string {
+		pkg := filepath.Join(dir, "shop-web."+v+".tar.gz")
+		writeTarGz(t, pkg, map[string]string{"Deploy.sh": "echo installing " + v + "\n"})
+		return s.ok("package", "push", pkg)
+	}
+	push("1.0.0")
+	push("1.1.0-beta.1")
+
+	out := s.ok("release", "create", "-p", "shop")
+	if !strings.Contains(out, "Created release 1.0.0") || !strings.Contains(out, "It follows channel Stable") {
+		t.Fatalf("the default channel takes the newest stable version, and the template numbers the release:\n%s", out)
+	}
+	if r := s.pulpo("release", "create", "-p", "shop", "--version", "9.9.9", "--channel", "Stable", "--package", "shop-web:1.1.0-beta.1"); r.code == 0 ||
+		!strings.Contains(r.stderr, `channel Stable does not take it: shop-web 1.1.0-beta.1 has the pre-release tag "beta.1", which does not match ^$`) {
+		t.Fatalf("a version the channel refuses: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := s.pulpo("channel", "create", "-p", "shop", "Bad", "--package", "shop-web", "--version-range", "[2.0"); r.code == 0 ||
+		!strings.Contains(r.stderr, "is not a version range") {
+		t.Fatalf("a bad range: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A beta pushed with a trigger lands in Beta, whose lifecycle deploys it to Dev.
+	s.ok("trigger", "create", "-p", "shop", "Push", "--on-package", "shop-web")
+	if out := push("1.2.0-beta.2"); !strings.Contains(out, "a trigger created release 1.2.0-beta.2") {
+		t.Fatalf("push:\n%s", out)
+	}
+	var deps struct {
+		Items []struct {
+			TaskID    string `json:"taskId"`
+			CreatedBy string `json:"createdBy"`
+		} `json:"items"`
+	}
+	s.okJSON(&deps, "deployment", "list", "-p", "shop")
+	if len(deps.Items) != 1 || deps.Items[0].CreatedBy != "lifecycle" {
+		t.Fatalf("the Beta lifecycle deploys betas to Dev by itself: %+v", deps.Items)
+	}
+	out = s.ok("task", "watch", deps.Items[0].TaskID)
+	if !strings.Contains(out, "installing 1.2.0-beta.2") || !strings.Contains(out, "this is a beta in Beta") {
+		t.Fatalf("the beta deployment:\n%s", out)
+	}
+	// The stable release skips the beta-only step.
+	out = s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--watch")
+	if !strings.Contains(out, "Skipped: the step does not run for releases in this channel") || strings.Contains(out, "this is a beta") {
+		t.Fatalf("the stable deployment:\n%s", out)
+	}
+	if r := s.pulpo("release", "deploy", "-p", "shop", "--version", "1.2.0-beta.2", "--environment", "Test"); r.code == 0 || !strings.Contains(r.stderr, "Betas to Dev") {
+		t.Fatalf("Beta's lifecycle has no Test: exit %d\n%s", r.code, r.stderr)
+	}
+}

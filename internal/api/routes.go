@@ -182,6 +182,20 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	addCRUD(a, crud[model.Channel]{path: "/channels", kind: "channel", plural: "channels", tag: "projects",
+		id: func(v *model.Channel) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Channel, int, error) {
+			projectID := r.URL.Query().Get("projectId")
+			if projectID == "" {
+				return nil, 0, badRequest("give the project: ?projectId=Projects-1")
+			}
+			list, err := q.ListChannels(ctx, projectID)
+			return list, len(list), err
+		},
+		extraQuery: []param{{"projectId", "string", "the project whose channels to list (required)"}},
+		get:        (*store.Queries).GetChannel, create: (*store.Queries).CreateChannel,
+		update: (*store.Queries).UpdateChannel, delete: (*store.Queries).DeleteChannel})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()
@@ -294,7 +308,7 @@ func (a *API) releaseRoutes() {
 			if req.ProjectID == "" {
 				return &apiError{status: http.StatusBadRequest, msg: "release is invalid", details: []string{"projectId: is required"}}
 			}
-			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r)}
+			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r), ChannelID: req.Channel}
 			for key, version := range req.Packages {
 				// A key names a package id, or a step: both are tried.
 				rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: key, Version: version})

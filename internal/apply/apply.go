@@ -470,7 +470,8 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	var diff []string
 	switch {
 	case isNew:
-		p = model.Project{Name: want.Name, Description: want.Description, ProjectGroupID: groupID, LifecycleID: lifecycleID, LibrarySetIDs: setIDs}
+		p = model.Project{Name: want.Name, Description: want.Description, ProjectGroupID: groupID, LifecycleID: lifecycleID, LibrarySetIDs: setIDs,
+			ReleaseVersionTemplate: want.ReleaseVersionTemplate}
 		if err := a.q.CreateProject(ctx, &p); err != nil {
 			return inFile("project", want.Name, err)
 		}
@@ -485,18 +486,38 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 		}
 		diff = diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description",
 			p.ProjectGroupID != groupID, "projectGroup", p.LifecycleID != lifecycleID, "lifecycle",
-			!slices.Equal(p.LibrarySetIDs, setIDs), "librarySets")
+			!slices.Equal(p.LibrarySetIDs, setIDs), "librarySets", p.ReleaseVersionTemplate != want.ReleaseVersionTemplate, "releaseVersionTemplate")
 		if len(diff) > 0 {
 			p.Name, p.Description, p.ProjectGroupID, p.LifecycleID, p.LibrarySetIDs = want.Name, want.Description, groupID, lifecycleID, setIDs
+			p.ReleaseVersionTemplate = want.ReleaseVersionTemplate
 			if err := a.q.UpdateProject(ctx, &p); err != nil {
 				return inFile("project", want.Name, err)
 			}
 		}
 	}
 
+	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
+	if err != nil {
+		return err
+	}
+	diff = append(diff, chDiff...)
 	steps, err := a.steps(ctx, want.Name, want.Steps)
 	if err != nil {
 		return err
+	}
+	var chProblems []string
+	for i := range steps {
+		for _, name := range want.Steps[i].Channels {
+			id, ok := channelIDs[model.NameKey(name)]
+			if !ok {
+				chProblems = append(chProblems, fmt.Sprintf("steps[%d].channels: the project has no channel %q", i, name))
+				continue
+			}
+			steps[i].Channels = append(steps[i].Channels, id)
+		}
+	}
+	if len(chProblems) > 0 {
+		return &model.ValidationError{Subject: fmt.Sprintf("project %q", want.Name), Problems: chProblems}
 	}
 	changed, err := a.process(ctx, p.ID, steps)
 	if err != nil {
@@ -535,6 +556,59 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	}
 	a.recordDiff("project", want.Name, diff)
 	return nil
+}
+
+// channels creates and updates the listed channels of a project and
+// returns every channel's id by name key.
+func (a *applier) channels(ctx context.Context, p model.Project, want []confdoc.Channel) (map[string]string, []string, error) {
+	existing, err := a.q.ListChannels(ctx, p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := map[string]string{}
+	byName := map[string]model.Channel{}
+	for _, c := range existing {
+		ids[model.NameKey(c.Name)], byName[model.NameKey(c.Name)] = c.ID, c
+	}
+	var diff []string
+	for i, w := range want {
+		c := model.Channel{ProjectID: p.ID, Name: w.Name, Description: w.Description, IsDefault: w.Default, Rules: w.Rules}
+		if w.Lifecycle != "" {
+			l, err := a.q.FindLifecycle(ctx, w.Lifecycle)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil, &model.ValidationError{Subject: fmt.Sprintf("project %q", p.Name),
+					Problems: []string{fmt.Sprintf("channels[%d].lifecycle: lifecycle %q is neither in the file nor on the server", i, w.Lifecycle)}}
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			c.LifecycleID = l.ID
+		}
+		old, ok := byName[model.NameKey(w.Name)]
+		switch {
+		case !ok:
+			if err := a.q.CreateChannel(ctx, &c); err != nil {
+				return nil, nil, inFile("channel", w.Name, err)
+			}
+			ids[model.NameKey(c.Name)] = c.ID
+			diff = append(diff, "channel "+w.Name+" created")
+		case old.Description != c.Description || old.LifecycleID != c.LifecycleID || (c.IsDefault && !old.IsDefault) || !reflect.DeepEqual(normalRules(old.Rules), normalRules(c.Rules)):
+			c.ID = old.ID
+			c.IsDefault = c.IsDefault || old.IsDefault
+			if err := a.q.UpdateChannel(ctx, &c); err != nil {
+				return nil, nil, inFile("channel", w.Name, err)
+			}
+			diff = append(diff, "channel "+w.Name)
+		}
+	}
+	return ids, diff, nil
+}
+
+func normalRules(r []model.ChannelRule) []model.ChannelRule {
+	if len(r) == 0 {
+		return nil
+	}
+	return r
 }
 
 // childrenFirst orders projects so that those a project deploys releases

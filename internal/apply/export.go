@@ -110,12 +110,26 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
+		out.ReleaseVersionTemplate = p.ReleaseVersionTemplate
+		channels, err := q.ListChannels(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		channelNames := map[string]string{}
+		for _, c := range channels {
+			channelNames[c.ID] = c.Name
+			out.Channels = append(out.Channels, confdoc.Channel{Name: c.Name, Description: c.Description,
+				Lifecycle: lifecycleNames[c.LifecycleID], Default: c.IsDefault, Rules: c.Rules})
+		}
 		for _, s := range d.Steps {
 			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, ManualIntervention: s.Manual,
 				TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
 				Environments: toNames(s.Environments), ExcludedEnvironments: toNames(s.ExcludedEnvironments),
 				Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
 				StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
+			for _, id := range s.Channels {
+				step.Channels = append(step.Channels, channelNames[id])
+			}
 			if dr := s.DeployRelease; dr != nil {
 				child, err := q.GetProject(ctx, dr.ProjectID)
 				if err != nil {

@@ -15,7 +15,7 @@ import (
 
 func (a *app) releaseCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Create, list and deploy releases"}
-	var project, version, notes string
+	var project, version, notes, channel string
 	var packageArgs, childArgs []string
 	create := &cobra.Command{Use: "create", Short: "Create a release: a snapshot of the project's process and variables", Args: cobra.NoArgs,
 		Example: `  pulpo release create --project web --version 1.4.0 --notes "New login page"`,
@@ -40,12 +40,23 @@ func (a *app) releaseCommand() *cobra.Command {
 				}
 				children[name] = v
 			}
-			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs, ChildReleases: children})
+			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs, ChildReleases: children, Channel: channel})
 			if err != nil {
 				return err
 			}
 			return a.print(r, func() {
 				fmt.Fprintf(a.stdout, "Created release %s of %s (%s)\n", r.Version, p.Name, r.ID)
+				if r.ChannelID != "" {
+					name := r.ChannelID
+					if chs, err := c.Channels(cmd.Context(), p.ID); err == nil {
+						for _, ch := range chs {
+							if ch.ID == r.ChannelID {
+								name = ch.Name
+							}
+						}
+					}
+					fmt.Fprintf(a.stdout, "It follows channel %s\n", name)
+				}
 				names := newNamer(cmd.Context(), c)
 				for _, d := range r.AutomaticDeployments {
 					fmt.Fprintf(a.stdout, "The lifecycle deploys it to %s by itself: deployment %s, task %s\n", names.environment(d.EnvironmentID), d.ID, d.TaskID)
@@ -56,6 +67,7 @@ func (a *app) releaseCommand() *cobra.Command {
 	create.Flags().StringVar(&version, "version", "", "release version (default the next patch number)")
 	create.Flags().StringVar(&notes, "notes", "", "release notes")
 	create.Flags().StringArrayVar(&packageArgs, "package", nil, "ID:VERSION (or STEP:VERSION) of a package step's package; the feed's newest otherwise (repeat)")
+	create.Flags().StringVar(&channel, "channel", "", "the channel the release follows (default: the default channel if it takes the packages, else the first that does)")
 	create.Flags().StringArrayVar(&childArgs, "child-release", nil, "PROJECT:VERSION (or STEP:VERSION) a deploy-a-release step deploys; the child's newest release otherwise (repeat)")
 	create.MarkFlagRequired("project")
 

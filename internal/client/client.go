@@ -769,3 +769,20 @@ func (c *Client) Dashboard(ctx context.Context) (wire.Dashboard, error) {
 	var d wire.Dashboard
 	return d, c.do(ctx, "GET", "/dashboard", nil, &d)
 }
+
+// CreateChannel creates a project's channel.
+func (c *Client) CreateChannel(ctx context.Context, ch model.Channel) (model.Channel, error) {
+	var out model.Channel
+	return out, c.do(ctx, "POST", "/channels", ch, &out)
+}
+
+// Channels lists a project's channels, the default first.
+func (c *Client) Channels(ctx context.Context, projectID string) ([]model.Channel, error) {
+	p, err := list[model.Channel](ctx, c, "/channels", ListOptions{Filters: map[string]string{"projectId": projectID}})
+	return p.Items, err
+}
+
+// DeleteChannel removes a channel.
+func (c *Client) DeleteChannel(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/channels/"+url.PathEscape(id), nil, nil)
+}

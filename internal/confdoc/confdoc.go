@@ -89,6 +89,20 @@ type Project struct {
 	Variables    []Variable `json:"variables,omitempty" yaml:"variables,omitempty"`
 	// LibrarySets are the names of the library variable sets it includes.
 	LibrarySets []string `json:"librarySets,omitempty" yaml:"librarySets,omitempty,flow"`
+	// Channels are the project's channels (matched by name; channels not
+	// listed are left as they are).
+	Channels []Channel `json:"channels,omitempty" yaml:"channels,omitempty"`
+	// ReleaseVersionTemplate numbers releases created without a version.
+	ReleaseVersionTemplate string `json:"releaseVersionTemplate,omitempty" yaml:"releaseVersionTemplate,omitempty"`
+}
+
+// Channel is a project's channel; Lifecycle by name.
+type Channel struct {
+	Name        string              `json:"name" yaml:"name"`
+	Description string              `json:"description,omitempty" yaml:"description,omitempty"`
+	Lifecycle   string              `json:"lifecycle,omitempty" yaml:"lifecycle,omitempty"`
+	Default     bool                `json:"default,omitempty" yaml:"default,omitempty"`
+	Rules       []model.ChannelRule `json:"rules,omitempty" yaml:"rules,omitempty"`
 }
 
 // LibrarySet is a library variable set; its values cannot be scoped to steps.
@@ -122,6 +136,8 @@ type Step struct {
 	// leaves it out of those.
 	Environments         []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
 	ExcludedEnvironments []string `json:"excludedEnvironments,omitempty" yaml:"excludedEnvironments,omitempty,flow"`
+	// Channels (by name) limits the step to releases in them.
+	Channels []string `json:"channels,omitempty" yaml:"channels,omitempty,flow"`
 	// Required steps cannot be skipped at deployment.
 	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
 	// Condition is success (default), failure, always or variable (with

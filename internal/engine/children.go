@@ -164,7 +164,7 @@ func (h deployHandler) passDown(ctx context.Context, run *tasks.Run, x deploymen
 	if len(step.DeployRelease.Variables) == 0 {
 		return nil, nil
 	}
-	stepValues := vars.Resolve(x.release.VariableSnapshot.Variables, vars.Scope{EnvironmentID: x.env.ID, StepID: step.ID})
+	stepValues := vars.Resolve(x.release.VariableSnapshot.Variables, vars.Scope{EnvironmentID: x.env.ID, StepID: step.ID, ChannelID: x.release.ChannelID})
 	for _, name := range values.Names() {
 		v, _ := values.Get(name)
 		stepValues.Set(name, v)

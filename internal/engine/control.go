@@ -96,6 +96,8 @@ func skipReason(x deployment, step model.Step, failure error) string {
 		return fmt.Sprintf("the step does not run in %s", x.env.Name)
 	case slices.Contains(x.d.SkipSteps, step.ID):
 		return "the deployment was asked to skip it"
+	case len(step.Channels) > 0 && !slices.Contains(step.Channels, x.release.ChannelID):
+		return "the step does not run for releases in this channel"
 	}
 	switch step.Condition {
 	case "", model.ConditionSuccess:

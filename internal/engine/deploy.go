@@ -217,6 +217,11 @@ func (h deployHandler) systemVariables(ctx context.Context, q *store.Queries, x 
 		set["Octopus.Web.ReleaseLink"] = u + "/api/v1/releases/" + x.release.ID
 		set["Octopus.Web.ProjectLink"] = u + "/api/v1/projects/" + x.project.ID
 	}
+	if x.release.ChannelID != "" {
+		if ch, err := q.GetChannel(ctx, x.release.ChannelID); err == nil {
+			set["Octopus.Release.Channel.Id"], set["Octopus.Release.Channel.Name"] = ch.ID, ch.Name
+		}
+	}
 	// The release before this one, and the last one to succeed here.
 	if releases, _, err := q.ListReleases(ctx, store.ReleaseFilter{ProjectID: x.project.ID}); err == nil {
 		for i, r := range releases {
@@ -591,7 +596,7 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 			return outcome{err: err}
 		}
 	}
-	scope := vars.Scope{EnvironmentID: x.env.ID, StepID: step.ID, TargetRoles: step.TargetRoles}
+	scope := vars.Scope{EnvironmentID: x.env.ID, StepID: step.ID, TargetRoles: step.TargetRoles, ChannelID: x.release.ChannelID}
 	if p.machine != nil {
 		scope.MachineID, scope.MachineRoles = p.machine.ID, p.machine.Roles
 	}

@@ -255,7 +255,17 @@ func progression(ctx context.Context, q *store.Queries, rel model.Release) (*mod
 	if err != nil {
 		return nil, err
 	}
-	lc, err := q.GetLifecycle(ctx, project.LifecycleID)
+	lifecycleID := project.LifecycleID
+	if rel.ChannelID != "" {
+		ch, err := q.GetChannel(ctx, rel.ChannelID)
+		if err != nil {
+			return nil, err
+		}
+		if ch.LifecycleID != "" {
+			lifecycleID = ch.LifecycleID // the channel's path wins
+		}
+	}
+	lc, err := q.GetLifecycle(ctx, lifecycleID)
 	if err != nil {
 		return nil, err
 	}

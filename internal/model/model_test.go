@@ -98,3 +98,81 @@ func TestVariableValidation(t *testing.T) {
 		t.Fatalf("valid variables refused: %v", err)
 	}
 }
+
+func TestVersionRanges(t *testing.T) {
+	tests := []struct {
+		rng  string
+		in   []string
+		out  []string
+		fail string
+	}{
+		{rng: "", in: []string{"0.0.1", "9.9.9-beta"}},
+		{rng: "[1.0,2.0)", in: []string{"1.0", "1.0.0", "1.9.9", "1.5.0-beta", "2.0.0-beta.1"}, out: []string{"0.9.9", "2.0.0", "2.0.1"}}, // a pre-release of 2.0 comes before it, as in SemVer and NuGet
+		{rng: "(1.0,2.0]", in: []string{"1.0.1", "2.0.0"}, out: []string{"1.0.0", "2.0.1"}},
+		{rng: "(,2.0]", in: []string{"0.1", "2.0"}, out: []string{"2.0.1"}},
+		{rng: "[2.1,)", in: []string{"2.1", "10.0"}, out: []string{"2.0.9"}},
+		{rng: "[1.2.3]", in: []string{"1.2.3"}, out: []string{"1.2.4", "1.2.3-rc.1"}},
+		{rng: "1.5", in: []string{"1.5", "3.0"}, out: []string{"1.4.9"}},
+		{rng: "[2.0,1.0]", fail: "holds no version"},
+		{rng: "[1.0,2.0", fail: "is not a version range"},
+		{rng: "(,)", fail: "is not a version range"},
+		{rng: "(1.2.3)", fail: "is not a version range"},
+		{rng: "latest", fail: "is not a version range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rng, func(t *testing.T) {
+			r, err := ParseVersionRange(tt.rng)
+			if tt.fail != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.fail) {
+					t.Fatalf("got %v, want %q", err, tt.fail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range tt.in {
+				if pv, _ := ParseVersion(v); !r.Contains(pv) {
+					t.Errorf("%s should contain %s", tt.rng, v)
+				}
+			}
+			for _, v := range tt.out {
+				if pv, _ := ParseVersion(v); r.Contains(pv) {
+					t.Errorf("%s should not contain %s", tt.rng, v)
+				}
+			}
+		})
+	}
+}
+
+func TestChannelRules(t *testing.T) {
+	beta := Channel{Name: "Beta", Rules: []ChannelRule{{Packages: []string{"web"}, Tag: "^beta"}}}
+	stable := Channel{Name: "Stable", Rules: []ChannelRule{{Packages: []string{"Install"}, VersionRange: "[2.0,3.0)", Tag: "^$"}}}
+	tests := []struct {
+		ch      Channel
+		pkg     string
+		version string
+		ok      bool
+		why     string
+	}{
+		{beta, "web", "2.1.0-beta.3", true, ""},
+		{beta, "web", "2.1.0", false, `pre-release tag "", which does not match ^beta`},
+		{beta, "api", "2.1.0", true, ""}, // the rule is about web only
+		{stable, "web", "2.4.0", true, ""},
+		{stable, "web", "3.0.0", false, "outside [2.0,3.0)"},
+		{stable, "web", "2.4.0-rc.1", false, "does not match ^$"},
+	}
+	for _, tt := range tests {
+		ok, why := tt.ch.Accepts(tt.pkg, "Install", tt.version)
+		if ok != tt.ok || !strings.Contains(why, tt.why) {
+			t.Errorf("%s accepts %s %s: %v %q, want %v %q", tt.ch.Name, tt.pkg, tt.version, ok, why, tt.ok, tt.why)
+		}
+	}
+	bad := Channel{Name: "Bad", Rules: []ChannelRule{{VersionRange: "[1,", Tag: "("}}}
+	err := bad.Validate()
+	for _, want := range []string{"packages: is required", "is not a version range", "is not a regular expression"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validation should say %q: %v", want, err)
+		}
+	}
+}

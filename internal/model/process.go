@@ -50,6 +50,8 @@ type Step struct {
 	// ExcludedEnvironments leaves it out of those; empty runs everywhere.
 	Environments         []string `json:"environments,omitempty" yaml:"environments,omitempty"`
 	ExcludedEnvironments []string `json:"excludedEnvironments,omitempty" yaml:"excludedEnvironments,omitempty"`
+	// Channels limits the step to releases in these channels (ids).
+	Channels []string `json:"channels,omitempty" yaml:"channels,omitempty"`
 	// Required steps cannot be skipped when a deployment is asked for.
 	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
 	// Condition says when the step runs after what came before it; the

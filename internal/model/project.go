@@ -29,6 +29,11 @@ type Project struct {
 	// LibrarySetIDs are the library variable sets the project includes;
 	// new releases snapshot their variables with the project's own.
 	LibrarySetIDs []string `json:"librarySetIds,omitempty"`
+	// ReleaseVersionTemplate numbers releases created without a version,
+	// e.g. "#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}.#{Octopus.Version.NextPatch}"
+	// or "#{Octopus.Action[Install].Package.PackageVersion}"; empty takes
+	// the next patch number.
+	ReleaseVersionTemplate string `json:"releaseVersionTemplate,omitempty"`
 }
 
 // Validate checks the fields a user controls; references are checked by the

@@ -11,9 +11,12 @@ import (
 // Release is an immutable snapshot of a project's process and variables
 // under a version number. Editing the project later does not change it.
 type Release struct {
-	ID        string    `json:"id"`
-	ProjectID string    `json:"projectId"`
-	Version   string    `json:"version"`
+	ID        string `json:"id"`
+	ProjectID string `json:"projectId"`
+	Version   string `json:"version"`
+	// ChannelID is the channel the release follows; empty for projects
+	// without channels.
+	ChannelID string    `json:"channelId,omitempty"`
 	Notes     string    `json:"notes,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`

@@ -12,12 +12,12 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const projectColumns = `id, name, description, project_group_id, lifecycle_id, library_sets`
+const projectColumns = `id, name, description, project_group_id, lifecycle_id, library_sets, version_template`
 
 func scanProject(s scanner) (model.Project, error) {
 	var p model.Project
 	var sets string
-	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.ProjectGroupID, &p.LifecycleID, &sets)
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.ProjectGroupID, &p.LifecycleID, &sets, &p.ReleaseVersionTemplate)
 	if err == nil && sets != "" {
 		err = unmarshal(sets, &p.LibrarySetIDs)
 	}
@@ -96,8 +96,8 @@ func (q *Queries) CreateProject(ctx context.Context, p *model.Project) error {
 		return err
 	}
 	_, err = q.exec(ctx, `INSERT INTO projects (id, name, name_key, description, project_group_id, lifecycle_id,
-		process, process_version, variables, variables_version, library_sets) VALUES (?, ?, ?, ?, ?, ?, '[]', 0, '[]', 0, ?)`,
-		p.ID, p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets)
+		process, process_version, variables, variables_version, library_sets, version_template) VALUES (?, ?, ?, ?, ?, ?, '[]', 0, '[]', 0, ?, ?)`,
+		p.ID, p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets, p.ReleaseVersionTemplate)
 	if err != nil {
 		return fmt.Errorf("create project: %w", err)
 	}
@@ -172,8 +172,8 @@ func (q *Queries) UpdateProject(ctx context.Context, p *model.Project) error {
 	if err != nil {
 		return err
 	}
-	res, err := q.exec(ctx, `UPDATE projects SET name = ?, name_key = ?, description = ?, project_group_id = ?, lifecycle_id = ?, library_sets = ? WHERE id = ?`,
-		p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets, p.ID)
+	res, err := q.exec(ctx, `UPDATE projects SET name = ?, name_key = ?, description = ?, project_group_id = ?, lifecycle_id = ?, library_sets = ?, version_template = ? WHERE id = ?`,
+		p.Name, model.NameKey(p.Name), p.Description, p.ProjectGroupID, p.LifecycleID, sets, p.ReleaseVersionTemplate, p.ID)
 	if err != nil {
 		return fmt.Errorf("update project: %w", err)
 	}
@@ -286,6 +286,15 @@ func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.Deployment
 				}
 			}
 		}
+		for _, id := range s.Channels {
+			ch, err := q.GetChannel(ctx, id)
+			switch {
+			case errors.Is(err, ErrNotFound) || (err == nil && ch.ProjectID != d.ProjectID):
+				problems = append(problems, fmt.Sprintf("steps[%d].channels: the project has no channel %q", i, id))
+			case err != nil:
+				return err
+			}
+		}
 		if dr := s.DeployRelease; dr != nil {
 			switch _, err := q.GetProject(ctx, dr.ProjectID); {
 			case dr.ProjectID == d.ProjectID:
@@ -375,6 +384,13 @@ func (q *Queries) scopeRefs(ctx context.Context, projectID string, envs map[stri
 	}
 	for _, s := range d.Steps {
 		refs.Steps[s.ID] = s.Name
+	}
+	channels, err := q.ListChannels(ctx, projectID)
+	if err != nil {
+		return refs, err
+	}
+	for _, c := range channels {
+		refs.Channels[c.ID] = c.Name
 	}
 	return refs, nil
 }

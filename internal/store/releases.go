@@ -6,17 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/template"
 )
 
-const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages, children`
+const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages, children, channel_id`
 
 func scanRelease(s scanner) (model.Release, error) {
 	var r model.Release
 	var created int64
 	var process, vars, packages, children string
-	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages, &children); err != nil {
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages, &children, &r.ChannelID); err != nil {
 		return r, err
 	}
 	if children != "" && children != "[]" {
@@ -49,13 +51,6 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 		}
 		return err
 	}
-	if r.Version == "" {
-		versions, err := q.releaseVersions(ctx, r.ProjectID)
-		if err != nil {
-			return err
-		}
-		r.Version = model.NextVersion(versions)
-	}
 	process, err := q.GetProcess(ctx, r.ProjectID)
 	if err != nil {
 		return err
@@ -65,13 +60,22 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 		return err
 	}
 	r.ProcessSnapshot, r.VariableSnapshot = process, vars
-	if err := r.Validate(); err != nil {
+	channel, err := q.chooseChannel(ctx, r)
+	if err != nil {
 		return err
 	}
-	if err := q.choosePackages(ctx, r); err != nil {
+	if err := q.choosePackages(ctx, r, channel); err != nil {
 		return err
 	}
 	if err := q.chooseChildren(ctx, r); err != nil {
+		return err
+	}
+	if r.Version == "" {
+		if r.Version, err = q.nextReleaseVersion(ctx, project, r); err != nil {
+			return err
+		}
+	}
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	var existing string
@@ -108,8 +112,8 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 			return err
 		}
 	}
-	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, kids, strings.ToLower(r.Version))
+	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, kids, r.ChannelID, strings.ToLower(r.Version))
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -197,6 +201,90 @@ func (q *Queries) DeleteRelease(ctx context.Context, id string) error {
 	return mustAffect(res, "release", id)
 }
 
+// nextReleaseVersion numbers a release created without a version: by the
+// project's template, or the next patch number.
+func (q *Queries) nextReleaseVersion(ctx context.Context, project model.Project, r *model.Release) (string, error) {
+	versions, err := q.releaseVersions(ctx, r.ProjectID)
+	if err != nil {
+		return "", err
+	}
+	if project.ReleaseVersionTemplate == "" {
+		return model.NextVersion(versions), nil
+	}
+	values := versionTemplateValues(versions, r, q.now())
+	v, err := template.Evaluate(project.ReleaseVersionTemplate, values, template.Options{Now: q.now})
+	if err != nil {
+		return "", &model.ValidationError{Subject: "release", Problems: []string{fmt.Sprintf("the project's release version template: %v", err)}}
+	}
+	v = strings.TrimSpace(v)
+	if err := model.ValidateVersion(v); err != nil {
+		return "", &model.ValidationError{Subject: "release", Problems: []string{fmt.Sprintf("the project's release version template gave %q: %v", v, err)}}
+	}
+	return v, nil
+}
+
+// versionTemplateValues are what a version template may use: the last
+// release's parts and the next ones (Octopus.Version.*), the date and
+// time, and the chosen package versions (Octopus.Action[Step].Package.*).
+func versionTemplateValues(versions []string, r *model.Release, now time.Time) mapLookup {
+	var last model.Version
+	for _, s := range versions {
+		if v, ok := model.ParseVersion(s); ok && v.Compare(last) > 0 {
+			last = v
+		}
+	}
+	part := func(i int) int {
+		if i < len(last.Numbers) {
+			return last.Numbers[i]
+		}
+		return 0
+	}
+	vals := mapLookup{
+		"octopus.version.lastmajor": fmt.Sprint(part(0)), "octopus.version.lastminor": fmt.Sprint(part(1)),
+		"octopus.version.lastpatch": fmt.Sprint(part(2)), "octopus.version.lastbuild": fmt.Sprint(part(3)),
+		"octopus.version.nextmajor": fmt.Sprint(part(0) + 1), "octopus.version.nextminor": fmt.Sprint(part(1) + 1),
+		"octopus.version.nextpatch": fmt.Sprint(part(2) + 1), "octopus.version.nextbuild": fmt.Sprint(part(3) + 1),
+		"octopus.version.lastprereleasetag": last.PreRelease,
+		"octopus.date.year":                 now.Format("2006"), "octopus.date.month": now.Format("01"), "octopus.date.day": now.Format("02"),
+		"octopus.date.dayofyear": fmt.Sprint(now.YearDay()), "octopus.time.hour": now.Format("15"), "octopus.time.minute": now.Format("04"),
+	}
+	for _, p := range r.Packages {
+		for _, k := range []string{"PackageVersion", "NuGetPackageVersion"} {
+			vals[strings.ToLower(fmt.Sprintf("Octopus.Action[%s].Package.%s", p.StepName, k))] = p.Version
+		}
+	}
+	return vals
+}
+
+// mapLookup serves template values by lower-cased name.
+type mapLookup map[string]string
+
+func (m mapLookup) Get(name string) (string, bool) {
+	v, ok := m[strings.ToLower(name)]
+	return v, ok
+}
+
+// newestAccepted is the feed's newest version of a package that the
+// channel takes, or "" and why there is none.
+func (q *Queries) newestAccepted(ctx context.Context, packageID, stepName string, channel *model.Channel) (string, string, error) {
+	versions, _, err := q.ListPackages(ctx, PackageFilter{PackageID: packageID})
+	if err != nil {
+		return "", "", err
+	}
+	if len(versions) == 0 {
+		return "", "the feed does not have it; push it first", nil
+	}
+	for _, v := range versions { // newest first
+		if channel == nil {
+			return v.Version, "", nil
+		}
+		if ok, _ := channel.Accepts(packageID, stepName, v.Version); ok {
+			return v.Version, "", nil
+		}
+	}
+	return "", fmt.Sprintf("no version in the feed fits channel %s (newest: %s)", channel.Name, versions[0].Version), nil
+}
+
 // chooseChildren fixes the release every deploy-a-release step deploys:
 // the one asked for in r.Children (matched by step name, or by the child
 // project's id or name), else the child project's newest release.
@@ -263,7 +351,7 @@ func (q *Queries) chooseChildren(ctx context.Context, r *model.Release) error {
 // package (a package step, or a script kept in a package): the one
 // asked for in r.Packages (matched by step name or package id), else the
 // newest in the feed.
-func (q *Queries) choosePackages(ctx context.Context, r *model.Release) error {
+func (q *Queries) choosePackages(ctx context.Context, r *model.Release, channel *model.Channel) error {
 	asked := r.Packages
 	r.Packages = nil
 	used := make([]bool, len(asked))
@@ -281,16 +369,22 @@ func (q *Queries) choosePackages(ctx context.Context, r *model.Release) error {
 			}
 		}
 		if version == "" {
-			latest, _, err := q.ListPackages(ctx, PackageFilter{PackageID: packageID, ListOptions: ListOptions{Take: 1}})
+			newest, why, err := q.newestAccepted(ctx, packageID, step.Name, channel)
 			if err != nil {
 				return err
 			}
-			if len(latest) == 0 {
-				problems = append(problems, fmt.Sprintf("packages: step %q takes package %s, which the feed does not have; push it first", step.Name, packageID))
+			version = newest
+			if version == "" {
+				problems = append(problems, fmt.Sprintf("packages: step %q takes package %s: %s", step.Name, packageID, why))
 				continue
 			}
-			version = latest[0].Version
-		} else if _, err := q.FindPackage(ctx, packageID, version); errors.Is(err, ErrNotFound) {
+		} else if channel != nil {
+			if ok, why := channel.Accepts(packageID, step.Name, version); !ok {
+				problems = append(problems, fmt.Sprintf("packages: channel %s does not take it: %s", channel.Name, why))
+				continue
+			}
+		}
+		if _, err := q.FindPackage(ctx, packageID, version); errors.Is(err, ErrNotFound) {
 			problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", packageID, version, step.Name))
 			continue
 		} else if err != nil {

@@ -53,6 +53,10 @@ type CreateReleaseRequest struct {
 	// the release each deploy-a-release step deploys; the child's newest
 	// release otherwise.
 	ChildReleases map[string]string `json:"childReleases,omitempty"`
+	// Channel (id or name) the release follows; when omitted, the default
+	// channel if it takes the package versions asked for, else the first
+	// channel that does.
+	Channel string `json:"channel,omitempty"`
 }
 
 // CreateReleaseResponse is the new release and the deployments its
