@@ -555,3 +555,70 @@ projects:
 		t.Fatalf("Beta's lifecycle has no Test: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestRunbooks: a runbook runs its published snapshot (steps and variables
+// as published) in the environments it allows, on demand or on a
+// schedule, apart from releases and the dashboard.
+func TestRunbooks(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	config := `environments:
+  - name: Dev
+  - name: Production
+projects:
+  - name: shop
+    steps:
+      - name: Hello
+        script: {body: echo hello}
+    runbooks:
+      - name: Restart
+        environments: [Production]
+        steps:
+          - name: Restart web
+            script:
+              body: |
+                echo "restarting in #{Octopus.Environment.Name} via #{Octopus.Runbook.Name} snapshot #{Octopus.RunbookSnapshot.Name}: #{Greeting}"
+    variables:
+      - {name: Greeting, value: %s}
+`
+	applyText(t, s, fmt.Sprintf(config, "first"))
+	if r := s.pulpo("runbook", "run", "-p", "shop", "Restart", "--environment", "Production"); r.code == 0 || !strings.Contains(r.stderr, "has no published snapshot yet") {
+		t.Fatalf("running an unpublished runbook: exit %d\n%s", r.code, r.stderr)
+	}
+	s.ok("runbook", "publish", "-p", "shop", "Restart")
+	applyText(t, s, fmt.Sprintf(config, "second")) // after the publish: not in snapshot 1
+	out := s.ok("runbook", "run", "-p", "shop", "Restart", "--environment", "Production", "--watch")
+	if !strings.Contains(out, "restarting in Production via Restart snapshot 1: first") {
+		t.Fatalf("the run should use snapshot 1:\n%s", out)
+	}
+	if r := s.pulpo("runbook", "run", "-p", "shop", "Restart", "--environment", "Dev"); r.code == 0 || !strings.Contains(r.stderr, "runbook Restart does not run in Dev") {
+		t.Fatalf("an environment the runbook does not allow: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := s.ok("runbook", "publish", "-p", "shop", "Restart"); !strings.Contains(out, "Published snapshot 2") {
+		t.Fatalf("publish:\n%s", out)
+	}
+	s.ok("trigger", "create", "-p", "shop", "Hourly restart", "--cron", "@hourly", "--runbook", "Restart", "--to", "Production")
+	s.ok("trigger", "run", "-p", "shop", "Hourly restart")
+	var runs struct {
+		Items []struct {
+			TaskID    string `json:"taskId"`
+			CreatedBy string `json:"createdBy"`
+		} `json:"items"`
+	}
+	s.okJSON(&runs, "runbook", "runs", "-p", "shop", "Restart")
+	if len(runs.Items) != 2 || runs.Items[0].CreatedBy != "trigger Hourly restart" {
+		t.Fatalf("runs: %+v", runs.Items)
+	}
+	if out := s.ok("task", "watch", runs.Items[0].TaskID); !strings.Contains(out, "snapshot 2: second") {
+		t.Fatalf("the scheduled run should use snapshot 2:\n%s", out)
+	}
+	if out := s.ok("release", "list", "-p", "shop"); strings.Contains(out, "Snapshot") || strings.Contains(out, "\n1 ") {
+		t.Fatalf("snapshots are not releases:\n%s", out)
+	}
+	var dash struct {
+		Cells []any `json:"cells"`
+	}
+	s.okJSON(&dash, "dashboard")
+	if len(dash.Cells) != 0 {
+		t.Fatalf("runbook runs are not deployments on the dashboard: %+v", dash.Cells)
+	}
+}

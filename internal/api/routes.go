@@ -196,6 +196,62 @@ func (a *API) registerRoutes() {
 		get:        (*store.Queries).GetChannel, create: (*store.Queries).CreateChannel,
 		update: (*store.Queries).UpdateChannel, delete: (*store.Queries).DeleteChannel})
 
+	addCRUD(a, crud[model.Runbook]{path: "/runbooks", kind: "runbook", plural: "runbooks", tag: "runbooks",
+		id: func(v *model.Runbook) *string { return &v.ID },
+		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Runbook, int, error) {
+			list, err := q.ListRunbooks(ctx, r.URL.Query().Get("projectId"))
+			return list, len(list), err
+		},
+		extraQuery: []param{{"projectId", "string", "only this project's runbooks"}},
+		get:        (*store.Queries).GetRunbook, create: (*store.Queries).CreateRunbook,
+		update: (*store.Queries).UpdateRunbook, delete: (*store.Queries).DeleteRunbook})
+	a.add(route{method: "POST", path: Prefix + "/runbooks/{id}/publish", tag: "runbooks", status: http.StatusCreated, response: model.Release{},
+		summary: "Publish a runbook: its steps and the project's variables now become the snapshot runs use",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var snap model.Release
+			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
+				snap, err = q.PublishRunbook(r.Context(), r.PathValue("id"), caller(r))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusCreated, redactRelease(snap))
+			return nil
+		}})
+	a.add(route{method: "POST", path: Prefix + "/runbooks/{id}/runs", tag: "runbooks", status: http.StatusCreated, body: wire.RunRunbookRequest{}, response: model.Deployment{},
+		summary: "Run a runbook's published snapshot in an environment it allows",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			var req wire.RunRunbookRequest
+			if err := decode(r, &req); err != nil {
+				return err
+			}
+			if req.EnvironmentID == "" {
+				return &apiError{status: http.StatusBadRequest, msg: "runbook run is invalid", details: []string{"environmentId: is required"}}
+			}
+			d, err := a.Engine.RunRunbook(r.Context(), engine.RunbookRequest{RunbookID: r.PathValue("id"), EnvironmentID: req.EnvironmentID,
+				CreatedBy: caller(r), Variables: req.Variables, SkipSteps: req.SkipSteps})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusCreated, d)
+			return nil
+		}})
+	a.add(route{method: "GET", path: Prefix + "/runbooks/{id}/runs", tag: "runbooks", response: wire.Page[model.Deployment]{}, query: pagingParams,
+		summary: "A runbook's runs, newest first",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			p, err := pagingOf(r)
+			if err != nil {
+				return err
+			}
+			items, total, err := a.Store.Read().ListDeployments(r.Context(), store.DeploymentFilter{Skip: p.skip, Take: p.take, RunbookID: r.PathValue("id")})
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, page(items, total, p))
+			return nil
+		}})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()

@@ -496,11 +496,16 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 		}
 	}
 
+	rbDiff, err := a.runbooks(ctx, p, want.Runbooks)
+	if err != nil {
+		return err
+	}
 	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
 	if err != nil {
 		return err
 	}
 	diff = append(diff, chDiff...)
+	diff = append(diff, rbDiff...)
 	steps, err := a.steps(ctx, want.Name, want.Steps)
 	if err != nil {
 		return err
@@ -556,6 +561,58 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	}
 	a.recordDiff("project", want.Name, diff)
 	return nil
+}
+
+// runbooks creates and updates the listed runbooks' drafts.
+func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.Runbook) ([]string, error) {
+	existing, err := a.q.ListRunbooks(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]model.Runbook{}
+	for _, r := range existing {
+		byName[model.NameKey(r.Name)] = r
+	}
+	var diff []string
+	for i, w := range want {
+		var problems []string
+		envs := a.envRefs(fmt.Sprintf("runbooks[%d].environments", i), w.Environments, &problems)
+		steps, err := a.steps(ctx, p.Name+" runbook "+w.Name, w.Steps)
+		if err != nil {
+			return nil, err
+		}
+		if len(problems) > 0 {
+			return nil, &model.ValidationError{Subject: fmt.Sprintf("project %q", p.Name), Problems: problems}
+		}
+		rb := model.Runbook{ProjectID: p.ID, Name: w.Name, Description: w.Description, EnvironmentIDs: envs, Steps: steps}
+		old, ok := byName[model.NameKey(w.Name)]
+		if !ok {
+			if err := a.q.CreateRunbook(ctx, &rb); err != nil {
+				return nil, inFile("runbook", w.Name, err)
+			}
+			diff = append(diff, "runbook "+w.Name+" created")
+			continue
+		}
+		// Steps keep their ids by name, as a project's do.
+		ids := map[string]string{}
+		for _, s := range old.Steps {
+			ids[model.NameKey(s.Name)] = s.ID
+		}
+		for k := range rb.Steps {
+			rb.Steps[k].ID = ids[model.NameKey(rb.Steps[k].Name)]
+		}
+		next := model.DeploymentProcess{Steps: rb.Steps}
+		next.Normalize()
+		if old.Description == rb.Description && slices.Equal(old.EnvironmentIDs, rb.EnvironmentIDs) && reflect.DeepEqual(normalSteps(old.Steps), normalSteps(next.Steps)) {
+			continue
+		}
+		rb.ID = old.ID
+		if err := a.q.UpdateRunbook(ctx, &rb); err != nil {
+			return nil, inFile("runbook", w.Name, err)
+		}
+		diff = append(diff, "runbook "+w.Name)
+	}
+	return diff, nil
 }
 
 // channels creates and updates the listed channels of a project and

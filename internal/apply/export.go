@@ -111,6 +111,20 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		out.ReleaseVersionTemplate = p.ReleaseVersionTemplate
+		runbooks, err := q.ListRunbooks(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		for _, rb := range runbooks {
+			doc := confdoc.Runbook{Name: rb.Name, Description: rb.Description, Environments: toNames(rb.EnvironmentIDs)}
+			for _, s := range rb.Steps {
+				doc.Steps = append(doc.Steps, confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package,
+					ManualIntervention: s.Manual, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, Environments: toNames(s.Environments),
+					Condition: s.Condition, ConditionExpression: s.ConditionExpression, StartWithPrevious: s.StartWithPrevious,
+					Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds})
+			}
+			out.Runbooks = append(out.Runbooks, doc)
+		}
 		channels, err := q.ListChannels(ctx, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)

@@ -16,7 +16,7 @@ func (a *app) triggerCommand() *cobra.Command {
 	var project string
 	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
 
-	var onPackage, cron, timeZone, from string
+	var onPackage, cron, timeZone, from, runbook string
 	var to []string
 	var disabled bool
 	create := &cobra.Command{Use: "create NAME", Short: "Create a trigger", Args: cobra.ExactArgs(1),
@@ -31,7 +31,8 @@ With --cron, the trigger deploys on a schedule (five cron fields, or six
 with seconds first, read in --time-zone): the release last deployed to
 --from, or the project's newest release, to every --to environment.`,
 		Example: `  pulpo trigger create -p shop "On push" --on-package shop-web
-  pulpo trigger create -p shop "Nightly Test" --cron "0 2 * * 1-5" --time-zone Europe/Berlin --from Dev --to Test`,
+  pulpo trigger create -p shop "Nightly Test" --cron "0 2 * * 1-5" --time-zone Europe/Berlin --from Dev --to Test
+  pulpo trigger create -p shop "Hourly cleanup" --cron "@hourly" --runbook "Clean caches" --to Production`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := a.project(cmd, project)
 			if err != nil {
@@ -47,6 +48,13 @@ with seconds first, read in --time-zone): the release last deployed to
 				t.Kind = model.TriggerSchedule
 			default:
 				return fmt.Errorf("say what sets the trigger off: --on-package ID or --cron EXPRESSION")
+			}
+			if runbook != "" {
+				rb, err := c.FindRunbook(cmd.Context(), p.ID, runbook)
+				if err != nil {
+					return err
+				}
+				t.RunbookID = rb.ID
 			}
 			if from != "" {
 				env, err := c.FindEnvironment(cmd.Context(), from)
@@ -79,6 +87,7 @@ with seconds first, read in --time-zone): the release last deployed to
 	create.Flags().StringVar(&timeZone, "time-zone", "", "the schedule's IANA time zone, e.g. Europe/Berlin (default UTC)")
 	create.Flags().StringVar(&from, "from", "", "with --cron: deploy the release last deployed here (default: the newest release)")
 	create.Flags().StringArrayVar(&to, "to", nil, "with --cron: deploy to this environment (repeat)")
+	create.Flags().StringVar(&runbook, "runbook", "", "with --cron: run this runbook in every --to environment instead of deploying")
 	create.Flags().BoolVar(&disabled, "disabled", false, "create it switched off")
 
 	list := &cobra.Command{Use: "list", Short: "List a project's triggers", Args: cobra.NoArgs,
@@ -97,6 +106,9 @@ with seconds first, read in --time-zone): the release last deployed to
 					what := "on push of " + t.PackageID
 					if t.Kind == model.TriggerSchedule {
 						what = "cron " + t.Cron
+						if t.RunbookID != "" {
+							what = "runbook " + t.RunbookID + ", " + what
+						}
 						if t.TimeZone != "" {
 							what += " (" + t.TimeZone + ")"
 						}

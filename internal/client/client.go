@@ -786,3 +786,46 @@ func (c *Client) Channels(ctx context.Context, projectID string) ([]model.Channe
 func (c *Client) DeleteChannel(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/channels/"+url.PathEscape(id), nil, nil)
 }
+
+// CreateRunbook creates a runbook.
+func (c *Client) CreateRunbook(ctx context.Context, r model.Runbook) (model.Runbook, error) {
+	var out model.Runbook
+	return out, c.do(ctx, "POST", "/runbooks", r, &out)
+}
+
+// Runbooks lists a project's runbooks.
+func (c *Client) Runbooks(ctx context.Context, projectID string) ([]model.Runbook, error) {
+	p, err := list[model.Runbook](ctx, c, "/runbooks", ListOptions{Filters: map[string]string{"projectId": projectID}})
+	return p.Items, err
+}
+
+// FindRunbook finds a project's runbook by id or name.
+func (c *Client) FindRunbook(ctx context.Context, projectID, idOrName string) (model.Runbook, error) {
+	list, err := c.Runbooks(ctx, projectID)
+	if err != nil {
+		return model.Runbook{}, err
+	}
+	for _, r := range list {
+		if r.ID == idOrName || strings.EqualFold(r.Name, idOrName) {
+			return r, nil
+		}
+	}
+	return model.Runbook{}, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("the project has no runbook %q", idOrName)}
+}
+
+// PublishRunbook publishes a runbook's snapshot.
+func (c *Client) PublishRunbook(ctx context.Context, id string) (model.Release, error) {
+	var out model.Release
+	return out, c.do(ctx, "POST", "/runbooks/"+url.PathEscape(id)+"/publish", nil, &out)
+}
+
+// RunRunbook runs a runbook.
+func (c *Client) RunRunbook(ctx context.Context, id string, req wire.RunRunbookRequest) (model.Deployment, error) {
+	var out model.Deployment
+	return out, c.do(ctx, "POST", "/runbooks/"+url.PathEscape(id)+"/runs", req, &out)
+}
+
+// RunbookRuns lists a runbook's runs.
+func (c *Client) RunbookRuns(ctx context.Context, id string) (wire.Page[model.Deployment], error) {
+	return list[model.Deployment](ctx, c, "/runbooks/"+url.PathEscape(id)+"/runs", ListOptions{})
+}

@@ -94,6 +94,18 @@ type Project struct {
 	Channels []Channel `json:"channels,omitempty" yaml:"channels,omitempty"`
 	// ReleaseVersionTemplate numbers releases created without a version.
 	ReleaseVersionTemplate string `json:"releaseVersionTemplate,omitempty" yaml:"releaseVersionTemplate,omitempty"`
+	// Runbooks are the project's operations processes (matched by name;
+	// their drafts are replaced, their published snapshots kept).
+	Runbooks []Runbook `json:"runbooks,omitempty" yaml:"runbooks,omitempty"`
+}
+
+// Runbook is an operations process; Environments (by name) are where it
+// may run.
+type Runbook struct {
+	Name         string   `json:"name" yaml:"name"`
+	Description  string   `json:"description,omitempty" yaml:"description,omitempty"`
+	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
+	Steps        []Step   `json:"steps" yaml:"steps"`
 }
 
 // Channel is a project's channel; Lifecycle by name.

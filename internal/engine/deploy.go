@@ -30,6 +30,8 @@ type deployment struct {
 	release model.Release
 	project model.Project
 	env     model.Environment
+	// runbook is set for a runbook run.
+	runbook *model.Runbook
 }
 
 func (h deployHandler) load(ctx context.Context, run *tasks.Run) (deployment, error) {
@@ -47,6 +49,13 @@ func (h deployHandler) load(ctx context.Context, run *tasks.Run) (deployment, er
 	}
 	if x.env, err = q.GetEnvironment(ctx, x.d.EnvironmentID); err != nil {
 		return x, fmt.Errorf("load environment: %w", err)
+	}
+	if x.d.RunbookID != "" {
+		rb, err := q.GetRunbook(ctx, x.d.RunbookID)
+		if err != nil {
+			return x, fmt.Errorf("load runbook: %w", err)
+		}
+		x.runbook = &rb
 	}
 	return x, nil
 }
@@ -118,10 +127,20 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	for _, a := range acts {
 		resumed = resumed || a.State != model.ActivityPending
 	}
+	what := fmt.Sprintf("the deployment of %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+	start := fmt.Sprintf("Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+	done := fmt.Sprintf("Deployed %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+	if x.runbook != nil {
+		what = fmt.Sprintf("the run of runbook %s in %s", x.runbook.Name, x.env.Name)
+		start = fmt.Sprintf("Running runbook %s of %s (snapshot %s) in %s", x.runbook.Name, x.project.Name, x.release.Version, x.env.Name)
+		done = fmt.Sprintf("Ran runbook %s in %s", x.runbook.Name, x.env.Name)
+	}
 	if resumed {
-		run.Logf(0, model.LevelHighlight, "Resuming the deployment of %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+		run.Logf(0, model.LevelHighlight, "Resuming %s", what)
+	} else if x.runbook != nil {
+		run.Log(0, model.LevelHighlight, start)
 	} else {
-		run.Logf(0, model.LevelHighlight, "Deploying %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+		run.Log(0, model.LevelHighlight, start)
 		if err := run.Tx(ctx, func(q *store.Queries) error {
 			return q.EnqueueEvent(ctx, h.e.deploymentEvent(model.EventDeploymentStarted, x, model.TaskExecuting))
 		}); err != nil {
@@ -142,7 +161,7 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	if err := h.runSteps(ctx, run, x, steps, acts, values); err != nil {
 		return err
 	}
-	run.Logf(0, model.LevelHighlight, "Deployed %s release %s to %s", x.project.Name, x.release.Version, x.env.Name)
+	run.Log(0, model.LevelHighlight, done)
 	return nil
 }
 
@@ -216,6 +235,11 @@ func (h deployHandler) systemVariables(ctx context.Context, q *store.Queries, x 
 		set["Octopus.Web.DeploymentLink"] = u + "/api/v1/deployments/" + x.d.ID
 		set["Octopus.Web.ReleaseLink"] = u + "/api/v1/releases/" + x.release.ID
 		set["Octopus.Web.ProjectLink"] = u + "/api/v1/projects/" + x.project.ID
+	}
+	if x.runbook != nil {
+		set["Octopus.Runbook.Id"], set["Octopus.Runbook.Name"] = x.runbook.ID, x.runbook.Name
+		set["Octopus.RunbookSnapshot.Name"] = x.release.Version
+		set["Octopus.RunbookRun.Id"] = x.d.ID
 	}
 	if x.release.ChannelID != "" {
 		if ch, err := q.GetChannel(ctx, x.release.ChannelID); err == nil {
@@ -1008,6 +1032,12 @@ func (h deployHandler) Finished(ctx context.Context, q *store.Queries, t model.T
 	x, err := loadDeployment(ctx, q, t.DeploymentID)
 	if err != nil {
 		return err
+	}
+	if x.d.RunbookID != "" { // a runbook run: no lifecycle to move on
+		if t.ParentTaskID != "" {
+			return q.WakeTask(ctx, t.ParentTaskID)
+		}
+		return nil
 	}
 	kind := map[model.TaskState]model.EventKind{model.TaskSuccess: model.EventDeploymentSucceeded,
 		model.TaskFailed: model.EventDeploymentFailed, model.TaskCanceled: model.EventDeploymentCanceled}[state]

@@ -147,12 +147,22 @@ func (e *Engine) deployTx(ctx context.Context, q *store.Queries, req DeployReque
 	if err != nil {
 		return model.Deployment{}, err
 	}
-	prog, err := progression(ctx, q, rel)
-	if err != nil {
-		return model.Deployment{}, err
-	}
-	if err := prog.CanDeploy(env.ID); err != nil {
-		return model.Deployment{}, fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
+	if rel.RunbookID != "" {
+		rb, err := q.GetRunbook(ctx, rel.RunbookID)
+		if err != nil {
+			return model.Deployment{}, err
+		}
+		if len(rb.EnvironmentIDs) > 0 && !slices.Contains(rb.EnvironmentIDs, env.ID) {
+			return model.Deployment{}, &model.RefusedError{Reason: fmt.Sprintf("runbook %s does not run in %s", rb.Name, env.Name)}
+		}
+	} else {
+		prog, err := progression(ctx, q, rel)
+		if err != nil {
+			return model.Deployment{}, err
+		}
+		if err := prog.CanDeploy(env.ID); err != nil {
+			return model.Deployment{}, fmt.Errorf("release %s cannot be deployed to %s: %w", rel.Version, env.Name, err)
+		}
 	}
 	prompted, err := promptedValues(q, rel, req.Variables)
 	if err != nil {
@@ -165,7 +175,7 @@ func (e *Engine) deployTx(ctx context.Context, q *store.Queries, req DeployReque
 	if err := checkSchedule(req, e.cfg.Store.Now()); err != nil {
 		return model.Deployment{}, err
 	}
-	if !req.OverrideFreeze {
+	if !req.OverrideFreeze && rel.RunbookID == "" { // freezes stop deployments, not operations
 		at := e.cfg.Store.Now()
 		if req.NotBefore != nil && req.NotBefore.After(at) {
 			at = *req.NotBefore
@@ -286,13 +296,48 @@ func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, e
 	if err != nil {
 		return model.Deployment{}, err
 	}
-	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted, DeploymentOptions: opts}
+	d := model.Deployment{ReleaseID: rel.ID, ProjectID: rel.ProjectID, EnvironmentID: env.ID, CreatedBy: by, Prompted: prompted,
+		DeploymentOptions: opts, RunbookID: rel.RunbookID}
 	task := model.Task{Description: fmt.Sprintf("Deploy %s release %s to %s", project.Name, rel.Version, env.Name),
 		NotBefore: notBefore, NotAfter: notAfter, ParentTaskID: parentTaskID}
+	if rel.RunbookID != "" {
+		rb, err := q.GetRunbook(ctx, rel.RunbookID)
+		if err != nil {
+			return d, err
+		}
+		task.Description = fmt.Sprintf("Run runbook %s of %s (snapshot %s) in %s", rb.Name, project.Name, rel.Version, env.Name)
+	}
 	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
 		return d, err
 	}
 	return d, nil
+}
+
+// RunbookRequest asks for a runbook run.
+type RunbookRequest struct {
+	RunbookID     string
+	EnvironmentID string
+	CreatedBy     string
+	// Variables are values for the snapshot's prompted variables.
+	Variables map[string]string
+	SkipSteps []string
+}
+
+// RunRunbook queues a run of a runbook's published snapshot in an
+// environment it allows.
+func (e *Engine) RunRunbook(ctx context.Context, req RunbookRequest) (model.Deployment, error) {
+	rb, err := e.cfg.Store.Read().GetRunbook(ctx, req.RunbookID)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Deployment{}, invalid("runbook run", "runbookId: runbook %q does not exist", req.RunbookID)
+	}
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	if rb.PublishedSnapshotID == "" {
+		return model.Deployment{}, &model.RefusedError{Reason: fmt.Sprintf("runbook %s has no published snapshot yet; publish it first (pulpo runbook publish)", rb.Name)}
+	}
+	return e.Deploy(ctx, DeployRequest{ReleaseID: rb.PublishedSnapshotID, EnvironmentID: req.EnvironmentID, CreatedBy: req.CreatedBy,
+		Variables: req.Variables, SkipSteps: req.SkipSteps})
 }
 
 // deploymentOptions checks the steps asked to be skipped against the

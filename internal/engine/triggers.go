@@ -86,6 +86,22 @@ func (e *Engine) FireSchedule(ctx context.Context, t model.Trigger) ([]model.Dep
 }
 
 func (e *Engine) fireSchedule(ctx context.Context, t model.Trigger) ([]model.Deployment, error) {
+	if t.RunbookID != "" {
+		var out []model.Deployment
+		var problems []string
+		for _, envID := range t.TargetEnvironmentIDs {
+			d, err := e.RunRunbook(ctx, RunbookRequest{RunbookID: t.RunbookID, EnvironmentID: envID, CreatedBy: TriggerCreatedBy(t)})
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			out = append(out, d)
+		}
+		if len(problems) > 0 {
+			return out, errors.New(strings.Join(problems, "; "))
+		}
+		return out, nil
+	}
 	q := e.cfg.Store.Read()
 	var rel model.Release
 	if t.SourceEnvironmentID != "" {

@@ -13,6 +13,8 @@ type Deployment struct {
 	// CreatedBy is the user who asked for it, or "lifecycle" when the
 	// lifecycle deployed it by itself.
 	CreatedBy string `json:"createdBy,omitempty"`
+	// RunbookID marks a runbook run: ReleaseID is the runbook's snapshot.
+	RunbookID string `json:"runbookId,omitempty"`
 	// State mirrors the task's state, so lists need no second lookup.
 	State TaskState `json:"state"`
 	// Prompted holds the values given for prompted variables, by name;

@@ -14,6 +14,9 @@ type Release struct {
 	ID        string `json:"id"`
 	ProjectID string `json:"projectId"`
 	Version   string `json:"version"`
+	// RunbookID marks a runbook's published snapshot: not a release of
+	// the project, and deployed without a lifecycle.
+	RunbookID string `json:"runbookId,omitempty"`
 	// ChannelID is the channel the release follows; empty for projects
 	// without channels.
 	ChannelID string    `json:"channelId,omitempty"`

@@ -36,8 +36,12 @@ type Trigger struct {
 	// SourceEnvironmentID: a schedule deploys the release last deployed
 	// successfully there; empty deploys the project's newest release.
 	SourceEnvironmentID string `json:"sourceEnvironmentId,omitempty"`
-	// TargetEnvironmentIDs are where a schedule deploys.
+	// TargetEnvironmentIDs are where a schedule deploys (or runs its
+	// runbook).
 	TargetEnvironmentIDs []string `json:"targetEnvironmentIds,omitempty"`
+	// RunbookID makes a schedule run that runbook's published snapshot
+	// instead of deploying a release.
+	RunbookID string `json:"runbookId,omitempty"`
 
 	// NextRunAt is when a schedule fires next; LastRunAt and LastResult
 	// say what the last firing did.
@@ -71,6 +75,9 @@ func (t *Trigger) Validate() error {
 		}
 		if t.PackageID != "" {
 			p.add("packageId", "belongs to package triggers")
+		}
+		if t.RunbookID != "" && t.SourceEnvironmentID != "" {
+			p.add("sourceEnvironmentId", "a schedule that runs a runbook has no source environment")
 		}
 	case "":
 		p.add("kind", "is required: package or schedule")

@@ -12,7 +12,7 @@ import (
 func (q *Queries) Dashboard(ctx context.Context) ([]model.DashboardCell, error) {
 	const ranked = `SELECT d.id, d.task_id, d.release_id, r.version, t.state, d.created_at, t.completed_at, d.project_id, d.environment_id,
 		ROW_NUMBER() OVER (PARTITION BY d.project_id, d.environment_id ORDER BY t.seq DESC) AS rn
-		FROM deployments d JOIN tasks t ON t.id = d.task_id JOIN releases r ON r.id = d.release_id`
+		FROM deployments d JOIN tasks t ON t.id = d.task_id JOIN releases r ON r.id = d.release_id WHERE d.runbook_id = ''`
 	type row struct {
 		model.DashboardDeployment
 		projectID, envID string
@@ -42,7 +42,7 @@ func (q *Queries) Dashboard(ctx context.Context) ([]model.DashboardCell, error) 
 	}
 	// The last few successes per cell: the newest, and the newest of
 	// another release before it.
-	successes, err := read(`SELECT * FROM (`+ranked+` WHERE t.state = ?) x WHERE rn <= 20 ORDER BY project_id, environment_id, rn`, model.TaskSuccess)
+	successes, err := read(`SELECT * FROM (`+ranked+` AND t.state = ?) x WHERE rn <= 20 ORDER BY project_id, environment_id, rn`, model.TaskSuccess)
 	if err != nil {
 		return nil, err
 	}

@@ -9,14 +9,14 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state, d.prompted, d.options`
+const deploymentColumns = `d.id, d.release_id, d.project_id, d.environment_id, d.task_id, d.created_at, d.created_by, t.state, d.prompted, d.options, d.runbook_id`
 const deploymentFrom = ` FROM deployments d JOIN tasks t ON t.id = d.task_id`
 
 func scanDeployment(s scanner) (model.Deployment, error) {
 	var d model.Deployment
 	var created int64
 	var prompted, options string
-	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State, &prompted, &options)
+	err := s.Scan(&d.ID, &d.ReleaseID, &d.ProjectID, &d.EnvironmentID, &d.TaskID, &created, &d.CreatedBy, &d.State, &prompted, &options, &d.RunbookID)
 	d.CreatedAt = fromMicros(created)
 	if err == nil && prompted != "" {
 		err = unmarshal(prompted, &d.Prompted)
@@ -63,8 +63,8 @@ func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, tas
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by, prompted, options)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy, prompted, options)
+	_, err = q.exec(ctx, `INSERT INTO deployments (id, release_id, project_id, environment_id, task_id, created_at, created_by, prompted, options, runbook_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.ReleaseID, d.ProjectID, d.EnvironmentID, d.TaskID, toMicros(d.CreatedAt), d.CreatedBy, prompted, options, d.RunbookID)
 	if err != nil {
 		return fmt.Errorf("create deployment: %w", err)
 	}
@@ -86,12 +86,13 @@ type DeploymentFilter struct {
 	ProjectID     string
 	EnvironmentID string
 	ReleaseID     string
+	// RunbookID lists a runbook's runs; without it, deployments only.
+	RunbookID string
 }
 
 // ListDeployments returns a page of deployments, newest first, and the total.
 func (q *Queries) ListDeployments(ctx context.Context, f DeploymentFilter) ([]model.Deployment, int, error) {
-	var where []string
-	var args []any
+	where, args := []string{"d.runbook_id = ?"}, []any{f.RunbookID}
 	for _, c := range []struct{ col, v string }{{"d.project_id", f.ProjectID}, {"d.environment_id", f.EnvironmentID}, {"d.release_id", f.ReleaseID}} {
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)

@@ -12,13 +12,13 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/template"
 )
 
-const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages, children, channel_id`
+const releaseColumns = `id, project_id, version, notes, created_at, created_by, process, variables, packages, children, channel_id, runbook_id`
 
 func scanRelease(s scanner) (model.Release, error) {
 	var r model.Release
 	var created int64
 	var process, vars, packages, children string
-	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages, &children, &r.ChannelID); err != nil {
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Version, &r.Notes, &created, &r.CreatedBy, &process, &vars, &packages, &children, &r.ChannelID, &r.RunbookID); err != nil {
 		return r, err
 	}
 	if children != "" && children != "[]" {
@@ -86,6 +86,12 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create release: %w", err)
 	}
+	return q.insertRelease(ctx, r, strings.ToLower(r.Version))
+}
+
+// insertRelease stores a release under a version key (the version; a
+// runbook snapshot's own key, so it never clashes with a release).
+func (q *Queries) insertRelease(ctx context.Context, r *model.Release, versionKey string) error {
 	id, _, err := q.nextID(ctx, "Releases")
 	if err != nil {
 		return err
@@ -112,8 +118,8 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 			return err
 		}
 	}
-	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, kids, r.ChannelID, strings.ToLower(r.Version))
+	_, err = q.exec(ctx, `INSERT INTO releases (`+releaseColumns+`, version_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Version, r.Notes, toMicros(r.CreatedAt), r.CreatedBy, ps, vs, pkgs, kids, r.ChannelID, r.RunbookID, versionKey)
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -122,7 +128,7 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 }
 
 func (q *Queries) releaseVersions(ctx context.Context, projectID string) ([]string, error) {
-	rows, err := q.query(ctx, `SELECT version FROM releases WHERE project_id = ?`, projectID)
+	rows, err := q.query(ctx, `SELECT version FROM releases WHERE project_id = ? AND runbook_id = ''`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("read release versions: %w", err)
 	}
@@ -155,12 +161,13 @@ func (q *Queries) FindRelease(ctx context.Context, projectID, version string) (m
 type ReleaseFilter struct {
 	Skip, Take int
 	ProjectID  string
+	// RunbookID lists a runbook's snapshots; without it, releases only.
+	RunbookID string
 }
 
 // ListReleases returns a page of releases, newest first, and the total.
 func (q *Queries) ListReleases(ctx context.Context, f ReleaseFilter) ([]model.Release, int, error) {
-	var where []string
-	var args []any
+	where, args := []string{"runbook_id = ?"}, []any{f.RunbookID}
 	if f.ProjectID != "" {
 		where, args = append(where, "project_id = ?"), append(args, f.ProjectID)
 	}

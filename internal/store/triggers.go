@@ -18,6 +18,7 @@ type triggerDoc struct {
 	TimeZone             string   `json:"timeZone,omitempty"`
 	SourceEnvironmentID  string   `json:"sourceEnvironmentId,omitempty"`
 	TargetEnvironmentIDs []string `json:"targetEnvironmentIds,omitempty"`
+	RunbookID            string   `json:"runbookId,omitempty"`
 }
 
 const triggerColumns = `id, project_id, name, kind, disabled, doc, next_run_at, last_run_at, last_result`
@@ -34,6 +35,7 @@ func scanTrigger(s scanner) (model.Trigger, error) {
 		return t, fmt.Errorf("read trigger %s: %w", t.ID, err)
 	}
 	t.PackageID, t.Cron, t.TimeZone, t.SourceEnvironmentID, t.TargetEnvironmentIDs = d.PackageID, d.Cron, d.TimeZone, d.SourceEnvironmentID, d.TargetEnvironmentIDs
+	t.RunbookID = d.RunbookID
 	t.NextRunAt, t.LastRunAt = fromOptionalMicros(next), fromOptionalMicros(last)
 	return t, nil
 }
@@ -87,8 +89,16 @@ func (q *Queries) checkTrigger(ctx context.Context, t *model.Trigger) (string, i
 	if len(problems) > 0 {
 		return "", 0, &model.ValidationError{Subject: "trigger", Problems: problems}
 	}
+	if t.RunbookID != "" {
+		rb, err := q.GetRunbook(ctx, t.RunbookID)
+		if errors.Is(err, ErrNotFound) || (err == nil && rb.ProjectID != t.ProjectID) {
+			return "", 0, &model.ValidationError{Subject: "trigger", Problems: []string{fmt.Sprintf("runbookId: the project has no runbook %q", t.RunbookID)}}
+		} else if err != nil {
+			return "", 0, err
+		}
+	}
 	doc, err := marshal(triggerDoc{PackageID: t.PackageID, Cron: t.Cron, TimeZone: t.TimeZone,
-		SourceEnvironmentID: t.SourceEnvironmentID, TargetEnvironmentIDs: t.TargetEnvironmentIDs})
+		SourceEnvironmentID: t.SourceEnvironmentID, TargetEnvironmentIDs: t.TargetEnvironmentIDs, RunbookID: t.RunbookID})
 	return doc, next, err
 }
 

@@ -137,3 +137,10 @@ type Dashboard struct {
 	Projects     []model.Project       `json:"projects"`
 	Cells        []model.DashboardCell `json:"cells"`
 }
+
+// RunRunbookRequest asks for a runbook run.
+type RunRunbookRequest struct {
+	EnvironmentID string            `json:"environmentId"`
+	Variables     map[string]string `json:"variables,omitempty"`
+	SkipSteps     []string          `json:"skipSteps,omitempty"`
+}
