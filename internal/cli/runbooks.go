@@ -96,7 +96,9 @@ func (a *app) runbookCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(snap, func() { fmt.Fprintf(a.stdout, "Published snapshot %s of runbook %q (%s)\n", snap.Version, rb.Name, snap.ID) })
+			return a.print(snap, func() {
+				fmt.Fprintf(a.stdout, "Published snapshot %s of runbook %q (%s)\n", snap.Version, rb.Name, snap.ID)
+			})
 		}}
 	var environment string
 	var watch bool
@@ -129,7 +131,9 @@ func (a *app) runbookCommand() *cobra.Command {
 				return err
 			}
 			if !watch {
-				return a.print(d, func() { fmt.Fprintf(a.stdout, "Running %s in %s: run %s, task %s\n", rb.Name, env.Name, d.ID, d.TaskID) })
+				return a.print(d, func() {
+					fmt.Fprintf(a.stdout, "Running %s in %s: run %s, task %s\n", rb.Name, env.Name, d.ID, d.TaskID)
+				})
 			}
 			if a.output == "text" {
 				fmt.Fprintf(a.stdout, "Running %s in %s: run %s, task %s\n", rb.Name, env.Name, d.ID, d.TaskID)
