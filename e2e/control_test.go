@@ -622,3 +622,42 @@ projects:
 		t.Fatalf("runbook runs are not deployments on the dashboard: %+v", dash.Cells)
 	}
 }
+
+// TestReleaseRetention: releases beyond the lifecycle's retention go with
+// their deployments, but never the newest, nor what an environment has now
+// or had just before (a rollback's target).
+func TestReleaseRetention(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+lifecycles:
+  - name: Short memory
+    releaseRetention: {keepReleases: 1}
+    phases:
+      - {name: Dev, manualEnvironments: [Dev]}
+projects:
+  - name: shop
+    lifecycle: Short memory
+    steps:
+      - name: Hello
+        script: {body: echo hello}
+`)
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"} {
+		s.ok("release", "create", "-p", "shop", "--version", v)
+	}
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.1.0", "--environment", "Dev", "--watch")
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.2.0", "--environment", "Dev", "--watch")
+	out := s.ok("release", "apply-retention")
+	if !strings.Contains(out, "Removed release 1.0.0") || !strings.Contains(out, "Removed release 1.3.0") || strings.Count(out, "Removed") != 2 {
+		t.Fatalf("retention should remove 1.0.0 and 1.3.0 only:\n%s", out)
+	}
+	list := s.ok("release", "list", "-p", "shop")
+	for _, v := range []string{"1.1.0", "1.2.0", "1.4.0"} {
+		if !strings.Contains(list, v) {
+			t.Errorf("%s should be kept:\n%s", v, list)
+		}
+	}
+	if out := s.ok("release", "apply-retention"); !strings.Contains(out, "Retention removed no release") {
+		t.Fatalf("a second run has nothing to do:\n%s", out)
+	}
+}

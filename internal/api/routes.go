@@ -252,6 +252,21 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	a.add(route{method: "POST", path: Prefix + "/retention/releases", tag: "releases", response: []model.Release{},
+		summary: "Apply release retention now (the server also does every 10 minutes): delete the releases the lifecycles let go and return them",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			removed, err := a.Engine.ApplyReleaseRetention(r.Context())
+			if err != nil {
+				return err
+			}
+			out := make([]model.Release, 0, len(removed))
+			for _, rel := range removed {
+				out = append(out, redactRelease(rel))
+			}
+			writeJSON(w, http.StatusOK, out)
+			return nil
+		}})
+
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()

@@ -284,14 +284,19 @@ func (a *applier) lifecycle(ctx context.Context, want confdoc.Lifecycle) error {
 			ManualEnvironments:                 a.envRefs(field+".manualEnvironments", ph.ManualEnvironments, &problems),
 			MinimumEnvironmentsBeforePromotion: ph.MinimumEnvironmentsBeforePromotion,
 			Optional:                           ph.Optional,
+			ReleaseRetention:                   ph.ReleaseRetention,
 		})
 	}
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: fmt.Sprintf("lifecycle %q", want.Name), Problems: problems}
 	}
+	var retention model.Retention
+	if want.ReleaseRetention != nil {
+		retention = *want.ReleaseRetention
+	}
 	l, err := a.q.FindLifecycle(ctx, want.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		l = model.Lifecycle{Name: want.Name, Description: want.Description, Phases: phases}
+		l = model.Lifecycle{Name: want.Name, Description: want.Description, Phases: phases, ReleaseRetention: retention}
 		if err := a.q.CreateLifecycle(ctx, &l); err != nil {
 			return inFile("lifecycle", want.Name, err)
 		}
@@ -302,9 +307,9 @@ func (a *applier) lifecycle(ctx context.Context, want confdoc.Lifecycle) error {
 		return err
 	}
 	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description",
-		!reflect.DeepEqual(normalPhases(l.Phases), normalPhases(phases)), "phases")
+		!reflect.DeepEqual(normalPhases(l.Phases), normalPhases(phases)), "phases", l.ReleaseRetention != retention, "releaseRetention")
 	if len(diff) > 0 {
-		l.Name, l.Description, l.Phases = want.Name, want.Description, phases
+		l.Name, l.Description, l.Phases, l.ReleaseRetention = want.Name, want.Description, phases, retention
 		if err := a.q.UpdateLifecycle(ctx, &l); err != nil {
 			return inFile("lifecycle", want.Name, err)
 		}

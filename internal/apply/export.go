@@ -58,6 +58,10 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	for _, l := range lifecycles {
 		lifecycleNames[l.ID] = l.Name
 		out := confdoc.Lifecycle{Name: l.Name, Description: l.Description}
+		if !l.ReleaseRetention.KeepsAll() {
+			r := l.ReleaseRetention
+			out.ReleaseRetention = &r
+		}
 		for _, ph := range l.Phases {
 			out.Phases = append(out.Phases, confdoc.Phase{
 				Name:                               ph.Name,
@@ -65,6 +69,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 				ManualEnvironments:                 toNames(ph.ManualEnvironments),
 				MinimumEnvironmentsBeforePromotion: ph.MinimumEnvironmentsBeforePromotion,
 				Optional:                           ph.Optional,
+				ReleaseRetention:                   ph.ReleaseRetention,
 			})
 		}
 		doc.Lifecycles = append(doc.Lifecycles, out)

@@ -224,7 +224,34 @@ environment of its lifecycle's last phase.`,
 		}}
 	updateVars.Flags().StringVarP(&project, "project", "p", "", "project (name or id; not needed with a release id)")
 	updateVars.Flags().StringVar(&version, "version", "", "release version or id")
-	cmd.AddCommand(create, list, show, deploy, updateVars)
+	retention := &cobra.Command{Use: "apply-retention", Short: "Delete now the releases lifecycles' retention lets go (the server does every 10 minutes)",
+		Long: `Delete the releases their lifecycle's retention lets go, with their
+deployments and logs. A release counts in the furthest phase it reached; a
+phase's retention (or else the lifecycle's) keeps the newest N releases and
+those younger than D days. Whatever the policy, the newest release, every
+release current in an environment, the one current there before it (what a
+rollback deploys), releases still deploying, and child releases a parent
+release deploys are kept.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			removed, err := c.ApplyReleaseRetention(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.print(removed, func() {
+				if len(removed) == 0 {
+					fmt.Fprintln(a.stdout, "Retention removed no release")
+				}
+				for _, r := range removed {
+					fmt.Fprintf(a.stdout, "Removed release %s (%s)\n", r.Version, r.ID)
+				}
+			})
+		}}
+	cmd.AddCommand(create, list, show, deploy, updateVars, retention)
 	return cmd
 }
 

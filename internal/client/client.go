@@ -829,3 +829,9 @@ func (c *Client) RunRunbook(ctx context.Context, id string, req wire.RunRunbookR
 func (c *Client) RunbookRuns(ctx context.Context, id string) (wire.Page[model.Deployment], error) {
 	return list[model.Deployment](ctx, c, "/runbooks/"+url.PathEscape(id)+"/runs", ListOptions{})
 }
+
+// ApplyReleaseRetention runs release retention now.
+func (c *Client) ApplyReleaseRetention(ctx context.Context) ([]model.Release, error) {
+	var out []model.Release
+	return out, c.do(ctx, "POST", "/retention/releases", nil, &out)
+}

@@ -60,15 +60,19 @@ type Lifecycle struct {
 	Name        string  `json:"name" yaml:"name"`
 	Description string  `json:"description,omitempty" yaml:"description,omitempty"`
 	Phases      []Phase `json:"phases,omitempty" yaml:"phases,omitempty"`
+	// ReleaseRetention keeps the newest keepReleases and those younger
+	// than keepDays; a phase may set its own.
+	ReleaseRetention *model.Retention `json:"releaseRetention,omitempty" yaml:"releaseRetention,omitempty"`
 }
 
 // Phase mirrors model.Phase with environment names instead of ids.
 type Phase struct {
-	Name                               string   `json:"name" yaml:"name"`
-	AutomaticEnvironments              []string `json:"automaticEnvironments,omitempty" yaml:"automaticEnvironments,omitempty,flow"`
-	ManualEnvironments                 []string `json:"manualEnvironments,omitempty" yaml:"manualEnvironments,omitempty,flow"`
-	MinimumEnvironmentsBeforePromotion int      `json:"minimumEnvironmentsBeforePromotion,omitempty" yaml:"minimumEnvironmentsBeforePromotion,omitempty"`
-	Optional                           bool     `json:"optional,omitempty" yaml:"optional,omitempty"`
+	Name                               string           `json:"name" yaml:"name"`
+	AutomaticEnvironments              []string         `json:"automaticEnvironments,omitempty" yaml:"automaticEnvironments,omitempty,flow"`
+	ManualEnvironments                 []string         `json:"manualEnvironments,omitempty" yaml:"manualEnvironments,omitempty,flow"`
+	MinimumEnvironmentsBeforePromotion int              `json:"minimumEnvironmentsBeforePromotion,omitempty" yaml:"minimumEnvironmentsBeforePromotion,omitempty"`
+	Optional                           bool             `json:"optional,omitempty" yaml:"optional,omitempty"`
+	ReleaseRetention                   *model.Retention `json:"releaseRetention,omitempty" yaml:"releaseRetention,omitempty"`
 }
 
 // ProjectGroup is a folder of projects.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -152,4 +154,35 @@ func (e *Engine) recordTrigger(ctx context.Context, t model.Trigger, result stri
 	if err != nil {
 		e.cfg.Logger.Warn("record trigger result", "trigger", t.ID, "error", err)
 	}
+}
+
+// ApplyReleaseRetention deletes, project by project, the releases their
+// lifecycles' retention lets go (see store.ApplyReleaseRetention), and the
+// artifact folders of their deployments.
+func (e *Engine) ApplyReleaseRetention(ctx context.Context) ([]model.Release, error) {
+	projects, _, err := e.cfg.Store.Read().ListProjects(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var removed []model.Release
+	for _, p := range projects {
+		var gone []store.RemovedRelease
+		err := e.cfg.Store.Tx(ctx, func(q *store.Queries) (err error) {
+			gone, err = q.ApplyReleaseRetention(ctx, p.ID, q.Now())
+			return err
+		})
+		if err != nil {
+			return removed, fmt.Errorf("release retention of %s: %w", p.Name, err)
+		}
+		for _, r := range gone {
+			removed = append(removed, r.Release)
+			e.cfg.Logger.Info("release retention removed a release", "project", p.Name, "release", r.Release.Version)
+			for _, t := range r.TaskIDs {
+				if e.cfg.ArtifactsDir != "" && t != "" {
+					os.RemoveAll(filepath.Join(e.cfg.ArtifactsDir, t))
+				}
+			}
+		}
+	}
+	return removed, nil
 }

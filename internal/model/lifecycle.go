@@ -17,7 +17,21 @@ type Lifecycle struct {
 	Name        string  `json:"name"`
 	Description string  `json:"description,omitempty"`
 	Phases      []Phase `json:"phases"`
+	// ReleaseRetention is how long releases of this lifecycle are kept;
+	// a phase may keep its releases longer or shorter. Zero keeps all.
+	ReleaseRetention Retention `json:"releaseRetention,omitempty"`
 }
+
+// Retention keeps the newest KeepReleases releases and those younger than
+// KeepDays; zero for both keeps everything. Releases deployed where they
+// are now current, or current before that, are kept whatever it says.
+type Retention struct {
+	KeepReleases int `json:"keepReleases,omitempty" yaml:"keepReleases,omitempty"`
+	KeepDays     int `json:"keepDays,omitempty" yaml:"keepDays,omitempty"`
+}
+
+// KeepsAll reports whether the retention deletes nothing.
+func (r Retention) KeepsAll() bool { return r.KeepReleases <= 0 && r.KeepDays <= 0 }
 
 // Phase is one stage of a lifecycle. A phase that names no environment takes
 // every environment no other phase names (Octopus's "any environment").
@@ -34,6 +48,9 @@ type Phase struct {
 	MinimumEnvironmentsBeforePromotion int `json:"minimumEnvironmentsBeforePromotion,omitempty"`
 	// Optional phases never hold later phases back and never deploy by themselves.
 	Optional bool `json:"optional,omitempty"`
+	// ReleaseRetention, when set, replaces the lifecycle's for releases
+	// whose furthest phase is this one.
+	ReleaseRetention *Retention `json:"releaseRetention,omitempty"`
 }
 
 // Environments lists the phase's explicit environments, automatic first.
@@ -46,6 +63,9 @@ func (ph *Phase) Environments() []string {
 func (l *Lifecycle) Validate(knownEnvironments map[string]string) error {
 	p := problems{subject: "lifecycle"}
 	checkName(&p, "name", l.Name)
+	if l.ReleaseRetention.KeepReleases < 0 || l.ReleaseRetention.KeepDays < 0 {
+		p.add("releaseRetention", "keepReleases and keepDays must not be negative")
+	}
 	seenPhase := map[string]bool{}
 	seenEnv := map[string]string{} // environment id -> phase name
 	catchAll := 0
@@ -73,6 +93,9 @@ func (l *Lifecycle) Validate(knownEnvironments map[string]string) error {
 		}
 		if ph.MinimumEnvironmentsBeforePromotion < 0 {
 			p.add(field+".minimumEnvironmentsBeforePromotion", "must not be negative")
+		}
+		if r := ph.ReleaseRetention; r != nil && (r.KeepReleases < 0 || r.KeepDays < 0) {
+			p.add(field+".releaseRetention", "keepReleases and keepDays must not be negative")
 		}
 		if len(envs) > 0 && ph.MinimumEnvironmentsBeforePromotion > len(envs) {
 			p.add(field+".minimumEnvironmentsBeforePromotion", "is %d but the phase has only %d environments",

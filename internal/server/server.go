@@ -245,6 +245,7 @@ const scheduleTick = time.Second
 func runSchedules(ctx context.Context, eng *engine.Engine, logger *slog.Logger) {
 	tick := time.NewTicker(scheduleTick)
 	defer tick.Stop()
+	lastRetention := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -254,8 +255,17 @@ func runSchedules(ctx context.Context, eng *engine.Engine, logger *slog.Logger) 
 		if err := eng.FireDueSchedules(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("fire scheduled triggers", "error", err)
 		}
+		if time.Since(lastRetention) >= retentionEvery {
+			lastRetention = time.Now()
+			if _, err := eng.ApplyReleaseRetention(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("release retention", "error", err)
+			}
+		}
 	}
 }
+
+// retentionEvery is how often release retention runs.
+const retentionEvery = 10 * time.Minute
 
 // Thumbprint is the certificate thumbprint agents must trust.
 func (n *Node) Thumbprint() string { return n.identity.Thumbprint }

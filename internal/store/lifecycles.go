@@ -9,13 +9,18 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-const lifecycleColumns = `id, name, description, phases`
+const lifecycleColumns = `id, name, description, phases, release_retention`
 
 func scanLifecycle(s scanner) (model.Lifecycle, error) {
 	var l model.Lifecycle
-	var phases string
-	if err := s.Scan(&l.ID, &l.Name, &l.Description, &phases); err != nil {
+	var phases, retention string
+	if err := s.Scan(&l.ID, &l.Name, &l.Description, &phases, &retention); err != nil {
 		return l, err
+	}
+	if retention != "" {
+		if err := unmarshal(retention, &l.ReleaseRetention); err != nil {
+			return l, fmt.Errorf("read release retention of lifecycle %s: %w", l.ID, err)
+		}
 	}
 	if err := unmarshal(phases, &l.Phases); err != nil {
 		return l, fmt.Errorf("read phases of lifecycle %s: %w", l.ID, err)
@@ -54,8 +59,12 @@ func (q *Queries) CreateLifecycle(ctx context.Context, l *model.Lifecycle) error
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO lifecycles (id, name, name_key, description, phases) VALUES (?, ?, ?, ?, ?)`,
-		l.ID, l.Name, model.NameKey(l.Name), l.Description, phases)
+	retention, err := marshal(l.ReleaseRetention)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO lifecycles (id, name, name_key, description, phases, release_retention) VALUES (?, ?, ?, ?, ?, ?)`,
+		l.ID, l.Name, model.NameKey(l.Name), l.Description, phases, retention)
 	if err != nil {
 		return fmt.Errorf("create lifecycle: %w", err)
 	}
@@ -112,8 +121,12 @@ func (q *Queries) UpdateLifecycle(ctx context.Context, l *model.Lifecycle) error
 	if err != nil {
 		return err
 	}
-	res, err := q.exec(ctx, `UPDATE lifecycles SET name = ?, name_key = ?, description = ?, phases = ? WHERE id = ?`,
-		l.Name, model.NameKey(l.Name), l.Description, phases, l.ID)
+	retention, err := marshal(l.ReleaseRetention)
+	if err != nil {
+		return err
+	}
+	res, err := q.exec(ctx, `UPDATE lifecycles SET name = ?, name_key = ?, description = ?, phases = ?, release_retention = ? WHERE id = ?`,
+		l.Name, model.NameKey(l.Name), l.Description, phases, retention, l.ID)
 	if err != nil {
 		return fmt.Errorf("update lifecycle: %w", err)
 	}
