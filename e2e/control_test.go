@@ -661,3 +661,46 @@ projects:
 		t.Fatalf("a second run has nothing to do:\n%s", out)
 	}
 }
+
+// TestAMachineTriggerBringsANewTargetUpToDate: a target joining the
+// environment gets the release current there, deployed to it alone.
+func TestAMachineTriggerBringsANewTargetUpToDate(t *testing.T) {
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, s, `environments:
+  - name: Dev
+projects:
+  - name: shop
+    steps:
+      - name: Install
+        targetRoles: [web]
+        script: {body: "echo installed #{Octopus.Release.Number} on #{Octopus.Machine.Name}"}
+`)
+	addListeningAgent(t, s, "web-1", "--environment", "Dev", "--role", "web")
+	s.ok("release", "create", "-p", "shop", "--version", "1.0.0")
+	s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--watch")
+	if r := s.pulpo("trigger", "create", "-p", "shop", "Bad", "--on-machine", "rebooted"); r.code == 0 || !strings.Contains(r.stderr, `"rebooted" is not a machine event`) {
+		t.Fatalf("a bad machine event: exit %d\n%s", r.code, r.stderr)
+	}
+	s.ok("trigger", "create", "-p", "shop", "New web servers", "--on-machine", "joined", "--role", "web", "--to", "Dev")
+
+	addListeningAgent(t, s, "web-2", "--environment", "Dev", "--role", "web")
+	var deps struct {
+		Items []struct {
+			TaskID    string `json:"taskId"`
+			CreatedBy string `json:"createdBy"`
+		} `json:"items"`
+	}
+	s.okJSON(&deps, "deployment", "list", "-p", "shop")
+	if len(deps.Items) != 2 || deps.Items[0].CreatedBy != "trigger New web servers (web-2 joined)" {
+		t.Fatalf("web-2 joining should deploy 1.0.0 to it: %+v", deps.Items)
+	}
+	out := s.ok("task", "watch", deps.Items[0].TaskID)
+	if !strings.Contains(out, "installed 1.0.0 on web-2") || strings.Contains(out, "on web-1") {
+		t.Fatalf("only web-2 should be deployed to:\n%s", out)
+	}
+	// By hand: one machine, or all but one.
+	out = s.ok("release", "deploy", "-p", "shop", "--version", "1.0.0", "--environment", "Dev", "--exclude-machine", "web-2", "--watch")
+	if !strings.Contains(out, "on web-1") || strings.Contains(out, "on web-2") {
+		t.Fatalf("--exclude-machine web-2:\n%s", out)
+	}
+}

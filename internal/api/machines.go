@@ -39,7 +39,11 @@ func (a *API) machineRoutes() {
 			if err != nil {
 				return err
 			}
-			return q.CreateMachine(ctx, m, sealed)
+			if err := q.CreateMachine(ctx, m, sealed); err != nil {
+				return err
+			}
+			a.Engine.MachineAvailable(ctx, q, *m, model.MachineJoined)
+			return nil
 		},
 		update: func(q *store.Queries, ctx context.Context, m *model.Machine) error {
 			old, err := q.GetMachine(ctx, m.ID)

@@ -486,7 +486,7 @@ func (a *API) deploymentRoutes() {
 			}
 			d, err := a.Engine.Deploy(r.Context(), engine.DeployRequest{ReleaseID: req.ReleaseID, EnvironmentID: req.EnvironmentID, CreatedBy: caller(r),
 				Variables: req.Variables, SkipSteps: req.SkipSteps, GuidedFailure: req.GuidedFailure, NotBefore: req.NotBefore, NotAfter: req.NotAfter,
-				OverrideFreeze: req.OverrideFreeze})
+				OverrideFreeze: req.OverrideFreeze, SpecificMachineIDs: req.SpecificMachineIDs, ExcludedMachineIDs: req.ExcludedMachineIDs})
 			if err != nil {
 				return err
 			}

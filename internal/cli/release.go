@@ -132,7 +132,7 @@ func (a *app) releaseCommand() *cobra.Command {
 
 	var environment string
 	var watch, guided, overrideFreeze bool
-	var promptedArgs, skipSteps []string
+	var promptedArgs, skipSteps, onlyMachines, exceptMachines []string
 	var deployAt, noDeployAfter string
 	deploy := &cobra.Command{Use: "deploy [VERSION]", Short: "Deploy a release to an environment", Args: cobra.MaximumNArgs(1),
 		Long: `Deploy a release to an environment. The lifecycle decides whether the
@@ -168,6 +168,18 @@ the deployment succeeds.`,
 			if cmd.Flags().Changed("guided-failure") {
 				req.GuidedFailure = &guided
 			}
+			for _, list := range []struct {
+				names []string
+				ids   *[]string
+			}{{onlyMachines, &req.SpecificMachineIDs}, {exceptMachines, &req.ExcludedMachineIDs}} {
+				for _, n := range list.names {
+					m, err := c.FindMachine(cmd.Context(), n)
+					if err != nil {
+						return err
+					}
+					*list.ids = append(*list.ids, m.ID)
+				}
+			}
 			if req.NotBefore, err = parseWhen("--deploy-at", deployAt, time.Now()); err != nil {
 				return err
 			}
@@ -195,6 +207,8 @@ the deployment succeeds.`,
 	deploy.Flags().BoolVar(&watch, "watch", false, "follow the deployment's log until it ends")
 	deploy.Flags().StringArrayVar(&skipSteps, "skip-step", nil, "leave out this step (name or id; repeat); required steps cannot be skipped")
 	deploy.Flags().BoolVar(&guided, "guided-failure", false, "when a step fails, pause and ask whether to retry, ignore, exclude the machine or fail (default: the environment's setting; --guided-failure=false turns it off)")
+	deploy.Flags().StringArrayVar(&onlyMachines, "machine", nil, "deploy only to this target (repeat); steps for other roles are skipped")
+	deploy.Flags().StringArrayVar(&exceptMachines, "exclude-machine", nil, "leave this target out (repeat)")
 	deploy.Flags().BoolVar(&overrideFreeze, "override-freeze", false, "deploy even though a deployment freeze covers it")
 	deploy.Flags().StringVar(&deployAt, "deploy-at", "", `start at this time: RFC 3339, "YYYY-MM-DD HH:MM" local time, or +DURATION such as +2h`)
 	deploy.Flags().StringVar(&noDeployAfter, "no-deploy-after", "", "if the deployment has not started by this time (same forms as --deploy-at), it fails instead of starting late")

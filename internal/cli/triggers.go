@@ -17,7 +17,7 @@ func (a *app) triggerCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
 
 	var onPackage, cron, timeZone, from, runbook string
-	var to []string
+	var to, onMachine, roles []string
 	var disabled bool
 	create := &cobra.Command{Use: "create NAME", Short: "Create a trigger", Args: cobra.ExactArgs(1),
 		Long: `Create a trigger.
@@ -32,7 +32,8 @@ with seconds first, read in --time-zone): the release last deployed to
 --from, or the project's newest release, to every --to environment.`,
 		Example: `  pulpo trigger create -p shop "On push" --on-package shop-web
   pulpo trigger create -p shop "Nightly Test" --cron "0 2 * * 1-5" --time-zone Europe/Berlin --from Dev --to Test
-  pulpo trigger create -p shop "Hourly cleanup" --cron "@hourly" --runbook "Clean caches" --to Production`,
+  pulpo trigger create -p shop "Hourly cleanup" --cron "@hourly" --runbook "Clean caches" --to Production
+  pulpo trigger create -p shop "New web servers" --on-machine healthy --role web --to Production`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := a.project(cmd, project)
 			if err != nil {
@@ -40,14 +41,16 @@ with seconds first, read in --time-zone): the release last deployed to
 			}
 			t := model.Trigger{ProjectID: p.ID, Name: args[0], Disabled: disabled, PackageID: onPackage, Cron: cron, TimeZone: timeZone}
 			switch {
-			case onPackage != "" && cron != "":
-				return fmt.Errorf("a trigger does one thing: give --on-package or --cron")
+			case btoi(onPackage != "")+btoi(cron != "")+btoi(len(onMachine) > 0) > 1:
+				return fmt.Errorf("a trigger does one thing: give --on-package, --cron or --on-machine")
 			case onPackage != "":
 				t.Kind = model.TriggerPackage
 			case cron != "":
 				t.Kind = model.TriggerSchedule
+			case len(onMachine) > 0:
+				t.Kind, t.MachineEvents, t.Roles = model.TriggerMachine, onMachine, roles
 			default:
-				return fmt.Errorf("say what sets the trigger off: --on-package ID or --cron EXPRESSION")
+				return fmt.Errorf("say what sets the trigger off: --on-package ID, --cron EXPRESSION or --on-machine joined|healthy")
 			}
 			if runbook != "" {
 				rb, err := c.FindRunbook(cmd.Context(), p.ID, runbook)
@@ -87,6 +90,8 @@ with seconds first, read in --time-zone): the release last deployed to
 	create.Flags().StringVar(&timeZone, "time-zone", "", "the schedule's IANA time zone, e.g. Europe/Berlin (default UTC)")
 	create.Flags().StringVar(&from, "from", "", "with --cron: deploy the release last deployed here (default: the newest release)")
 	create.Flags().StringArrayVar(&to, "to", nil, "with --cron: deploy to this environment (repeat)")
+	create.Flags().StringArrayVar(&onMachine, "on-machine", nil, "deploy the current release to a target that joins (joined) or turns healthy (healthy) in a --to environment (all when none) (repeat)")
+	create.Flags().StringArrayVar(&roles, "role", nil, "with --on-machine: only targets with this role (repeat)")
 	create.Flags().StringVar(&runbook, "runbook", "", "with --cron: run this runbook in every --to environment instead of deploying")
 	create.Flags().BoolVar(&disabled, "disabled", false, "create it switched off")
 
@@ -104,6 +109,9 @@ with seconds first, read in --time-zone): the release last deployed to
 				rows := make([][]string, 0, len(ts))
 				for _, t := range ts {
 					what := "on push of " + t.PackageID
+					if t.Kind == model.TriggerMachine {
+						what = "machines " + strings.Join(t.MachineEvents, ", ")
+					}
 					if t.Kind == model.TriggerSchedule {
 						what = "cron " + t.Cron
 						if t.RunbookID != "" {
@@ -189,4 +197,11 @@ with seconds first, read in --time-zone): the release last deployed to
 		}}
 	cmd.AddCommand(create, list, run, setEnabled("enable", false), setEnabled("disable", true), del)
 	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -287,6 +287,11 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 		run.Logf(act.ID, model.LevelError, "%v", err)
 		return err
 	}
+	if len(places) == 0 {
+		run.Logf(act.ID, model.LevelInfo, "Skipped: none of the machines this deployment is for has the roles %s", strings.Join(step.TargetRoles, ", "))
+		h.setState(run, act, model.ActivitySkipped)
+		return nil
+	}
 	acts, err := run.Store().Read().ListActivities(ctx, run.Task.ID)
 	if err != nil {
 		return err
@@ -458,9 +463,14 @@ func (h deployHandler) chooseMachines(ctx context.Context, q *store.Queries, x d
 		}
 		var out []*model.Machine
 		for i := range ms {
-			if !ms[i].Disabled {
-				out = append(out, &ms[i])
+			if ms[i].Disabled || slices.Contains(x.d.ExcludedMachineIDs, ms[i].ID) ||
+				(len(x.d.SpecificMachineIDs) > 0 && !slices.Contains(x.d.SpecificMachineIDs, ms[i].ID)) {
+				continue
 			}
+			out = append(out, &ms[i])
+		}
+		if len(out) == 0 && (len(x.d.SpecificMachineIDs) > 0 || len(x.d.ExcludedMachineIDs) > 0) {
+			return nil, nil // the machines this deployment is for are not in these roles
 		}
 		if len(out) == 0 {
 			return nil, fmt.Errorf("step %q runs on targets with the roles %s, but %s has no enabled deployment target with any of them",

@@ -108,6 +108,8 @@ type DeployRequest struct {
 	NotBefore, NotAfter *time.Time
 	// OverrideFreeze deploys even during a deployment freeze.
 	OverrideFreeze bool
+	// SpecificMachineIDs and ExcludedMachineIDs narrow the targets.
+	SpecificMachineIDs, ExcludedMachineIDs []string
 	// ParentTaskID is the parent deployment's task when a deploy-a-release
 	// step asks; ParentVariables are the values it passes down (plain
 	// here, sealed when stored).
@@ -188,6 +190,14 @@ func (e *Engine) deployTx(ctx context.Context, q *store.Queries, req DeployReque
 		}
 	}
 	opts.OverrideFreeze = req.OverrideFreeze
+	opts.SpecificMachineIDs, opts.ExcludedMachineIDs = req.SpecificMachineIDs, req.ExcludedMachineIDs
+	for _, id := range append(slices.Clone(req.SpecificMachineIDs), req.ExcludedMachineIDs...) {
+		if _, err := q.GetMachine(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return model.Deployment{}, invalid("deployment", "machines: machine %q does not exist", id)
+		} else if err != nil {
+			return model.Deployment{}, err
+		}
+	}
 	for _, pv := range req.ParentVariables {
 		sealed, err := q.Seal(pv.Value)
 		if err != nil {

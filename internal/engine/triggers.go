@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -185,4 +186,63 @@ func (e *Engine) ApplyReleaseRetention(ctx context.Context) ([]model.Release, er
 		}
 	}
 	return removed, nil
+}
+
+// MachineAvailable runs the machine triggers a machine's event (joined,
+// healthy) sets off, in the caller's transaction: for each, the release
+// last deployed successfully to each of the machine's environments is
+// deployed to that machine alone. Problems are logged: a machine's
+// registration or health check does not fail for them.
+func (e *Engine) MachineAvailable(ctx context.Context, q *store.Queries, m model.Machine, event string) []model.Deployment {
+	if m.Usage != model.UsageTarget || m.Disabled {
+		return nil
+	}
+	triggers, _, err := q.ListTriggers(ctx, store.TriggerFilter{Kind: model.TriggerMachine})
+	if err != nil {
+		e.cfg.Logger.Warn("machine triggers", "machine", m.Name, "error", err)
+		return nil
+	}
+	var out []model.Deployment
+	for _, t := range triggers {
+		if t.Disabled || !slices.Contains(t.MachineEvents, event) {
+			continue
+		}
+		if len(t.Roles) > 0 && !slices.ContainsFunc(m.Roles, func(r string) bool { return slices.Contains(t.Roles, r) }) {
+			continue
+		}
+		for _, envID := range m.EnvironmentIDs {
+			if len(t.TargetEnvironmentIDs) > 0 && !slices.Contains(t.TargetEnvironmentIDs, envID) {
+				continue
+			}
+			deps, _, err := q.ListDeployments(ctx, store.DeploymentFilter{ProjectID: t.ProjectID, EnvironmentID: envID})
+			if err != nil {
+				e.cfg.Logger.Warn("machine trigger", "trigger", t.ID, "error", err)
+				continue
+			}
+			current := ""
+			for _, d := range deps { // newest first
+				if d.State == model.TaskSuccess {
+					current = d.ReleaseID
+					break
+				}
+			}
+			if current == "" {
+				continue // nothing deployed here yet: nothing to bring the machine up to
+			}
+			d, err := e.deployTx(ctx, q, DeployRequest{ReleaseID: current, EnvironmentID: envID,
+				CreatedBy: fmt.Sprintf("%s (%s %s)", TriggerCreatedBy(t), m.Name, event), SpecificMachineIDs: []string{m.ID}})
+			result := fmt.Sprintf("%s %s: queued %s", m.Name, event, d.ID)
+			if err != nil {
+				result = fmt.Sprintf("%s %s: %v", m.Name, event, err)
+				e.cfg.Logger.Warn("machine trigger", "trigger", t.ID, "machine", m.Name, "error", err)
+			} else {
+				out = append(out, d)
+			}
+			q.RecordTriggerResult(ctx, t.ID, q.Now(), result)
+		}
+	}
+	if len(out) > 0 {
+		e.cfg.Queue.Notify()
+	}
+	return out
 }

@@ -40,6 +40,9 @@ type Checker struct {
 	Every time.Duration
 	// Concurrency caps checks running at once (default 10).
 	Concurrency int
+	// OnHealthy is told, in the transaction recording it, of a machine
+	// found healthy after it was not (machine triggers deploy to it).
+	OnHealthy func(ctx context.Context, q *store.Queries, m model.Machine)
 }
 
 func (c *Checker) defaults() {
@@ -78,6 +81,9 @@ func (c *Checker) Check(ctx context.Context, m model.Machine) (model.Machine, er
 		}
 		if bad(status) && !bad(before) {
 			return q.EnqueueEvent(ctx, machineEvent(m, before))
+		}
+		if status == model.HealthHealthy && before != model.HealthHealthy && c.OnHealthy != nil {
+			c.OnHealthy(ctx, q, m)
 		}
 		return nil
 	})

@@ -32,6 +32,10 @@ type DeploymentOptions struct {
 	GuidedFailure bool `json:"guidedFailure,omitempty"`
 	// OverrideFreeze records that it was deployed despite a freeze.
 	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
+	// SpecificMachineIDs limits steps on targets to these machines;
+	// ExcludedMachineIDs leaves these out.
+	SpecificMachineIDs []string `json:"specificMachineIds,omitempty"`
+	ExcludedMachineIDs []string `json:"excludedMachineIds,omitempty"`
 	// ParentVariables are the values a parent deployment passed down
 	// (sealed); they win over the project's own. Not shown through the API.
 	ParentVariables []ParentVariable `json:"-"`

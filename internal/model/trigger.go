@@ -17,6 +17,15 @@ const (
 	// TriggerSchedule deploys on a cron schedule: the release last deployed
 	// to a source environment (or the newest release) to target ones.
 	TriggerSchedule TriggerKind = "schedule"
+	// TriggerMachine deploys the release current in an environment to a
+	// machine of it that becomes available: joins it, or turns healthy.
+	TriggerMachine TriggerKind = "machine"
+)
+
+// Machine events a machine trigger reacts to.
+const (
+	MachineJoined  = "joined"  // registered in the environment
+	MachineHealthy = "healthy" // a health check found it healthy after it was not
 )
 
 // Trigger is something that starts work for a project by itself.
@@ -42,6 +51,12 @@ type Trigger struct {
 	// RunbookID makes a schedule run that runbook's published snapshot
 	// instead of deploying a release.
 	RunbookID string `json:"runbookId,omitempty"`
+
+	// MachineEvents (joined, healthy) set a machine trigger off for the
+	// machines of TargetEnvironmentIDs (any environment when empty) with
+	// any of Roles (any when empty).
+	MachineEvents []string `json:"machineEvents,omitempty"`
+	Roles         []string `json:"roles,omitempty"`
 
 	// NextRunAt is when a schedule fires next; LastRunAt and LastResult
 	// say what the last firing did.
@@ -79,10 +94,22 @@ func (t *Trigger) Validate() error {
 		if t.RunbookID != "" && t.SourceEnvironmentID != "" {
 			p.add("sourceEnvironmentId", "a schedule that runs a runbook has no source environment")
 		}
+	case TriggerMachine:
+		if len(t.MachineEvents) == 0 {
+			p.add("machineEvents", "is required: %s, %s or both", MachineJoined, MachineHealthy)
+		}
+		for _, e := range t.MachineEvents {
+			if e != MachineJoined && e != MachineHealthy {
+				p.add("machineEvents", "%q is not a machine event: use %s or %s", e, MachineJoined, MachineHealthy)
+			}
+		}
+		if t.Cron != "" || t.PackageID != "" || t.RunbookID != "" || t.SourceEnvironmentID != "" {
+			p.add("kind", "a machine trigger deploys to machines as they become available; cron, packages, runbooks and source environments belong to other triggers")
+		}
 	case "":
-		p.add("kind", "is required: package or schedule")
+		p.add("kind", "is required: package, schedule or machine")
 	default:
-		p.add("kind", "%q is not a kind of trigger: use package or schedule", t.Kind)
+		p.add("kind", "%q is not a kind of trigger: use package, schedule or machine", t.Kind)
 	}
 	return p.err()
 }

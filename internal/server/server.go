@@ -183,6 +183,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
 		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
+	n.health.OnHealthy = func(ctx context.Context, q *store.Queries, m model.Machine) {
+		eng.MachineAvailable(ctx, q, m, model.MachineHealthy)
+	}
 
 	a := api.New(api.Deps{Store: n.store, Engine: eng, Tasks: n.runner, Broker: broker, Auth: auth.NewAuthenticator(n.store),
 		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,

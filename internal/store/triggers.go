@@ -19,6 +19,8 @@ type triggerDoc struct {
 	SourceEnvironmentID  string   `json:"sourceEnvironmentId,omitempty"`
 	TargetEnvironmentIDs []string `json:"targetEnvironmentIds,omitempty"`
 	RunbookID            string   `json:"runbookId,omitempty"`
+	MachineEvents        []string `json:"machineEvents,omitempty"`
+	Roles                []string `json:"roles,omitempty"`
 }
 
 const triggerColumns = `id, project_id, name, kind, disabled, doc, next_run_at, last_run_at, last_result`
@@ -35,7 +37,7 @@ func scanTrigger(s scanner) (model.Trigger, error) {
 		return t, fmt.Errorf("read trigger %s: %w", t.ID, err)
 	}
 	t.PackageID, t.Cron, t.TimeZone, t.SourceEnvironmentID, t.TargetEnvironmentIDs = d.PackageID, d.Cron, d.TimeZone, d.SourceEnvironmentID, d.TargetEnvironmentIDs
-	t.RunbookID = d.RunbookID
+	t.RunbookID, t.MachineEvents, t.Roles = d.RunbookID, d.MachineEvents, d.Roles
 	t.NextRunAt, t.LastRunAt = fromOptionalMicros(next), fromOptionalMicros(last)
 	return t, nil
 }
@@ -71,6 +73,14 @@ func (q *Queries) checkTrigger(ctx context.Context, t *model.Trigger) (string, i
 				return "", 0, err
 			}
 		}
+	case model.TriggerMachine:
+		for _, id := range t.TargetEnvironmentIDs {
+			if _, err := q.GetEnvironment(ctx, id); errors.Is(err, ErrNotFound) {
+				problems = append(problems, fmt.Sprintf("environment %q does not exist", id))
+			} else if err != nil {
+				return "", 0, err
+			}
+		}
 	case model.TriggerPackage:
 		if len(problems) == 0 {
 			d, err := q.GetProcess(ctx, t.ProjectID)
@@ -98,7 +108,8 @@ func (q *Queries) checkTrigger(ctx context.Context, t *model.Trigger) (string, i
 		}
 	}
 	doc, err := marshal(triggerDoc{PackageID: t.PackageID, Cron: t.Cron, TimeZone: t.TimeZone,
-		SourceEnvironmentID: t.SourceEnvironmentID, TargetEnvironmentIDs: t.TargetEnvironmentIDs, RunbookID: t.RunbookID})
+		SourceEnvironmentID: t.SourceEnvironmentID, TargetEnvironmentIDs: t.TargetEnvironmentIDs, RunbookID: t.RunbookID,
+		MachineEvents: t.MachineEvents, Roles: t.Roles})
 	return doc, next, err
 }
 

@@ -84,6 +84,10 @@ type CreateDeploymentRequest struct {
 	// OverrideFreeze deploys even during a deployment freeze (any
 	// authenticated user until roles exist; then a permission).
 	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
+	// SpecificMachineIDs limits steps on targets to these machines;
+	// ExcludedMachineIDs leaves these out.
+	SpecificMachineIDs []string `json:"specificMachineIds,omitempty"`
+	ExcludedMachineIDs []string `json:"excludedMachineIds,omitempty"`
 }
 
 // AnswerRequest answers an interruption.
