@@ -110,6 +110,10 @@ projects:
 		!strings.Contains(r.stderr, `"deployment-exploded" is not an event`) || !strings.Contains(r.stderr, "is not an http(s) URL") {
 		t.Fatalf("a bad subscription: exit %d\n%s", r.code, r.stderr)
 	}
+	if r := s.pulpo("subscription", "create", "mail", "--email", "ops@example.com", "--event", "deployment-failed"); r.code == 0 ||
+		!strings.Contains(r.stderr, "this server has no SMTP server to send mail through; start it with --smtp-host") {
+		t.Fatalf("mail without an SMTP server: exit %d\n%s", r.code, r.stderr)
+	}
 	create := exec.Command(binary, "subscription", "create", "Release page", "--webhook", hooks.srv.URL,
 		"--event", "deployment-succeeded", "--event", "intervention-waiting", "--secret-stdin")
 	create.Env = append(create.Environ(), "PULPO_SERVER="+s.url, "PULPO_API_KEY="+apiKey)

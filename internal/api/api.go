@@ -48,6 +48,8 @@ type Deps struct {
 	PollingAddress   string
 	// Feed is the built-in package feed.
 	Feed *feed.Feed
+	// EmailEnabled says an SMTP server is configured for notifications.
+	EmailEnabled bool
 	// ArtifactsDir keeps tasks' artifacts.
 	ArtifactsDir string
 }

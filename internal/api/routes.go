@@ -123,8 +123,20 @@ func (a *API) registerRoutes() {
 		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.Subscription, int, error) {
 			return q.ListSubscriptions(ctx, o)
 		},
-		get: (*store.Queries).GetSubscription, create: (*store.Queries).CreateSubscription,
-		update: (*store.Queries).UpdateSubscription, delete: (*store.Queries).DeleteSubscription})
+		get: (*store.Queries).GetSubscription,
+		create: func(q *store.Queries, ctx context.Context, s *model.Subscription) error {
+			if err := a.checkEmail(s); err != nil {
+				return err
+			}
+			return q.CreateSubscription(ctx, s)
+		},
+		update: func(q *store.Queries, ctx context.Context, s *model.Subscription) error {
+			if err := a.checkEmail(s); err != nil {
+				return err
+			}
+			return q.UpdateSubscription(ctx, s)
+		},
+		delete: (*store.Queries).DeleteSubscription})
 	a.add(route{method: "GET", path: Prefix + "/subscriptions/{id}/deliveries", tag: "notifications", response: wire.Page[model.Delivery]{},
 		summary: "A subscription's delivery log, newest first: each event, its attempts, the endpoint's last answer", query: pagingParams,
 		h: func(w http.ResponseWriter, r *http.Request) error {
@@ -789,4 +801,13 @@ func (a *API) interruptionRoutes() {
 			writeJSON(w, http.StatusOK, i)
 			return nil
 		}})
+}
+
+// checkEmail refuses email notifications the server cannot send.
+func (a *API) checkEmail(s *model.Subscription) error {
+	if len(s.EmailTo) > 0 && !a.EmailEnabled {
+		return &model.ValidationError{Subject: "subscription", Problems: []string{
+			"emailTo: this server has no SMTP server to send mail through; start it with --smtp-host (and --smtp-from)"}}
+	}
+	return nil
 }

@@ -3,18 +3,20 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pulpo-deploy/pulpo/internal/notify"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/server"
 )
 
 func (a *app) serverCommand() *cobra.Command {
 	cfg := server.Config{}
-	var logFormat, logLevel string
+	var logFormat, logLevel, smtpHost, smtpFrom, smtpUser string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Pulpo server",
@@ -51,6 +53,15 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 			if cfg.MasterKey == "" {
 				cfg.MasterKey = a.getenv("PULPO_MASTER_KEY")
 			}
+			if smtpHost != "" {
+				if _, _, err := net.SplitHostPort(smtpHost); err != nil {
+					return fmt.Errorf("--smtp-host takes host:port, such as mail.example.com:587, not %q", smtpHost)
+				}
+				if smtpFrom == "" {
+					return fmt.Errorf("--smtp-host needs --smtp-from: the address notifications come from")
+				}
+				cfg.SMTP = &notify.Mailer{Addr: smtpHost, From: smtpFrom, Username: smtpUser, Password: a.getenv("PULPO_SMTP_PASSWORD")}
+			}
 			cfg.Version, cfg.Out = a.version, a.stdout
 			return server.Run(cmd.Context(), cfg)
 		},
@@ -71,6 +82,9 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.IntVar(&cfg.FeedRetention.KeepVersions, "feed-keep-versions", 0, "keep this many newest versions of each package (0 keeps all)")
 	f.DurationVar(&cfg.FeedRetention.MaxAge, "feed-max-age", 0, "remove package versions pushed longer ago, but never a package's newest (0 keeps all)")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 key that seals secrets at rest (default $PULPO_MASTER_KEY, else DATA/master.key, made on first start; every node of one database needs the same)")
+	f.StringVar(&smtpHost, "smtp-host", "", "SMTP server (host:port) for email notifications; STARTTLS is used when it offers it")
+	f.StringVar(&smtpFrom, "smtp-from", "", "the address email notifications come from")
+	f.StringVar(&smtpUser, "smtp-user", "", "SMTP user, with the password in $PULPO_SMTP_PASSWORD")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.AddCommand(a.rotateKeyCommand())

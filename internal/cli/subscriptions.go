@@ -19,7 +19,7 @@ func (a *app) subscriptionCommand() *cobra.Command {
 		Short: "Send events (deployments started, succeeded, failed; interventions waiting; machines unhealthy) to webhooks"}
 
 	var webhook string
-	var events, projects, envs []string
+	var events, projects, envs, emails []string
 	var secretStdin bool
 	create := &cobra.Command{Use: "create NAME", Short: "Subscribe a webhook to events", Args: cobra.ExactArgs(1),
 		Long: `Subscribe a webhook to events. Each event is POSTed as JSON with the headers
@@ -37,7 +37,7 @@ Events: ` + strings.Join(eventNames(), ", "),
 			if err != nil {
 				return err
 			}
-			s := model.Subscription{Name: args[0], WebhookURL: webhook}
+			s := model.Subscription{Name: args[0], WebhookURL: webhook, EmailTo: emails}
 			for _, e := range events {
 				s.Events = append(s.Events, model.EventKind(e))
 			}
@@ -71,6 +71,7 @@ Events: ` + strings.Join(eventNames(), ", "),
 			return a.print(s, func() { fmt.Fprintf(a.stdout, "Created subscription %q (%s)\n", s.Name, s.ID) })
 		}}
 	create.Flags().StringVar(&webhook, "webhook", "", "the URL events are POSTed to")
+	create.Flags().StringArrayVar(&emails, "email", nil, "an address events are mailed to (repeat; the server needs --smtp-host)")
 	create.Flags().StringArrayVar(&events, "event", nil, "an event to send (repeat)")
 	create.Flags().StringArrayVar(&projects, "project", nil, "only events of this project (repeat)")
 	create.Flags().StringArrayVar(&envs, "environment", nil, "only events of this environment (repeat)")
@@ -97,9 +98,9 @@ Events: ` + strings.Join(eventNames(), ", "),
 					if s.HasSecret {
 						secret = "set"
 					}
-					rows = append(rows, []string{s.ID, s.Name, s.WebhookURL, strings.Join(evs, ", "), secret})
+					rows = append(rows, []string{s.ID, s.Name, s.WebhookURL, strings.Join(s.EmailTo, ", "), strings.Join(evs, ", "), secret})
 				}
-				a.table([]string{"ID", "NAME", "WEBHOOK", "EVENTS", "SECRET"}, rows)
+				a.table([]string{"ID", "NAME", "WEBHOOK", "EMAIL", "EVENTS", "SECRET"}, rows)
 			})
 		}}
 	deliveries := &cobra.Command{Use: "deliveries SUBSCRIPTION", Short: "Show a subscription's delivery log, newest first", Args: cobra.ExactArgs(1),
@@ -123,10 +124,10 @@ Events: ` + strings.Join(eventNames(), ", "),
 					if d.LastStatus > 0 {
 						status = fmt.Sprint(d.LastStatus)
 					}
-					rows = append(rows, []string{d.ID, string(d.Event), string(d.State), fmt.Sprint(d.Attempts), status,
+					rows = append(rows, []string{d.ID, string(d.Event), d.Channel, string(d.State), fmt.Sprint(d.Attempts), status,
 						d.CreatedAt.Local().Format("2006-01-02 15:04:05"), d.LastError})
 				}
-				a.table([]string{"ID", "EVENT", "STATE", "ATTEMPTS", "HTTP", "CREATED", "LAST ERROR"}, rows)
+				a.table([]string{"ID", "EVENT", "CHANNEL", "STATE", "ATTEMPTS", "HTTP", "CREATED", "LAST ERROR"}, rows)
 			})
 		}}
 	test := &cobra.Command{Use: "test SUBSCRIPTION", Short: "Send a ping event to the webhook", Args: cobra.ExactArgs(1),

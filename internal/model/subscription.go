@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -38,7 +39,10 @@ type Subscription struct {
 	// ProjectIDs and EnvironmentIDs narrow the events; empty means all.
 	ProjectIDs     []string `json:"projectIds,omitempty"`
 	EnvironmentIDs []string `json:"environmentIds,omitempty"`
-	WebhookURL     string   `json:"webhookUrl"`
+	WebhookURL     string   `json:"webhookUrl,omitempty"`
+	// EmailTo are addresses the events are mailed to (the server needs an
+	// SMTP server: --smtp-host).
+	EmailTo []string `json:"emailTo,omitempty"`
 	// Secret signs each delivery; write-only: reads say only whether one is set.
 	Secret    string `json:"secret,omitempty"`
 	HasSecret bool   `json:"hasSecret"`
@@ -56,9 +60,19 @@ func (s *Subscription) Validate() error {
 			p.add("events", "%q is not an event: use %s", e, eventNames())
 		}
 	}
-	u, err := url.Parse(s.WebhookURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		p.add("webhookUrl", "%q is not an http(s) URL", s.WebhookURL)
+	if s.WebhookURL == "" && len(s.EmailTo) == 0 {
+		p.add("webhookUrl", "is required, unless emailTo says where to mail the events")
+	}
+	if s.WebhookURL != "" {
+		u, err := url.Parse(s.WebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add("webhookUrl", "%q is not an http(s) URL", s.WebhookURL)
+		}
+	}
+	for _, a := range s.EmailTo {
+		if _, err := mail.ParseAddress(a); err != nil {
+			p.add("emailTo", "%q is not an email address", a)
+		}
 	}
 	return p.err()
 }
@@ -101,6 +115,8 @@ const (
 type Delivery struct {
 	ID             string        `json:"id"`
 	SubscriptionID string        `json:"subscriptionId"`
+	// Channel is webhook or email.
+	Channel string `json:"channel"`
 	Event          EventKind     `json:"event"`
 	State          DeliveryState `json:"state"`
 	Attempts       int           `json:"attempts"`

@@ -58,6 +58,8 @@ type Dispatcher struct {
 	Batch int
 	// Tick is how often Run looks for due deliveries (default 1 s).
 	Tick time.Duration
+	// Mailer sends email deliveries; nil fails them with the reason.
+	Mailer *Mailer
 }
 
 func (d *Dispatcher) defaults() {
@@ -136,8 +138,19 @@ func (d *Dispatcher) Round(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-// send posts one delivery; a 2xx answer is success.
+// send delivers one event by its channel.
 func (d *Dispatcher) send(ctx context.Context, dd store.DueDelivery) (int, error) {
+	if dd.Channel == store.ChannelEmail {
+		if d.Mailer == nil {
+			return 0, fmt.Errorf("no SMTP server is configured (pulpo server --smtp-host)")
+		}
+		return 0, d.Mailer.Send(ctx, dd.EmailTo, string(dd.Event), []byte(dd.Payload))
+	}
+	return d.post(ctx, dd)
+}
+
+// post posts one delivery to its webhook; a 2xx answer is success.
+func (d *Dispatcher) post(ctx context.Context, dd store.DueDelivery) (int, error) {
 	body := []byte(dd.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dd.URL, bytes.NewReader(body))
 	if err != nil {

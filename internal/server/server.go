@@ -75,6 +75,8 @@ type Config struct {
 	// other platforms (DATA/runners when empty).
 	RunnerBinary string
 	RunnersDir   string
+	// SMTP sends email notifications; nil when no SMTP server is given.
+	SMTP *notify.Mailer
 	Version      string
 	Logger       *slog.Logger
 	// Out receives what a person starting the server must read once: the
@@ -191,7 +193,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,
 		Targets: n.targets, Health: n.health, Secrets: box,
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
-		Feed: pkgFeed, ArtifactsDir: artifactsDir})
+		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -234,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
-	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify")}
+	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify"), Mailer: cfg.SMTP}
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true
 	return n, nil

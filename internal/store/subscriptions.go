@@ -15,7 +15,8 @@ type subscriptionDoc struct {
 	Events         []model.EventKind `json:"events"`
 	ProjectIDs     []string          `json:"projectIds,omitempty"`
 	EnvironmentIDs []string          `json:"environmentIds,omitempty"`
-	WebhookURL     string            `json:"webhookUrl"`
+	WebhookURL     string            `json:"webhookUrl,omitempty"`
+	EmailTo        []string          `json:"emailTo,omitempty"`
 }
 
 const subscriptionColumns = `id, name, disabled, doc, secret`
@@ -31,7 +32,7 @@ func scanSubscription(s scanner) (model.Subscription, string, error) {
 	if err := unmarshal(doc, &d); err != nil {
 		return sub, "", fmt.Errorf("read subscription %s: %w", sub.ID, err)
 	}
-	sub.Events, sub.ProjectIDs, sub.EnvironmentIDs, sub.WebhookURL = d.Events, d.ProjectIDs, d.EnvironmentIDs, d.WebhookURL
+	sub.Events, sub.ProjectIDs, sub.EnvironmentIDs, sub.WebhookURL, sub.EmailTo = d.Events, d.ProjectIDs, d.EnvironmentIDs, d.WebhookURL, d.EmailTo
 	sub.HasSecret = sealed != ""
 	return sub, sealed, nil
 }
@@ -58,7 +59,7 @@ func (q *Queries) subscriptionDoc(ctx context.Context, s *model.Subscription) (s
 	if len(problems) > 0 {
 		return "", &model.ValidationError{Subject: "subscription", Problems: problems}
 	}
-	return marshal(subscriptionDoc{Events: s.Events, ProjectIDs: s.ProjectIDs, EnvironmentIDs: s.EnvironmentIDs, WebhookURL: s.WebhookURL})
+	return marshal(subscriptionDoc{Events: s.Events, ProjectIDs: s.ProjectIDs, EnvironmentIDs: s.EnvironmentIDs, WebhookURL: s.WebhookURL, EmailTo: s.EmailTo})
 }
 
 // CreateSubscription stores a subscription, its secret sealed.
@@ -182,20 +183,40 @@ func (q *Queries) EnqueueEvent(ctx context.Context, e Event) error {
 		if !s.Wants(e.Kind, e.ProjectID, e.EnvironmentID) {
 			continue
 		}
-		if err := q.enqueue(ctx, s.ID, e, now); err != nil {
+		if err := q.enqueueAll(ctx, s, e, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// enqueueAll queues the event for each of the subscription's channels.
+func (q *Queries) enqueueAll(ctx context.Context, s model.Subscription, e Event, now time.Time) error {
+	if s.WebhookURL != "" {
+		if err := q.enqueue(ctx, s.ID, ChannelWebhook, e, now); err != nil {
+			return err
+		}
+	}
+	if len(s.EmailTo) > 0 {
+		return q.enqueue(ctx, s.ID, ChannelEmail, e, now)
+	}
+	return nil
+}
+
+// Delivery channels.
+const (
+	ChannelWebhook = "webhook"
+	ChannelEmail   = "email"
+)
+
 // EnqueuePing records a ping for one subscription, to test its endpoint.
 func (q *Queries) EnqueuePing(ctx context.Context, subscriptionID string) (model.Delivery, error) {
-	if _, err := q.GetSubscription(ctx, subscriptionID); err != nil {
+	s, err := q.GetSubscription(ctx, subscriptionID)
+	if err != nil {
 		return model.Delivery{}, err
 	}
 	e := Event{Kind: model.EventPing, Payload: map[string]any{"message": "Pulpo is testing this subscription"}}
-	if err := q.enqueue(ctx, subscriptionID, e, q.now()); err != nil {
+	if err := q.enqueueAll(ctx, s, e, q.now()); err != nil {
 		return model.Delivery{}, err
 	}
 	list, _, err := q.ListDeliveries(ctx, subscriptionID, ListOptions{Take: 1})
@@ -205,7 +226,7 @@ func (q *Queries) EnqueuePing(ctx context.Context, subscriptionID string) (model
 	return list[0], nil
 }
 
-func (q *Queries) enqueue(ctx context.Context, subscriptionID string, e Event, now time.Time) error {
+func (q *Queries) enqueue(ctx context.Context, subscriptionID, channel string, e Event, now time.Time) error {
 	id, seq, err := q.nextID(ctx, "Deliveries")
 	if err != nil {
 		return err
@@ -218,20 +239,20 @@ func (q *Queries) enqueue(ctx context.Context, subscriptionID string, e Event, n
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO deliveries (id, seq, subscription_id, event, payload, state, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, seq, subscriptionID, e.Kind, string(payload), model.DeliveryPending, toMicros(now), toMicros(now))
+	_, err = q.exec(ctx, `INSERT INTO deliveries (id, seq, subscription_id, event, payload, state, created_at, next_attempt_at, channel)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, seq, subscriptionID, e.Kind, string(payload), model.DeliveryPending, toMicros(now), toMicros(now), channel)
 	if err != nil {
 		return fmt.Errorf("queue delivery: %w", err)
 	}
 	return nil
 }
 
-const deliveryColumns = `id, subscription_id, event, payload, state, attempts, created_at, next_attempt_at, delivered_at, last_status, last_error`
+const deliveryColumns = `id, subscription_id, event, payload, state, attempts, created_at, next_attempt_at, delivered_at, last_status, last_error, channel`
 
 func scanDelivery(s scanner) (model.Delivery, error) {
 	var d model.Delivery
 	var created, next, delivered int64
-	err := s.Scan(&d.ID, &d.SubscriptionID, &d.Event, &d.Payload, &d.State, &d.Attempts, &created, &next, &delivered, &d.LastStatus, &d.LastError)
+	err := s.Scan(&d.ID, &d.SubscriptionID, &d.Event, &d.Payload, &d.State, &d.Attempts, &created, &next, &delivered, &d.LastStatus, &d.LastError, &d.Channel)
 	d.CreatedAt = fromMicros(created)
 	if d.State == model.DeliveryPending {
 		d.NextAttemptAt = fromOptionalMicros(next)
@@ -257,8 +278,9 @@ func (q *Queries) ListDeliveries(ctx context.Context, subscriptionID string, opt
 // DueDelivery is a delivery to attempt, with where and how to sign it.
 type DueDelivery struct {
 	model.Delivery
-	URL    string
-	Secret string
+	URL     string
+	Secret  string
+	EmailTo []string
 }
 
 // ClaimDueDeliveries takes up to n pending deliveries whose time has come
@@ -289,7 +311,7 @@ func (q *Queries) ClaimDueDeliveries(ctx context.Context, n int, leaseUntil time
 				return nil, fmt.Errorf("open the secret of subscription %s: %w", s.Name, err)
 			}
 		}
-		out = append(out, DueDelivery{Delivery: d, URL: s.WebhookURL, Secret: secret})
+		out = append(out, DueDelivery{Delivery: d, URL: s.WebhookURL, Secret: secret, EmailTo: s.EmailTo})
 	}
 	return out, nil
 }
