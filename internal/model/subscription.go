@@ -113,16 +113,16 @@ const (
 // Delivery is one event on its way to one subscription, with what
 // happened at each try: the delivery log.
 type Delivery struct {
-	ID             string        `json:"id"`
-	SubscriptionID string        `json:"subscriptionId"`
+	ID             string `json:"id"`
+	SubscriptionID string `json:"subscriptionId"`
 	// Channel is webhook or email.
-	Channel string `json:"channel"`
-	Event          EventKind     `json:"event"`
-	State          DeliveryState `json:"state"`
-	Attempts       int           `json:"attempts"`
-	CreatedAt      time.Time     `json:"createdAt"`
-	NextAttemptAt  *time.Time    `json:"nextAttemptAt,omitempty"`
-	DeliveredAt    *time.Time    `json:"deliveredAt,omitempty"`
+	Channel       string        `json:"channel"`
+	Event         EventKind     `json:"event"`
+	State         DeliveryState `json:"state"`
+	Attempts      int           `json:"attempts"`
+	CreatedAt     time.Time     `json:"createdAt"`
+	NextAttemptAt *time.Time    `json:"nextAttemptAt,omitempty"`
+	DeliveredAt   *time.Time    `json:"deliveredAt,omitempty"`
 	// LastStatus is the endpoint's last HTTP status (0 when unreachable)
 	// and LastError what went wrong.
 	LastStatus int    `json:"lastStatus,omitempty"`

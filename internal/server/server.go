@@ -76,9 +76,9 @@ type Config struct {
 	RunnerBinary string
 	RunnersDir   string
 	// SMTP sends email notifications; nil when no SMTP server is given.
-	SMTP *notify.Mailer
-	Version      string
-	Logger       *slog.Logger
+	SMTP    *notify.Mailer
+	Version string
+	Logger  *slog.Logger
 	// Out receives what a person starting the server must read once: the
 	// first administrator's credentials and where the server listens.
 	Out io.Writer
