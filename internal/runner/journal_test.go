@@ -45,13 +45,19 @@ func TestJournalWaitForTheLockEndsWithTheContext(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal.json")
 	holding := make(chan struct{})
 	release := make(chan struct{})
-	go updateJournal(context.Background(), path, func(e []JournalEntry) ([]JournalEntry, error) {
-		close(holding)
-		<-release
-		return e, nil
-	})
+	holderDone := make(chan struct{})
+	go func() {
+		defer close(holderDone)
+		_ = updateJournal(context.Background(), path, func(e []JournalEntry) ([]JournalEntry, error) {
+			close(holding)
+			<-release
+			return e, nil
+		})
+	}()
 	<-holding
-	defer close(release)
+	// The holder writes the journal after it is released: wait for it, or the
+	// temporary directory is removed under its feet.
+	defer func() { close(release); <-holderDone }()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := updateJournal(ctx, path, func(e []JournalEntry) ([]JournalEntry, error) { return e, nil })
