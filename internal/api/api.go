@@ -5,8 +5,12 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/pulpo-deploy/pulpo/internal/access"
+	"github.com/pulpo-deploy/pulpo/internal/model"
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
@@ -52,6 +56,9 @@ type Deps struct {
 	EmailEnabled bool
 	// ArtifactsDir keeps tasks' artifacts.
 	ArtifactsDir string
+	// SecureCookies marks session cookies Secure even on plain HTTP
+	// requests (the server is behind a TLS proxy, or its public URL is https).
+	SecureCookies bool
 }
 
 // API is the REST API.
@@ -75,7 +82,14 @@ type route struct {
 	status       int
 	public       bool // served without an API key
 	stream       bool // answers with text/event-stream
-	h            handlerFunc
+	// perm is the permission the route needs. With scope, the caller needs
+	// it for the thing the URL names; without, somewhere, and the handler
+	// filters or checks the thing itself (a.allow).
+	perm  model.Permission
+	scope func(r *http.Request) (access.Scope, error)
+	// anyone lets every authenticated user in (their own things).
+	anyone bool
+	h      handlerFunc
 }
 
 // param is a query parameter.
@@ -114,10 +128,17 @@ func (a *API) add(rt route) {
 	if rt.status == 0 {
 		rt.status = http.StatusOK
 	}
+	if !rt.public && !rt.anyone {
+		if _, ok := model.LookupPermission(rt.perm); !ok {
+			panic(fmt.Sprintf("route %s %s names no known permission (%q)", rt.method, rt.path, rt.perm))
+		}
+	}
 	a.routes = append(a.routes, rt)
 }
 
-// wrap authenticates the request (unless the route is public) and answers errors.
+// wrap authenticates the request (unless the route is public), checks the
+// CSRF token of sessions and the route's permission, runs the handler,
+// answers its errors and records the change in the audit log.
 func (a *API) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.public {
@@ -126,10 +147,24 @@ func (a *API) wrap(rt route) http.Handler {
 				writeError(w, r, a.Logger, err)
 				return
 			}
-			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			if err := auth.CheckCSRF(r, p); err != nil {
+				writeError(w, r, a.Logger, err)
+				return
+			}
+			r = r.WithContext(store.WithActor(auth.WithPrincipal(r.Context(), p), p.Actor()))
+			if err := a.authorize(r, rt); err != nil {
+				writeError(w, r, a.Logger, err)
+				return
+			}
 		}
+		rec := &auditRecord{}
+		r = r.WithContext(withAudit(r.Context(), rec))
 		if err := rt.h(w, r); err != nil {
 			writeError(w, r, a.Logger, err)
+			return
+		}
+		if changes(rt.method) && !rec.done {
+			a.writeAudit(r, rt, rec)
 		}
 	})
 }

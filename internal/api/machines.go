@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
@@ -19,7 +20,31 @@ import (
 
 func (a *API) machineRoutes() {
 	addCRUD(a, crud[model.Machine]{path: "/machines", kind: "machine", plural: "machines (deployment targets and workers)", tag: "machines",
-		id: func(v *model.Machine) *string { return &v.ID },
+		id:    func(v *model.Machine) *string { return &v.ID },
+		perms: crudPerms{model.MachineView, model.MachineCreate, model.MachineEdit, model.MachineDelete},
+		permsOf: func(v *model.Machine) crudPerms {
+			if v.Usage == model.UsageWorker {
+				return crudPerms{model.WorkerView, model.WorkerEdit, model.WorkerEdit, model.WorkerEdit}
+			}
+			return crudPerms{model.MachineView, model.MachineCreate, model.MachineEdit, model.MachineDelete}
+		},
+		scope: func(_ *store.Queries, _ context.Context, v *model.Machine) (access.Scope, error) {
+			return machineScope(*v), nil
+		},
+		onUpdate: func(r *http.Request, old, m *model.Machine) error {
+			if !trustChanges(*old, *m) {
+				return nil
+			}
+			// Whom the server trusts is a permission of its own.
+			for _, s := range []access.Scope{machineScope(*old), machineScope(*m)} {
+				if err := a.allow(r, model.TrustEdit, s); err != nil {
+					return err
+				}
+			}
+			rec := audited(r)
+			rec.Action, rec.Summary = model.AuditTrustChanged, "trust changed"
+			return nil
+		},
 		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Machine, int, error) {
 			f := store.MachineFilter{ListOptions: o, Usage: model.MachineUsage(r.URL.Query().Get("usage")),
 				EnvironmentID: r.URL.Query().Get("environmentId"), WorkerPoolID: r.URL.Query().Get("workerPoolId")}
@@ -81,27 +106,37 @@ func (a *API) machineRoutes() {
 			return nil
 		}})
 	addCRUD(a, crud[model.MachinePolicy]{path: "/machinepolicies", kind: "machine policy", plural: "machine policies", tag: "machines",
-		id: func(v *model.MachinePolicy) *string { return &v.ID },
+		id:    func(v *model.MachinePolicy) *string { return &v.ID },
+		perms: crudPerms{model.MachineView, model.TrustEdit, model.TrustEdit, model.TrustEdit},
+		scope: func(*store.Queries, context.Context, *model.MachinePolicy) (access.Scope, error) {
+			return access.Scope{Anywhere: true}, nil
+		},
 		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.MachinePolicy, int, error) {
 			return q.ListMachinePolicies(ctx, o)
 		},
 		get: (*store.Queries).GetMachinePolicy, create: (*store.Queries).CreateMachinePolicy,
 		update: (*store.Queries).UpdateMachinePolicy, delete: (*store.Queries).DeleteMachinePolicy})
 	addCRUD(a, crud[model.WorkerPool]{path: "/workerpools", kind: "worker pool", plural: "worker pools", tag: "machines",
-		id: func(v *model.WorkerPool) *string { return &v.ID },
+		id:    func(v *model.WorkerPool) *string { return &v.ID },
+		perms: crudPerms{model.WorkerView, model.WorkerEdit, model.WorkerEdit, model.WorkerEdit},
 		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.WorkerPool, int, error) {
 			return q.ListWorkerPools(ctx, o)
 		},
 		get: (*store.Queries).GetWorkerPool, create: (*store.Queries).CreateWorkerPool,
 		update: (*store.Queries).UpdateWorkerPool, delete: (*store.Queries).DeleteWorkerPool})
 
-	a.add(route{method: "POST", path: Prefix + "/machines/{id}/health", tag: "machines", response: model.Machine{},
+	a.add(route{method: "POST", path: Prefix + "/machines/{id}/health", tag: "machines", perm: model.MachineEdit, response: model.Machine{},
 		summary: "Check a machine's health now: whether it answers, and what its policy's health script says",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			m, err := a.Store.Read().GetMachine(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
 			}
+			if err := a.allow(r, machinePerm(m, model.MachineEdit, model.WorkerEdit), machineScope(m)); err != nil {
+				return err
+			}
+			rec := audited(r)
+			rec.ObjectType, rec.ObjectName, rec.Summary = "machine", m.Name, "checked the health of "+m.Name
 			m, err = a.Health.Check(r.Context(), m)
 			if err != nil {
 				return err
@@ -109,7 +144,7 @@ func (a *API) machineRoutes() {
 			writeJSON(w, http.StatusOK, m)
 			return nil
 		}})
-	a.add(route{method: "GET", path: Prefix + "/machines/scan-ssh", tag: "machines", response: wire.SSHScan{},
+	a.add(route{method: "GET", path: Prefix + "/machines/scan-ssh", tag: "machines", perm: model.MachineCreate, response: wire.SSHScan{},
 		query:   []param{{"address", "string", "host or host:port of the SSH server"}},
 		summary: "Read the host key an SSH server presents, to pin it when registering the machine",
 		h: func(w http.ResponseWriter, r *http.Request) error {
@@ -174,7 +209,8 @@ func splitHostPort(addr string, defaultPort int) (string, int) {
 func (a *API) librarySetRoutes() {
 	redact := func(l *model.LibraryVariableSet) { l.Variables = model.Redacted(l.Variables) }
 	addCRUD(a, crud[model.LibraryVariableSet]{path: "/librarysets", kind: "library variable set", plural: "library variable sets", tag: "variables",
-		id: func(v *model.LibraryVariableSet) *string { return &v.ID },
+		id:    func(v *model.LibraryVariableSet) *string { return &v.ID },
+		perms: crudPerms{model.LibraryVariableSetView, model.LibraryVariableSetEdit, model.LibraryVariableSetEdit, model.LibraryVariableSetEdit},
 		list: func(q *store.Queries, ctx context.Context, _ *http.Request, o store.ListOptions) ([]model.LibraryVariableSet, int, error) {
 			sets, total, err := q.ListLibrarySets(ctx, o)
 			for i := range sets {
@@ -198,7 +234,7 @@ func (a *API) librarySetRoutes() {
 			return err
 		},
 		delete: (*store.Queries).DeleteLibrarySet})
-	a.add(route{method: "POST", path: Prefix + "/releases/{id}/snapshot-variables", tag: "releases", response: model.Release{},
+	a.add(route{method: "POST", path: Prefix + "/releases/{id}/snapshot-variables", tag: "releases", perm: model.ReleaseCreate, scope: a.pathRelease, response: model.Release{},
 		summary: "Take the release's variables again from its project and library sets (only before it reaches the lifecycle's last phase)",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			var rel model.Release
@@ -215,7 +251,7 @@ func (a *API) librarySetRoutes() {
 }
 
 func (a *API) previewRoutes() {
-	a.add(route{method: "GET", path: Prefix + "/projects/{id}/variables/preview", tag: "variables", response: []wire.PreviewVariable{},
+	a.add(route{method: "GET", path: Prefix + "/projects/{id}/variables/preview", tag: "variables", perm: model.VariableView, scope: a.pathProject, response: []wire.PreviewVariable{},
 		summary: "The variables a step would get now, with the project's current values and library sets, for an environment, machine and step",
 		query: []param{{"environmentId", "string", "the environment (id or name)"}, {"machineId", "string", "the machine (id or name)"},
 			{"stepId", "string", "the step (id or name)"}},
@@ -279,4 +315,17 @@ func (a *API) previewRoutes() {
 			writeJSON(w, http.StatusOK, out)
 			return nil
 		}})
+}
+
+// trustChanges reports whether an update changes whom the server trusts as
+// the machine: its kind, address, thumbprint, host key or credentials.
+func trustChanges(old, m model.Machine) bool {
+	if old.Kind != m.Kind || old.Thumbprint != m.Thumbprint || old.Address != m.Address || m.Credentials != nil {
+		return true
+	}
+	if (old.SSH == nil) != (m.SSH == nil) {
+		return true
+	}
+	return old.SSH != nil && (old.SSH.User != m.SSH.User ||
+		old.SSH.HostKeyFingerprint != m.SSH.HostKeyFingerprint)
 }

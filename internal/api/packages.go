@@ -15,7 +15,7 @@ import (
 )
 
 func (a *API) packageRoutes() {
-	a.add(route{method: "POST", path: Prefix + "/packages", tag: "packages", response: wire.PushResult{}, status: http.StatusCreated,
+	a.add(route{method: "POST", path: Prefix + "/packages", tag: "packages", perm: model.FeedPush, response: wire.PushResult{}, status: http.StatusCreated,
 		summary: "Push a package to the built-in feed: the body is the file itself (streamed to disk, checked whole, then recorded)",
 		query: []param{{"fileName", "string", "the file's name, such as myapp.1.4.0.tar.gz (id and version are read from it)"},
 			{"packageId", "string", "the package id, when the name does not say it"}, {"version", "string", "the version, when the name does not say it"},
@@ -53,7 +53,7 @@ func (a *API) packageRoutes() {
 			writeJSON(w, status, res)
 			return nil
 		}})
-	a.add(route{method: "GET", path: Prefix + "/packages", tag: "packages", response: wire.Page[model.Package]{},
+	a.add(route{method: "GET", path: Prefix + "/packages", tag: "packages", perm: model.FeedView, response: wire.Page[model.Package]{},
 		summary: "List the feed's packages, each package's newest version first",
 		query:   append([]param{{"packageId", "string", "one package's versions"}, {"partialName", "string", "packages whose id contains this"}}, pagingParams...),
 		h: func(w http.ResponseWriter, r *http.Request) error {
@@ -70,7 +70,7 @@ func (a *API) packageRoutes() {
 			writeJSON(w, http.StatusOK, page(items, total, p))
 			return nil
 		}})
-	a.add(route{method: "GET", path: Prefix + "/packages/{id}", tag: "packages", response: model.Package{}, summary: "Get a package version",
+	a.add(route{method: "GET", path: Prefix + "/packages/{id}", tag: "packages", perm: model.FeedView, response: model.Package{}, summary: "Get a package version",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			p, err := a.Store.Read().GetPackage(r.Context(), r.PathValue("id"))
 			if err != nil {
@@ -79,7 +79,7 @@ func (a *API) packageRoutes() {
 			writeJSON(w, http.StatusOK, p)
 			return nil
 		}})
-	a.add(route{method: "GET", path: Prefix + "/packages/{id}/raw", tag: "packages", summary: "Download a package version's file",
+	a.add(route{method: "GET", path: Prefix + "/packages/{id}/raw", tag: "packages", perm: model.FeedView, summary: "Download a package version's file",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			file, p, err := a.Feed.Open(r.Context(), r.PathValue("id"))
 			if err != nil {
@@ -93,7 +93,7 @@ func (a *API) packageRoutes() {
 			io.Copy(w, file)
 			return nil
 		}})
-	a.add(route{method: "DELETE", path: Prefix + "/packages/{id}", tag: "packages", status: http.StatusNoContent, summary: "Delete a package version",
+	a.add(route{method: "DELETE", path: Prefix + "/packages/{id}", tag: "packages", perm: model.FeedAdminister, status: http.StatusNoContent, summary: "Delete a package version",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			if _, err := a.Feed.Delete(r.Context(), r.PathValue("id")); err != nil {
 				return err
@@ -104,7 +104,7 @@ func (a *API) packageRoutes() {
 }
 
 func (a *API) artifactRoutes() {
-	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts", tag: "tasks", response: []model.Artifact{},
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts", tag: "tasks", perm: model.TaskView, scope: a.pathTask, response: []model.Artifact{},
 		summary: "List the files a task's scripts handed over",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			if _, err := a.Store.Read().GetTask(r.Context(), r.PathValue("id")); err != nil {
@@ -120,7 +120,7 @@ func (a *API) artifactRoutes() {
 			writeJSON(w, http.StatusOK, list)
 			return nil
 		}})
-	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts/{n}/raw", tag: "tasks", summary: "Download a task's artifact",
+	a.add(route{method: "GET", path: Prefix + "/tasks/{id}/artifacts/{n}/raw", tag: "tasks", perm: model.TaskView, scope: a.pathTask, summary: "Download a task's artifact",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			n, err := strconv.Atoi(r.PathValue("n"))
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -40,7 +41,16 @@ func statusOf(err error) (int, wire.ErrorBody) {
 	var re *model.RefusedError
 	var authErr *auth.Error
 	var badPkg *feed.BadPackageError
+	var denied *access.DeniedError
+	var csrf *auth.CSRFError
+	var throttled *auth.ThrottledError
 	switch {
+	case errors.As(err, &denied):
+		return http.StatusForbidden, wire.ErrorBody{Error: denied.Error()}
+	case errors.As(err, &csrf):
+		return http.StatusForbidden, wire.ErrorBody{Error: csrf.Error()}
+	case errors.As(err, &throttled):
+		return http.StatusTooManyRequests, wire.ErrorBody{Error: throttled.Error()}
 	case errors.As(err, &ae):
 		return ae.status, wire.ErrorBody{Error: ae.msg, Details: ae.details}
 	case errors.As(err, &ve):
@@ -66,6 +76,10 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pulpo"`)
+	}
+	var throttled *auth.ThrottledError
+	if errors.As(err, &throttled) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds()+0.999)))
 	}
 	writeJSON(w, status, body)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -68,7 +69,43 @@ func (q *Queries) CreateDeployment(ctx context.Context, d *model.Deployment, tas
 	if err != nil {
 		return fmt.Errorf("create deployment: %w", err)
 	}
-	return nil
+	return q.auditDeployment(ctx, d)
+}
+
+// auditDeployment records a deployment (or runbook run) in the audit log,
+// against the person in the context or, for automatic ones, what made it.
+func (q *Queries) auditDeployment(ctx context.Context, d *model.Deployment) error {
+	var version, project, env string
+	err := q.queryRow(ctx, `SELECT r.version, p.name, e.name FROM releases r JOIN projects p ON p.id = r.project_id, environments e
+		WHERE r.id = ? AND e.id = ?`, d.ReleaseID, d.EnvironmentID).Scan(&version, &project, &env)
+	if err != nil {
+		return fmt.Errorf("audit deployment %s: %w", d.ID, err)
+	}
+	what := fmt.Sprintf("deployed %s release %s to %s", project, version, env)
+	if d.RunbookID != "" {
+		what = fmt.Sprintf("ran a runbook of %s (snapshot %s) in %s", project, version, env)
+	}
+	after, _ := marshal(struct {
+		ReleaseID          string   `json:"releaseId"`
+		EnvironmentID      string   `json:"environmentId"`
+		TaskID             string   `json:"taskId"`
+		CreatedBy          string   `json:"createdBy"`
+		SkipSteps          []string `json:"skipSteps,omitempty"`
+		SpecificMachineIDs []string `json:"specificMachineIds,omitempty"`
+		ExcludedMachineIDs []string `json:"excludedMachineIds,omitempty"`
+	}{d.ReleaseID, d.EnvironmentID, d.TaskID, d.CreatedBy, d.SkipSteps, d.SpecificMachineIDs, d.ExcludedMachineIDs})
+	ev := model.AuditEvent{Actor: d.CreatedBy, Action: model.AuditDeploy, ObjectType: "deployment", ObjectID: d.ID,
+		ObjectName: project + " " + version, ProjectID: d.ProjectID, EnvironmentID: d.EnvironmentID, Summary: what, After: []byte(after)}
+	if a, ok := ActorFrom(ctx); ok {
+		ev.ActorID, ev.Address = a.ID, a.Address
+		if ev.Actor == "" {
+			ev.Actor = a.Name
+		}
+	}
+	if ev.Actor == "" {
+		ev.Actor = "system"
+	}
+	return q.AppendAudit(ctx, &ev)
 }
 
 // GetDeployment reads one deployment by id.
@@ -88,6 +125,8 @@ type DeploymentFilter struct {
 	ReleaseID     string
 	// RunbookID lists a runbook's runs; without it, deployments only.
 	RunbookID string
+	// Visible limits the list to what the reader may see.
+	Visible *access.Filter
 }
 
 // ListDeployments returns a page of deployments, newest first, and the total.
@@ -97,6 +136,9 @@ func (q *Queries) ListDeployments(ctx context.Context, f DeploymentFilter) ([]mo
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
 		}
+	}
+	if cond, cargs := visibleWhere(f.Visible, "d.project_id", "d.environment_id"); cond != "" {
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*)`+deploymentFrom+whereClause(where), args...)
 	if err != nil {

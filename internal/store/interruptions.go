@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -85,6 +86,8 @@ type InterruptionFilter struct {
 	ActivityID  int // with TaskID: one node's questions
 	PendingOnly bool
 	Skip, Take  int
+	// Visible limits the list to what the reader may see.
+	Visible *access.Filter
 }
 
 // ListInterruptions returns interruptions, newest first, and the total.
@@ -99,6 +102,10 @@ func (q *Queries) ListInterruptions(ctx context.Context, f InterruptionFilter) (
 	}
 	if f.PendingOnly {
 		where = append(where, "answer = ''")
+	}
+	if cond, cargs := visibleWhere(f.Visible, "project_id", "environment_id"); cond != "" {
+		where = append(where, "task_id IN (SELECT id FROM tasks WHERE "+cond+")")
+		args = append(args, cargs...)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM interruptions`+whereClause(where), args...)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -128,6 +129,8 @@ type ProjectFilter struct {
 	ListOptions
 	ProjectGroupID string
 	LifecycleID    string
+	// Visible limits the list to what the reader may see.
+	Visible *access.Filter
 }
 
 // ListProjects returns a page of projects by name and the total.
@@ -143,6 +146,9 @@ func (q *Queries) FilterProjects(ctx context.Context, f ProjectFilter) ([]model.
 	}
 	if f.LifecycleID != "" {
 		where, args = append(where, "lifecycle_id = ?"), append(args, f.LifecycleID)
+	}
+	if cond, cargs := visibleWhere(f.Visible, "id", ""); cond != "" {
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM projects`+whereClause(where), args...)
 	if err != nil {

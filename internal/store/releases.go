@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/template"
 )
@@ -163,6 +164,8 @@ type ReleaseFilter struct {
 	ProjectID  string
 	// RunbookID lists a runbook's snapshots; without it, releases only.
 	RunbookID string
+	// Visible limits the list to what the reader may see.
+	Visible *access.Filter
 }
 
 // ListReleases returns a page of releases, newest first, and the total.
@@ -170,6 +173,9 @@ func (q *Queries) ListReleases(ctx context.Context, f ReleaseFilter) ([]model.Re
 	where, args := []string{"runbook_id = ?"}, []any{f.RunbookID}
 	if f.ProjectID != "" {
 		where, args = append(where, "project_id = ?"), append(args, f.ProjectID)
+	}
+	if cond, cargs := visibleWhere(f.Visible, "project_id", ""); cond != "" {
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM releases`+whereClause(where), args...)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -92,6 +93,8 @@ type TaskFilter struct {
 	EnvironmentID string
 	// ParentTaskID lists the tasks a task started.
 	ParentTaskID string
+	// Visible limits the list to what the reader may see.
+	Visible *access.Filter
 }
 
 // ListTasks returns a page of tasks, newest first, and the total.
@@ -118,6 +121,9 @@ func (q *Queries) ListTasks(ctx context.Context, f TaskFilter) ([]model.Task, in
 	}
 	if f.ParentTaskID != "" {
 		where, args = append(where, "parent_task_id = ?"), append(args, f.ParentTaskID)
+	}
+	if cond, cargs := visibleWhere(f.Visible, "project_id", "environment_id"); cond != "" {
+		where, args = append(where, cond), append(args, cargs...)
 	}
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM tasks`+whereClause(where), args...)
 	if err != nil {

@@ -148,3 +148,73 @@ type RunRunbookRequest struct {
 	Variables     map[string]string `json:"variables,omitempty"`
 	SkipSteps     []string          `json:"skipSteps,omitempty"`
 }
+
+// LoginRequest logs a person in with a password.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResponse is an open session: the cookie carries its token, and
+// every request that changes something must send CSRFToken in the
+// X-CSRF-Token header.
+type LoginResponse struct {
+	User      model.User `json:"user"`
+	CSRFToken string     `json:"csrfToken"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+}
+
+// CreateUserRequest makes a user or, with isService, a service account.
+type CreateUserRequest struct {
+	Username     string `json:"username"`
+	DisplayName  string `json:"displayName,omitempty"`
+	EmailAddress string `json:"emailAddress,omitempty"`
+	IsAdmin      bool   `json:"isAdmin,omitempty"`
+	IsService    bool   `json:"isService,omitempty"`
+	// Password is required for people, refused for service accounts.
+	Password string `json:"password,omitempty"`
+}
+
+// UpdateUserRequest changes a user; the username and kind stay.
+type UpdateUserRequest struct {
+	DisplayName  string `json:"displayName,omitempty"`
+	EmailAddress string `json:"emailAddress,omitempty"`
+	IsAdmin      bool   `json:"isAdmin"`
+	Disabled     bool   `json:"disabled"`
+}
+
+// PasswordRequest sets a password; changing one's own needs the current one.
+type PasswordRequest struct {
+	Password        string `json:"password"`
+	CurrentPassword string `json:"currentPassword,omitempty"`
+}
+
+// CreateAPIKeyRequest makes an API key for a user.
+type CreateAPIKeyRequest struct {
+	Purpose   string     `json:"purpose"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// CreatedAPIKey is a new key: APIKey is shown this once and never again.
+type CreatedAPIKey struct {
+	APIKey string       `json:"apiKey"`
+	Key    model.APIKey `json:"key"`
+}
+
+// MyPermissions is what the caller may do: everything, or the permissions
+// each of their team roles gives, within its scope.
+type MyPermissions struct {
+	IsAdmin bool         `json:"isAdmin"`
+	Teams   []model.Team `json:"teams"`
+	Grants  []MyGrant    `json:"grants"`
+}
+
+// MyGrant is one team role the caller holds.
+type MyGrant struct {
+	Team            string             `json:"team"`
+	Role            string             `json:"role"`
+	Permissions     []model.Permission `json:"permissions"`
+	ProjectIDs      []string           `json:"projectIds,omitempty"`
+	ProjectGroupIDs []string           `json:"projectGroupIds,omitempty"`
+	EnvironmentIDs  []string           `json:"environmentIds,omitempty"`
+}
