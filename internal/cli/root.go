@@ -31,7 +31,9 @@ type app struct {
 
 	server string
 	apiKey string
-	output string
+	// serverThumbprint pins a self-signed HTTPS certificate.
+	serverThumbprint string
+	output           string
 }
 
 // Execute runs the pulpo command line and returns the process exit code.
@@ -81,6 +83,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 	}
 	root.PersistentFlags().StringVar(&a.server, "server", "", "server URL, e.g. http://localhost:8080 (default $PULPO_SERVER)")
 	root.PersistentFlags().StringVar(&a.apiKey, "api-key", "", "API key (default $PULPO_API_KEY)")
+	root.PersistentFlags().StringVar(&a.serverThumbprint, "server-thumbprint", "", "pin the server's self-signed HTTPS certificate by its SHA-256 thumbprint (default $PULPO_SERVER_THUMBPRINT)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if a.output != "text" && a.output != "json" {
@@ -133,7 +136,11 @@ func (a *app) client() (*client.Client, error) {
 	if key == "" {
 		return nil, errors.New("no API key given: use --api-key or set PULPO_API_KEY")
 	}
-	return client.New(server, key)
+	thumbprint := a.serverThumbprint
+	if thumbprint == "" {
+		thumbprint = a.getenv("PULPO_SERVER_THUMBPRINT")
+	}
+	return client.NewWithOptions(server, key, client.Options{Thumbprint: thumbprint})
 }
 
 func (a *app) versionCommand() *cobra.Command {

@@ -28,7 +28,9 @@ password and an API key once. By default it keeps everything in an embedded
 SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 		Example: `  pulpo server
   pulpo server --data /var/lib/pulpo --listen 0.0.0.0:8080 --polling-listen 0.0.0.0:10943
-  pulpo server --database-url postgres://pulpo@db/pulpo --node-name node-a`,
+  pulpo server --database-url postgres://pulpo@db/pulpo --node-name node-a
+  pulpo server --listen 0.0.0.0:8443 --tls-cert /etc/pulpo/cert.pem --tls-key /etc/pulpo/key.pem
+  pulpo server --tls-self-signed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := new(slog.LevelVar)
@@ -85,6 +87,9 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&smtpHost, "smtp-host", "", "SMTP server (host:port) for email notifications; STARTTLS is used when it offers it")
 	f.StringVar(&smtpFrom, "smtp-from", "", "the address email notifications come from")
 	f.StringVar(&smtpUser, "smtp-user", "", "SMTP user, with the password in $PULPO_SMTP_PASSWORD")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file, with --tls-key")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM private key of --tls-cert")
+	f.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made on first start (kept in DATA/https); clients pin its printed thumbprint")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.AddCommand(a.rotateKeyCommand())

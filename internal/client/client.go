@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
@@ -30,6 +33,43 @@ type Client struct {
 
 // New returns a client of the server at serverURL (e.g. http://localhost:8080).
 func New(serverURL, apiKey string) (*Client, error) {
+	return NewWithOptions(serverURL, apiKey, Options{})
+}
+
+// Options tune how the client reaches the server.
+type Options struct {
+	// Thumbprint pins the server's HTTPS certificate by its SHA-256
+	// thumbprint, for self-signed certificates; system roots otherwise.
+	Thumbprint string
+}
+
+// NewWithOptions returns a client of the server at serverURL.
+func NewWithOptions(serverURL, apiKey string, opts Options) (*Client, error) {
+	c, err := newClient(serverURL, apiKey)
+	if err != nil || opts.Thumbprint == "" {
+		return c, err
+	}
+	want, err := comms.NormalizeThumbprint(opts.Thumbprint)
+	if err != nil {
+		return nil, fmt.Errorf("server thumbprint: %w", err)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{
+		// The pin replaces the chain check: only the certificate with this
+		// exact thumbprint is accepted.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || comms.Thumbprint(raw[0]) != want {
+				return fmt.Errorf("the server's HTTPS certificate does not have the pinned thumbprint %s", want)
+			}
+			return nil
+		},
+	}
+	c.http.Transport = t
+	return c, nil
+}
+
+func newClient(serverURL, apiKey string) (*Client, error) {
 	if serverURL == "" {
 		return nil, errors.New("no server given: use --server or set PULPO_SERVER, e.g. http://localhost:8080")
 	}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -75,6 +77,11 @@ type Config struct {
 	// other platforms (DATA/runners when empty).
 	RunnerBinary string
 	RunnersDir   string
+	// TLSCertFile and TLSKeyFile serve the API and portal over HTTPS with
+	// a certificate of your own; TLSSelfSigned with one the server makes
+	// (kept in DATA/https).
+	TLSCertFile, TLSKeyFile string
+	TLSSelfSigned           bool
 	// SMTP sends email notifications; nil when no SMTP server is given.
 	SMTP    *notify.Mailer
 	Version string
@@ -193,7 +200,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Logger: cfg.Logger.With("component", "api"), Version: cfg.Version,
 		Targets: n.targets, Health: n.health, Secrets: box,
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
-		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil})
+		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -223,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(5)
+	n.background.Add(6)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -235,11 +243,33 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}()
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
+	go func() { defer n.background.Done(); pruneSessions(runnerCtx, n.store, cfg.Logger) }()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
 	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify"), Mailer: cfg.SMTP}
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true
 	return n, nil
+}
+
+// pruneSessions removes expired login sessions every hour (they are refused
+// anyway; this keeps the table small).
+func pruneSessions(ctx context.Context, s *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			_, err := q.DeleteExpiredSessions(ctx, s.Now())
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("prune expired sessions", "error", err)
+		}
+	}
 }
 
 // scheduleTick is how often due scheduled triggers are looked for: cron
@@ -333,8 +363,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	addr := ln.Addr().String()
+	tlsConfig, httpsThumbprint, err := httpsConfig(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + addr
+		if tlsConfig != nil {
+			cfg.PublicURL = "https://" + addr
+		}
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	n, err := New(ctx, cfg)
 	if err != nil {
@@ -357,6 +398,9 @@ func Run(ctx context.Context, cfg Config) error {
 	fmt.Fprintf(cfg.Out, "Pulpo %s is listening on %s (node %s, %s database, data in %s)\n",
 		cfg.Version, cfg.PublicURL, cfg.NodeName, n.store.Dialect(), cfg.DataDir)
 	fmt.Fprintf(cfg.Out, "Server certificate thumbprint (agents trust this): %s\n", n.Thumbprint())
+	if httpsThumbprint != "" {
+		fmt.Fprintf(cfg.Out, "HTTPS certificate thumbprint (pin it with --server-thumbprint or PULPO_SERVER_THUMBPRINT): %s\n", httpsThumbprint)
+	}
 	if a := n.PollingPublicAddress(); a != "" {
 		fmt.Fprintf(cfg.Out, "Polling agents connect to %s\n", a)
 	}
