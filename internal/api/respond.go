@@ -96,6 +96,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // scripts fits many times over.
 const maxBody = 16 << 20
 
+// tooLarge refuses a body over maxBody.
+func tooLarge() error {
+	return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the request body is larger than %d MiB; send less", maxBody>>20)}
+}
+
 // decode reads a JSON body into v strictly: unknown fields, wrong types,
 // trailing data and empty bodies are each reported in words.
 func decode(r *http.Request, v any) error {
@@ -111,7 +116,7 @@ func decode(r *http.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return badRequest("the request body is empty: send a JSON object")
 	case errors.As(err, &tooBig):
-		return badRequest("the request body is larger than %d bytes", maxBody)
+		return tooLarge()
 	case errors.As(err, &syntax):
 		return badRequest("the request body is not valid JSON: %v (at byte %d)", err, syntax.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):

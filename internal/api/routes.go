@@ -812,6 +812,10 @@ func decodeDocument(r *http.Request) (*confdoc.Document, error) {
 		return &doc, nil
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, tooLarge()
+	}
 	if err != nil {
 		return nil, badRequest("the request body could not be read: %v", err)
 	}
