@@ -59,6 +59,11 @@ type Deps struct {
 	// SecureCookies marks session cookies Secure even on plain HTTP
 	// requests (the server is behind a TLS proxy, or its public URL is https).
 	SecureCookies bool
+	// OIDC logs people in through an OpenID Connect issuer; nil when none
+	// is configured.
+	OIDC *auth.OIDC
+	// OIDCAutoCreate makes users on their first OpenID Connect login.
+	OIDCAutoCreate bool
 }
 
 // API is the REST API.

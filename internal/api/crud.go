@@ -120,6 +120,10 @@ func addCRUD[T any](a *API, c crud[T]) {
 				if err := c.create(q, r.Context(), &v); err != nil {
 					return err
 				}
+				// Now it has an id, which may be its own scope (a project's).
+				if s, err = c.scopeOf(q, r.Context(), &v); err != nil {
+					return err
+				}
 				ev := auditEvent(r, model.AuditCreate, c.kind, s, nil, &v)
 				return q.AppendAudit(r.Context(), &ev)
 			})

@@ -44,7 +44,10 @@ func statusOf(err error) (int, wire.ErrorBody) {
 	var denied *access.DeniedError
 	var csrf *auth.CSRFError
 	var throttled *auth.ThrottledError
+	var issuer *auth.IssuerError
 	switch {
+	case errors.As(err, &issuer):
+		return http.StatusBadGateway, wire.ErrorBody{Error: issuer.Error()}
 	case errors.As(err, &denied):
 		return http.StatusForbidden, wire.ErrorBody{Error: denied.Error()}
 	case errors.As(err, &csrf):

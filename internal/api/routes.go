@@ -22,8 +22,12 @@ import (
 func (a *API) registerRoutes() {
 	a.add(route{method: "GET", path: Prefix, tag: "server", summary: "Describe the server", response: wire.Root{}, public: true,
 		h: func(w http.ResponseWriter, r *http.Request) error {
-			writeJSON(w, http.StatusOK, wire.Root{Application: "Pulpo", Version: a.Version, OpenAPI: Prefix + "/openapi.json",
-				ServerThumbprint: a.ServerThumbprint, PollingAddress: a.PollingAddress})
+			root := wire.Root{Application: "Pulpo", Version: a.Version, OpenAPI: Prefix + "/openapi.json",
+				ServerThumbprint: a.ServerThumbprint, PollingAddress: a.PollingAddress}
+			if a.OIDC != nil {
+				root.OIDCLogin = Prefix + "/users/oidc/login"
+			}
+			writeJSON(w, http.StatusOK, root)
 			return nil
 		}})
 	a.add(route{method: "GET", path: Prefix + "/openapi.json", tag: "server", summary: "This API's OpenAPI document", public: true,

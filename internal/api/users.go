@@ -43,6 +43,41 @@ func (a *API) userRoutes() {
 			writeJSON(w, http.StatusOK, wire.LoginResponse{User: u, CSRFToken: s.CSRFToken, ExpiresAt: s.ExpiresAt})
 			return nil
 		}})
+	a.add(route{method: "GET", path: Prefix + "/users/oidc/login", tag: "users", public: true,
+		query:   []param{{"redirect", "string", "path on this server to return to after login (default /)"}},
+		summary: "Log in with the configured OpenID Connect issuer: redirects there (authorization code flow with PKCE)",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if a.OIDC == nil {
+				return &apiError{status: http.StatusNotFound, msg: "OpenID Connect login is not configured on this server (see pulpo server --oidc-issuer)"}
+			}
+			audited(r).done = true
+			return a.OIDC.Start(w, r, r.URL.Query().Get("redirect"), a.secureCookies(r))
+		}})
+	a.add(route{method: "GET", path: Prefix + "/users/oidc/callback", tag: "users", public: true,
+		summary: "Where the OpenID Connect issuer sends the browser back: opens a session and redirects to where the login started",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			if a.OIDC == nil {
+				return &apiError{status: http.StatusNotFound, msg: "OpenID Connect login is not configured on this server"}
+			}
+			audited(r).done = true
+			id, redirect, err := a.OIDC.Finish(w, r)
+			if err == nil {
+				var s model.Session
+				var token string
+				s, token, _, err = a.Auth.LoginExternal(r.Context(), id, a.OIDCAutoCreate, auth.Address(r))
+				if err == nil {
+					http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: token, Path: "/", HttpOnly: true,
+						Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode, Expires: s.ExpiresAt})
+					http.Redirect(w, r, redirect, http.StatusFound)
+					return nil
+				}
+			}
+			var authErr *auth.Error
+			if errors.As(err, &authErr) {
+				a.recordFailedLogin(r, id.Username, err)
+			}
+			return err
+		}})
 	a.add(route{method: "POST", path: Prefix + "/users/logout", tag: "users", anyone: true, status: http.StatusNoContent,
 		summary: "End this session (API keys are revoked on their own endpoint)",
 		h: func(w http.ResponseWriter, r *http.Request) error {
@@ -115,10 +150,13 @@ func (a *API) userRoutes() {
 					return err
 				}
 			}
-			u := model.User{Username: req.Username, DisplayName: req.DisplayName, EmailAddress: req.EmailAddress, IsAdmin: req.IsAdmin, IsService: req.IsService}
+			u := model.User{Username: req.Username, DisplayName: req.DisplayName, EmailAddress: req.EmailAddress, IsAdmin: req.IsAdmin,
+				IsService: req.IsService, ExternalID: req.ExternalID}
 			switch {
 			case req.IsService && req.Password != "":
 				return &model.ValidationError{Subject: "user", Problems: []string{"password: service accounts have no password: create an API key for them"}}
+			case req.ExternalID != "" && req.Password == "":
+				// Logs in through OpenID Connect only.
 			case !req.IsService:
 				if err := model.CheckPassword(req.Password); err != nil {
 					return err
@@ -178,6 +216,9 @@ func (a *API) userRoutes() {
 				}
 				u = old
 				u.DisplayName, u.EmailAddress, u.IsAdmin, u.Disabled = req.DisplayName, req.EmailAddress, req.IsAdmin, req.Disabled
+				if req.ExternalID != "" {
+					u.ExternalID = req.ExternalID
+				}
 				if err := q.UpdateUser(r.Context(), &u); err != nil {
 					return err
 				}

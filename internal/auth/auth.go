@@ -96,4 +96,3 @@ func EnsureAdmin(ctx context.Context, s *store.Store, apiKey string) (*Bootstrap
 	}
 	return b, nil
 }
-

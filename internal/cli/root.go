@@ -120,6 +120,13 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.packageCommand(),
 		a.runPackageCommand(),
 		a.runScriptPackageCommand(),
+		a.loginCommand(),
+		a.whoamiCommand(),
+		a.userCommand(),
+		a.teamCommand(),
+		a.roleCommand(),
+		a.permissionCommand(),
+		a.auditCommand(),
 	)
 	return root
 }

@@ -64,6 +64,12 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 				}
 				cfg.SMTP = &notify.Mailer{Addr: smtpHost, From: smtpFrom, Username: smtpUser, Password: a.getenv("PULPO_SMTP_PASSWORD")}
 			}
+			if cfg.OIDC.Issuer != "" {
+				if cfg.OIDC.ClientID == "" {
+					return fmt.Errorf("--oidc-issuer needs --oidc-client-id")
+				}
+				cfg.OIDC.ClientSecret = a.getenv("PULPO_OIDC_CLIENT_SECRET")
+			}
 			cfg.Version, cfg.Out = a.version, a.stdout
 			return server.Run(cmd.Context(), cfg)
 		},
@@ -89,6 +95,9 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&smtpUser, "smtp-user", "", "SMTP user, with the password in $PULPO_SMTP_PASSWORD")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file, with --tls-key")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "the PEM private key of --tls-cert")
+	f.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL for single sign-on (client secret in $PULPO_OIDC_CLIENT_SECRET; register PUBLIC-URL/api/v1/users/oidc/callback as its redirect URL)")
+	f.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "this server's client id at the OpenID Connect issuer")
+	f.BoolVar(&cfg.OIDC.AutoCreate, "oidc-auto-create", true, "create a user (with no teams) on a first OpenID Connect login; otherwise only users an administrator linked (externalId) may log in")
 	f.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made on first start (kept in DATA/https); clients pin its printed thumbprint")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

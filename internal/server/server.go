@@ -82,6 +82,9 @@ type Config struct {
 	// (kept in DATA/https).
 	TLSCertFile, TLSKeyFile string
 	TLSSelfSigned           bool
+	// OIDC turns on OpenID Connect login (Issuer set); its RedirectURL is
+	// derived from PublicURL when empty.
+	OIDC auth.OIDCConfig
 	// SMTP sends email notifications; nil when no SMTP server is given.
 	SMTP    *notify.Mailer
 	Version string
@@ -201,7 +204,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Targets: n.targets, Health: n.health, Secrets: box,
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
 		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")})
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -249,6 +252,18 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true
 	return n, nil
+}
+
+// oidcLogin is the OpenID Connect login flow, when an issuer is configured.
+func oidcLogin(cfg Config) *auth.OIDC {
+	if cfg.OIDC.Issuer == "" {
+		return nil
+	}
+	o := cfg.OIDC
+	if o.RedirectURL == "" {
+		o.RedirectURL = strings.TrimSuffix(cfg.PublicURL, "/") + api.Prefix + "/users/oidc/callback"
+	}
+	return auth.NewOIDC(o)
 }
 
 // pruneSessions removes expired login sessions every hour (they are refused

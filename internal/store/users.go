@@ -34,6 +34,9 @@ func (q *Queries) CreateUser(ctx context.Context, u *model.User) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create user: %w", err)
 	}
+	if err := q.checkExternalIDFree(ctx, u); err != nil {
+		return err
+	}
 	id, _, err := q.nextID(ctx, "Users")
 	if err != nil {
 		return err
@@ -64,6 +67,9 @@ func (q *Queries) UpdateUser(ctx context.Context, u *model.User) error {
 		u.ExternalID = old.ExternalID
 	}
 	if err := u.Validate(); err != nil {
+		return err
+	}
+	if err := q.checkExternalIDFree(ctx, u); err != nil {
 		return err
 	}
 	if old.IsAdmin && (!u.IsAdmin || u.Disabled) {
@@ -275,4 +281,20 @@ func (q *Queries) EndSessionsExcept(ctx context.Context, userID, keepID string) 
 		return fmt.Errorf("end sessions of %s: %w", userID, err)
 	}
 	return nil
+}
+
+// checkExternalIDFree refuses to link one OpenID Connect identity to two users.
+func (q *Queries) checkExternalIDFree(ctx context.Context, u *model.User) error {
+	if u.ExternalID == "" {
+		return nil
+	}
+	var other string
+	err := q.queryRow(ctx, `SELECT username FROM users WHERE external_id = ? AND id <> ?`, u.ExternalID, u.ID).Scan(&other)
+	switch {
+	case err == nil:
+		return conflict("the identity %s is already linked to user %s", u.ExternalID, other)
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	}
+	return fmt.Errorf("check external id: %w", err)
 }

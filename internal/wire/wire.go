@@ -32,6 +32,9 @@ type Root struct {
 	ServerThumbprint string `json:"serverThumbprint"`
 	// PollingAddress is where polling agents connect (host:port), if enabled.
 	PollingAddress string `json:"pollingAddress,omitempty"`
+	// OIDCLogin is where browsers start an OpenID Connect login, when the
+	// server has an issuer.
+	OIDCLogin string `json:"oidcLogin,omitempty"`
 }
 
 // SSHScan is the host key an SSH server presents.
@@ -171,8 +174,12 @@ type CreateUserRequest struct {
 	EmailAddress string `json:"emailAddress,omitempty"`
 	IsAdmin      bool   `json:"isAdmin,omitempty"`
 	IsService    bool   `json:"isService,omitempty"`
-	// Password is required for people, refused for service accounts.
+	// Password is required for people (unless they log in through
+	// OpenID Connect only), refused for service accounts.
 	Password string `json:"password,omitempty"`
+	// ExternalID links the user to an OpenID Connect identity:
+	// "ISSUER|SUBJECT".
+	ExternalID string `json:"externalId,omitempty"`
 }
 
 // UpdateUserRequest changes a user; the username and kind stay.
@@ -181,6 +188,8 @@ type UpdateUserRequest struct {
 	EmailAddress string `json:"emailAddress,omitempty"`
 	IsAdmin      bool   `json:"isAdmin"`
 	Disabled     bool   `json:"disabled"`
+	// ExternalID links an OpenID Connect identity; empty keeps the link.
+	ExternalID string `json:"externalId,omitempty"`
 }
 
 // PasswordRequest sets a password; changing one's own needs the current one.
