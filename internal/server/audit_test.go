@@ -133,7 +133,8 @@ func TestEveryChangeLeavesOneAuditRecordWithoutSecrets(t *testing.T) {
 				t.Errorf("actor filter let %q through", ev.Actor)
 			}
 		}
-		if got := auditLog(t, w, "&environmentId="+w.prod.ID); len(got) != 1 || got[0].Action != model.AuditDeploy {
+		// Production's records: its creation and the deployment to it.
+		if got := auditLog(t, w, "&environmentId="+w.prod.ID); len(got) != 2 || got[0].Action != model.AuditDeploy || got[1].Action != model.AuditCreate {
 			t.Errorf("environment filter: %+v", got)
 		}
 		future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
