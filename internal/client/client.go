@@ -245,7 +245,7 @@ func find[T any](ctx context.Context, c *Client, path, kind, idOrName string) (T
 		return v, err
 	}
 	if len(p.Items) == 0 {
-		return v, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s %q was not found", kind, idOrName)}
+		return v, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s %q was not found (or your roles hide it from you)", kind, idOrName)}
 	}
 	return p.Items[0], nil
 }
