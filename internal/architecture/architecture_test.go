@@ -25,6 +25,8 @@ var forbidden = map[string][]string{
 	"internal/client":  {"internal/store", "internal/engine", "internal/api", "internal/server"},
 	"internal/agent":   {"internal/store", "internal/engine", "internal/api", "internal/server"},
 	"internal/confdoc": {"internal/store", "internal/engine"},
+	// Who may do what is decided from data alone.
+	"internal/access": {"internal/store", "internal/engine", "internal/api", "internal/auth", "internal/server"},
 	// The runner runs on targets: nothing of the server's.
 	"internal/runner": {"internal/store", "internal/engine", "internal/api", "internal/server", "internal/comms", "internal/agent"},
 }
