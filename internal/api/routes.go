@@ -781,6 +781,9 @@ func (a *API) configRoutes() {
 			if err != nil {
 				return err
 			}
+			rec := audited(r)
+			rec.done = dryRun // a dry run changes nothing
+			rec.ObjectType, rec.Summary, rec.After = "configuration", "applied a configuration document", redactJSON(res)
 			writeJSON(w, http.StatusOK, res)
 			return nil
 		}})
