@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,12 @@ type TaskCanceler interface {
 	Cancel(taskID string)
 	// Notify says a task was queued (or woken), so it starts at once.
 	Notify()
+}
+
+// NodeRunner is this node's task runner, as the node endpoints see it.
+type NodeRunner interface {
+	// CheckDrain reads this node's drain flag now.
+	CheckDrain(ctx context.Context)
 }
 
 // Deps is what the API works with.
@@ -64,6 +71,8 @@ type Deps struct {
 	OIDC *auth.OIDC
 	// OIDCAutoCreate makes users on their first OpenID Connect login.
 	OIDCAutoCreate bool
+	// Nodes is this node's task runner, told at once when it is drained.
+	Nodes NodeRunner
 }
 
 // API is the REST API.

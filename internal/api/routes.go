@@ -343,6 +343,7 @@ func (a *API) registerRoutes() {
 		}})
 
 	a.userRoutes()
+	a.nodeRoutes()
 	a.projectRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()

@@ -127,6 +127,7 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.roleCommand(),
 		a.permissionCommand(),
 		a.auditCommand(),
+		a.nodeCommand(),
 	)
 	return root
 }

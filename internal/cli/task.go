@@ -178,7 +178,24 @@ func (a *app) taskCommand() *cobra.Command {
 			return err
 		}}
 	artifact.Flags().StringVarP(&artifactOut, "file", "f", "", "write it to this file (default standard output)")
-	cmd.AddCommand(list, show, logCmd, watch, cancel, artifacts, artifact)
+	var watchRerun bool
+	rerun := &cobra.Command{Use: "rerun TASK", Short: "Run a finished deployment or runbook run again (same release, environment, options)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.RerunTask(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if watchRerun {
+				return a.watch(cmd, c, d.TaskID)
+			}
+			return a.print(d, func() { fmt.Fprintf(a.stdout, "Queued %s again as %s (task %s)\n", args[0], d.ID, d.TaskID) })
+		}}
+	rerun.Flags().BoolVar(&watchRerun, "watch", false, "follow the new task's log to its end")
+	cmd.AddCommand(list, show, logCmd, watch, cancel, rerun, artifacts, artifact)
 	return cmd
 }
 

@@ -317,10 +317,29 @@ func queueDeployment(ctx context.Context, q *store.Queries, rel model.Release, e
 		}
 		task.Description = fmt.Sprintf("Run runbook %s of %s (snapshot %s) in %s", rb.Name, project.Name, rel.Version, env.Name)
 	}
+	if task.Priority, err = deploymentPriority(ctx, q, rel, env); err != nil {
+		return d, err
+	}
 	if err := q.CreateDeployment(ctx, &d, &task); err != nil {
 		return d, err
 	}
 	return d, nil
+}
+
+// deploymentPriority ranks a deployment in a full queue: runbook runs last,
+// deployments to the last environment (production, in most setups) first.
+func deploymentPriority(ctx context.Context, q *store.Queries, rel model.Release, env model.Environment) (int, error) {
+	if rel.RunbookID != "" {
+		return model.PriorityRunbook, nil
+	}
+	envs, err := q.AllEnvironments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n := len(envs); n > 1 && envs[n-1].ID == env.ID {
+		return model.PriorityProduction, nil
+	}
+	return model.PriorityDeployment, nil
 }
 
 // RunbookRequest asks for a runbook run.
@@ -448,4 +467,32 @@ func queueAutomatic(ctx context.Context, q *store.Queries, rel model.Release) ([
 
 func invalid(subject, format string, args ...any) error {
 	return &model.ValidationError{Subject: subject, Problems: []string{fmt.Sprintf(format, args...)}}
+}
+
+// Rerun deploys a deployment's release to its environment again, with the
+// same prompted values and options.
+func (e *Engine) Rerun(ctx context.Context, deploymentID, by string) (model.Deployment, error) {
+	q := e.cfg.Store.Read()
+	d, err := q.GetDeployment(ctx, deploymentID)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	rel, err := q.GetRelease(ctx, d.ReleaseID)
+	if err != nil {
+		return model.Deployment{}, err
+	}
+	values := map[string]string{}
+	for name, value := range d.Prompted {
+		for _, v := range rel.VariableSnapshot.Variables {
+			if v.Prompt != nil && v.Sensitive && model.SameName(v.Name, name) {
+				if value, err = q.OpenSealed(value); err != nil {
+					return model.Deployment{}, fmt.Errorf("rerun %s: %w", deploymentID, err)
+				}
+			}
+		}
+		values[name] = value
+	}
+	guided := d.GuidedFailure
+	return e.Deploy(ctx, DeployRequest{ReleaseID: d.ReleaseID, EnvironmentID: d.EnvironmentID, CreatedBy: by, Variables: values,
+		SkipSteps: d.SkipSteps, GuidedFailure: &guided, SpecificMachineIDs: d.SpecificMachineIDs, ExcludedMachineIDs: d.ExcludedMachineIDs})
 }

@@ -95,6 +95,8 @@ const (
 	SubscriptionView  Permission = "SubscriptionView"
 	SubscriptionEdit  Permission = "SubscriptionEdit"
 	ConfigurationEdit Permission = "ConfigurationEdit"
+	NodeView          Permission = "NodeView"
+	NodeEdit          Permission = "NodeEdit"
 )
 
 var permissionTable = []PermissionInfo{
@@ -149,6 +151,8 @@ var permissionTable = []PermissionInfo{
 	{Name: SubscriptionView, Description: "see subscriptions and their deliveries", View: true},
 	{Name: SubscriptionEdit, Description: "create, change, test and delete subscriptions"},
 	{Name: ConfigurationEdit, Description: "apply and export whole configuration documents, and apply retention"},
+	{Name: NodeView, Description: "see the server nodes, their heartbeats and tasks", View: true},
+	{Name: NodeEdit, Description: "drain server nodes and let them take work again"},
 }
 
 var permissionByName = func() map[Permission]PermissionInfo {

@@ -56,6 +56,10 @@ type Task struct {
 	// ParentTaskID is the task that started this one (a parent
 	// deployment); canceling the parent cancels it.
 	ParentTaskID string `json:"parentTaskId,omitempty"`
+	// Priority orders the queue (higher first); see PriorityProduction.
+	Priority int `json:"priority"`
+	// Node is the server node that holds the task now, while it runs.
+	Node string `json:"node,omitempty"`
 }
 
 // Duration is how long the task ran, or has run so far.
@@ -164,4 +168,30 @@ type Artifact struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	// File is where the server keeps it, relative to its artifacts folder.
 	File string `json:"-"`
+}
+
+// Task priorities: when more work is queued than nodes have slots,
+// deployments to the last environment (production, in most setups) go
+// first, then other deployments, then runbook runs.
+const (
+	PriorityRunbook    = 0
+	PriorityDeployment = 1
+	PriorityProduction = 2
+)
+
+// Node is a server node as its heartbeats describe it.
+type Node struct {
+	Name           string    `json:"name"`
+	Version        string    `json:"version"`
+	StartedAt      time.Time `json:"startedAt"`
+	LastSeenAt     time.Time `json:"lastSeenAt"`
+	Slots          int       `json:"slots"`
+	Running        int       `json:"running"`
+	Draining       bool      `json:"draining"`
+	APIURL         string    `json:"apiUrl,omitempty"`
+	PollingAddress string    `json:"pollingAddress,omitempty"`
+	// Alive says the node's heartbeat is recent.
+	Alive bool `json:"alive"`
+	// Tasks are the ids of the tasks it holds now.
+	Tasks []string `json:"tasks"`
 }

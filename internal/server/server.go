@@ -191,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	broker := tasks.NewBroker()
 	n.runner = tasks.NewRunner(n.store, broker, tasks.Config{Node: cfg.NodeName, Slots: cfg.TaskSlots, Lease: cfg.TaskLease,
+		Version: cfg.Version, APIURL: cfg.PublicURL, PollingAddress: n.PollingPublicAddress(),
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
 		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
@@ -204,7 +205,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Targets: n.targets, Health: n.health, Secrets: box,
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
 		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate})
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate,
+		Nodes: n.runner})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -234,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(6)
+	n.background.Add(7)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -247,6 +249,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
 	go func() { defer n.background.Done(); pruneSessions(runnerCtx, n.store, cfg.Logger) }()
+	// Work queued on any node wakes this one at once (PostgreSQL).
+	go func() {
+		defer n.background.Done()
+		n.store.Listen(runnerCtx, n.runner.Notify, cfg.Logger.With("component", "tasks"))
+	}()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
 	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify"), Mailer: cfg.SMTP}
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()

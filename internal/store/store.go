@@ -50,6 +50,8 @@ type Store struct {
 	// sealer seals sensitive values before they are stored; set once the
 	// master key is known (it is checked against the database itself).
 	sealer Sealer
+	// url is PostgreSQL's, for the connection that listens for queued work.
+	url string
 }
 
 // Sealer encrypts and decrypts secrets at rest.
@@ -89,6 +91,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) openPostgres(url string) error {
+	s.url = url
 	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
 		return fmt.Errorf("database URL must start with postgres:// or postgresql://")
 	}

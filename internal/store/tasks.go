@@ -27,14 +27,17 @@ type Claim struct {
 }
 
 const taskColumns = `id, kind, description, state, deployment_id, project_id, environment_id,
-	queued_at, started_at, completed_at, error, cancel_requested, not_before, not_after, parent_task_id`
+	queued_at, started_at, completed_at, error, cancel_requested, not_before, not_after, parent_task_id, priority, lease_owner`
 
 func scanTask(s scanner) (model.Task, error) {
 	var t model.Task
 	var queued, notBefore, notAfter int64
 	var started, completed sql.NullInt64
 	err := s.Scan(&t.ID, &t.Kind, &t.Description, &t.State, &t.DeploymentID, &t.ProjectID, &t.EnvironmentID,
-		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter, &t.ParentTaskID)
+		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter, &t.ParentTaskID, &t.Priority, &t.Node)
+	if t.State != model.TaskExecuting && t.State != model.TaskCanceling {
+		t.Node = ""
+	}
 	t.QueuedAt = fromMicros(queued)
 	t.StartedAt, t.CompletedAt = fromNullMicros(started), fromNullMicros(completed)
 	t.NotBefore, t.NotAfter = fromOptionalMicros(notBefore), fromOptionalMicros(notAfter)
@@ -65,12 +68,29 @@ func (q *Queries) CreateTask(ctx context.Context, t *model.Task) error {
 	}
 	t.ID, t.State = id, model.TaskQueued
 	t.QueuedAt = fromMicros(toMicros(q.now()))
-	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at, not_before, not_after, parent_task_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = q.exec(ctx, `INSERT INTO tasks (id, seq, kind, description, state, deployment_id, project_id, environment_id, queued_at, not_before, not_after, parent_task_id, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, seq, t.Kind, t.Description, t.State, t.DeploymentID, t.ProjectID, t.EnvironmentID, toMicros(t.QueuedAt),
-		optionalMicros(t.NotBefore), optionalMicros(t.NotAfter), t.ParentTaskID)
+		optionalMicros(t.NotBefore), optionalMicros(t.NotAfter), t.ParentTaskID, t.Priority)
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
+	}
+	return q.notifyQueue(ctx)
+}
+
+// QueueChannel is the PostgreSQL notification channel that says tasks are
+// ready to be claimed.
+const QueueChannel = "pulpo_tasks"
+
+// notifyQueue wakes every node listening (PostgreSQL delivers the
+// notification when the transaction commits, so nodes never look early).
+// SQLite has one node, which its own code wakes.
+func (q *Queries) notifyQueue(ctx context.Context) error {
+	if q.d != dialectPostgres {
+		return nil
+	}
+	if _, err := q.exec(ctx, `SELECT pg_notify(?, '')`, QueueChannel); err != nil {
+		return fmt.Errorf("notify nodes of queued work: %w", err)
 	}
 	return nil
 }
@@ -142,31 +162,107 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// ClaimTasks takes up to n tasks for node, oldest first: queued ones whose
-// time has come, and running ones whose lease has expired (their node died;
-// they resume). Waiting tasks wait for an answer (WakeTask). Each claim
-// starts a lease until now+leaseFor with a new epoch.
+// ClaimTasks takes up to n tasks for node: first those whose node died
+// (their lease lapsed) so they resume, then queued ones whose time has come,
+// by priority, and among equals fairly between projects (a project with
+// fewer tasks running goes first), then oldest first.
 func (q *Queries) ClaimTasks(ctx context.Context, node string, n int, leaseFor time.Duration) ([]Claim, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	now := toMicros(q.now())
-	rows, err := q.query(ctx, `SELECT id FROM tasks
-		WHERE (state = ? AND not_before <= ?) OR (state IN (?, ?) AND lease_expires_at < ?)
-		ORDER BY seq LIMIT ?`+q.d.forUpdate(true),
-		model.TaskQueued, now, model.TaskExecuting, model.TaskCanceling, now, n)
+	due := `((state = ? AND not_before <= ?) OR (state IN (?, ?) AND lease_expires_at < ?))`
+	dueArgs := []any{model.TaskQueued, now, model.TaskExecuting, model.TaskCanceling, now}
+	// Candidates: each project's first n by its own order, so fairness can
+	// pick among projects without reading the whole queue.
+	rows, err := q.query(ctx, `SELECT id, project_id, priority, seq, resuming FROM (
+			SELECT id, project_id, priority, seq, CASE WHEN state = ? THEN 0 ELSE 1 END AS resuming,
+				ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY CASE WHEN state = ? THEN 0 ELSE 1 END DESC, priority DESC, seq) AS rn
+			FROM tasks WHERE `+due+`) c
+		WHERE rn <= ?`, append(append([]any{model.TaskQueued, model.TaskQueued}, dueArgs...), n)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
-	ids, err := collect(rows, func(s scanner) (string, error) {
+	type candidate struct {
+		id, project string
+		priority    int
+		seq         int64
+		resuming    int
+	}
+	cands, err := collect(rows, func(s scanner) (candidate, error) {
+		var c candidate
+		return c, s.Scan(&c.id, &c.project, &c.priority, &c.seq, &c.resuming)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	running := map[string]int{}
+	rows, err = q.query(ctx, `SELECT project_id, COUNT(*) FROM tasks WHERE state IN (?, ?) AND lease_expires_at >= ? GROUP BY project_id`,
+		model.TaskExecuting, model.TaskCanceling, now)
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	if _, err := collect(rows, func(s scanner) (struct{}, error) {
+		var p string
+		var c int
+		err := s.Scan(&p, &c)
+		running[p] = c
+		return struct{}{}, err
+	}); err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	var order []string
+	for len(order) < n && len(cands) > 0 {
+		best := 0
+		for i, c := range cands[1:] {
+			b := cands[best]
+			switch {
+			case c.resuming != b.resuming:
+				if c.resuming > b.resuming {
+					best = i + 1
+				}
+			case c.priority != b.priority:
+				if c.priority > b.priority {
+					best = i + 1
+				}
+			case running[c.project] != running[b.project]:
+				if running[c.project] < running[b.project] {
+					best = i + 1
+				}
+			case c.seq < b.seq:
+				best = i + 1
+			}
+		}
+		order = append(order, cands[best].id)
+		running[cands[best].project]++
+		cands = append(cands[:best], cands[best+1:]...)
+	}
+	// Lock what was picked; on PostgreSQL another node may hold some, which
+	// are skipped (it is claiming them).
+	args := append(appendStrings(nil, order), dueArgs...)
+	rows, err = q.query(ctx, `SELECT id FROM tasks WHERE id IN (`+placeholders(len(order))+`) AND `+due+q.d.forUpdate(true), args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	locked, err := collect(rows, func(s scanner) (string, error) {
 		var id string
 		return id, s.Scan(&id)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
-	claims := make([]Claim, 0, len(ids))
-	for _, id := range ids {
+	isLocked := map[string]bool{}
+	for _, id := range locked {
+		isLocked[id] = true
+	}
+	claims := make([]Claim, 0, len(locked))
+	for _, id := range order {
+		if !isLocked[id] {
+			continue
+		}
 		var epoch int64
 		err := q.queryRow(ctx, `UPDATE tasks SET
 				state = CASE WHEN state = ? THEN ? ELSE state END,
@@ -196,6 +292,9 @@ func (q *Queries) ReleaseLeases(ctx context.Context, node string) (int, error) {
 		return 0, fmt.Errorf("release leases of %s: %w", node, err)
 	}
 	n, err := res.RowsAffected()
+	if err == nil && n > 0 {
+		err = q.notifyQueue(ctx) // other nodes may take them at once
+	}
 	return int(n), err
 }
 
@@ -283,7 +382,7 @@ func (q *Queries) WakeTask(ctx context.Context, id string) error {
 	if _, err := q.exec(ctx, `UPDATE tasks SET state = ? WHERE id = ? AND state = ?`, model.TaskQueued, id, model.TaskWaiting); err != nil {
 		return fmt.Errorf("wake task %s: %w", id, err)
 	}
-	return nil
+	return q.notifyQueue(ctx)
 }
 
 // RequestCancel cancels a queued task at once and asks a running one to
@@ -316,7 +415,9 @@ func (q *Queries) RequestCancel(ctx context.Context, id string) (model.Task, err
 			WHERE task_id = ? AND answer = ''`, model.AnswerCanceled, "the task was canceled", "pulpo", toMicros(q.now()), id); err != nil {
 			break
 		}
-		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskQueued, true, id)
+		if _, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskQueued, true, id); err == nil {
+			err = q.notifyQueue(ctx)
+		}
 	case model.TaskExecuting:
 		_, err = q.exec(ctx, `UPDATE tasks SET state = ?, cancel_requested = ? WHERE id = ?`, model.TaskCanceling, true, id)
 	case model.TaskCanceling:

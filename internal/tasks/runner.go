@@ -56,8 +56,13 @@ type Config struct {
 	Lease time.Duration
 	// Poll is how often the queue is checked without a wake-up: for work
 	// queued by other nodes and leases that lapsed.
-	Poll   time.Duration
-	Logger *slog.Logger
+	Poll time.Duration
+	// Heartbeat is how often the node records that it is alive (and reads
+	// whether it should drain); 5 s when zero.
+	Heartbeat time.Duration
+	// Version, APIURL and PollingAddress describe the node in the node list.
+	Version, APIURL, PollingAddress string
+	Logger                          *slog.Logger
 }
 
 // Runner claims and runs tasks.
@@ -68,9 +73,10 @@ type Runner struct {
 	handlers map[model.TaskKind]Handler
 	wake     chan struct{}
 
-	mu      sync.Mutex
-	running map[string]*Run
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	running  map[string]*Run
+	draining bool
+	wg       sync.WaitGroup
 }
 
 // NewRunner returns a runner; call Start to begin.
@@ -83,6 +89,9 @@ func NewRunner(s *store.Store, broker *Broker, cfg Config) *Runner {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -134,6 +143,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("task runner: %w", err)
 	}
+	if err := r.register(ctx); err != nil {
+		return fmt.Errorf("task runner: %w", err)
+	}
+	beat := time.NewTicker(r.cfg.Heartbeat)
+	defer beat.Stop()
 	tick := time.NewTicker(r.cfg.Poll)
 	defer tick.Stop()
 	for {
@@ -146,13 +160,71 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		case <-r.wake:
 		case <-tick.C:
+		case <-beat.C:
+			r.heartbeat(ctx)
 		}
+	}
+}
+
+// register records this node's start in the node list.
+func (r *Runner) register(ctx context.Context) error {
+	n := model.Node{Name: r.cfg.Node, Version: r.cfg.Version, Slots: r.cfg.Slots, APIURL: r.cfg.APIURL, PollingAddress: r.cfg.PollingAddress}
+	err := r.store.Tx(ctx, func(q *store.Queries) error {
+		if err := q.StartNode(ctx, n); err != nil {
+			return err
+		}
+		draining, err := q.IsDraining(ctx, r.cfg.Node)
+		r.setDraining(draining)
+		return err
+	})
+	return err
+}
+
+// heartbeat records that the node is alive and learns whether to drain.
+func (r *Runner) heartbeat(ctx context.Context) {
+	var draining bool
+	err := r.store.Tx(ctx, func(q *store.Queries) (err error) {
+		draining, err = q.Heartbeat(ctx, r.cfg.Node, r.Running())
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = r.register(ctx) // someone removed the row; put it back
+	} else if err == nil {
+		r.setDraining(draining)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.cfg.Logger.Warn("node heartbeat", "error", err)
+	}
+}
+
+func (r *Runner) setDraining(d bool) {
+	r.mu.Lock()
+	changed := r.draining != d
+	r.draining = d
+	r.mu.Unlock()
+	if changed {
+		r.cfg.Logger.Info("node drain changed", "draining", d)
+		r.Notify()
+	}
+}
+
+// Draining reports whether this node takes no new tasks.
+func (r *Runner) Draining() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.draining
+}
+
+// CheckDrain reads the drain flag now rather than at the next heartbeat.
+func (r *Runner) CheckDrain(ctx context.Context) {
+	if d, err := r.store.Read().IsDraining(ctx, r.cfg.Node); err == nil {
+		r.setDraining(d)
 	}
 }
 
 func (r *Runner) claim(ctx context.Context) error {
 	free := r.cfg.Slots - r.Running()
-	if free <= 0 {
+	if free <= 0 || r.Draining() {
 		return nil
 	}
 	var claims []store.Claim
