@@ -58,7 +58,7 @@ type Task struct {
 	ParentTaskID string `json:"parentTaskId,omitempty"`
 	// Priority orders the queue (higher first); see PriorityProduction.
 	Priority int `json:"priority"`
-	// Node is the server node that holds the task now, while it runs.
+	// Node is the server node that holds the task, or held it last.
 	Node string `json:"node,omitempty"`
 }
 

@@ -35,9 +35,6 @@ func scanTask(s scanner) (model.Task, error) {
 	var started, completed sql.NullInt64
 	err := s.Scan(&t.ID, &t.Kind, &t.Description, &t.State, &t.DeploymentID, &t.ProjectID, &t.EnvironmentID,
 		&queued, &started, &completed, &t.Error, &t.CancelRequested, &notBefore, &notAfter, &t.ParentTaskID, &t.Priority, &t.Node)
-	if t.State != model.TaskExecuting && t.State != model.TaskCanceling {
-		t.Node = ""
-	}
 	t.QueuedAt = fromMicros(queued)
 	t.StartedAt, t.CompletedAt = fromNullMicros(started), fromNullMicros(completed)
 	t.NotBefore, t.NotAfter = fromOptionalMicros(notBefore), fromOptionalMicros(notAfter)
@@ -333,7 +330,7 @@ func (q *Queries) FinishTask(ctx context.Context, l Lease, state model.TaskState
 	if !state.Finished() {
 		return fmt.Errorf("finish task %s: %s is not a final state", l.TaskID, state)
 	}
-	res, err := q.exec(ctx, `UPDATE tasks SET state = ?, error = ?, completed_at = ?, lease_owner = '', lease_expires_at = 0
+	res, err := q.exec(ctx, `UPDATE tasks SET state = ?, error = ?, completed_at = ?, lease_expires_at = 0
 		WHERE id = ? AND lease_epoch = ?`, state, errMsg, toMicros(q.now()), l.TaskID, l.Epoch)
 	if err != nil {
 		return fmt.Errorf("finish task %s: %w", l.TaskID, err)
@@ -369,7 +366,7 @@ func (q *Queries) SuspendTask(ctx context.Context, l Lease) (bool, error) {
 	if err != nil || pending+running == 0 {
 		return false, err
 	}
-	if _, err := q.exec(ctx, `UPDATE tasks SET state = ?, lease_owner = '', lease_expires_at = 0 WHERE id = ?`, model.TaskWaiting, l.TaskID); err != nil {
+	if _, err := q.exec(ctx, `UPDATE tasks SET state = ?, lease_expires_at = 0 WHERE id = ?`, model.TaskWaiting, l.TaskID); err != nil {
 		return false, fmt.Errorf("suspend task %s: %w", l.TaskID, err)
 	}
 	return true, nil
