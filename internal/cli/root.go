@@ -128,6 +128,8 @@ PULPO_SERVER and PULPO_API_KEY.`,
 		a.permissionCommand(),
 		a.auditCommand(),
 		a.nodeCommand(),
+		a.backupCommand(),
+		a.restoreCommand(),
 	)
 	return root
 }
