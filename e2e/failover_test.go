@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -265,4 +266,53 @@ projects:
 			t.Errorf("%s ran %d times", id, count)
 		}
 	}
+}
+
+// TestAPollingAgentReachesWhicheverNodeRunsTheTask registers a polling
+// agent with node a only; node a tells it of node b; with a drained, node
+// b runs the deployment and reaches the agent.
+func TestAPollingAgentReachesWhicheverNodeRunsTheTask(t *testing.T) {
+	db := pg.Database(t)
+	key := make([]byte, 32)
+	rand.Read(key)
+	master := base64.StdEncoding.EncodeToString(key)
+	nodes := map[string]*server{}
+	for _, name := range []string{"a", "b"} {
+		nodes[name] = startServer(t, t.TempDir(), db, freePort(t), "--polling-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"--master-key", master, "--node-name", name)
+	}
+	a, b := nodes["a"], nodes["b"]
+	applyText(t, a, rolesConfig)
+	agent := addPollingAgent(t, a, "poller", "--environment", "Dev", "--role", "web")
+	// Node b's heartbeat lists its polling address; a tells the agent.
+	agent.waitOutput("connected to node b", regexp.MustCompile(`connected to the server.*`+regexp.QuoteMeta(b.pollingAddress())))
+
+	a.ok("node", "drain", "a")
+	d := deploy(t, a, "fleet", "1.0.0")
+	b.waitState(d.TaskID, "Success")
+	if tn := b.taskNode(d.TaskID); tn.Node != "b" {
+		t.Errorf("the deployment ran on %q, want b (a is drained)", tn.Node)
+	}
+	if log := b.ok("task", "log", d.TaskID); !strings.Contains(log, "running on poller as web") {
+		t.Errorf("the log:\n%s", log)
+	}
+	var list []struct {
+		Name     string `json:"name"`
+		Draining bool   `json:"draining"`
+		Alive    bool   `json:"alive"`
+	}
+	b.okJSON(&list, "node", "list")
+	if len(list) != 2 || !list[0].Draining || list[1].Draining || !list[0].Alive || !list[1].Alive {
+		t.Errorf("node list: %+v", list)
+	}
+}
+
+// pollingAddress is where the server accepts polling agents, as it printed.
+func (s *server) pollingAddress() string {
+	s.t.Helper()
+	m := regexp.MustCompile(`Polling agents connect to (\S+)`).FindStringSubmatch(s.out.String())
+	if m == nil {
+		s.t.Fatalf("the server did not print its polling address:\n%s", s.out)
+	}
+	return m[1]
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type Settings struct {
 	Listen string `json:"listen,omitempty"`
 	// Server is the host:port of a server's polling endpoint (polling mode).
 	Server string `json:"server,omitempty"`
+	// AlsoPoll are more nodes' polling endpoints of the same server; the
+	// agent also learns them from the nodes it reaches.
+	AlsoPoll []string `json:"alsoPoll,omitempty"`
 	// TrustedServers are the thumbprints of the servers this agent obeys.
 	TrustedServers []string `json:"trustedServers,omitempty"`
 }
@@ -97,6 +101,12 @@ type Agent struct {
 	sessions *comms.Sessions
 	mux      *comms.Mux
 
+	// pollers are the polling connections by address, each with its stop.
+	pollers map[string]context.CancelFunc
+	// pollCtx and pollWG are Start's, for pollers started later.
+	pollCtx context.Context
+	pollWG  *sync.WaitGroup
+
 	mu       sync.Mutex
 	addr     net.Addr
 	pollings int // connections made, for tests and status
@@ -107,7 +117,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Settings.Listen == "" && cfg.Settings.Server == "" {
+	if cfg.Settings.Listen == "" && cfg.Settings.Server == "" && len(cfg.Settings.AlsoPoll) == 0 {
 		return nil, errors.New("the agent has nothing to do: give --listen ADDRESS (the server dials the agent) or --server ADDRESS (the agent dials the server), or register it first")
 	}
 	if len(cfg.Settings.TrustedServers) == 0 {
@@ -138,7 +148,15 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, id: id, target: t, trust: comms.NewTrustSet(cfg.Settings.TrustedServers...),
-		sessions: comms.NewSessions(), mux: agentrpc.NewMux(t)}
+		sessions: comms.NewSessions(), mux: agentrpc.NewMux(t), pollers: map[string]context.CancelFunc{}}
+	a.mux.Handle(agentrpc.MethodServers, func(ctx context.Context, c *comms.ServerCall) (any, error) {
+		var req agentrpc.ServersRequest
+		if err := c.Decode(&req); err != nil {
+			return nil, err
+		}
+		a.discovered(req.Addresses)
+		return struct{}{}, nil
+	})
 	// A server that is no longer trusted loses its connections at once.
 	a.trust.OnRevoke(a.sessions.Drop)
 	return a, nil
@@ -182,21 +200,83 @@ func (a *Agent) Start(ctx context.Context) (done <-chan struct{}, err error) {
 			}
 		}()
 	}
-	if s.Server != "" {
-		a.cfg.Logger.Info("agent polling", "server", s.Server, "thumbprint", a.id.Thumbprint)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			comms.PollServer(ctx, s.Server, a.id, s.TrustedServers[0], a.mux, a.sessions, a.cfg.Backoff, a.cfg.Logger, func() {
-				a.mu.Lock()
-				a.pollings++
-				a.mu.Unlock()
-			})
-		}()
+	a.mu.Lock()
+	a.pollCtx, a.pollWG = ctx, &wg
+	a.mu.Unlock()
+	for _, addr := range a.configuredServers() {
+		a.mu.Lock()
+		a.poll(addr)
+		a.mu.Unlock()
 	}
 	ch := make(chan struct{})
 	go func() { wg.Wait(); close(ch) }()
 	return ch, nil
+}
+
+// configuredServers are the polling addresses the agent was given.
+func (a *Agent) configuredServers() []string {
+	var out []string
+	for _, addr := range append([]string{a.cfg.Settings.Server}, a.cfg.Settings.AlsoPoll...) {
+		if addr != "" && !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// poll starts a polling connection to addr; a.mu is held.
+func (a *Agent) poll(addr string) {
+	if _, ok := a.pollers[addr]; ok || a.pollCtx == nil || a.pollCtx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(a.pollCtx)
+	a.pollers[addr] = cancel
+	a.cfg.Logger.Info("agent polling", "server", addr, "thumbprint", a.id.Thumbprint)
+	a.pollWG.Add(1)
+	go func() {
+		defer a.pollWG.Done()
+		comms.PollServer(ctx, addr, a.id, a.cfg.Settings.TrustedServers[0], a.mux, a.sessions, a.cfg.Backoff, a.cfg.Logger, func() {
+			a.mu.Lock()
+			a.pollings++
+			a.mu.Unlock()
+		})
+	}()
+}
+
+// discovered takes a node's list of its server's polling addresses: the
+// agent connects to each it lacks, and stops polling nodes it learned of
+// before that have gone (those it was given stay).
+func (a *Agent) discovered(addresses []string) {
+	if a.cfg.Settings.Server == "" && len(a.cfg.Settings.AlsoPoll) == 0 {
+		return // a listening agent: servers dial it
+	}
+	configured := a.configuredServers()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, addr := range addresses {
+		if _, _, err := net.SplitHostPort(addr); err == nil {
+			a.poll(addr)
+		}
+	}
+	for addr, stop := range a.pollers {
+		if !slices.Contains(addresses, addr) && !slices.Contains(configured, addr) {
+			a.cfg.Logger.Info("agent stops polling a node that left", "server", addr)
+			stop()
+			delete(a.pollers, addr)
+		}
+	}
+}
+
+// Polling lists the addresses the agent polls now.
+func (a *Agent) Polling() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.pollers))
+	for addr := range a.pollers {
+		out = append(out, addr)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Run starts the agent and waits until ctx ends.

@@ -33,6 +33,9 @@ const (
 	MethodStat         = "files/v1.stat"
 	MethodPartial      = "files/v1.partial"
 	MethodUploadFrom   = "files/v1.uploadFrom"
+	// MethodServers tells a polling agent every node's polling address, so
+	// it connects to each and whichever node runs a task reaches it.
+	MethodServers = "agent/v1.servers"
 )
 
 // codeNotFound marks contract.ErrFileNotFound on the wire.
@@ -307,4 +310,9 @@ func (f files) UploadFrom(ctx context.Context, path string, size int64, sha stri
 		return contract.FileInfo{}, fmt.Errorf("upload %s to %s: %w", path, f.t.name, err)
 	}
 	return info, nil
+}
+
+// ServersRequest lists the polling addresses of a server's live nodes.
+type ServersRequest struct {
+	Addresses []string `json:"addresses"`
 }

@@ -31,14 +31,16 @@ func pollingAddress(s string) (string, error) {
 
 func (a *app) agentCommand() *cobra.Command {
 	var home, listen, name string
-	var trust []string
+	var trust, alsoPoll []string
 	cmd := &cobra.Command{Use: "agent", Short: "Run an agent on a deployment target or worker",
 		Long: `Run an agent: the program on a deployment target or worker that runs the
 server's scripts and receives its files.
 
 A listening agent (--listen) accepts connections from the servers it trusts.
 A polling agent (--server) connects to a server's polling port and takes the
-server's calls over that connection, so it needs no inbound port. Either way
+server's calls over that connection, so it needs no inbound port. With
+several server nodes it connects to each (--also-poll, and every node it
+reaches tells it of the others), so whichever node runs a task reaches it. Either way
 the agent obeys only servers whose certificate thumbprint it trusts (--trust),
 and the server talks only to the agent certificate it has registered.
 
@@ -46,6 +48,7 @@ and the server talks only to the agent certificate it has registered.
 later a plain "pulpo agent --home DIR" starts it the same way.`,
 		Example: `  pulpo agent --listen 0.0.0.0:10933 --trust 9F2C…        # then: pulpo machine add … --listening
   pulpo agent --server pulpo.internal:10943 --trust 9F2C…   # polling
+  pulpo agent --server node-a:10943 --also-poll node-b:10943 --trust 9F2C…   # several nodes
   pulpo agent register --server http://pulpo:8080 --api-key API-… --environment Dev --role web
   pulpo agent --home ./pulpo-agent`,
 		Args: cobra.NoArgs,
@@ -67,6 +70,9 @@ later a plain "pulpo agent --home DIR" starts it the same way.`,
 			if len(trust) > 0 {
 				settings.TrustedServers = trust
 			}
+			if len(alsoPoll) > 0 {
+				settings.AlsoPoll = alsoPoll
+			}
 			if name != "" {
 				settings.Name = name
 			}
@@ -81,6 +87,7 @@ later a plain "pulpo agent --home DIR" starts it the same way.`,
 	cmd.PersistentFlags().StringVar(&home, "home", "./pulpo-agent", "the agent's folder: certificate, settings, script workspaces, files")
 	cmd.Flags().StringVar(&listen, "listen", "", "accept servers on this address (listening mode), e.g. 0.0.0.0:10933")
 	cmd.Flags().StringArrayVar(&trust, "trust", nil, "thumbprint of a server to obey (repeat for several)")
+	cmd.Flags().StringArrayVar(&alsoPoll, "also-poll", nil, "another node's polling address (host:port) to connect to as well (repeat); nodes also tell the agent of each other")
 	cmd.PersistentFlags().StringVar(&name, "name", "", "the agent's name (default the host name)")
 
 	showThumb := &cobra.Command{Use: "show-thumbprint", Short: "Print the agent's certificate thumbprint (made on first use)", Args: cobra.NoArgs,

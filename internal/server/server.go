@@ -161,7 +161,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.targets = targets.New(targets.Config{Store: n.store, Identity: n.identity, Secrets: box,
-		Logger: cfg.Logger.With("component", "targets"), SSH: sshDialer{version: cfg.Version}})
+		Logger: cfg.Logger.With("component", "targets"), SSH: sshDialer{version: cfg.Version},
+		PollingAddresses: n.livePollingAddresses})
 	n.health = &health.Checker{Store: n.store, Targets: n.targets, Logger: cfg.Logger.With("component", "health")}
 	var pollingLn net.Listener
 	if cfg.PollingListen != "" {
@@ -259,6 +260,22 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true
 	return n, nil
+}
+
+// livePollingAddresses are the polling addresses of the nodes alive now,
+// which polling agents are told so they connect to every node.
+func (n *Node) livePollingAddresses(ctx context.Context) []string {
+	nodes, err := n.store.Read().ListNodes(ctx, 15*time.Second)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, node := range nodes {
+		if node.Alive && node.PollingAddress != "" {
+			out = append(out, node.PollingAddress)
+		}
+	}
+	return out
 }
 
 // oidcLogin is the OpenID Connect login flow, when an issuer is configured.

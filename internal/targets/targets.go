@@ -31,7 +31,15 @@ type Config struct {
 	PollWait time.Duration
 	// SSH makes SSH targets; nil leaves them unsupported.
 	SSH SSHDialer
+	// PollingAddresses lists every live node's polling address, which
+	// polling agents are told so they connect to each node; nil tells
+	// them nothing.
+	PollingAddresses func(ctx context.Context) []string
 }
+
+// tellServersEvery is how often a connected polling agent is told the
+// nodes' addresses again (nodes come and go).
+const tellServersEvery = 30 * time.Second
 
 // SSHDialer makes a target for an SSH machine with its opened credentials.
 type SSHDialer interface {
@@ -128,6 +136,9 @@ func (m *Manager) pollingConnected(c *comms.Conn) {
 		old.Close() // the agent reconnected; its old connection is dead or dying
 	}
 	m.cfg.Logger.Info("polling agent connected", "thumbprint", c.Peer)
+	if m.cfg.PollingAddresses != nil {
+		go m.tellServers(c)
+	}
 	go func() {
 		<-c.Closed()
 		m.mu.Lock()
@@ -137,6 +148,31 @@ func (m *Manager) pollingConnected(c *comms.Conn) {
 		m.mu.Unlock()
 		m.cfg.Logger.Info("polling agent disconnected", "thumbprint", c.Peer)
 	}()
+}
+
+// tellServers keeps a polling agent told of every node to connect to.
+func (m *Manager) tellServers(c *comms.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-c.Closed(); cancel() }()
+	for {
+		addrs := m.cfg.PollingAddresses(ctx)
+		if len(addrs) > 0 {
+			callCtx, stop := context.WithTimeout(ctx, 30*time.Second)
+			err := c.Call(callCtx, agentrpc.MethodServers, agentrpc.ServersRequest{Addresses: addrs}, nil, nil)
+			stop()
+			if err != nil && ctx.Err() == nil {
+				// Agents of older builds do not know the call; they keep
+				// polling the node they were given.
+				m.cfg.Logger.Debug("tell polling agent the nodes", "thumbprint", c.Peer, "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(tellServersEvery):
+		}
+	}
 }
 
 // pollingConn waits for the agent's connection, which it opens itself.
