@@ -13,6 +13,10 @@
 //   - fan-out: one step on 50 listening agents, with the server's peak
 //     memory and an idle agent's memory.
 //
+//   - queue: 5,000 trivial tasks queued at once (dispatches a second), and
+//     tasks queued one every 5 ms (queued→running latency), on SQLite with
+//     one node and on PostgreSQL with two.
+//
 // The first two run on embedded SQLite and on a throwaway PostgreSQL
 // cluster; the target scenarios run a real server process and real agent
 // processes on SQLite.
@@ -74,7 +78,8 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
-	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages (default all)")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue (default all)")
+	queueTasks := flag.Int("queue-tasks", 5000, "trivial tasks in the queue burst")
 	flag.Parse()
 	run := func(group string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), group)
@@ -126,6 +131,14 @@ func main() {
 		rs, err := packageScenarios(ctx, 10)
 		if err != nil {
 			fail("packages: %v", err)
+		}
+		results = append(results, rs...)
+	}
+
+	if run("queue") {
+		rs, err := queueScenarios(ctx, *queueTasks, *skipPG)
+		if err != nil {
+			fail("queue: %v", err)
 		}
 		results = append(results, rs...)
 	}
