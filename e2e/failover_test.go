@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,6 +114,25 @@ func (s *server) taskNode(id string) taskNode {
 // running a deployment; the other node takes the task when the lease
 // lapses and finishes it.
 func TestANodeKilledMidDeploymentIsReplacedByAnother(t *testing.T) {
+	// PULPO_FAULT_ROUNDS=10 makes the stress variant run by hand.
+	for round := 1; round <= envInt(t, "PULPO_FAULT_ROUNDS", 1); round++ {
+		t.Run(fmt.Sprintf("round %d", round), nodeKilledRound)
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q is not a positive number", name, v)
+	}
+	return n
+}
+
+func nodeKilledRound(t *testing.T) {
 	c := startCluster(t, "5s")
 	a := c.nodes["a"]
 	dir := t.TempDir()
@@ -223,7 +243,8 @@ projects:
             echo "#{Octopus.Deployment.Id}" >> %q
 `, ran))
 	a.ok("release", "create", "--project", "quick", "--version", "1.0.0")
-	const n = 100
+	// PULPO_BURST=1000 makes the stress variant run by hand.
+	n := envInt(t, "PULPO_BURST", 100)
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
