@@ -218,12 +218,24 @@ func TestADeploymentRunsItsStepsWithTheEnvironmentsValues(t *testing.T) {
 				t.Errorf("activity %q: %s", a.Name, a.State)
 			}
 		}
-		// Scripts' workspaces are cleaned up once recorded.
-		entries, _ := os.ReadDir(srv.work)
-		for _, e := range entries {
-			if e.IsDir() {
-				t.Errorf("workspace left behind: %s", e.Name())
+		// Scripts' workspaces are cleaned up once recorded (in the
+		// background: nobody waits for it).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var left []string
+			entries, _ := os.ReadDir(srv.work)
+			for _, e := range entries {
+				if e.IsDir() {
+					left = append(left, e.Name())
+				}
 			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("workspaces left behind: %v", left)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 }
