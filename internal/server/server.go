@@ -33,6 +33,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/targets"
 	"github.com/pulpo-deploy/pulpo/internal/tasks"
+	"github.com/pulpo-deploy/pulpo/internal/web"
 )
 
 // Config is how a server node is started.
@@ -228,10 +229,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", m.handler())
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Pulpo %s\nREST API: %s (OpenAPI document at %s/openapi.json)\n", cfg.Version, api.Prefix, api.Prefix)
-	})
+	portal, err := web.New(a, cfg.Version, cfg.Logger.With("component", "web"))
+	if err != nil {
+		return nil, fmt.Errorf("web portal: %w", err)
+	}
+	mux.Handle("/", portal)
 	n.handler = m.instrument(mux)
 
 	runnerCtx, stop := context.WithCancel(context.Background())

@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// chromium finds the browser; in CI a missing one fails the run.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium found; .ci/run installs Debian's chromium package")
+	}
+	t.Skip("no Chromium on this machine (apt-get install chromium)")
+	return ""
+}
+
+// browserContext starts a headless Chromium for the test.
+func browserContext(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("headless", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first run starts the browser and ties it to its context: give it
+	// the test's, and bound each later step by a context of its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshotDir is where the test run leaves pictures of the main pages.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("PULPO_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "pulpo-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// a11y lists what keeps a page from being used without a mouse or a
+// screen: no heading, fields without labels, clickable things that are not
+// links or buttons.
+const a11y = `(() => {
+  const problems = [];
+  if (!document.querySelector("h1")) problems.push("the page has no h1");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest("label") ||
+      el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+    if (!labelled) problems.push("field without a label: " + el.outerHTML.slice(0, 100));
+  }
+  for (const el of document.querySelectorAll("[onclick], [tabindex='-1']")) {
+    if (!["A", "BUTTON"].includes(el.tagName)) problems.push("mouse-only control: " + el.outerHTML.slice(0, 100));
+  }
+  for (const el of document.querySelectorAll("a:not([href])")) problems.push("link without a target: " + el.outerHTML.slice(0, 100));
+  for (const el of document.querySelectorAll("button")) {
+    if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("button without a name");
+  }
+  return problems;
+})()`
+
+func TestThePortalFromLoginToApproval(t *testing.T) {
+	ctx := browserContext(t)
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	// The output is copied from the server's pipe in the background: wait
+	// for the line.
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("the server printed no administrator password:\n%s", s.out)
+		}
+	}
+	password := m[1]
+	shots := screenshotDir(t)
+	type css = chromedp.CSS
+	// page checks the page's accessibility basics and keeps a screenshot.
+	page := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				t.Errorf("%s page: %s", name, p)
+			}
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			_, err := chromedp.Run(stepCtx, step)
+			cancel()
+			if err != nil {
+				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+				url, _ := chromedp.Run(diagCtx, chromedp.Location())
+				cancel()
+				t.Fatalf("%s, step %d: %v\nat %s\npage:\n%s", what, i+1, err, url, body)
+			}
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return v
+	}
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second))
+	}
+
+	// Logging in with the keyboard alone.
+	do("log in",
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitVisible(css("#username")),
+		page("login"),
+		chromedp.SendKeys(css("#username"), "admin"+kb.Tab),
+		chromedp.SendKeys(css("#password"), password+kb.Enter),
+		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+		page("dashboard-empty"),
+	)
+	if !strings.Contains(text("main"), "Create an environment") {
+		t.Errorf("the empty dashboard does not say what to do first:\n%s", text("main"))
+	}
+
+	// An environment, through the form; the same name again is refused
+	// with the reason.
+	do("create an environment",
+		chromedp.Click(`//a[text()="Create an environment"]`),
+		chromedp.WaitVisible(css("#env-name")),
+		chromedp.SendKeys(css("#env-name"), "Dev"),
+		chromedp.Submit(css("#env-name")),
+		chromedp.WaitVisible(css(".flash")),
+		page("environments"),
+		chromedp.SendKeys(css("#env-name"), "dev"),
+		chromedp.Submit(css("#env-name")),
+		chromedp.WaitVisible(css(".error")),
+	)
+	if e := text(".error"); !strings.Contains(e, "already exists") {
+		t.Errorf("a duplicate environment: %q", e)
+	}
+
+	// A project with a script step and an approval.
+	do("create a project",
+		chromedp.Navigate(s.url+"/projects"),
+		chromedp.WaitVisible(css("#project-name")),
+		page("projects"),
+		chromedp.SendKeys(css("#project-name"), "web"),
+		chromedp.Submit(css("#project-name")),
+		chromedp.WaitVisible(css("#step-name")),
+		chromedp.SendKeys(css("#step-name"), "Say hello"),
+		chromedp.SendKeys(css("#step-body"), `echo "hello from #{Octopus.Environment.Name}"`),
+		chromedp.Submit(css("#step-name")),
+		chromedp.WaitVisible(`//strong[text()="Say hello"]`),
+		chromedp.Click(css(`input[name=kind][value=manual]`)),
+		chromedp.SendKeys(css("#step-name"), "Approve"),
+		chromedp.SendKeys(css("#step-instructions"), "Check the page, then proceed."),
+		chromedp.Submit(css("#step-name")),
+		chromedp.WaitVisible(`//strong[text()="Approve"]`),
+		page("project"),
+	)
+
+	// A release, deployed to Dev; the log streams in and the approval
+	// appears on the task page by itself.
+	do("create a release and deploy it",
+		chromedp.Click(`//button[text()="Create release"]`),
+		chromedp.WaitVisible(`//h2[text()="Deploy"]`),
+		page("release"),
+		chromedp.Click(css(`input[name=environment]`)),
+		chromedp.Click(`//button[text()="Deploy"]`),
+		chromedp.WaitVisible(css("#task-state")),
+		chromedp.WaitVisible(css(".question")),
+		page("task-waiting"),
+		chromedp.SendKeys(css(`textarea[name=notes]`), "Looks right"),
+		chromedp.Click(`//button[@value="Proceed"]`),
+		chromedp.WaitVisible(css("#task-state")),
+		poll(`document.getElementById("task-state").textContent === "Success"`),
+		page("task"),
+	)
+	if log := text("#log"); !strings.Contains(log, "hello from Dev") {
+		t.Errorf("the task page's log lacks the script's line:\n%s", log)
+	}
+
+	// The dashboard follows a deployment made elsewhere without a reload.
+	do("dashboard",
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitVisible(css(".cell")),
+		page("dashboard"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)(ctx, tg)
+			return err
+		}),
+	)
+	if cell := text(".cell"); !strings.Contains(cell, "0.0.1") || !strings.Contains(cell, "Success") {
+		t.Errorf("the dashboard cell: %q", cell)
+	}
+	s.ok("release", "create", "--project", "web", "--version", "0.0.2")
+	s.ok("release", "deploy", "--project", "web", "--version", "0.0.2", "--environment", "Dev")
+	do("dashboard updates", poll(`document.querySelector(".cell .version").textContent === "0.0.2"`))
+	stayed, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
+	if err != nil || !stayed {
+		t.Errorf("the dashboard reloaded instead of updating its cell (%v)", err)
+	}
+	t.Logf("screenshots in %s", shots)
+}

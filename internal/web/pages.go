@@ -1,0 +1,577 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+func (p *Portal) routes() {
+	m := p.mux
+	m.Handle("GET /static/", p.static)
+	m.HandleFunc("GET /login", p.loginPage)
+	m.HandleFunc("POST /login", p.login)
+	m.HandleFunc("POST /logout", p.logout)
+	m.HandleFunc("GET /{$}", p.dashboard)
+	m.HandleFunc("GET /environments", p.environments)
+	m.HandleFunc("POST /environments", p.createEnvironment)
+	m.HandleFunc("GET /projects", p.projects)
+	m.HandleFunc("POST /projects", p.createProject)
+	m.HandleFunc("GET /projects/{id}", p.project)
+	m.HandleFunc("POST /projects/{id}/steps", p.addStep)
+	m.HandleFunc("POST /projects/{id}/steps/{step}", p.changeStep)
+	m.HandleFunc("POST /projects/{id}/releases", p.createRelease)
+	m.HandleFunc("GET /releases/{id}", p.release)
+	m.HandleFunc("POST /releases/{id}/deploy", p.deploy)
+	m.HandleFunc("GET /tasks/{id}", p.task)
+	m.HandleFunc("POST /tasks/{id}/cancel", p.cancelTask)
+	m.HandleFunc("POST /interruptions/{id}", p.answer)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
+			Error: errors.New("there is no page at " + r.URL.Path)})
+	})
+}
+
+// login
+
+type loginData struct {
+	Username, Next string
+	OIDC           string
+}
+
+func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request) {
+	var root wire.Root
+	p.call(r, http.MethodGet, "", nil, &root)
+	p.render(w, http.StatusOK, "login", &view{Title: "Log in", Version: p.version,
+		Data: loginData{Next: safeNext(r.URL.Query().Get("next")), OIDC: root.OIDCLogin}})
+}
+
+// safeNext keeps redirects on this server.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return "/"
+	}
+	return next
+}
+
+func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	req := wire.LoginRequest{Username: r.PostFormValue("username"), Password: r.PostFormValue("password")}
+	h, err := p.call(r, http.MethodPost, "/users/login", req, nil)
+	if err != nil {
+		var ae *apiError
+		status := http.StatusUnauthorized
+		if errors.As(err, &ae) {
+			status = ae.Status
+		}
+		p.render(w, status, "login", &view{Title: "Log in", Version: p.version, Error: err,
+			Data: loginData{Username: req.Username, Next: next}})
+		return
+	}
+	for _, c := range h.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", c)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
+	h, _ := p.call(r, http.MethodPost, "/users/logout", nil, nil)
+	for _, c := range h.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", c)
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// dashboard
+
+type dashRow struct {
+	Project model.Project
+	Cells   []*model.DashboardCell
+}
+
+type dashGroup struct {
+	Name string
+	Rows []dashRow
+}
+
+type dashData struct {
+	Environments []model.Environment
+	Groups       []dashGroup
+	Empty        bool
+	HasEnvs      bool
+	NoAccess     bool
+}
+
+func (p *Portal) dashboardData(r *http.Request) (dashData, error) {
+	var d wire.Dashboard
+	if _, err := p.call(r, http.MethodGet, "/dashboard", nil, &d); err != nil {
+		return dashData{}, err
+	}
+	var groups wire.Page[model.ProjectGroup]
+	p.call(r, http.MethodGet, "/projectgroups?take=1000", nil, &groups)
+	groupName := map[string]string{}
+	for _, g := range groups.Items {
+		groupName[g.ID] = g.Name
+	}
+	cells := map[string]*model.DashboardCell{}
+	for i := range d.Cells {
+		c := &d.Cells[i]
+		cells[c.ProjectID+"|"+c.EnvironmentID] = c
+	}
+	byGroup := map[string]*dashGroup{}
+	var order []string
+	for _, proj := range sortedByName(d.Projects, func(p model.Project) string { return p.Name }) {
+		name := groupName[proj.ProjectGroupID]
+		if name == "" {
+			name = "Projects"
+		}
+		g := byGroup[name]
+		if g == nil {
+			g = &dashGroup{Name: name}
+			byGroup[name] = g
+			order = append(order, name)
+		}
+		row := dashRow{Project: proj}
+		for _, e := range d.Environments {
+			row.Cells = append(row.Cells, cells[proj.ID+"|"+e.ID])
+		}
+		g.Rows = append(g.Rows, row)
+	}
+	slices.Sort(order)
+	out := dashData{Environments: d.Environments, Empty: len(d.Projects) == 0, HasEnvs: len(d.Environments) > 0}
+	for _, name := range order {
+		out.Groups = append(out.Groups, *byGroup[name])
+	}
+	return out, nil
+}
+
+func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	d, err := p.dashboardData(r)
+	if statusOf(err) == http.StatusForbidden {
+		// Someone with no role yet: tell them what to do, not "forbidden".
+		v.Title, v.Nav = "Dashboard", "dashboard"
+		v.Data = dashData{NoAccess: true, Empty: true}
+		p.render(w, http.StatusOK, "dashboard", v)
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Title, v.Nav, v.Data = "Dashboard", "dashboard", d
+	if r.URL.Query().Get("fragment") == "grid" {
+		p.renderPart(w, "dashboard", "grid", v)
+		return
+	}
+	p.render(w, http.StatusOK, "dashboard", v)
+}
+
+// environments
+
+type envData struct {
+	Items []model.Environment
+	Form  model.Environment
+}
+
+func (p *Portal) environments(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	p.showEnvironments(w, r, v, http.StatusOK, model.Environment{})
+}
+
+func (p *Portal) showEnvironments(w http.ResponseWriter, r *http.Request, v *view, status int, form model.Environment) {
+	var page wire.Page[model.Environment]
+	if _, err := p.call(r, http.MethodGet, "/environments?take=1000", nil, &page); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Title, v.Nav, v.Data = "Environments", "environments", envData{Items: page.Items, Form: form}
+	p.render(w, status, "environments", v)
+}
+
+func (p *Portal) createEnvironment(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	e := model.Environment{Name: strings.TrimSpace(r.PostFormValue("name")), Description: r.PostFormValue("description"),
+		UseGuidedFailure: r.PostFormValue("guided") == "on"}
+	if _, err := p.call(r, http.MethodPost, "/environments", e, &e); err != nil {
+		v.Error = err
+		p.showEnvironments(w, r, v, statusOf(err), e)
+		return
+	}
+	http.Redirect(w, r, "/environments?done="+url.QueryEscape("Created environment "+e.Name), http.StatusSeeOther)
+}
+
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// projects
+
+type projectsData struct {
+	Items      []model.Project
+	Lifecycles []model.Lifecycle
+	Groups     []model.ProjectGroup
+	Form       model.Project
+	HasEnvs    bool
+}
+
+func (p *Portal) projects(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	p.showProjects(w, r, v, http.StatusOK, model.Project{})
+}
+
+func (p *Portal) showProjects(w http.ResponseWriter, r *http.Request, v *view, status int, form model.Project) {
+	var projects wire.Page[model.Project]
+	if _, err := p.call(r, http.MethodGet, "/projects?take=1000", nil, &projects); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	var lifecycles wire.Page[model.Lifecycle]
+	p.call(r, http.MethodGet, "/lifecycles?take=1000", nil, &lifecycles)
+	var groups wire.Page[model.ProjectGroup]
+	p.call(r, http.MethodGet, "/projectgroups?take=1000", nil, &groups)
+	var envs wire.Page[model.Environment]
+	p.call(r, http.MethodGet, "/environments?take=1", nil, &envs)
+	v.Title, v.Nav = "Projects", "projects"
+	v.Data = projectsData{Items: projects.Items, Lifecycles: lifecycles.Items, Groups: groups.Items, Form: form, HasEnvs: envs.Total > 0}
+	p.render(w, status, "projects", v)
+}
+
+func (p *Portal) createProject(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	proj := model.Project{Name: strings.TrimSpace(r.PostFormValue("name")), Description: r.PostFormValue("description"),
+		LifecycleID: r.PostFormValue("lifecycle"), ProjectGroupID: r.PostFormValue("group")}
+	if _, err := p.call(r, http.MethodPost, "/projects", proj, &proj); err != nil {
+		v.Error = err
+		p.showProjects(w, r, v, statusOf(err), proj)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+proj.ID+"?done="+url.QueryEscape("Created project "+proj.Name+": add its first step"), http.StatusSeeOther)
+}
+
+// one project
+
+type projectData struct {
+	Project      model.Project
+	Process      model.DeploymentProcess
+	Releases     []releaseRow
+	Environments []model.Environment
+	StepForm     stepForm
+	ReleaseForm  struct{ Version, Notes string }
+}
+
+type releaseRow struct {
+	Release  model.Release
+	Progress []model.EnvironmentProgress
+}
+
+type stepForm struct {
+	Kind, Name, Body, Roles, Instructions, Teams string
+}
+
+func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	p.showProject(w, r, v, http.StatusOK, stepForm{Kind: "script"})
+}
+
+func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, status int, form stepForm) {
+	id := r.PathValue("id")
+	var d projectData
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &d.Project); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/process", nil, &d.Process)
+	var rels wire.Page[model.Release]
+	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/releases?take=10", nil, &rels)
+	for _, rel := range rels.Items {
+		row := releaseRow{Release: rel}
+		p.call(r, http.MethodGet, "/releases/"+rel.ID+"/progression", nil, &row.Progress)
+		d.Releases = append(d.Releases, row)
+	}
+	d.StepForm = form
+	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
+	p.render(w, status, "project", v)
+}
+
+func (p *Portal) saveProcess(r *http.Request, projectID string, change func(*model.DeploymentProcess) error) error {
+	var d model.DeploymentProcess
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/process", nil, &d); err != nil {
+		return err
+	}
+	if err := change(&d); err != nil {
+		return err
+	}
+	_, err := p.call(r, http.MethodPut, "/projects/"+url.PathEscape(projectID)+"/process", d, nil)
+	return err
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	form := stepForm{Kind: r.PostFormValue("kind"), Name: strings.TrimSpace(r.PostFormValue("name")), Body: r.PostFormValue("body"),
+		Roles: r.PostFormValue("roles"), Instructions: r.PostFormValue("instructions"), Teams: r.PostFormValue("teams")}
+	step := model.Step{Name: form.Name, TargetRoles: splitComma(form.Roles)}
+	switch form.Kind {
+	case "manual":
+		step.TargetRoles = nil
+		step.Manual = &model.ManualAction{Instructions: form.Instructions, ResponsibleTeams: splitComma(form.Teams)}
+	default:
+		step.Script = &model.ScriptAction{Body: strings.ReplaceAll(form.Body, "\r\n", "\n")}
+	}
+	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
+		d.Steps = append(d.Steps, step)
+		return nil
+	})
+	if err != nil {
+		v.Error = err
+		p.showProject(w, r, v, statusOf(err), form)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Added step "+step.Name)+"#process", http.StatusSeeOther)
+}
+
+func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	id, stepID, action := r.PathValue("id"), r.PathValue("step"), r.PostFormValue("action")
+	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
+		i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
+		if i < 0 {
+			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
+		}
+		switch action {
+		case "up":
+			if i > 0 {
+				d.Steps[i-1], d.Steps[i] = d.Steps[i], d.Steps[i-1]
+			}
+		case "down":
+			if i < len(d.Steps)-1 {
+				d.Steps[i+1], d.Steps[i] = d.Steps[i], d.Steps[i+1]
+			}
+		case "disable":
+			d.Steps[i].Disabled = true
+		case "enable":
+			d.Steps[i].Disabled = false
+		case "delete":
+			d.Steps = slices.Delete(d.Steps, i, i+1)
+		default:
+			return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%q is not something to do to a step", action)}
+		}
+		return nil
+	})
+	if err != nil {
+		v.Error = err
+		p.showProject(w, r, v, statusOf(err), stepForm{Kind: "script"})
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"#process", http.StatusSeeOther)
+}
+
+func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	req := wire.CreateReleaseRequest{ProjectID: id, Version: strings.TrimSpace(r.PostFormValue("version")), Notes: r.PostFormValue("notes")}
+	var res wire.CreateReleaseResponse
+	if _, err := p.call(r, http.MethodPost, "/releases", req, &res); err != nil {
+		v.Error = err
+		p.showProject(w, r, v, statusOf(err), stepForm{Kind: "script"})
+		return
+	}
+	http.Redirect(w, r, "/releases/"+res.Release.ID+"?done="+url.QueryEscape("Created release "+res.Release.Version), http.StatusSeeOther)
+}
+
+// releases
+
+type releaseData struct {
+	Release  model.Release
+	Project  model.Project
+	Progress []model.EnvironmentProgress
+	Deploys  []model.Deployment
+	EnvNames map[string]string
+}
+
+func (p *Portal) release(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	p.showRelease(w, r, v, http.StatusOK)
+}
+
+func (p *Portal) showRelease(w http.ResponseWriter, r *http.Request, v *view, status int) {
+	id := r.PathValue("id")
+	var d releaseData
+	if _, err := p.call(r, http.MethodGet, "/releases/"+url.PathEscape(id), nil, &d.Release); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.call(r, http.MethodGet, "/projects/"+d.Release.ProjectID, nil, &d.Project)
+	p.call(r, http.MethodGet, "/releases/"+url.PathEscape(id)+"/progression", nil, &d.Progress)
+	var deps wire.Page[model.Deployment]
+	p.call(r, http.MethodGet, "/deployments?releaseId="+url.QueryEscape(id)+"&take=50", nil, &deps)
+	d.Deploys = deps.Items
+	d.EnvNames = map[string]string{}
+	for _, e := range d.Progress {
+		d.EnvNames[e.EnvironmentID] = e.Environment
+	}
+	v.Title, v.Nav, v.Data = d.Project.Name+" "+d.Release.Version, "projects", d
+	p.render(w, status, "release", v)
+}
+
+func (p *Portal) deploy(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	req := wire.CreateDeploymentRequest{ReleaseID: r.PathValue("id"), EnvironmentID: r.PostFormValue("environment")}
+	r.ParseForm()
+	req.SkipSteps = r.PostForm["skip"]
+	if at := r.PostFormValue("at"); at != "" {
+		t, err := time.ParseInLocation("2006-01-02T15:04", at, time.Local)
+		if err != nil {
+			v.Error = &apiError{Status: http.StatusBadRequest, Message: "deployment is invalid", Details: []string{"at: is not a date and time"}}
+			p.showRelease(w, r, v, http.StatusBadRequest)
+			return
+		}
+		req.NotBefore = &t
+	}
+	var d model.Deployment
+	if _, err := p.call(r, http.MethodPost, "/deployments", req, &d); err != nil {
+		v.Error = err
+		p.showRelease(w, r, v, statusOf(err))
+		return
+	}
+	http.Redirect(w, r, "/tasks/"+d.TaskID, http.StatusSeeOther)
+}
+
+// tasks
+
+type taskData struct {
+	Log           wire.TaskLog
+	Tree          []*activityNode
+	Interruptions []model.Interruption
+	Artifacts     []model.Artifact
+}
+
+type activityNode struct {
+	model.Activity
+	Lines    []model.LogLine
+	Children []*activityNode
+}
+
+func buildTree(acts []model.Activity, lines []model.LogLine) []*activityNode {
+	nodes := map[int]*activityNode{}
+	for _, a := range acts {
+		nodes[a.ID] = &activityNode{Activity: a}
+	}
+	root := &activityNode{}
+	nodes[0] = root
+	for _, a := range acts {
+		parent := nodes[a.ParentID]
+		if parent == nil {
+			parent = root
+		}
+		parent.Children = append(parent.Children, nodes[a.ID])
+	}
+	for _, l := range lines {
+		n := nodes[l.ActivityID]
+		if n == nil {
+			n = root
+		}
+		n.Lines = append(n.Lines, l)
+	}
+	return append([]*activityNode{{Activity: model.Activity{Name: "Task", ID: 0}, Lines: root.Lines}}, root.Children...)
+}
+
+func (p *Portal) task(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	var d taskData
+	if _, err := p.call(r, http.MethodGet, "/tasks/"+url.PathEscape(id)+"/log?take=10000", nil, &d.Log); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	d.Tree = buildTree(d.Log.Activities, d.Log.Lines)
+	var ints wire.Page[model.Interruption]
+	p.call(r, http.MethodGet, "/interruptions?pending=true&taskId="+url.QueryEscape(id), nil, &ints)
+	d.Interruptions = ints.Items
+	p.call(r, http.MethodGet, "/tasks/"+url.PathEscape(id)+"/artifacts", nil, &d.Artifacts)
+	v.Title, v.Nav, v.Data = d.Log.Task.Description, "tasks", d
+	p.render(w, http.StatusOK, "task", v)
+}
+
+func (p *Portal) cancelTask(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.session(w, r); !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := p.call(r, http.MethodPost, "/tasks/"+url.PathEscape(id)+"/cancel", nil, nil); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/tasks/"+id, http.StatusSeeOther)
+}
+
+func (p *Portal) answer(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.session(w, r); !ok {
+		return
+	}
+	var i model.Interruption
+	req := wire.AnswerRequest{Answer: r.PostFormValue("answer"), Notes: r.PostFormValue("notes")}
+	if _, err := p.call(r, http.MethodPost, "/interruptions/"+url.PathEscape(r.PathValue("id"))+"/answer", req, &i); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/tasks/"+i.TaskID, http.StatusSeeOther)
+}

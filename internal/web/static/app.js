@@ -1,0 +1,99 @@
+// Pulpo portal: small progressive enhancements. Every page works without
+// this script; it keeps the dashboard and task logs live.
+"use strict";
+
+function refreshGrid() {
+  const grid = document.getElementById("grid");
+  if (!grid || !grid.dataset.refresh) return;
+  let last = grid.innerHTML;
+  setInterval(async () => {
+    try {
+      const resp = await fetch(grid.dataset.refresh, { credentials: "same-origin" });
+      if (!resp.ok) return;
+      const html = await resp.text();
+      if (html !== last) {
+        grid.innerHTML = html;
+        last = grid.innerHTML;
+      }
+    } catch (e) { /* offline for a moment; try again */ }
+  }, 2000);
+}
+
+function stateClass(state) { return "state-" + String(state || "").toLowerCase(); }
+
+function activityNode(act) {
+  let node = document.getElementById("act-" + act.id);
+  if (node) return node;
+  node = document.createElement("details");
+  node.id = "act-" + act.id;
+  node.open = true;
+  node.className = "node";
+  const summary = document.createElement("summary");
+  const name = document.createElement("span");
+  name.className = "name";
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  summary.append(name, " ", badge);
+  const lines = document.createElement("ol");
+  lines.className = "lines";
+  node.append(summary, lines);
+  const parent = document.getElementById("act-" + (act.parentId || 0)) || document.getElementById("log");
+  parent.append(node);
+  return node;
+}
+
+function followTask() {
+  const task = document.getElementById("task");
+  if (!task || !window.EventSource) return;
+  const id = task.dataset.task;
+  const rendered = task.dataset.state;
+  if (["Success", "Failed", "Canceled"].includes(rendered)) return;
+  const since = task.dataset.since || "0";
+  const es = new EventSource("/api/v1/tasks/" + encodeURIComponent(id) + "/log/stream?since=" + encodeURIComponent(since));
+  const stateBadge = document.getElementById("task-state");
+  es.addEventListener("line", (ev) => {
+    const line = JSON.parse(ev.data);
+    const node = document.getElementById("act-" + line.activityId) || document.getElementById("act-0");
+    if (!node) return;
+    const li = document.createElement("li");
+    li.className = "level-" + String(line.level).toLowerCase();
+    li.textContent = line.text;
+    node.querySelector("ol.lines").append(li);
+  });
+  es.addEventListener("activities", (ev) => {
+    for (const act of JSON.parse(ev.data)) {
+      const node = activityNode(act);
+      node.className = "node " + stateClass(act.state);
+      node.querySelector("summary .name").textContent = act.name;
+      const badge = node.querySelector("summary .badge");
+      badge.textContent = act.state;
+      badge.className = "badge " + stateClass(act.state);
+    }
+  });
+  const showTask = (t) => {
+    stateBadge.textContent = t.state;
+    stateBadge.className = "badge " + stateClass(t.state);
+    if (t.state === "Waiting" && rendered !== "Waiting") {
+      // A question appeared: the page is drawn again to show its form.
+      es.close();
+      window.location.reload();
+    } else if (t.state !== "Waiting") {
+      // Answered (here or elsewhere): its form is done with.
+      for (const q of document.querySelectorAll(".question")) q.remove();
+    }
+  };
+  es.addEventListener("task", (ev) => showTask(JSON.parse(ev.data)));
+  es.addEventListener("end", (ev) => {
+    es.close();
+    const t = JSON.parse(ev.data);
+    stateBadge.textContent = t.state;
+    stateBadge.className = "badge " + stateClass(t.state);
+    task.dataset.state = t.state;
+    for (const form of task.querySelectorAll("form")) form.remove();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  refreshGrid();
+  followTask();
+});

@@ -1,0 +1,296 @@
+// Package web is the portal: server-rendered pages (html/template, embedded
+// in the binary) for people. Every page reads and writes through the REST
+// API, called in-process with the visitor's session, so what a page shows
+// and allows is exactly what the API does for that person: permissions are
+// checked in one place, and forms carry the session's CSRF token to it.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Portal serves the web pages.
+type Portal struct {
+	api     http.Handler
+	pages   map[string]*template.Template
+	static  http.Handler
+	version string
+	logger  *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns the portal over the API handler (mounted at /api/v1).
+func New(api http.Handler, version string, logger *slog.Logger) (*Portal, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Portal{api: api, version: version, logger: logger, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", base, err)
+		}
+		p.pages[base] = t
+	}
+	sub, _ := fs.Sub(staticFS, "static")
+	p.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	p.routes()
+	return p, nil
+}
+
+// ServeHTTP serves the portal.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	p.mux.ServeHTTP(w, r)
+}
+
+var funcs = template.FuncMap{
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		d := time.Since(t)
+		switch {
+		case d < time.Minute:
+			return "just now"
+		case d < time.Hour:
+			return fmt.Sprintf("%d min ago", int(d.Minutes()))
+		case d < 48*time.Hour:
+			return fmt.Sprintf("%d h ago", int(d.Hours()))
+		}
+		return t.Local().Format("2 Jan 2006")
+	},
+	"when": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.Local().Format("2006-01-02 15:04:05")
+	},
+	"lower": strings.ToLower,
+	"join":  strings.Join,
+	"field": fieldError,
+	"stateClass": func(s any) string {
+		return "state-" + strings.ToLower(fmt.Sprint(s))
+	},
+	"duration": func(start, end *time.Time) string {
+		if start == nil {
+			return ""
+		}
+		stop := time.Now()
+		if end != nil {
+			stop = *end
+		}
+		return stop.Sub(*start).Round(100 * time.Millisecond).String()
+	},
+	"deref": func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
+}
+
+// apiError is an error answer from the API.
+type apiError struct {
+	Status  int
+	Message string
+	Details []string
+}
+
+func (e *apiError) Error() string {
+	if len(e.Details) > 0 {
+		return e.Message + ": " + strings.Join(e.Details, "; ")
+	}
+	return e.Message
+}
+
+// fieldError returns the API's complaint about one field ("name: is
+// required" for "name"), for the message next to it.
+func fieldError(err error, field string) string {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	for _, d := range ae.Details {
+		if f, msg, ok := strings.Cut(d, ": "); ok && strings.EqualFold(f, field) {
+			return msg
+		}
+	}
+	return ""
+}
+
+// recorder keeps an in-process API answer.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+// call sends a request to the API as the visitor (their session cookie,
+// and on changes the CSRF token their form carried) and decodes the
+// answer into out. It returns the answer's headers.
+func (p *Portal) call(r *http.Request, method, path string, in, out any) (http.Header, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, "/api/v1"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.RemoteAddr = r.RemoteAddr
+	req.TLS = r.TLS
+	if c := r.Header.Get("Cookie"); c != "" {
+		req.Header.Set("Cookie", c)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if method != http.MethodGet {
+		req.Header.Set("X-CSRF-Token", r.PostFormValue("csrf_token"))
+	}
+	rec := &recorder{header: http.Header{}}
+	p.api.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status >= 400 {
+		var eb wire.ErrorBody
+		json.Unmarshal(rec.body.Bytes(), &eb)
+		if eb.Error == "" {
+			eb.Error = http.StatusText(rec.status)
+		}
+		return rec.header, &apiError{Status: rec.status, Message: eb.Error, Details: eb.Details}
+	}
+	if out != nil && rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+			return rec.header, fmt.Errorf("read %s %s: %w", method, path, err)
+		}
+	}
+	return rec.header, nil
+}
+
+// view is what every page's template gets.
+type view struct {
+	Title string
+	User  *model.User
+	CSRF  string
+	Nav   string
+	Error error
+	Flash string
+	Data  any
+	// Version of the server, in the footer.
+	Version string
+}
+
+// session reads who the visitor is, or sends them to the login page.
+func (p *Portal) session(w http.ResponseWriter, r *http.Request) (*view, bool) {
+	var u model.User
+	h, err := p.call(r, http.MethodGet, "/users/me", nil, &u)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return nil, false
+		}
+		p.fail(w, r, err)
+		return nil, false
+	}
+	return &view{User: &u, CSRF: h.Get("X-CSRF-Token"), Version: p.version, Flash: r.URL.Query().Get("done")}, true
+}
+
+// render writes a page.
+func (p *Portal) render(w http.ResponseWriter, status int, page string, v *view) {
+	t, ok := p.pages[page]
+	if !ok {
+		http.Error(w, "no such page: "+page, http.StatusInternalServerError)
+		return
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		p.logger.Error("render page", "page", page, "error", err)
+		http.Error(w, "the page could not be drawn; the server log has the details", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// renderPart writes one named part of a page (a fragment that scripts
+// swap in, such as the dashboard's grid).
+func (p *Portal) renderPart(w http.ResponseWriter, page, part string, v *view) {
+	var b bytes.Buffer
+	if err := p.pages[page].ExecuteTemplate(&b, part, v); err != nil {
+		p.logger.Error("render part", "page", page, "part", part, "error", err)
+		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b.Bytes())
+}
+
+// fail shows an error page for an API refusal (or worse).
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	var ae *apiError
+	if errors.As(err, &ae) {
+		status = ae.Status
+	} else {
+		p.logger.Error("portal page failed", "path", r.URL.Path, "error", err)
+	}
+	p.render(w, status, "error", &view{Title: http.StatusText(status), Error: err, Version: p.version})
+}
+
+// sortedByName sorts anything with a Name.
+func sortedByName[T any](items []T, name func(T) string) []T {
+	sort.SliceStable(items, func(i, j int) bool { return strings.ToLower(name(items[i])) < strings.ToLower(name(items[j])) })
+	return items
+}

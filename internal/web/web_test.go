@@ -1,0 +1,53 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+// Every page draws from the data its handler gives it.
+func TestEveryPageRenders(t *testing.T) {
+	p, err := New(http.NotFoundHandler(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	code := 0
+	rel := model.Release{ID: "Releases-1", ProjectID: "Projects-1", Version: "1.0.0", Notes: "first",
+		ProcessSnapshot: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}}}}}
+	progress := []model.EnvironmentProgress{{EnvironmentID: "Environments-1", Environment: "Dev", CanDeploy: true},
+		{EnvironmentID: "Environments-2", Environment: "Prod", Reason: "Dev first", LastState: model.TaskFailed}}
+	pages := map[string]any{
+		"login":        loginData{Next: "/"},
+		"error":        nil,
+		"dashboard":    dashData{Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, Groups: []dashGroup{{Name: "G", Rows: []dashRow{{Project: model.Project{ID: "Projects-1", Name: "web"}, Cells: []*model.DashboardCell{{Latest: &model.DashboardDeployment{TaskID: "Tasks-1", Version: "1.0.0", State: model.TaskSuccess, CreatedAt: now}}}}}}}},
+		"environments": envData{Items: []model.Environment{{Name: "Dev"}}},
+		"projects":     projectsData{Items: []model.Project{{ID: "Projects-1", Name: "web"}}, Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}},
+		"project": projectData{Project: model.Project{ID: "Projects-1", Name: "web"}, Releases: []releaseRow{{Release: rel, Progress: progress}},
+			Process: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, TargetRoles: []string{"web"}},
+				{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look", ResponsibleTeams: []string{"Ops"}}, Disabled: true}}}},
+		"release": releaseData{Release: rel, Project: model.Project{Name: "web"}, Progress: progress,
+			Deploys: []model.Deployment{{EnvironmentID: "Environments-1", TaskID: "Tasks-1", State: model.TaskSuccess}}, EnvNames: map[string]string{"Environments-1": "Dev"}},
+		"task": taskData{Log: wire.TaskLog{Task: model.Task{ID: "Tasks-1", Description: "Deploy", State: model.TaskExecuting, StartedAt: &now}},
+			Tree: buildTree([]model.Activity{{ID: 1, Name: "Run", State: model.ActivityRunning, StartedAt: &now, ExitCode: &code}},
+				[]model.LogLine{{ActivityID: 1, Level: model.LevelInfo, Text: "hello"}}),
+			Interruptions: []model.Interruption{{ID: "Interruptions-1", Title: "Approve", Answers: []string{"Proceed", "Abort"}}},
+			Artifacts:     []model.Artifact{{TaskID: "Tasks-1", ID: 1, Name: "report.txt"}}},
+	}
+	for name, data := range pages {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := p.pages[name].Execute(&b, &view{Title: name, User: &model.User{Username: "admin"}, CSRF: "token", Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if len(pages) != len(p.pages) {
+		t.Errorf("%d pages tested of %d", len(pages), len(p.pages))
+	}
+}
