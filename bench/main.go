@@ -13,6 +13,9 @@
 //   - fan-out: one step on 50 listening agents, with the server's peak
 //     memory and an idle agent's memory.
 //
+//   - portal: the dashboard page with 500 projects × 10 environments, each
+//     cell holding a deployment, and its live grid fragment;
+//
 //   - queue: 5,000 trivial tasks queued at once (dispatches a second), and
 //     tasks queued one every 5 ms (queued→running latency), on SQLite with
 //     one node and on PostgreSQL with two.
@@ -78,7 +81,7 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
-	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue (default all)")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal (default all)")
 	queueTasks := flag.Int("queue-tasks", 5000, "trivial tasks in the queue burst")
 	flag.Parse()
 	run := func(group string) bool {
@@ -135,6 +138,13 @@ func main() {
 		results = append(results, rs...)
 	}
 
+	if run("portal") {
+		rs, err := portalDashboard(ctx, 500, 10, 20)
+		if err != nil {
+			fail("portal: %v", err)
+		}
+		results = append(results, rs...)
+	}
 	if run("queue") {
 		rs, err := queueScenarios(ctx, *queueTasks, *skipPG)
 		if err != nil {

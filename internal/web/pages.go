@@ -171,7 +171,7 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Title, v.Nav, v.Data = "Dashboard", "dashboard", d
 	if r.URL.Query().Get("fragment") == "grid" {
-		p.renderPart(w, "dashboard", "grid", v)
+		p.renderPart(w, r, "dashboard", "grid", v)
 		return
 	}
 	p.render(w, http.StatusOK, "dashboard", v)

@@ -7,6 +7,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -265,15 +267,24 @@ func (p *Portal) render(w http.ResponseWriter, status int, page string, v *view)
 
 // renderPart writes one named part of a page (a fragment that scripts
 // swap in, such as the dashboard's grid).
-func (p *Portal) renderPart(w http.ResponseWriter, page, part string, v *view) {
+// The part carries an ETag, so a poll that finds nothing new costs the
+// browser no download (a 304).
+func (p *Portal) renderPart(w http.ResponseWriter, r *http.Request, page, part string, v *view) {
 	var b bytes.Buffer
 	if err := p.pages[page].ExecuteTemplate(&b, part, v); err != nil {
 		p.logger.Error("render part", "page", page, "part", part, "error", err)
 		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
 		return
 	}
+	sum := sha256.Sum256(b.Bytes())
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	w.Write(b.Bytes())
 }
 
