@@ -37,7 +37,9 @@ func (s *started) Execute(ctx context.Context, run *tasks.Run) error {
 	return nil
 }
 
-func (s *started) Finished(context.Context, *store.Queries, model.Task, model.TaskState) error { return nil }
+func (s *started) Finished(context.Context, *store.Queries, model.Task, model.TaskState) error {
+	return nil
+}
 
 // queueScenarios measures the task queue alone (trivial tasks): how many
 // dispatches a second a burst of n gets through, and how long a task
