@@ -244,5 +244,61 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	if err != nil || !stayed {
 		t.Errorf("the dashboard reloaded instead of updating its cell (%v)", err)
 	}
+
+	// Infrastructure: a listening machine added through the form, its
+	// health checked on demand (nothing listens there: Unavailable, with
+	// the reason), and the polling agent's registration command.
+	do("infrastructure",
+		chromedp.Navigate(s.url+"/infrastructure"),
+		chromedp.WaitVisible(css("#machine-name")),
+		chromedp.SendKeys(css("#machine-name"), "web-01"),
+		chromedp.SendKeys(css("#machine-address"), fmt.Sprintf("127.0.0.1:%d", freePort(t))),
+		chromedp.SendKeys(css("#machine-thumbprint"), "not a thumbprint"),
+		chromedp.Click(css(`input[name=environment]`)),
+		chromedp.SendKeys(css("#machine-roles"), "web"),
+		chromedp.Submit(css("#machine-name")),
+		chromedp.WaitVisible(css(".field-error")),
+	)
+	if e := text(".field-error"); !strings.Contains(e, "thumbprint") {
+		t.Errorf("a bad thumbprint's message next to its field: %q", e)
+	}
+	do("infrastructure, corrected",
+		chromedp.SetValue(css("#machine-thumbprint"), strings.Repeat("AB", 32)),
+		chromedp.Click(css(`input[name=environment]`)),
+		chromedp.Submit(css("#machine-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.Click(`//button[text()="Check health now"]`),
+		poll(`document.querySelector(".flash") && document.querySelector(".flash").textContent.includes("Unavailable")`),
+		page("infrastructure"),
+	)
+	if cmd := text("#register-command"); !strings.Contains(cmd, "pulpo agent register --server "+s.url) {
+		t.Errorf("the registration command: %q", cmd)
+	}
+
+	// One's own API key, shown once; the audit log and the node list.
+	do("profile",
+		chromedp.Click(`//a[@class="who"]`),
+		chromedp.WaitVisible(css("#key-purpose")),
+		chromedp.SendKeys(css("#key-purpose"), "laptop"),
+		chromedp.Submit(css("#key-purpose")),
+		chromedp.WaitVisible(css("#new-key")),
+		page("profile"),
+	)
+	key := strings.TrimSpace(text("#new-key"))
+	if r := run(t, []string{"PULPO_SERVER=" + s.url, "PULPO_API_KEY=" + key}, "", "whoami"); r.code != 0 {
+		t.Errorf("the key made in the portal does not work: %s", r.stderr)
+	}
+	do("audit",
+		chromedp.Navigate(s.url+"/audit?action=deploy"),
+		chromedp.WaitVisible(`//h1[text()="Audit log"]`),
+		page("audit"),
+	)
+	if a := text("table.list"); !strings.Contains(a, "deployed web release 0.0.1 to Dev") || strings.Contains(a, "created environment") {
+		t.Errorf("the audit log filtered by deploy:\n%s", a)
+	}
+	do("nodes", chromedp.Navigate(s.url+"/nodes"), chromedp.WaitVisible(`//h1[text()="Nodes and queue"]`), page("nodes"))
+	if n := text("table.list"); !strings.Contains(n, "alive") {
+		t.Errorf("the node list:\n%s", n)
+	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -102,6 +102,7 @@ var funcs = template.FuncMap{
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
 	"lower": strings.ToLower,
+	"list":  func(items ...string) []string { return items },
 	"join":  strings.Join,
 	"field": fieldError,
 	"stateClass": func(s any) string {

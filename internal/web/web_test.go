@@ -39,6 +39,12 @@ func TestEveryPageRenders(t *testing.T) {
 			Interruptions: []model.Interruption{{ID: "Interruptions-1", Title: "Approve", Answers: []string{"Proceed", "Abort"}}},
 			Artifacts:     []model.Artifact{{TaskID: "Tasks-1", ID: 1, Name: "report.txt"}}},
 	}
+	pages["infrastructure"] = infraData{Machines: []model.Machine{{ID: "Machines-1", Name: "web-01", Kind: model.MachineListening,
+		EnvironmentIDs: []string{"Environments-1"}, Roles: []string{"web"}, Health: model.Health{Status: model.HealthUnavailable, Reason: "refused"}}},
+		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, EnvNames: map[string]string{"Environments-1": "Dev"}, ServerURL: "http://x"}
+	pages["audit"] = auditData{Page: wire.Page[model.AuditEvent]{Items: []model.AuditEvent{{Actor: "admin", Action: "create", Summary: "created x", OccurredAt: now}}, Total: 2}, Next: "/audit?skip=1"}
+	pages["nodes"] = nodesData{Nodes: []model.Node{{Name: "a", Alive: true, Tasks: []string{"Tasks-1"}, Slots: 5}}, Queue: []model.Task{{ID: "Tasks-1", State: model.TaskQueued}}}
+	pages["profile"] = profileData{Keys: []model.APIKey{{ID: "APIKeys-1", Purpose: "CI", ExpiresAt: &now}}, NewKey: "API-X"}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
