@@ -96,6 +96,18 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	// page checks the page's accessibility basics and keeps a screenshot.
 	page := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// The page must be whole before it is judged and pictured.
+			for {
+				done, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.body.clientWidth > 0`)(ctx, tg)
+				if err == nil && done {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
 			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
 			if err != nil {
 				return err
@@ -193,7 +205,7 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.Submit(css("#project-name")),
 		chromedp.WaitVisible(css("#step-name")),
 		chromedp.SendKeys(css("#step-name"), "Say hello"),
-		chromedp.SendKeys(css("#step-body"), `echo "hello from #{Octopus.Environment.Name}"`),
+		chromedp.SendKeys(css("#step-body"), `echo "hello from #{Octopus.Environment.Name}: #{Greeting}"`),
 		chromedp.Submit(css("#step-name")),
 		chromedp.WaitVisible(`//strong[text()="Say hello"]`),
 		chromedp.Click(css(`input[name=kind][value=manual]`)),
@@ -203,6 +215,28 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.WaitVisible(`//strong[text()="Approve"]`),
 		page("project"),
 	)
+
+	// Variables: a plain one for Dev and a sensitive one, which the page
+	// shows only as set.
+	do("variables",
+		chromedp.Click(`//a[text()="Variables"]`),
+		chromedp.WaitVisible(css("#var-name")),
+		chromedp.SendKeys(css("#var-name"), "Greeting"),
+		chromedp.SendKeys(css("#var-value"), "hi there"),
+		chromedp.Click(css(`input[name=environment]`)),
+		chromedp.Submit(css("#var-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.SendKeys(css("#var-name"), "ApiToken"),
+		chromedp.SendKeys(css("#var-value"), "tok-5ec2e7-value"),
+		chromedp.Click(css(`input[name=sensitive]`)),
+		chromedp.Submit(css("#var-name")),
+		chromedp.WaitVisible(css(".flash")),
+		page("variables"),
+	)
+	if vars := text("main"); !strings.Contains(vars, "hi there") || !strings.Contains(vars, "sensitive: set") || strings.Contains(vars, "tok-5ec2e7-value") {
+		t.Errorf("the variables page:\n%s", vars)
+	}
+	do("back to the project", chromedp.Click(`//a[starts-with(text(), "Back to")]`), chromedp.WaitVisible(`//h2[text()="Releases"]`))
 
 	// A release, deployed to Dev; the log streams in and the approval
 	// appears on the task page by itself.
@@ -220,7 +254,7 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		poll(`!document.querySelector(".question") && document.getElementById("task-state").textContent === "Success"`),
 		page("task"),
 	)
-	if log := text("#log"); !strings.Contains(log, "hello from Dev") {
+	if log := text("#log"); !strings.Contains(log, "hello from Dev: hi there") {
 		t.Errorf("the task page's log lacks the script's line:\n%s", log)
 	}
 

@@ -103,6 +103,13 @@ var funcs = template.FuncMap{
 	},
 	"lower": strings.ToLower,
 	"list":  func(items ...string) []string { return items },
+	"errorDetails": func(err error) []string {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return ae.Details
+		}
+		return nil
+	},
 	"join":  strings.Join,
 	"field": fieldError,
 	"stateClass": func(s any) string {

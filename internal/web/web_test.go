@@ -45,6 +45,9 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["audit"] = auditData{Page: wire.Page[model.AuditEvent]{Items: []model.AuditEvent{{Actor: "admin", Action: "create", Summary: "created x", OccurredAt: now}}, Total: 2}, Next: "/audit?skip=1"}
 	pages["nodes"] = nodesData{Nodes: []model.Node{{Name: "a", Alive: true, Tasks: []string{"Tasks-1"}, Slots: 5}}, Queue: []model.Task{{ID: "Tasks-1", State: model.TaskQueued}}}
 	pages["profile"] = profileData{Keys: []model.APIKey{{ID: "APIKeys-1", Purpose: "CI", ExpiresAt: &now}}, NewKey: "API-X"}
+	pages["variables"] = variablesData{Project: model.Project{ID: "Projects-1", Name: "web"}, Set: model.VariableSet{Variables: []model.Variable{
+		{ID: "v1", Name: "Db", Sensitive: true}, {ID: "v2", Name: "Colour", Value: "blue", Scope: model.Scope{Environments: []string{"Environments-1"}, Roles: []string{"web"}}}}},
+		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, EnvNames: map[string]string{"Environments-1": "Dev"}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
