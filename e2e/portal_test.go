@@ -187,6 +187,9 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.SendKeys(css("#env-name"), "Dev"),
 		chromedp.Submit(css("#env-name")),
 		chromedp.WaitVisible(css(".flash")),
+		chromedp.SendKeys(css("#env-name"), "Production"),
+		chromedp.Submit(css("#env-name")),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Production")]`),
 		page("environments"),
 		chromedp.SendKeys(css("#env-name"), "dev"),
 		chromedp.Submit(css("#env-name")),
@@ -333,6 +336,41 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	do("nodes", chromedp.Navigate(s.url+"/nodes"), chromedp.WaitVisible(`//h1[text()="Nodes and queue"]`), page("nodes"))
 	if n := text("table.list"); !strings.Contains(n, "alive") {
 		t.Errorf("the node list:\n%s", n)
+	}
+
+	// People: a user, and a team giving them Project deployer for Dev only.
+	do("people",
+		chromedp.Navigate(s.url+"/people"),
+		chromedp.WaitVisible(css("#user-name")),
+		chromedp.SendKeys(css("#user-name"), "dana"),
+		chromedp.SendKeys(css("#user-password"), "dana's long passphrase"),
+		chromedp.Submit(css("#user-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.SendKeys(css("#team-name"), "Dev deployers"),
+		chromedp.Click(`//label[contains(., "dana")]/input[@name="member"]`),
+		chromedp.SetValue(css("#team-role"), "Roles-ProjectDeployer"),
+		chromedp.Click(`//fieldset[legend[starts-with(., "Only for environments")]]//input`),
+		chromedp.Submit(css("#team-name")),
+		chromedp.WaitVisible(css(".flash")),
+		page("people"),
+	)
+	if teams := text("main"); !strings.Contains(teams, "Dev deployers") || !strings.Contains(teams, "Project deployer") {
+		t.Errorf("the teams:\n%s", teams)
+	}
+	// Dana sees what her role reaches, and not the people page.
+	do("log in as dana",
+		chromedp.Click(`//button[text()="Log out"]`),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "dana"),
+		chromedp.SendKeys(css("#password"), "dana's long passphrase"+kb.Enter),
+		chromedp.WaitVisible(css(".cell")),
+	)
+	if header := text("table.dashboard thead"); !strings.Contains(header, "Dev") || strings.Contains(header, "Production") {
+		t.Errorf("dana's dashboard header: %q", header)
+	}
+	do("dana may not see people", chromedp.Navigate(s.url+"/people"), chromedp.WaitVisible(css(".error")))
+	if e := text(".error"); !strings.Contains(e, "UserView") {
+		t.Errorf("dana on the people page: %q", e)
 	}
 	t.Logf("screenshots in %s", shots)
 }

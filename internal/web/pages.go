@@ -35,6 +35,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /interruptions/{id}", p.answer)
 	p.adminRoutes()
 	p.variableRoutes()
+	p.peopleRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
 			Error: errors.New("there is no page at " + r.URL.Path)})

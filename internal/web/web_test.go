@@ -48,6 +48,9 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["variables"] = variablesData{Project: model.Project{ID: "Projects-1", Name: "web"}, Set: model.VariableSet{Variables: []model.Variable{
 		{ID: "v1", Name: "Db", Sensitive: true}, {ID: "v2", Name: "Colour", Value: "blue", Scope: model.Scope{Environments: []string{"Environments-1"}, Roles: []string{"web"}}}}},
 		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, EnvNames: map[string]string{"Environments-1": "Dev"}}
+	pages["people"] = peopleData{Users: []model.User{{ID: "Users-1", Username: "admin", IsAdmin: true}, {ID: "Users-2", Username: "ci", IsService: true, Disabled: true}},
+		Teams: []model.Team{{Name: "Ops", MemberIDs: []string{"Users-1"}, Roles: []model.RoleGrant{{RoleID: model.RoleProjectDeployer, EnvironmentIDs: []string{"Environments-1"}}}}},
+		Roles: model.BuiltInRoles(), Names: map[string]string{"Users-1": "admin"}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
