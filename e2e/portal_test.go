@@ -338,6 +338,35 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the node list:\n%s", n)
 	}
 
+	// Library: a package uploaded with its progress shown, and a lifecycle.
+	pkg := filepath.Join(t.TempDir(), "app.1.2.3.tar.gz")
+	writeTarGz(t, pkg, map[string]string{"index.html": "hello"})
+	do("upload a package",
+		chromedp.Navigate(s.url+"/packages"),
+		chromedp.WaitVisible(css("#package-file")),
+		chromedp.SetUploadFiles(css("#package-file"), []string{pkg}),
+		chromedp.Click(`//button[text()="Upload"]`),
+		chromedp.WaitVisible(`//h2[text()="Versions of app"]`),
+		page("packages"),
+	)
+	if versions := text("main"); !strings.Contains(versions, "1.2.3") || !strings.Contains(versions, "Pushed app 1.2.3 (created)") {
+		t.Errorf("the packages page after the upload:\n%s", versions)
+	}
+	do("lifecycle",
+		chromedp.Navigate(s.url+"/lifecycles"),
+		chromedp.WaitVisible(css("#lc-name")),
+		chromedp.SendKeys(css("#lc-name"), "Fast lane"),
+		chromedp.Click(`//label[contains(., "Dev") and not(contains(., "automatically"))]/input`),
+		chromedp.Click(`//label[contains(., "deploy to Dev automatically")]/input`),
+		chromedp.Click(`//label[contains(., "Production") and not(contains(., "automatically"))]/input`),
+		chromedp.Submit(css("#lc-name")),
+		chromedp.WaitVisible(`//h2[text()="Fast lane"]`),
+		page("lifecycles"),
+	)
+	if lc := text("main"); !strings.Contains(lc, "Dev · automatic") {
+		t.Errorf("the lifecycle's phases:\n%s", lc)
+	}
+
 	// People: a user, and a team giving them Project deployer for Dev only.
 	do("people",
 		chromedp.Navigate(s.url+"/people"),

@@ -36,6 +36,7 @@ func (p *Portal) routes() {
 	p.adminRoutes()
 	p.variableRoutes()
 	p.peopleRoutes()
+	p.libraryRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
 			Error: errors.New("there is no page at " + r.URL.Path)})

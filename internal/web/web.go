@@ -103,6 +103,7 @@ var funcs = template.FuncMap{
 	},
 	"lower": strings.ToLower,
 	"list":  func(items ...string) []string { return items },
+	"inc":   func(n int) int { return n + 1 },
 	"errorDetails": func(err error) []string {
 		var ae *apiError
 		if errors.As(err, &ae) {
@@ -132,6 +133,9 @@ var funcs = template.FuncMap{
 		return *p
 	},
 }
+
+// decodeJSON reads an API answer, ignoring what does not fit.
+func decodeJSON(b []byte, v any) { json.Unmarshal(b, v) }
 
 // apiError is an error answer from the API.
 type apiError struct {

@@ -93,7 +93,42 @@ function followTask() {
   });
 }
 
+// uploadWithProgress sends a package with a progress bar; without this
+// script the form posts the same upload and the page waits.
+function uploadWithProgress() {
+  const form = document.getElementById("upload-form");
+  if (!form || !window.XMLHttpRequest || !window.FormData) return;
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const bar = document.getElementById("upload-progress");
+    const status = document.getElementById("upload-status");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    bar.hidden = false;
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) {
+        bar.value = Math.round((100 * e.loaded) / e.total);
+        status.textContent = bar.value + "% sent";
+      }
+    });
+    xhr.addEventListener("load", () => {
+      let answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status < 400 && answer.next) {
+        window.location.assign(answer.next);
+      } else {
+        status.textContent = answer.error || "the upload failed (" + xhr.status + ")";
+        status.className = "error";
+      }
+    });
+    xhr.addEventListener("error", () => { status.textContent = "the upload was cut off"; status.className = "error"; });
+    xhr.send(new FormData(form));
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   refreshGrid();
   followTask();
+  uploadWithProgress();
 });
