@@ -367,6 +367,26 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the lifecycle's phases:\n%s", lc)
 	}
 
+	// A package step; its release takes the version chosen from the feed.
+	do("a package step and its release",
+		chromedp.Navigate(s.url+"/projects"),
+		chromedp.WaitVisible(css("#project-name")),
+		chromedp.SendKeys(css("#project-name"), "site"),
+		chromedp.Submit(css("#project-name")),
+		chromedp.WaitVisible(css("#step-name")),
+		chromedp.Click(css(`input[name=kind][value=package]`)),
+		chromedp.SendKeys(css("#step-name"), "Deploy app"),
+		chromedp.SendKeys(css("#step-package"), "app"),
+		chromedp.Submit(css("#step-name")),
+		chromedp.WaitVisible(`//strong[text()="Deploy app"]`),
+		chromedp.SetValue(css(`select[name="package:Deploy app"]`), "1.2.3"),
+		chromedp.Click(`//button[text()="Create release"]`),
+		chromedp.WaitVisible(`//h2[text()="Deploy"]`),
+	)
+	if rel := text("main"); !strings.Contains(rel, "app 1.2.3") {
+		t.Errorf("the release page does not show the package version:\n%s", rel)
+	}
+
 	// People: a user, and a team giving them Project deployer for Dev only.
 	do("people",
 		chromedp.Navigate(s.url+"/people"),

@@ -282,6 +282,10 @@ func (p *Portal) createProject(w http.ResponseWriter, r *http.Request) {
 // one project
 
 type projectData struct {
+	// Versions lists the feed's versions of each package a step deploys,
+	// newest first, for the release form.
+	Versions     map[string][]string
+	Packages     []model.Package
 	Project      model.Project
 	Process      model.DeploymentProcess
 	Releases     []releaseRow
@@ -296,7 +300,7 @@ type releaseRow struct {
 }
 
 type stepForm struct {
-	Kind, Name, Body, Roles, Instructions, Teams string
+	Kind, Name, Body, Roles, Instructions, Teams, PackageID, Substitute string
 }
 
 func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
@@ -322,6 +326,20 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 		p.call(r, http.MethodGet, "/releases/"+rel.ID+"/progression", nil, &row.Progress)
 		d.Releases = append(d.Releases, row)
 	}
+	d.Versions = map[string][]string{}
+	for _, st := range d.Process.Steps {
+		if st.Package == nil {
+			continue
+		}
+		var versions wire.Page[model.Package]
+		p.call(r, http.MethodGet, "/packages?take=50&packageId="+url.QueryEscape(st.Package.PackageID), nil, &versions)
+		for _, pv := range versions.Items {
+			d.Versions[st.Package.PackageID] = append(d.Versions[st.Package.PackageID], pv.Version)
+		}
+	}
+	var feed wire.Page[model.Package]
+	p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
+	d.Packages = feed.Items
 	d.StepForm = form
 	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
 	p.render(w, status, "project", v)
@@ -356,12 +374,15 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	form := stepForm{Kind: r.PostFormValue("kind"), Name: strings.TrimSpace(r.PostFormValue("name")), Body: r.PostFormValue("body"),
-		Roles: r.PostFormValue("roles"), Instructions: r.PostFormValue("instructions"), Teams: r.PostFormValue("teams")}
+		Roles: r.PostFormValue("roles"), Instructions: r.PostFormValue("instructions"), Teams: r.PostFormValue("teams"),
+		PackageID: strings.TrimSpace(r.PostFormValue("package")), Substitute: r.PostFormValue("substitute")}
 	step := model.Step{Name: form.Name, TargetRoles: splitComma(form.Roles)}
 	switch form.Kind {
 	case "manual":
 		step.TargetRoles = nil
 		step.Manual = &model.ManualAction{Instructions: form.Instructions, ResponsibleTeams: splitComma(form.Teams)}
+	case "package":
+		step.Package = &model.PackageAction{PackageID: form.PackageID, SubstituteFiles: splitComma(form.Substitute)}
 	default:
 		step.Script = &model.ScriptAction{Body: strings.ReplaceAll(form.Body, "\r\n", "\n")}
 	}
@@ -423,6 +444,17 @@ func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	req := wire.CreateReleaseRequest{ProjectID: id, Version: strings.TrimSpace(r.PostFormValue("version")), Notes: r.PostFormValue("notes")}
+	r.ParseForm()
+	for key, vals := range r.PostForm {
+		// "package:STEP" fields choose a package step's version (empty:
+		// the newest the channel takes).
+		if step, ok := strings.CutPrefix(key, "package:"); ok && len(vals) > 0 && vals[0] != "" {
+			if req.Packages == nil {
+				req.Packages = map[string]string{}
+			}
+			req.Packages[step] = vals[0]
+		}
+	}
 	var res wire.CreateReleaseResponse
 	if _, err := p.call(r, http.MethodPost, "/releases", req, &res); err != nil {
 		v.Error = err
@@ -435,6 +467,8 @@ func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
 // releases
 
 type releaseData struct {
+	Prompts  []model.Variable
+	Machines []model.Machine
 	Release  model.Release
 	Project  model.Project
 	Progress []model.EnvironmentProgress
@@ -466,6 +500,14 @@ func (p *Portal) showRelease(w http.ResponseWriter, r *http.Request, v *view, st
 	for _, e := range d.Progress {
 		d.EnvNames[e.EnvironmentID] = e.Environment
 	}
+	for _, pv := range d.Release.VariableSnapshot.Variables {
+		if pv.Prompt != nil {
+			d.Prompts = append(d.Prompts, pv)
+		}
+	}
+	var machines wire.Page[model.Machine]
+	p.call(r, http.MethodGet, "/machines?usage=target&take=1000", nil, &machines)
+	d.Machines = machines.Items
 	v.Title, v.Nav, v.Data = d.Project.Name+" "+d.Release.Version, "projects", d
 	p.render(w, status, "release", v)
 }
@@ -478,6 +520,15 @@ func (p *Portal) deploy(w http.ResponseWriter, r *http.Request) {
 	req := wire.CreateDeploymentRequest{ReleaseID: r.PathValue("id"), EnvironmentID: r.PostFormValue("environment")}
 	r.ParseForm()
 	req.SkipSteps = r.PostForm["skip"]
+	req.SpecificMachineIDs = r.PostForm["machine"]
+	for key, vals := range r.PostForm {
+		if name, ok := strings.CutPrefix(key, "prompt:"); ok && len(vals) > 0 && vals[0] != "" {
+			if req.Variables == nil {
+				req.Variables = map[string]string{}
+			}
+			req.Variables[name] = vals[0]
+		}
+	}
 	if at := r.PostFormValue("at"); at != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", at, time.Local)
 		if err != nil {

@@ -19,6 +19,7 @@ func TestEveryPageRenders(t *testing.T) {
 	now := time.Now()
 	code := 0
 	rel := model.Release{ID: "Releases-1", ProjectID: "Projects-1", Version: "1.0.0", Notes: "first",
+		Packages: []model.ReleasePackage{{StepName: "Site", PackageID: "app", Version: "1.0.0"}},
 		ProcessSnapshot: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}}}}}
 	progress := []model.EnvironmentProgress{{EnvironmentID: "Environments-1", Environment: "Dev", CanDeploy: true},
 		{EnvironmentID: "Environments-2", Environment: "Prod", Reason: "Dev first", LastState: model.TaskFailed}}
@@ -30,9 +31,13 @@ func TestEveryPageRenders(t *testing.T) {
 		"projects":     projectsData{Items: []model.Project{{ID: "Projects-1", Name: "web"}}, Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}},
 		"project": projectData{Project: model.Project{ID: "Projects-1", Name: "web"}, Releases: []releaseRow{{Release: rel, Progress: progress}},
 			Process: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, TargetRoles: []string{"web"}},
-				{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look", ResponsibleTeams: []string{"Ops"}}, Disabled: true}}}},
+				{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look", ResponsibleTeams: []string{"Ops"}}, Disabled: true},
+				{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app"}}}},
+			Versions: map[string][]string{"app": {"1.0.0"}}, Packages: []model.Package{{PackageID: "app"}}},
 		"release": releaseData{Release: rel, Project: model.Project{Name: "web"}, Progress: progress,
-			Deploys: []model.Deployment{{EnvironmentID: "Environments-1", TaskID: "Tasks-1", State: model.TaskSuccess}}, EnvNames: map[string]string{"Environments-1": "Dev"}},
+			Deploys: []model.Deployment{{EnvironmentID: "Environments-1", TaskID: "Tasks-1", State: model.TaskSuccess}}, EnvNames: map[string]string{"Environments-1": "Dev"},
+			Prompts:  []model.Variable{{ID: "v1", Name: "Ticket", Prompt: &model.Prompt{Label: "Change ticket", Required: true}}, {ID: "v2", Name: "Pin", Sensitive: true, Prompt: &model.Prompt{}}},
+			Machines: []model.Machine{{ID: "Machines-1", Name: "web-01", Roles: []string{"web"}}}},
 		"task": taskData{Log: wire.TaskLog{Task: model.Task{ID: "Tasks-1", Description: "Deploy", State: model.TaskExecuting, StartedAt: &now}},
 			Tree: buildTree([]model.Activity{{ID: 1, Name: "Run", State: model.ActivityRunning, StartedAt: &now, ExitCode: &code}},
 				[]model.LogLine{{ActivityID: 1, Level: model.LevelInfo, Text: "hello"}}),
