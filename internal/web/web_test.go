@@ -19,7 +19,7 @@ func TestEveryPageRenders(t *testing.T) {
 	now := time.Now()
 	code := 0
 	rel := model.Release{ID: "Releases-1", ProjectID: "Projects-1", Version: "1.0.0", Notes: "first",
-		Packages: []model.ReleasePackage{{StepName: "Site", PackageID: "app", Version: "1.0.0"}},
+		Packages:        []model.ReleasePackage{{StepName: "Site", PackageID: "app", Version: "1.0.0"}},
 		ProcessSnapshot: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}}}}}
 	progress := []model.EnvironmentProgress{{EnvironmentID: "Environments-1", Environment: "Dev", CanDeploy: true},
 		{EnvironmentID: "Environments-2", Environment: "Prod", Reason: "Dev first", LastState: model.TaskFailed}}
