@@ -282,6 +282,27 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the dashboard reloaded instead of updating its cell (%v)", err)
 	}
 
+	// A runbook: added, published and run from the project's operations.
+	do("runbook",
+		chromedp.Navigate(s.url+"/projects"),
+		chromedp.Click(`//a[text()="web"]`),
+		chromedp.Click(`//a[starts-with(text(), "Channels, triggers")]`),
+		chromedp.WaitVisible(`//h2[text()="Runbooks"]`),
+		page("operations"),
+		chromedp.Click(`//summary[text()="Add a runbook"]`),
+		chromedp.SendKeys(css("#rb-name"), "Restart"),
+		chromedp.SendKeys(css("#rb-body"), `echo "restarting in #{Octopus.Environment.Name}"`),
+		chromedp.Submit(css("#rb-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.Click(`//button[@aria-label="Publish Restart"]`),
+		chromedp.WaitVisible(`//button[@aria-label="Run Restart"]`),
+		chromedp.Click(`//button[@aria-label="Run Restart"]`),
+		poll(`document.getElementById("task-state") && document.getElementById("task-state").textContent === "Success"`),
+	)
+	if log := text("#log"); !strings.Contains(log, "restarting in Dev") {
+		t.Errorf("the runbook run's log:\n%s", log)
+	}
+
 	// Infrastructure: a listening machine added through the form, its
 	// health checked on demand (nothing listens there: Unavailable, with
 	// the reason), and the polling agent's registration command.

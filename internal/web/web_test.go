@@ -61,6 +61,12 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["lifecycles"] = lifecyclesData{Items: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}, {ID: "Lifecycles-2", Name: "Two",
 		Phases: []model.Phase{{Name: "Dev", AutomaticEnvironments: []string{"Environments-1"}}, {Name: "Prod", ManualEnvironments: []string{"Environments-2"}, Optional: true}}}},
 		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, EnvNames: map[string]string{"Environments-1": "Dev", "Environments-2": "Prod"}}
+	pages["operations"] = operationsData{Project: model.Project{ID: "Projects-1", Name: "web", LifecycleID: "Lifecycles-1"},
+		Channels:   []model.Channel{{Name: "Beta", IsDefault: true, Rules: []model.ChannelRule{{Packages: []string{"app"}, Tag: "^beta"}}}},
+		Triggers:   []model.Trigger{{ID: "Triggers-1", Name: "Nightly", Kind: model.TriggerSchedule, Cron: "0 3 * * *", TargetEnvironmentIDs: []string{"Environments-1"}, LastRunAt: &now}},
+		Runbooks:   []model.Runbook{{ID: "Runbooks-1", Name: "Restart", PublishedSnapshotID: "Releases-9"}},
+		Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
+		Names: map[string]string{"Environments-1": "Dev"}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
