@@ -26,6 +26,8 @@ func (p *Portal) adminRoutes() {
 // infrastructure
 
 type infraData struct {
+	Pools        []model.WorkerPool
+	Policies     []model.MachinePolicy
 	Machines     []model.Machine
 	Environments []model.Environment
 	EnvNames     map[string]string
@@ -55,6 +57,12 @@ func (p *Portal) showInfrastructure(w http.ResponseWriter, r *http.Request, v *v
 		return
 	}
 	d.Machines = machines.Items
+	var pools wire.Page[model.WorkerPool]
+	p.call(r, http.MethodGet, "/workerpools?take=1000", nil, &pools)
+	d.Pools = pools.Items
+	var policies wire.Page[model.MachinePolicy]
+	p.call(r, http.MethodGet, "/machinepolicies?take=1000", nil, &policies)
+	d.Policies = policies.Items
 	var envs wire.Page[model.Environment]
 	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
 	d.Environments = envs.Items

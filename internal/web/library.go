@@ -15,6 +15,7 @@ import (
 func (p *Portal) libraryRoutes() {
 	p.mux.HandleFunc("GET /packages", p.packages)
 	p.mux.HandleFunc("POST /packages", p.uploadPackage)
+	p.mux.HandleFunc("GET /variablesets", p.variableSets)
 	p.mux.HandleFunc("GET /lifecycles", p.lifecycles)
 	p.mux.HandleFunc("POST /lifecycles", p.createLifecycle)
 }
@@ -192,4 +193,18 @@ func (p *Portal) createLifecycle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/lifecycles?done="+url.QueryEscape("Created lifecycle "+l.Name), http.StatusSeeOther)
+}
+
+func (p *Portal) variableSets(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	var sets wire.Page[model.LibraryVariableSet]
+	if _, err := p.call(r, http.MethodGet, "/librarysets?take=1000", nil, &sets); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v.Title, v.Nav, v.Data = "Library variable sets", "library", sets.Items
+	p.render(w, http.StatusOK, "variablesets", v)
 }

@@ -67,6 +67,7 @@ func TestEveryPageRenders(t *testing.T) {
 		Runbooks:   []model.Runbook{{ID: "Runbooks-1", Name: "Restart", PublishedSnapshotID: "Releases-9"}},
 		Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
 		Names: map[string]string{"Environments-1": "Dev"}}
+	pages["variablesets"] = []model.LibraryVariableSet{{ID: "LibraryVariableSets-1", Name: "Shared", Variables: []model.Variable{{Name: "Db", Sensitive: true}, {Name: "Host", Value: "db"}}}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
