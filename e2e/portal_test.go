@@ -246,6 +246,29 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	}
 	do("back to the project", chromedp.Click(`//a[starts-with(text(), "Back to")]`), chromedp.WaitVisible(`//h2[text()="Releases"]`))
 
+	// Editing a step in place: too many retries are refused next to the
+	// form; a right number is kept with the step being required.
+	do("edit a step",
+		chromedp.Click(`//a[@aria-label="Edit Say hello"]`),
+		chromedp.WaitVisible(css("#edit-retries")),
+		chromedp.SetValue(css("#edit-retries"), "11"),
+		chromedp.Submit(css("#edit-name")),
+		chromedp.WaitVisible(css(".field-error")),
+	)
+	if e := text(".field-error"); !strings.Contains(e, "retries") {
+		t.Errorf("too many retries: %q", e)
+	}
+	do("edit a step, corrected",
+		chromedp.SetValue(css("#edit-retries"), "2"),
+		chromedp.Click(css(`input[name=required]`)),
+		chromedp.Submit(css("#edit-name")),
+		chromedp.WaitVisible(`//h2[text()="Deployment process"]`),
+		page("step-saved"),
+	)
+	if proc := text("#process"); !strings.Contains(proc, "required") || !strings.Contains(proc, "retries 2") {
+		t.Errorf("the edited step:\n%s", proc)
+	}
+
 	// A release, deployed to Dev; the log streams in and the approval
 	// appears on the task page by itself.
 	do("create a release and deploy it",

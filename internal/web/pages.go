@@ -38,6 +38,7 @@ func (p *Portal) routes() {
 	p.peopleRoutes()
 	p.libraryRoutes()
 	p.projectOpsRoutes()
+	p.stepRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
 			Error: errors.New("there is no page at " + r.URL.Path)})

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,9 +102,11 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-	"lower": strings.ToLower,
-	"list":  func(items ...string) []string { return items },
-	"inc":   func(n int) int { return n + 1 },
+	"lower":    strings.ToLower,
+	"list":     func(items ...string) []string { return items },
+	"inc":      func(n int) int { return n + 1 },
+	"has":      func(list []string, s string) bool { return slices.Contains(list, s) },
+	"contains": strings.Contains,
 	"errorDetails": func(err error) []string {
 		var ae *apiError
 		if errors.As(err, &ae) {

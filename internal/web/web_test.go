@@ -68,6 +68,8 @@ func TestEveryPageRenders(t *testing.T) {
 		Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
 		Names: map[string]string{"Environments-1": "Dev"}}
 	pages["variablesets"] = []model.LibraryVariableSet{{ID: "LibraryVariableSets-1", Name: "Shared", Variables: []model.Variable{{Name: "Db", Sensitive: true}, {Name: "Host", Value: "db"}}}}
+	pages["step"] = stepEditData{Project: model.Project{ID: "Projects-1", Name: "web"}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
+		Step: model.Step{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, Environments: []string{"Environments-1"}, Condition: model.ConditionVariable, Retries: 2}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -75,6 +77,13 @@ func TestEveryPageRenders(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	for _, step := range []model.Step{{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look"}},
+		{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app", SubstituteFiles: []string{"*.json"}}}} {
+		var b bytes.Buffer
+		if err := p.pages["step"].Execute(&b, &view{Title: "step", User: &model.User{}, Data: stepEditData{Step: step}}); err != nil {
+			t.Errorf("step page for %s: %v", step.Name, err)
+		}
 	}
 	if len(pages) != len(p.pages) {
 		t.Errorf("%d pages tested of %d", len(pages), len(p.pages))
