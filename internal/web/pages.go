@@ -188,6 +188,8 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
 type envData struct {
 	Items []model.Environment
 	Form  model.Environment
+	// Health counts each environment's enabled targets by health status.
+	Health map[string]map[model.HealthStatus]int
 }
 
 func (p *Portal) environments(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +206,21 @@ func (p *Portal) showEnvironments(w http.ResponseWriter, r *http.Request, v *vie
 		p.fail(w, r, err)
 		return
 	}
-	v.Title, v.Nav, v.Data = "Environments", "environments", envData{Items: page.Items, Form: form}
+	health := map[string]map[model.HealthStatus]int{}
+	var machines wire.Page[model.Machine]
+	p.call(r, http.MethodGet, "/machines?usage=target&take=1000", nil, &machines)
+	for _, m := range machines.Items {
+		if m.Disabled {
+			continue
+		}
+		for _, e := range m.EnvironmentIDs {
+			if health[e] == nil {
+				health[e] = map[model.HealthStatus]int{}
+			}
+			health[e][m.Health.Status]++
+		}
+	}
+	v.Title, v.Nav, v.Data = "Environments", "environments", envData{Items: page.Items, Form: form, Health: health}
 	p.render(w, status, "environments", v)
 }
 

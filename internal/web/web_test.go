@@ -24,11 +24,12 @@ func TestEveryPageRenders(t *testing.T) {
 	progress := []model.EnvironmentProgress{{EnvironmentID: "Environments-1", Environment: "Dev", CanDeploy: true},
 		{EnvironmentID: "Environments-2", Environment: "Prod", Reason: "Dev first", LastState: model.TaskFailed}}
 	pages := map[string]any{
-		"login":        loginData{Next: "/"},
-		"error":        nil,
-		"dashboard":    dashData{Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, Groups: []dashGroup{{Name: "G", Rows: []dashRow{{Project: model.Project{ID: "Projects-1", Name: "web"}, Cells: []*model.DashboardCell{{Latest: &model.DashboardDeployment{TaskID: "Tasks-1", Version: "1.0.0", State: model.TaskSuccess, CreatedAt: now}}}}}}}},
-		"environments": envData{Items: []model.Environment{{Name: "Dev"}}},
-		"projects":     projectsData{Items: []model.Project{{ID: "Projects-1", Name: "web"}}, Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}},
+		"login":     loginData{Next: "/"},
+		"error":     nil,
+		"dashboard": dashData{Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, Groups: []dashGroup{{Name: "G", Rows: []dashRow{{Project: model.Project{ID: "Projects-1", Name: "web"}, Cells: []*model.DashboardCell{{Latest: &model.DashboardDeployment{TaskID: "Tasks-1", Version: "1.0.0", State: model.TaskSuccess, CreatedAt: now}}}}}}}},
+		"environments": envData{Items: []model.Environment{{ID: "Environments-1", Name: "Dev"}, {ID: "Environments-2", Name: "Prod"}},
+			Health: map[string]map[model.HealthStatus]int{"Environments-1": {model.HealthHealthy: 2, model.HealthUnavailable: 1}}},
+		"projects": projectsData{Items: []model.Project{{ID: "Projects-1", Name: "web"}}, Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}},
 		"project": projectData{Project: model.Project{ID: "Projects-1", Name: "web"}, Releases: []releaseRow{{Release: rel, Progress: progress}},
 			Process: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, TargetRoles: []string{"web"}},
 				{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look", ResponsibleTeams: []string{"Ops"}}, Disabled: true},
