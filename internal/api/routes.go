@@ -203,6 +203,16 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	a.add(route{method: "GET", path: Prefix + "/dashboard/marker", tag: "deployments", perm: model.DeploymentView, response: wire.DashboardMarker{},
+		summary: "A short value that changes whenever the dashboard may have: poll it, and read the dashboard only when it changed",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			m, err := a.Store.Read().DashboardMarker(r.Context())
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, wire.DashboardMarker{Marker: m})
+			return nil
+		}})
 	a.add(route{method: "GET", path: Prefix + "/dashboard", tag: "deployments", perm: model.DeploymentView, response: wire.Dashboard{},
 		summary: "What is deployed where: per project and environment the latest deployment, the current release and the previous one (what a rollback deploys)",
 		h: func(w http.ResponseWriter, r *http.Request) error {

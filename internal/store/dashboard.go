@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -77,4 +79,33 @@ func (q *Queries) Dashboard(ctx context.Context) ([]model.DashboardCell, error) 
 		out = append(out, *cells[k])
 	}
 	return out, nil
+}
+
+// DashboardMarker changes whenever what the dashboard shows may have: a
+// task queued or changing state, a project or environment added or
+// removed. It costs a few counts, so pollers ask for it before the
+// dashboard itself.
+func (q *Queries) DashboardMarker(ctx context.Context) (string, error) {
+	rows, err := q.query(ctx, `SELECT state, COUNT(*), COALESCE(MAX(seq), 0) FROM tasks GROUP BY state ORDER BY state`)
+	if err != nil {
+		return "", fmt.Errorf("dashboard marker: %w", err)
+	}
+	parts, err := collect(rows, func(s scanner) (string, error) {
+		var state string
+		var n, top int64
+		err := s.Scan(&state, &n, &top)
+		return fmt.Sprintf("%s:%d:%d", state, n, top), err
+	})
+	if err != nil {
+		return "", fmt.Errorf("dashboard marker: %w", err)
+	}
+	var projects, envs int
+	if projects, err = q.count(ctx, `SELECT COUNT(*) FROM projects`); err != nil {
+		return "", err
+	}
+	if envs, err = q.count(ctx, `SELECT COUNT(*) FROM environments`); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%v|%d|%d", parts, projects, envs)))
+	return hex.EncodeToString(sum[:8]), nil
 }

@@ -113,6 +113,8 @@ type dashData struct {
 	Empty        bool
 	HasEnvs      bool
 	NoAccess     bool
+	// Marker is the dashboard's change marker when drawn.
+	Marker string
 }
 
 func (p *Portal) dashboardData(r *http.Request) (dashData, error) {
@@ -163,6 +165,16 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	grid := r.URL.Query().Get("fragment") == "grid"
+	var marker wire.DashboardMarker
+	if _, err := p.call(r, http.MethodGet, "/dashboard/marker", nil, &marker); err == nil {
+		w.Header().Set("X-Dashboard-Marker", marker.Marker)
+		if grid && marker.Marker != "" && r.URL.Query().Get("marker") == marker.Marker {
+			// Nothing moved since the page's last look: no drawing at all.
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
 	d, err := p.dashboardData(r)
 	if statusOf(err) == http.StatusForbidden {
 		// Someone with no role yet: tell them what to do, not "forbidden".
@@ -175,8 +187,9 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	d.Marker = marker.Marker
 	v.Title, v.Nav, v.Data = "Dashboard", "dashboard", d
-	if r.URL.Query().Get("fragment") == "grid" {
+	if grid {
 		p.renderPart(w, r, "dashboard", "grid", v)
 		return
 	}

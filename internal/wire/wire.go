@@ -145,6 +145,11 @@ type Dashboard struct {
 	Cells        []model.DashboardCell `json:"cells"`
 }
 
+// DashboardMarker changes whenever the dashboard may have.
+type DashboardMarker struct {
+	Marker string `json:"marker"`
+}
+
 // RunRunbookRequest asks for a runbook run.
 type RunRunbookRequest struct {
 	EnvironmentID string            `json:"environmentId"`

@@ -6,10 +6,13 @@ function refreshGrid() {
   const grid = document.getElementById("grid");
   if (!grid || !grid.dataset.refresh) return;
   let last = grid.innerHTML;
+  let marker = grid.dataset.marker || "";
   setInterval(async () => {
     try {
-      const resp = await fetch(grid.dataset.refresh, { credentials: "same-origin" });
-      if (!resp.ok) return;
+      const url = grid.dataset.refresh + "&marker=" + encodeURIComponent(marker);
+      const resp = await fetch(url, { credentials: "same-origin" });
+      if (resp.status === 204 || !resp.ok) return; // nothing moved
+      marker = resp.headers.get("X-Dashboard-Marker") || "";
       const html = await resp.text();
       if (html !== last) {
         grid.innerHTML = html;
