@@ -489,6 +489,19 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	if teams := text("main"); !strings.Contains(teams, "Dev deployers") || !strings.Contains(teams, "Project deployer") {
 		t.Errorf("the teams:\n%s", teams)
 	}
+	// A service account for CI, and its key made here.
+	do("service account",
+		chromedp.SendKeys(css("#user-name"), "ci-bot"),
+		chromedp.Click(css(`input[name=service]`)),
+		chromedp.Submit(css("#user-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.Click(`//button[@aria-label="Create an API key for ci-bot"]`),
+		chromedp.WaitVisible(css("#new-key")),
+	)
+	ciKey := strings.TrimSpace(text("#new-key"))
+	if r := run(t, []string{"PULPO_SERVER=" + s.url, "PULPO_API_KEY=" + ciKey}, "", "whoami"); r.code != 0 || !strings.Contains(r.stdout, "ci-bot") {
+		t.Errorf("the service account's key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// Dana sees what her role reaches, and not the people page.
 	do("log in as dana",
 		chromedp.Click(`//button[text()="Log out"]`),

@@ -14,6 +14,7 @@ func (p *Portal) peopleRoutes() {
 	p.mux.HandleFunc("POST /people/users", p.createUser)
 	p.mux.HandleFunc("POST /people/users/{id}/disabled", p.setDisabled)
 	p.mux.HandleFunc("POST /people/teams", p.createTeam)
+	p.mux.HandleFunc("POST /people/users/{id}/apikeys", p.createUserKey)
 }
 
 type peopleData struct {
@@ -25,6 +26,8 @@ type peopleData struct {
 	Names        map[string]string
 	UserForm     wire.CreateUserRequest
 	TeamForm     model.Team
+	// NewKey is a key just made for KeyFor, shown this once.
+	NewKey, KeyFor string
 }
 
 func (p *Portal) people(w http.ResponseWriter, r *http.Request) {
@@ -127,4 +130,29 @@ func (p *Portal) createTeam(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/people?done="+url.QueryEscape("Created team "+t.Name), http.StatusSeeOther)
+}
+
+// createUserKey makes an API key for another user, such as a service
+// account (which cannot log in to make its own).
+func (p *Portal) createUserKey(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	var u model.User
+	if _, err := p.call(r, http.MethodGet, "/users/"+url.PathEscape(r.PathValue("id")), nil, &u); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	req := wire.CreateAPIKeyRequest{Purpose: strings.TrimSpace(r.PostFormValue("purpose"))}
+	if req.Purpose == "" {
+		req.Purpose = "made in the portal by " + v.User.Username
+	}
+	var out wire.CreatedAPIKey
+	if _, err := p.call(r, http.MethodPost, "/users/"+url.PathEscape(u.ID)+"/apikeys", req, &out); err != nil {
+		v.Error = err
+		p.showPeople(w, r, v, statusOf(err), peopleData{})
+		return
+	}
+	p.showPeople(w, r, v, http.StatusCreated, peopleData{NewKey: out.APIKey, KeyFor: u.Username})
 }
