@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,6 +472,33 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 			t.Errorf("at 390 px wide, %s has elements past the window's edge: %v %v", path, wide, err)
 		}
 	}
+
+	// A subscription: a webhook that a test event reaches.
+	var hooks atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Pulpo-Signature") != "" {
+			hooks.Add(1)
+		}
+	}))
+	defer hook.Close()
+	do("subscription",
+		chromedp.Navigate(s.url+"/subscriptions"),
+		chromedp.WaitVisible(css("#sub-name")),
+		chromedp.SendKeys(css("#sub-name"), "Chat room"),
+		chromedp.Click(css(`input[name=event][value=deployment-failed]`)),
+		chromedp.SendKeys(css("#sub-url"), hook.URL+"/pulpo"),
+		chromedp.SendKeys(css("#sub-secret"), "hook secret"),
+		chromedp.Submit(css("#sub-name")),
+		chromedp.WaitVisible(css(".flash")),
+		chromedp.Click(`//button[@aria-label="Send a test event to Chat room"]`),
+		chromedp.WaitVisible(css(".flash")),
+	)
+	for deadline := time.Now().Add(30 * time.Second); hooks.Load() == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the test event never reached the webhook")
+		}
+	}
+	do("subscription delivered", chromedp.Navigate(s.url+"/subscriptions"), chromedp.WaitVisible(`//td[text()="ping"]`), page("subscriptions"))
 
 	// People: a user, and a team giving them Project deployer for Dev only.
 	do("people",

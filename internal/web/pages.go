@@ -39,6 +39,7 @@ func (p *Portal) routes() {
 	p.libraryRoutes()
 	p.projectOpsRoutes()
 	p.stepRoutes()
+	p.subscriptionRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
 			Error: errors.New("there is no page at " + r.URL.Path)})
