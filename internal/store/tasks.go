@@ -159,7 +159,9 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// ClaimTasks takes up to n tasks for node: first those whose node died
+// ClaimTasks takes up to n tasks for node (none while it is drained, read
+// in the same statement as the queue, so a drain is never overtaken by a
+// claim already under way): first those whose node died
 // (their lease lapsed) so they resume, then queued ones whose time has come,
 // by priority, and among equals fairly between projects (a project with
 // fewer tasks running goes first), then oldest first.
@@ -175,8 +177,9 @@ func (q *Queries) ClaimTasks(ctx context.Context, node string, n int, leaseFor t
 	rows, err := q.query(ctx, `SELECT id, project_id, priority, seq, resuming FROM (
 			SELECT id, project_id, priority, seq, CASE WHEN state = ? THEN 0 ELSE 1 END AS resuming,
 				ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY CASE WHEN state = ? THEN 0 ELSE 1 END DESC, priority DESC, seq) AS rn
-			FROM tasks WHERE `+due+`) c
-		WHERE rn <= ?`, append(append([]any{model.TaskQueued, model.TaskQueued}, dueArgs...), n)...)
+			FROM tasks WHERE `+due+`
+				AND NOT EXISTS (SELECT 1 FROM nodes WHERE name = ? AND draining = ?)) c
+		WHERE rn <= ?`, append(append([]any{model.TaskQueued, model.TaskQueued}, dueArgs...), node, true, n)...)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
