@@ -519,6 +519,15 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	if teams := text("main"); !strings.Contains(teams, "Dev deployers") || !strings.Contains(teams, "Project deployer") {
 		t.Errorf("the teams:\n%s", teams)
 	}
+	// A custom role from chosen permissions.
+	do("custom role",
+		chromedp.Click(`//summary[text()="Add a custom role"]`),
+		chromedp.SendKeys(css("#role-name"), "Variable editor"),
+		chromedp.Click(css(`input[name=permission][value=VariableEdit]`)),
+		chromedp.Click(css(`input[name=permission][value=VariableView]`)),
+		chromedp.Submit(css("#role-name")),
+		chromedp.WaitVisible(`//td[starts-with(., "Variable editor")]`),
+	)
 	// A service account for CI, and its key made here.
 	do("service account",
 		chromedp.SendKeys(css("#user-name"), "ci-bot"),

@@ -15,6 +15,7 @@ func (p *Portal) peopleRoutes() {
 	p.mux.HandleFunc("POST /people/users/{id}/disabled", p.setDisabled)
 	p.mux.HandleFunc("POST /people/teams", p.createTeam)
 	p.mux.HandleFunc("POST /people/users/{id}/apikeys", p.createUserKey)
+	p.mux.HandleFunc("POST /people/roles", p.createRole)
 }
 
 type peopleData struct {
@@ -24,6 +25,7 @@ type peopleData struct {
 	Projects     []model.Project
 	Environments []model.Environment
 	Names        map[string]string
+	Permissions  []model.PermissionInfo
 	UserForm     wire.CreateUserRequest
 	TeamForm     model.Team
 	// NewKey is a key just made for KeyFor, shown this once.
@@ -57,6 +59,7 @@ func (p *Portal) showPeople(w http.ResponseWriter, r *http.Request, v *view, sta
 	var envs wire.Page[model.Environment]
 	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
 	d.Environments = envs.Items
+	p.call(r, http.MethodGet, "/permissions", nil, &d.Permissions)
 	d.Names = map[string]string{}
 	for _, u := range d.Users {
 		d.Names[u.ID] = u.Username
@@ -155,4 +158,23 @@ func (p *Portal) createUserKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.showPeople(w, r, v, http.StatusCreated, peopleData{NewKey: out.APIKey, KeyFor: u.Username})
+}
+
+// createRole makes a custom role from the permissions ticked.
+func (p *Portal) createRole(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	r.ParseForm()
+	role := model.Role{Name: strings.TrimSpace(r.PostFormValue("name")), Description: r.PostFormValue("description")}
+	for _, perm := range r.PostForm["permission"] {
+		role.Permissions = append(role.Permissions, model.Permission(perm))
+	}
+	if _, err := p.call(r, http.MethodPost, "/roles", role, &role); err != nil {
+		v.Error = err
+		p.showPeople(w, r, v, statusOf(err), peopleData{})
+		return
+	}
+	http.Redirect(w, r, "/people?done="+url.QueryEscape("Created role "+role.Name)+"#roles-h", http.StatusSeeOther)
 }

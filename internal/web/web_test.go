@@ -56,7 +56,7 @@ func TestEveryPageRenders(t *testing.T) {
 		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, EnvNames: map[string]string{"Environments-1": "Dev"}}
 	pages["people"] = peopleData{Users: []model.User{{ID: "Users-1", Username: "admin", IsAdmin: true}, {ID: "Users-2", Username: "ci", IsService: true, Disabled: true}},
 		Teams: []model.Team{{Name: "Ops", MemberIDs: []string{"Users-1"}, Roles: []model.RoleGrant{{RoleID: model.RoleProjectDeployer, EnvironmentIDs: []string{"Environments-1"}}}}},
-		Roles: model.BuiltInRoles(), Names: map[string]string{"Users-1": "admin"}}
+		Roles: model.BuiltInRoles(), Names: map[string]string{"Users-1": "admin"}, Permissions: model.Permissions()}
 	pages["packages"] = packagesData{Latest: []model.Package{{ID: "packages-app.1.0.0", PackageID: "app", Version: "1.0.0"}}, Selected: "app",
 		Versions: []model.Package{{ID: "packages-app.1.0.0", PackageID: "app", Version: "1.0.0", SHA256: "ab"}}}
 	pages["lifecycles"] = lifecyclesData{Items: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}, {ID: "Lifecycles-2", Name: "Two",
