@@ -63,13 +63,7 @@ func (p *Portal) showInfrastructure(w http.ResponseWriter, r *http.Request, v *v
 	var policies wire.Page[model.MachinePolicy]
 	p.call(r, http.MethodGet, "/machinepolicies?take=1000", nil, &policies)
 	d.Policies = policies.Items
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
-	d.Environments = envs.Items
-	d.EnvNames = map[string]string{}
-	for _, e := range envs.Items {
-		d.EnvNames[e.ID] = e.Name
-	}
+	d.Environments, d.EnvNames = p.environmentList(r)
 	var root wire.Root
 	p.call(r, http.MethodGet, "", nil, &root)
 	d.Thumbprint = root.ServerThumbprint

@@ -145,13 +145,7 @@ func (p *Portal) showLifecycles(w http.ResponseWriter, r *http.Request, v *view,
 		return
 	}
 	d.Items = items.Items
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
-	d.Environments = envs.Items
-	d.EnvNames = map[string]string{}
-	for _, e := range envs.Items {
-		d.EnvNames[e.ID] = e.Name
-	}
+	d.Environments, d.EnvNames = p.environmentList(r)
 	d.Form = form
 	v.Title, v.Nav, v.Data = "Lifecycles", "library", d
 	p.render(w, status, "lifecycles", v)
@@ -166,8 +160,7 @@ func (p *Portal) createLifecycle(w http.ResponseWriter, r *http.Request) {
 	}
 	r.ParseForm()
 	l := model.Lifecycle{Name: strings.TrimSpace(r.PostFormValue("name")), Description: r.PostFormValue("description")}
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
+	envs, _ := p.environmentList(r)
 	chosen, auto := map[string]bool{}, map[string]bool{}
 	for _, id := range r.PostForm["environment"] {
 		chosen[id] = true
@@ -175,7 +168,7 @@ func (p *Portal) createLifecycle(w http.ResponseWriter, r *http.Request) {
 	for _, id := range r.PostForm["automatic"] {
 		auto[id] = true
 	}
-	for _, e := range envs.Items {
+	for _, e := range envs {
 		if !chosen[e.ID] {
 			continue
 		}

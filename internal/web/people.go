@@ -56,9 +56,7 @@ func (p *Portal) showPeople(w http.ResponseWriter, r *http.Request, v *view, sta
 	var projects wire.Page[model.Project]
 	p.call(r, http.MethodGet, "/projects?take=1000", nil, &projects)
 	d.Projects = projects.Items
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
-	d.Environments = envs.Items
+	d.Environments, _ = p.environmentList(r)
 	p.call(r, http.MethodGet, "/permissions", nil, &d.Permissions)
 	d.Names = map[string]string{}
 	for _, u := range d.Users {

@@ -59,16 +59,11 @@ func (p *Portal) showOperations(w http.ResponseWriter, r *http.Request, v *view,
 	p.call(r, http.MethodGet, "/lifecycles?take=1000", nil, &lifecycles)
 	var groups wire.Page[model.ProjectGroup]
 	p.call(r, http.MethodGet, "/projectgroups?take=1000", nil, &groups)
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
 	d.Channels, d.Triggers, d.Runbooks = channels.Items, triggers.Items, runbooks.Items
-	d.Lifecycles, d.Groups, d.Environments = lifecycles.Items, groups.Items, envs.Items
-	d.Names = map[string]string{}
+	d.Lifecycles, d.Groups = lifecycles.Items, groups.Items
+	d.Environments, d.Names = p.environmentList(r)
 	for _, l := range d.Lifecycles {
 		d.Names[l.ID] = l.Name
-	}
-	for _, e := range d.Environments {
-		d.Names[e.ID] = e.Name
 	}
 	for _, rb := range d.Runbooks {
 		d.Names[rb.ID] = rb.Name

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
-	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
 func (p *Portal) stepRoutes() {
@@ -46,9 +45,8 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		p.fail(w, r, err)
 		return
 	}
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
-	data.Environments, data.Step = envs.Items, step
+	data.Environments, _ = p.environmentList(r)
+	data.Step = step
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
 	p.render(w, status, "step", v)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
-	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
 func (p *Portal) variableRoutes() {
@@ -50,13 +49,7 @@ func (p *Portal) showVariables(w http.ResponseWriter, r *http.Request, v *view, 
 		p.fail(w, r, err)
 		return
 	}
-	var envs wire.Page[model.Environment]
-	p.call(r, http.MethodGet, "/environments?take=1000", nil, &envs)
-	d.Environments = envs.Items
-	d.EnvNames = map[string]string{}
-	for _, e := range envs.Items {
-		d.EnvNames[e.ID] = e.Name
-	}
+	d.Environments, d.EnvNames = p.environmentList(r)
 	var process model.DeploymentProcess
 	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/process", nil, &process)
 	d.Steps = map[string]string{}

@@ -315,6 +315,18 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p.render(w, status, "error", &view{Title: http.StatusText(status), Error: err, Version: p.version})
 }
 
+// environmentList lists the environments the visitor may see, in order, and
+// their names by id (for labels); empty when they may see none.
+func (p *Portal) environmentList(r *http.Request) ([]model.Environment, map[string]string) {
+	var page wire.Page[model.Environment]
+	p.call(r, http.MethodGet, "/environments?take=1000", nil, &page)
+	names := make(map[string]string, len(page.Items))
+	for _, e := range page.Items {
+		names[e.ID] = e.Name
+	}
+	return page.Items, names
+}
+
 // sortedByName sorts anything with a Name.
 func sortedByName[T any](items []T, name func(T) string) []T {
 	sort.SliceStable(items, func(i, j int) bool { return strings.ToLower(name(items[i])) < strings.ToLower(name(items[j])) })
