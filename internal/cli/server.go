@@ -20,8 +20,8 @@ func (a *app) serverCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Pulpo server",
-		Long: `Run a Pulpo server: the REST API, the task queue, and the built-in worker
-that runs steps on this machine.
+		Long: `Run a Pulpo server: the web portal (at /), the REST API (/api/v1), the task
+queue, and the built-in worker that runs steps on this machine.
 
 On its first start the server creates an administrator and prints its
 password and an API key once. By default it keeps everything in an embedded
