@@ -160,23 +160,34 @@ func (q *Queries) scanTeams(ctx context.Context, rows *sql.Rows) ([]model.Team, 
 	if err != nil {
 		return nil, fmt.Errorf("read teams: %w", err)
 	}
+	if len(teams) == 0 {
+		return teams, nil
+	}
+	// Every team's members in one query, not one per team: this runs on
+	// every request (a user's rights come from their teams).
+	index := make(map[string]int, len(teams))
+	ids := make([]any, 0, len(teams))
 	for i := range teams {
-		mrows, err := q.query(ctx, `SELECT user_id FROM team_members WHERE team_id = ? ORDER BY user_id`, teams[i].ID)
-		if err != nil {
-			return nil, fmt.Errorf("read members of %s: %w", teams[i].ID, err)
-		}
-		if teams[i].MemberIDs, err = collect(mrows, func(s scanner) (string, error) {
-			var id string
-			return id, s.Scan(&id)
-		}); err != nil {
-			return nil, err
-		}
-		if teams[i].MemberIDs == nil {
-			teams[i].MemberIDs = []string{}
-		}
+		index[teams[i].ID] = i
+		ids = append(ids, teams[i].ID)
+		teams[i].MemberIDs = []string{}
 		if teams[i].Roles == nil {
 			teams[i].Roles = []model.RoleGrant{}
 		}
+	}
+	mrows, err := q.query(ctx, `SELECT team_id, user_id FROM team_members WHERE team_id IN (`+placeholders(len(ids))+`) ORDER BY team_id, user_id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read team members: %w", err)
+	}
+	if _, err := collect(mrows, func(s scanner) (struct{}, error) {
+		var team, user string
+		err := s.Scan(&team, &user)
+		if i, ok := index[team]; ok && err == nil {
+			teams[i].MemberIDs = append(teams[i].MemberIDs, user)
+		}
+		return struct{}{}, err
+	}); err != nil {
+		return nil, fmt.Errorf("read team members: %w", err)
 	}
 	return teams, nil
 }
