@@ -62,7 +62,10 @@ type Authenticator struct {
 	SessionIdle, SessionMax time.Duration
 	Throttle                *Throttle
 
-	dummyHash string // checked against when a user does not exist
+	// dummyHash is checked against when a user does not exist; made on
+	// the first such login, not at every server start.
+	dummyOnce sync.Once
+	dummyHash string
 
 	mu      sync.Mutex
 	touched map[string]time.Time // key or session id -> when last written
@@ -70,8 +73,7 @@ type Authenticator struct {
 
 // NewAuthenticator returns an authenticator over the store's users.
 func NewAuthenticator(s *store.Store) *Authenticator {
-	dummy, _ := HashPassword("not a real password, only here to spend time")
-	return &Authenticator{store: s, clock: s.Now, touched: map[string]time.Time{}, dummyHash: dummy,
+	return &Authenticator{store: s, clock: s.Now, touched: map[string]time.Time{},
 		SessionIdle: 12 * time.Hour, SessionMax: 7 * 24 * time.Hour, Throttle: NewThrottle(s.Now)}
 }
 
@@ -240,6 +242,7 @@ func (a *Authenticator) Login(ctx context.Context, username, password, address s
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the time a real check takes, so timing does not tell
 		// which usernames exist.
+		a.dummyOnce.Do(func() { a.dummyHash, _ = HashPassword("not a real password, only here to spend time") })
 		CheckPassword(a.dummyHash, password)
 		return fail()
 	}
