@@ -260,9 +260,9 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.WaitVisible(css("#edit-retries")),
 		chromedp.SetValue(css("#edit-retries"), "11"),
 		chromedp.Submit(css("#edit-name")),
-		chromedp.WaitVisible(css(".field-error")),
+		chromedp.WaitVisible(css("#edit-retries + .field-error")),
 	)
-	if e := text(".field-error"); !strings.Contains(e, "retries") {
+	if e := text("#edit-retries + .field-error"); !strings.Contains(e, "must be 0 to 10") {
 		t.Errorf("too many retries: %q", e)
 	}
 	do("edit a step, corrected",
@@ -435,7 +435,7 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.SendKeys(css("#step-package"), "app"),
 		chromedp.Submit(css("#step-name")),
 		chromedp.WaitVisible(`//strong[text()="Deploy app"]`),
-		chromedp.SetValue(css(`select[name="package:Deploy app"]`), "1.2.3"),
+		chromedp.SetValue(css(`select[name="package:app"]`), "1.2.3"),
 		chromedp.Click(`//button[text()="Create release"]`),
 		chromedp.WaitVisible(`//h2[text()="Deploy"]`),
 	)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,10 +23,6 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /environments", p.createEnvironment)
 	m.HandleFunc("GET /projects", p.projects)
 	m.HandleFunc("POST /projects", p.createProject)
-	m.HandleFunc("GET /projects/{id}", p.project)
-	m.HandleFunc("POST /projects/{id}/steps", p.addStep)
-	m.HandleFunc("POST /projects/{id}/steps/{step}", p.changeStep)
-	m.HandleFunc("POST /projects/{id}/releases", p.createRelease)
 	m.HandleFunc("GET /releases/{id}", p.release)
 	m.HandleFunc("POST /releases/{id}/deploy", p.deploy)
 	m.HandleFunc("GET /tasks/{id}", p.task)
@@ -38,7 +33,7 @@ func (p *Portal) routes() {
 	p.peopleRoutes()
 	p.libraryRoutes()
 	p.projectOpsRoutes()
-	p.stepRoutes()
+	p.processRoutes()
 	p.subscriptionRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
@@ -309,191 +304,6 @@ func (p *Portal) createProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/projects/"+proj.ID+"?done="+url.QueryEscape("Created project "+proj.Name+": add its first step"), http.StatusSeeOther)
-}
-
-// one project
-
-type projectData struct {
-	// Versions lists the feed's versions of each package a step deploys,
-	// newest first, for the release form.
-	Versions     map[string][]string
-	Packages     []model.Package
-	Project      model.Project
-	Process      model.DeploymentProcess
-	Releases     []releaseRow
-	Environments []model.Environment
-	StepForm     stepForm
-	ReleaseForm  struct{ Version, Notes string }
-}
-
-type releaseRow struct {
-	Release  model.Release
-	Progress []model.EnvironmentProgress
-}
-
-type stepForm struct {
-	Kind, Name, Body, Roles, Instructions, Teams, PackageID, Substitute string
-}
-
-func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	p.showProject(w, r, v, http.StatusOK, stepForm{Kind: "script"})
-}
-
-func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, status int, form stepForm) {
-	id := r.PathValue("id")
-	var d projectData
-	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &d.Project); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/process", nil, &d.Process)
-	var rels wire.Page[model.Release]
-	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/releases?take=10", nil, &rels)
-	for _, rel := range rels.Items {
-		row := releaseRow{Release: rel}
-		p.call(r, http.MethodGet, "/releases/"+rel.ID+"/progression", nil, &row.Progress)
-		d.Releases = append(d.Releases, row)
-	}
-	d.Versions = map[string][]string{}
-	for _, st := range d.Process.Steps {
-		if st.Package == nil {
-			continue
-		}
-		var versions wire.Page[model.Package]
-		p.call(r, http.MethodGet, "/packages?take=50&packageId="+url.QueryEscape(st.Package.PackageID), nil, &versions)
-		for _, pv := range versions.Items {
-			d.Versions[st.Package.PackageID] = append(d.Versions[st.Package.PackageID], pv.Version)
-		}
-	}
-	var feed wire.Page[model.Package]
-	p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
-	d.Packages = feed.Items
-	d.StepForm = form
-	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
-	p.render(w, status, "project", v)
-}
-
-func (p *Portal) saveProcess(r *http.Request, projectID string, change func(*model.DeploymentProcess) error) error {
-	var d model.DeploymentProcess
-	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/process", nil, &d); err != nil {
-		return err
-	}
-	if err := change(&d); err != nil {
-		return err
-	}
-	_, err := p.call(r, http.MethodPut, "/projects/"+url.PathEscape(projectID)+"/process", d, nil)
-	return err
-}
-
-func splitComma(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
-}
-
-func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	form := stepForm{Kind: r.PostFormValue("kind"), Name: strings.TrimSpace(r.PostFormValue("name")), Body: r.PostFormValue("body"),
-		Roles: r.PostFormValue("roles"), Instructions: r.PostFormValue("instructions"), Teams: r.PostFormValue("teams"),
-		PackageID: strings.TrimSpace(r.PostFormValue("package")), Substitute: r.PostFormValue("substitute")}
-	step := model.Step{Name: form.Name, TargetRoles: splitComma(form.Roles)}
-	switch form.Kind {
-	case "manual":
-		step.TargetRoles = nil
-		step.Manual = &model.ManualAction{Instructions: form.Instructions, ResponsibleTeams: splitComma(form.Teams)}
-	case "package":
-		step.Package = &model.PackageAction{PackageID: form.PackageID, SubstituteFiles: splitComma(form.Substitute)}
-	default:
-		step.Script = &model.ScriptAction{Body: strings.ReplaceAll(form.Body, "\r\n", "\n")}
-	}
-	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
-		d.Steps = append(d.Steps, step)
-		return nil
-	})
-	if err != nil {
-		v.Error = err
-		p.showProject(w, r, v, statusOf(err), form)
-		return
-	}
-	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Added step "+step.Name)+"#process", http.StatusSeeOther)
-}
-
-func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	id, stepID, action := r.PathValue("id"), r.PathValue("step"), r.PostFormValue("action")
-	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
-		i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
-		if i < 0 {
-			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
-		}
-		switch action {
-		case "up":
-			if i > 0 {
-				d.Steps[i-1], d.Steps[i] = d.Steps[i], d.Steps[i-1]
-			}
-		case "down":
-			if i < len(d.Steps)-1 {
-				d.Steps[i+1], d.Steps[i] = d.Steps[i], d.Steps[i+1]
-			}
-		case "disable":
-			d.Steps[i].Disabled = true
-		case "enable":
-			d.Steps[i].Disabled = false
-		case "delete":
-			d.Steps = slices.Delete(d.Steps, i, i+1)
-		default:
-			return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%q is not something to do to a step", action)}
-		}
-		return nil
-	})
-	if err != nil {
-		v.Error = err
-		p.showProject(w, r, v, statusOf(err), stepForm{Kind: "script"})
-		return
-	}
-	http.Redirect(w, r, "/projects/"+id+"#process", http.StatusSeeOther)
-}
-
-func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	req := wire.CreateReleaseRequest{ProjectID: id, Version: strings.TrimSpace(r.PostFormValue("version")), Notes: r.PostFormValue("notes")}
-	r.ParseForm()
-	for key, vals := range r.PostForm {
-		// "package:STEP" fields choose a package step's version (empty:
-		// the newest the channel takes).
-		if step, ok := strings.CutPrefix(key, "package:"); ok && len(vals) > 0 && vals[0] != "" {
-			if req.Packages == nil {
-				req.Packages = map[string]string{}
-			}
-			req.Packages[step] = vals[0]
-		}
-	}
-	var res wire.CreateReleaseResponse
-	if _, err := p.call(r, http.MethodPost, "/releases", req, &res); err != nil {
-		v.Error = err
-		p.showProject(w, r, v, statusOf(err), stepForm{Kind: "script"})
-		return
-	}
-	http.Redirect(w, r, "/releases/"+res.Release.ID+"?done="+url.QueryEscape("Created release "+res.Release.Version), http.StatusSeeOther)
 }
 
 // releases

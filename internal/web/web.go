@@ -114,8 +114,9 @@ var funcs = template.FuncMap{
 		}
 		return nil
 	},
-	"join":  strings.Join,
-	"field": fieldError,
+	"join":        strings.Join,
+	"field":       fieldError,
+	"errorsUnder": errorsUnder,
 	"stateClass": func(s any) string {
 		return "state-" + strings.ToLower(fmt.Sprint(s))
 	},
@@ -167,6 +168,27 @@ func fieldError(err error, field string) string {
 		}
 	}
 	return ""
+}
+
+// errorsUnder returns the API's complaints about a field and the fields
+// inside it ("step.script" takes "step.script.body").
+func errorsUnder(err error, field string) []string {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return nil
+	}
+	var out []string
+	for _, d := range ae.Details {
+		f, msg, ok := strings.Cut(d, ": ")
+		if !ok {
+			continue
+		}
+		f, field = strings.ToLower(f), strings.ToLower(field)
+		if f == field || strings.HasPrefix(f, field+".") || strings.HasPrefix(f, field+"[") {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // recorder keeps an in-process API answer.

@@ -33,7 +33,11 @@ func TestEveryPageRenders(t *testing.T) {
 		"project": projectData{Project: model.Project{ID: "Projects-1", Name: "web"}, Releases: []releaseRow{{Release: rel, Progress: progress}},
 			Process: model.DeploymentProcess{Steps: []model.Step{{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, TargetRoles: []string{"web"}},
 				{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look", ResponsibleTeams: []string{"Ops"}}, Disabled: true},
-				{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app"}}}},
+				{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app"}},
+				{ID: "s4", Name: "Migrate", Script: &model.ScriptAction{FromPackage: &model.ScriptPackage{PackageID: "tools", File: "m.sh"}}, StartWithPrevious: true},
+				{ID: "s5", Name: "API", DeployRelease: &model.DeployReleaseAction{ProjectID: "Projects-2"}}}},
+			ProjectNames: map[string]string{"Projects-2": "api"}, ChildReleases: map[string][]string{"Projects-2": {"2.0.0"}},
+			Channels: []model.Channel{{ID: "Channels-1", Name: "Default"}, {ID: "Channels-2", Name: "Beta"}},
 			Versions: map[string][]string{"app": {"1.0.0"}}, Packages: []model.Package{{PackageID: "app"}}},
 		"release": releaseData{Release: rel, Project: model.Project{Name: "web"}, Progress: progress,
 			Deploys: []model.Deployment{{EnvironmentID: "Environments-1", TaskID: "Tasks-1", State: model.TaskSuccess}}, EnvNames: map[string]string{"Environments-1": "Dev"},
@@ -83,7 +87,9 @@ func TestEveryPageRenders(t *testing.T) {
 		})
 	}
 	for _, step := range []model.Step{{ID: "s2", Name: "Approve", Manual: &model.ManualAction{Instructions: "look"}},
-		{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app", SubstituteFiles: []string{"*.json"}}}} {
+		{ID: "s3", Name: "Site", Package: &model.PackageAction{PackageID: "app", SubstituteFiles: []string{"*.json"}, Deploy: &model.ScriptAction{Body: "x"}}},
+		{ID: "s4", Name: "Migrate", Script: &model.ScriptAction{FromPackage: &model.ScriptPackage{PackageID: "tools", File: "m.sh"}}},
+		{ID: "s5", Name: "API", DeployRelease: &model.DeployReleaseAction{ProjectID: "Projects-2", Mode: model.DeployIfNewer}}} {
 		var b bytes.Buffer
 		if err := p.pages["step"].Execute(&b, &view{Title: "step", User: &model.User{}, Data: stepEditData{Step: step}}); err != nil {
 			t.Errorf("step page for %s: %v", step.Name, err)

@@ -130,8 +130,24 @@ function uploadWithProgress() {
   });
 }
 
+// showFieldsForKind hides the add-a-step fields the chosen kind does not
+// use; without this script the form shows them all, each labelled.
+function showFieldsForKind() {
+  const form = document.getElementById("add-step");
+  if (!form) return;
+  const show = () => {
+    const kind = (form.querySelector('input[name="kind"]:checked') || {}).value || "script";
+    form.querySelectorAll("[data-kinds]").forEach((el) => {
+      el.hidden = !el.dataset.kinds.split(" ").includes(kind);
+    });
+  };
+  form.querySelectorAll('input[name="kind"]').forEach((r) => r.addEventListener("change", show));
+  show();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   refreshGrid();
+  showFieldsForKind();
   followTask();
   uploadWithProgress();
 });

@@ -1,0 +1,477 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+// The project page (releases and the deployment process) and the step
+// editor.
+
+func (p *Portal) processRoutes() {
+	m := p.mux
+	m.HandleFunc("GET /projects/{id}", p.project)
+	m.HandleFunc("POST /projects/{id}/steps", p.addStep)
+	m.HandleFunc("POST /projects/{id}/steps/{step}", p.changeStep)
+	m.HandleFunc("GET /projects/{id}/steps/{step}", p.editStep)
+	m.HandleFunc("POST /projects/{id}/steps/{step}/edit", p.saveStep)
+	m.HandleFunc("POST /projects/{id}/releases", p.createRelease)
+}
+
+type projectData struct {
+	// Versions lists the feed's versions of each package a step takes,
+	// newest first, for the release form.
+	Versions map[string][]string
+	// ChildReleases lists the releases of each project a deploy-a-release
+	// step deploys, newest first.
+	ChildReleases map[string][]string
+	Packages      []model.Package
+	Projects      []model.Project
+	ProjectNames  map[string]string
+	Channels      []model.Channel
+	Project       model.Project
+	Process       model.DeploymentProcess
+	Releases      []releaseRow
+	StepForm      stepForm
+	ReleaseForm   releaseForm
+}
+
+type releaseRow struct {
+	Release  model.Release
+	Progress []model.EnvironmentProgress
+}
+
+// stepForm is what the add-a-step form sent, shown again after an error.
+type stepForm struct {
+	Kind, Name, Body, Roles, Instructions, Teams, PackageID, Substitute, File, Arguments, Child, Mode string
+}
+
+type releaseForm struct{ Version, Notes, Channel string }
+
+// The kinds of step the add form offers.
+const (
+	kindScript        = "script"
+	kindScriptPackage = "script-package"
+	kindPackage       = "package"
+	kindManual        = "manual"
+	kindDeployRelease = "deploy-release"
+)
+
+func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	p.showProject(w, r, v, http.StatusOK, stepForm{Kind: kindScript}, releaseForm{})
+}
+
+func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, status int, form stepForm, rf releaseForm) {
+	id := r.PathValue("id")
+	var d projectData
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &d.Project); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/process", nil, &d.Process)
+	var rels wire.Page[model.Release]
+	p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id)+"/releases?take=10", nil, &rels)
+	for _, rel := range rels.Items {
+		row := releaseRow{Release: rel}
+		p.call(r, http.MethodGet, "/releases/"+rel.ID+"/progression", nil, &row.Progress)
+		d.Releases = append(d.Releases, row)
+	}
+	d.Versions, d.ChildReleases = map[string][]string{}, map[string][]string{}
+	for _, st := range d.Process.Steps {
+		if pkg := st.PackageID(); pkg != "" && d.Versions[pkg] == nil {
+			var versions wire.Page[model.Package]
+			p.call(r, http.MethodGet, "/packages?take=50&packageId="+url.QueryEscape(pkg), nil, &versions)
+			d.Versions[pkg] = []string{}
+			for _, pv := range versions.Items {
+				d.Versions[pkg] = append(d.Versions[pkg], pv.Version)
+			}
+		}
+		if st.DeployRelease != nil && d.ChildReleases[st.DeployRelease.ProjectID] == nil {
+			child := st.DeployRelease.ProjectID
+			var crs wire.Page[model.Release]
+			p.call(r, http.MethodGet, "/projects/"+url.PathEscape(child)+"/releases?take=20", nil, &crs)
+			d.ChildReleases[child] = []string{}
+			for _, cr := range crs.Items {
+				d.ChildReleases[child] = append(d.ChildReleases[child], cr.Version)
+			}
+		}
+	}
+	var feed wire.Page[model.Package]
+	p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
+	d.Packages = feed.Items
+	d.Projects, d.ProjectNames = p.projectList(r)
+	var channels wire.Page[model.Channel]
+	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
+	d.Channels = channels.Items
+	d.StepForm, d.ReleaseForm = form, rf
+	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
+	p.render(w, status, "project", v)
+}
+
+// projectList lists the projects the visitor may see, with their names by id.
+func (p *Portal) projectList(r *http.Request) ([]model.Project, map[string]string) {
+	var projects wire.Page[model.Project]
+	p.call(r, http.MethodGet, "/projects?take=1000", nil, &projects)
+	names := make(map[string]string, len(projects.Items))
+	for _, pr := range projects.Items {
+		names[pr.ID] = pr.Name
+	}
+	return projects.Items, names
+}
+
+// saveProcess reads the process, changes it and writes it back; the
+// process's version makes a concurrent edit fail instead of being lost.
+func (p *Portal) saveProcess(r *http.Request, projectID string, change func(*model.DeploymentProcess) error) error {
+	var d model.DeploymentProcess
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(projectID)+"/process", nil, &d); err != nil {
+		return err
+	}
+	if err := change(&d); err != nil {
+		return err
+	}
+	_, err := p.call(r, http.MethodPut, "/projects/"+url.PathEscape(projectID)+"/process", d, nil)
+	return err
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// stepIndex matches the "steps[N]" the API puts before a step's fields.
+var stepIndex = regexp.MustCompile(`^steps\[(\d+)\]`)
+
+// aboutStep keeps the API's complaints about step i, renamed "step.…", so
+// the form shows each next to its field whatever the step's position.
+func aboutStep(err error, i int) error {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	out := *ae
+	out.Details = nil
+	for _, d := range ae.Details {
+		if m := stepIndex.FindStringSubmatch(d); m != nil {
+			if m[1] != strconv.Itoa(i) {
+				continue
+			}
+			d = "step" + strings.TrimPrefix(d, m[0])
+		}
+		out.Details = append(out.Details, d)
+	}
+	return &out
+}
+
+func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	r.ParseForm()
+	id := r.PathValue("id")
+	f := r.PostForm
+	form := stepForm{Kind: f.Get("kind"), Name: strings.TrimSpace(f.Get("name")), Body: f.Get("body"),
+		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
+		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
+		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode")}
+	var step model.Step
+	switch form.Kind {
+	case kindManual:
+		step.Manual = &model.ManualAction{}
+	case kindPackage:
+		step.Package = &model.PackageAction{}
+	case kindScriptPackage:
+		step.Script = &model.ScriptAction{FromPackage: &model.ScriptPackage{}}
+	case kindDeployRelease:
+		step.DeployRelease = &model.DeployReleaseAction{}
+	default:
+		form.Kind = kindScript
+		step.Script = &model.ScriptAction{}
+	}
+	applyStepForm(&step, f)
+	at := -1
+	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
+		at = len(d.Steps)
+		d.Steps = append(d.Steps, step)
+		return nil
+	})
+	if err != nil {
+		v.Error = aboutStep(err, at)
+		p.showProject(w, r, v, statusOf(err), form, releaseForm{})
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Added step "+step.Name)+"#process", http.StatusSeeOther)
+}
+
+// applyStepForm sets the step's fields from the add or edit form. A field
+// the form lacks takes its empty value: the add form sends the essentials,
+// the edit form everything the step has.
+func applyStepForm(s *model.Step, f url.Values) {
+	text := func(key string) string { return strings.TrimSpace(f.Get(key)) }
+	script := func(key string) string { return strings.ReplaceAll(f.Get(key), "\r\n", "\n") }
+	number := func(key string) int { n, _ := strconv.Atoi(text(key)); return n }
+	on := func(key string) bool { return f.Get(key) == "on" }
+	inline := func(key string) *model.ScriptAction {
+		if body := script(key); strings.TrimSpace(body) != "" {
+			return &model.ScriptAction{Syntax: model.SyntaxBash, Body: body}
+		}
+		return nil
+	}
+
+	s.Name = text("name")
+	s.TargetRoles = splitComma(f.Get("roles"))
+	switch {
+	case s.Script != nil && s.Script.FromPackage != nil:
+		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
+		s.Script.FromPackage = &model.ScriptPackage{PackageID: text("package"), File: text("file"),
+			Arguments: text("arguments"), SubstituteFiles: splitComma(f.Get("substitute"))}
+	case s.Script != nil:
+		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
+		s.Script.Body = script("body")
+	case s.Package != nil:
+		*s.Package = model.PackageAction{PackageID: text("package"), SubstituteFiles: splitComma(f.Get("substitute")),
+			StructuredConfigFiles: splitComma(f.Get("structured")), CustomInstallDir: text("installdir"),
+			PurgeCustomInstallDir: on("purge"), CustomInstallExclude: splitComma(f.Get("exclude")),
+			SkipPackageScripts: on("skipscripts"), RetainInstallations: number("retain"),
+			PreDeploy: inline("predeploy"), Deploy: inline("deploy"), PostDeploy: inline("postdeploy"), DeployFailed: inline("deployfailed")}
+	case s.Manual != nil:
+		s.TargetRoles = nil
+		s.Manual.Instructions = f.Get("instructions")
+		s.Manual.ResponsibleTeams = splitComma(f.Get("teams"))
+	case s.DeployRelease != nil:
+		s.TargetRoles = nil
+		s.DeployRelease.ProjectID = text("child")
+		s.DeployRelease.Mode = model.DeployReleaseMode(text("mode"))
+		s.DeployRelease.Variables = keyValues(f.Get("childvars"))
+	}
+	if s.Script != nil && s.Script.Syntax == "" {
+		s.Script.Syntax = model.SyntaxBash
+	}
+	s.WorkerPoolID = text("pool")
+	s.RunOnServer = on("runonserver")
+	s.MaxParallelism = number("parallelism")
+	s.WindowSize = number("window")
+	s.StartWithPrevious = on("startwithprevious")
+	s.Environments = f["environment"]
+	s.ExcludedEnvironments = f["excluded"]
+	s.Channels = f["channel"]
+	s.Required = on("required")
+	s.Condition = model.StepCondition(text("condition"))
+	if s.Condition == model.ConditionSuccess {
+		s.Condition = ""
+	}
+	s.ConditionExpression = text("expression")
+	s.Retries = number("retries")
+	s.RetryDelaySeconds = number("delay")
+}
+
+// keyValues reads "Key = value" lines; a line without "=" is a key with an
+// empty value, so nothing typed is silently dropped.
+func keyValues(s string) map[string]string {
+	var out map[string]string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(line, "=")
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	return out
+}
+
+func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	id, stepID, action := r.PathValue("id"), r.PathValue("step"), r.PostFormValue("action")
+	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
+		i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
+		if i < 0 {
+			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
+		}
+		switch action {
+		case "up":
+			if i > 0 {
+				d.Steps[i-1], d.Steps[i] = d.Steps[i], d.Steps[i-1]
+			}
+		case "down":
+			if i < len(d.Steps)-1 {
+				d.Steps[i+1], d.Steps[i] = d.Steps[i], d.Steps[i+1]
+			}
+		case "disable":
+			d.Steps[i].Disabled = true
+		case "enable":
+			d.Steps[i].Disabled = false
+		case "delete":
+			d.Steps = slices.Delete(d.Steps, i, i+1)
+		default:
+			return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%q is not something to do to a step", action)}
+		}
+		return nil
+	})
+	if err != nil {
+		v.Error = err
+		p.showProject(w, r, v, statusOf(err), stepForm{Kind: kindScript}, releaseForm{})
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"#process", http.StatusSeeOther)
+}
+
+type stepEditData struct {
+	Project      model.Project
+	Step         model.Step
+	Environments []model.Environment
+	Channels     []model.Channel
+	Pools        []model.WorkerPool
+	Projects     []model.Project
+	Packages     []model.Package
+	// ChildVariables is the deploy-a-release step's variables as the
+	// form's "Key = value" lines.
+	ChildVariables string
+}
+
+func (p *Portal) editStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	var d model.DeploymentProcess
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(r.PathValue("id"))+"/process", nil, &d); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == r.PathValue("step") })
+	if i < 0 {
+		p.fail(w, r, &apiError{Status: http.StatusNotFound, Message: "the project has no such step"})
+		return
+	}
+	p.showStep(w, r, v, http.StatusOK, d.Steps[i])
+}
+
+func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, status int, step model.Step) {
+	id := r.PathValue("id")
+	var data stepEditData
+	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &data.Project); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	data.Environments, _ = p.environmentList(r)
+	var channels wire.Page[model.Channel]
+	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
+	data.Channels = channels.Items
+	var pools wire.Page[model.WorkerPool]
+	p.call(r, http.MethodGet, "/workerpools?take=1000", nil, &pools)
+	data.Pools = pools.Items
+	if step.DeployRelease != nil {
+		data.Projects, _ = p.projectList(r)
+		keys := make([]string, 0, len(step.DeployRelease.Variables))
+		for k := range step.DeployRelease.Variables {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s = %s\n", k, step.DeployRelease.Variables[k])
+		}
+		data.ChildVariables = b.String()
+	}
+	if step.PackageID() != "" {
+		var feed wire.Page[model.Package]
+		p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
+		data.Packages = feed.Items
+	}
+	data.Step = step
+	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
+	p.render(w, status, "step", v)
+}
+
+// saveStep changes one step from the edit form; the step's kind stays.
+func (p *Portal) saveStep(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	r.ParseForm()
+	id, stepID := r.PathValue("id"), r.PathValue("step")
+	var edited model.Step
+	at := -1
+	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
+		at = slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
+		if at < 0 {
+			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
+		}
+		applyStepForm(&d.Steps[at], r.PostForm)
+		edited = d.Steps[at]
+		return nil
+	})
+	if err != nil {
+		if edited.ID == "" {
+			p.fail(w, r, err)
+			return
+		}
+		v.Error = aboutStep(err, at)
+		p.showStep(w, r, v, statusOf(err), edited)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Saved step "+edited.Name)+"#process", http.StatusSeeOther)
+}
+
+func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	r.ParseForm()
+	id := r.PathValue("id")
+	rf := releaseForm{Version: strings.TrimSpace(r.PostFormValue("version")), Notes: r.PostFormValue("notes"), Channel: r.PostFormValue("channel")}
+	req := wire.CreateReleaseRequest{ProjectID: id, Version: rf.Version, Notes: rf.Notes, Channel: rf.Channel}
+	for key, vals := range r.PostForm {
+		if len(vals) == 0 || vals[0] == "" {
+			continue // empty: the newest the channel takes
+		}
+		// "package:STEP" fields choose the version of a step's package,
+		// "child:STEP" the release a deploy-a-release step deploys.
+		if step, ok := strings.CutPrefix(key, "package:"); ok {
+			if req.Packages == nil {
+				req.Packages = map[string]string{}
+			}
+			req.Packages[step] = vals[0]
+		}
+		if step, ok := strings.CutPrefix(key, "child:"); ok {
+			if req.ChildReleases == nil {
+				req.ChildReleases = map[string]string{}
+			}
+			req.ChildReleases[step] = vals[0]
+		}
+	}
+	var res wire.CreateReleaseResponse
+	if _, err := p.call(r, http.MethodPost, "/releases", req, &res); err != nil {
+		v.Error = err
+		p.showProject(w, r, v, statusOf(err), stepForm{Kind: kindScript}, rf)
+		return
+	}
+	http.Redirect(w, r, "/releases/"+res.Release.ID+"?done="+url.QueryEscape("Created release "+res.Release.Version), http.StatusSeeOther)
+}
