@@ -368,6 +368,38 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the registration command: %q", cmd)
 	}
 
+	// The machine's own page: its roles changed through the form, its
+	// health checked from there (and back there), then its pool and policy.
+	do("machine",
+		chromedp.Click(`//a[text()="web-01"]`),
+		chromedp.WaitVisible(`//h1[text()="web-01"]`),
+		page("machine"),
+		chromedp.SetValue(css("#machine-roles"), "web, api"),
+		chromedp.Submit(css("#machine-roles")),
+		poll(`document.querySelector(".flash") && document.querySelector(".flash").textContent.includes("Saved web-01")`),
+		chromedp.Click(`//button[text()="Check health now"]`),
+		poll(`location.pathname.startsWith("/machines/") && document.querySelector(".flash") && document.querySelector(".flash").textContent.includes("Unavailable")`),
+	)
+	do("worker pool and machine policy",
+		chromedp.Navigate(s.url+"/infrastructure"),
+		chromedp.Click(`//summary[text()="Add a worker pool"]`),
+		chromedp.WaitVisible(css("#pool-name")),
+		chromedp.SendKeys(css("#pool-name"), "Linux"),
+		chromedp.Submit(css("#pool-name")),
+		chromedp.WaitVisible(`//h1[text()="Linux"]`),
+		page("workerpool"),
+		chromedp.Navigate(s.url+"/infrastructure"),
+		chromedp.Click(`//a[text()="Default Machine Policy"]`),
+		chromedp.WaitVisible(css("#policy-interval")),
+		page("machinepolicy"),
+		chromedp.SetValue(css("#policy-interval"), "soon"),
+		chromedp.Submit(css("#policy-interval")),
+		chromedp.WaitVisible(css(".field-error")),
+	)
+	if e := text(".field-error"); !strings.Contains(e, "not a duration") {
+		t.Errorf("an unreadable interval's message next to its field: %q", e)
+	}
+
 	// One's own API key, shown once; the audit log and the node list.
 	do("profile",
 		chromedp.Click(`//a[@class="who"]`),

@@ -276,7 +276,9 @@ type WorkerPool struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
-	IsDefault   bool   `json:"isDefault,omitempty"`
+	// IsDefault marks the pool of steps that name none. Setting it on a
+	// pool moves the default there; there is always exactly one.
+	IsDefault bool `json:"isDefault,omitempty"`
 }
 
 // Validate checks the pool's fields.

@@ -424,9 +424,6 @@ func (q *Queries) CreateWorkerPool(ctx context.Context, p *model.WorkerPool) err
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if p.IsDefault {
-		return &model.ValidationError{Subject: "worker pool", Problems: []string{"isDefault: there is one default pool, made with the server"}}
-	}
 	if err := q.checkNameFree(ctx, "worker_pools", "worker pool", p.Name, ""); err != nil {
 		return err
 	}
@@ -439,6 +436,20 @@ func (q *Queries) CreateWorkerPool(ctx context.Context, p *model.WorkerPool) err
 		p.ID, p.Name, model.NameKey(p.Name), p.Description, false)
 	if err != nil {
 		return fmt.Errorf("create worker pool: %w", err)
+	}
+	if p.IsDefault {
+		return q.makeDefaultPool(ctx, p.ID)
+	}
+	return nil
+}
+
+// makeDefaultPool moves the default to the pool: there is always exactly one.
+func (q *Queries) makeDefaultPool(ctx context.Context, id string) error {
+	if _, err := q.exec(ctx, `UPDATE worker_pools SET is_default = ? WHERE id <> ?`, false, id); err != nil {
+		return fmt.Errorf("make worker pool %s the default: %w", id, err)
+	}
+	if _, err := q.exec(ctx, `UPDATE worker_pools SET is_default = ? WHERE id = ?`, true, id); err != nil {
+		return fmt.Errorf("make worker pool %s the default: %w", id, err)
 	}
 	return nil
 }
@@ -486,7 +497,9 @@ func (q *Queries) ListWorkerPools(ctx context.Context, opts ListOptions) ([]mode
 	return out, total, err
 }
 
-// UpdateWorkerPool replaces a pool's name and description.
+// UpdateWorkerPool replaces a pool's name and description. IsDefault set
+// makes it the default pool instead of the one before; unset, it changes
+// nothing (there is always a default: make another pool the default).
 func (q *Queries) UpdateWorkerPool(ctx context.Context, p *model.WorkerPool) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -495,13 +508,17 @@ func (q *Queries) UpdateWorkerPool(ctx context.Context, p *model.WorkerPool) err
 	if err != nil {
 		return err
 	}
-	p.IsDefault = old.IsDefault
+	makeDefault := p.IsDefault && !old.IsDefault
+	p.IsDefault = old.IsDefault || p.IsDefault
 	if err := q.checkNameFree(ctx, "worker_pools", "worker pool", p.Name, p.ID); err != nil {
 		return err
 	}
 	_, err = q.exec(ctx, `UPDATE worker_pools SET name = ?, name_key = ?, description = ? WHERE id = ?`,
 		p.Name, model.NameKey(p.Name), p.Description, p.ID)
-	return err
+	if err != nil || !makeDefault {
+		return err
+	}
+	return q.makeDefaultPool(ctx, p.ID)
 }
 
 // DeleteWorkerPool removes an empty pool other than the default.

@@ -628,6 +628,21 @@ func TestMachines(t *testing.T) {
 		}
 		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteWorkerPool(ctx, def.ID) })
 		mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteMachinePolicy(ctx, "MachinePolicies-1") })
+
+		// The default moves to the pool that asks for it; there is always one.
+		pool.IsDefault = true
+		tx(t, s, func(q *store.Queries) error { return q.UpdateWorkerPool(ctx, &pool) })
+		pool.IsDefault = false
+		tx(t, s, func(q *store.Queries) error { return q.UpdateWorkerPool(ctx, &pool) })
+		pools, _, err := s.Read().ListWorkerPools(ctx, store.ListOptions{})
+		if err != nil || len(pools) != 2 || pools[0].IsDefault || !pools[1].IsDefault || pools[1].ID != pool.ID {
+			t.Fatalf("after making %s the default: %+v %v", pool.Name, pools, err)
+		}
+		third := model.WorkerPool{Name: "Windows", IsDefault: true}
+		tx(t, s, func(q *store.Queries) error { return q.CreateWorkerPool(ctx, &third) })
+		if def, err := s.Read().DefaultWorkerPool(ctx); err != nil || def.ID != third.ID {
+			t.Fatalf("a pool created as the default: the default is %+v %v", def, err)
+		}
 	})
 }
 

@@ -21,19 +21,31 @@ func (p *Portal) adminRoutes() {
 	m.HandleFunc("GET /profile", p.profile)
 	m.HandleFunc("POST /profile/apikeys", p.createKey)
 	m.HandleFunc("POST /profile/apikeys/{key}/revoke", p.revokeKey)
+	p.infraRoutes()
 }
 
 // infrastructure
 
 type infraData struct {
 	Pools        []model.WorkerPool
-	Policies     []model.MachinePolicy
+	Policies     []policyRow
 	Machines     []model.Machine
 	Environments []model.Environment
 	EnvNames     map[string]string
 	Form         machineForm
-	ServerURL    string
-	Thumbprint   string
+	PoolForm     model.WorkerPool
+	PolicyForm   policyForm
+	// Failed names the form the API refused ("machine", "pool" or
+	// "policy"), whose fields get the messages.
+	Failed     string
+	ServerURL  string
+	Thumbprint string
+}
+
+// policyRow is a machine policy with its durations as people write them.
+type policyRow struct {
+	model.MachinePolicy
+	Every, DeleteAfter string
 }
 
 type machineForm struct {
@@ -46,11 +58,18 @@ func (p *Portal) infrastructure(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.showInfrastructure(w, r, v, http.StatusOK, machineForm{})
+	p.showInfra(w, r, v, http.StatusOK, infraData{})
 }
 
 func (p *Portal) showInfrastructure(w http.ResponseWriter, r *http.Request, v *view, status int, form machineForm) {
-	var d infraData
+	p.showInfra(w, r, v, status, infraData{Failed: "machine", Form: form})
+}
+
+// showInfra draws the page around d's forms (and which of them failed).
+func (p *Portal) showInfra(w http.ResponseWriter, r *http.Request, v *view, status int, d infraData) {
+	if d.Failed != "policy" {
+		d.PolicyForm = newPolicyForm
+	}
 	var machines wire.Page[model.Machine]
 	if _, err := p.call(r, http.MethodGet, "/machines?take=1000", nil, &machines); err != nil {
 		p.fail(w, r, err)
@@ -62,17 +81,14 @@ func (p *Portal) showInfrastructure(w http.ResponseWriter, r *http.Request, v *v
 	d.Pools = pools.Items
 	var policies wire.Page[model.MachinePolicy]
 	p.call(r, http.MethodGet, "/machinepolicies?take=1000", nil, &policies)
-	d.Policies = policies.Items
+	for _, mp := range policies.Items {
+		d.Policies = append(d.Policies, policyRow{MachinePolicy: mp, Every: formDuration(mp.HealthCheckInterval.D), DeleteAfter: formDuration(mp.DeleteUnavailableAfter.D)})
+	}
 	d.Environments, d.EnvNames = p.environmentList(r)
 	var root wire.Root
 	p.call(r, http.MethodGet, "", nil, &root)
 	d.Thumbprint = root.ServerThumbprint
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	d.ServerURL = scheme + "://" + r.Host
-	d.Form = form
+	d.ServerURL = portalURL(r)
 	v.Title, v.Nav, v.Data = "Infrastructure", "infrastructure", d
 	p.render(w, status, "infrastructure", v)
 }
@@ -104,7 +120,12 @@ func (p *Portal) checkHealth(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/infrastructure?done="+url.QueryEscape(m.Name+" is "+string(m.Health.Status)), http.StatusSeeOther)
+	// The machine's own page sends "back" to return there.
+	back, ok := localPath(r.PostFormValue("back"))
+	if !ok {
+		back = "/infrastructure"
+	}
+	http.Redirect(w, r, back+"?done="+url.QueryEscape(m.Name+" is "+string(m.Health.Status)), http.StatusSeeOther)
 }
 
 // audit

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,18 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["subscriptions"] = subscriptionsData{Items: []model.Subscription{{ID: "Subscriptions-1", Name: "Chat", Events: []model.EventKind{model.EventDeploymentFailed},
 		WebhookURL: "https://x", HasSecret: true}}, Deliveries: map[string][]model.Delivery{"Subscriptions-1": {{Event: model.EventPing, State: "Delivered", Attempts: 1, LastStatus: 200}}},
 		Events: model.EventKinds}
+	pages["machine"] = machineData{Machine: model.Machine{ID: "Machines-1", Name: "web-01", Kind: model.MachineListening, Usage: model.UsageTarget,
+		Address: "web-01:10933", Thumbprint: "AB", EnvironmentIDs: []string{"Environments-1"}, Roles: []string{"web"}, PolicyID: "MachinePolicies-1",
+		Health: model.Health{Status: model.HealthUnavailable, Reason: "refused", CheckedAt: &now, UnavailableSince: &now}},
+		Form:         machineEdit{Name: "web-01", Roles: "web", EnvironmentIDs: []string{"Environments-1"}, PolicyID: "MachinePolicies-1", Enabled: true},
+		Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}, Policies: []model.MachinePolicy{{ID: "MachinePolicies-1", Name: "Default"}},
+		PolicyName: "Default"}
+	pages["workerpool"] = poolData{Pool: model.WorkerPool{ID: "WorkerPools-2", Name: "Linux"}, Form: model.WorkerPool{Name: "Linux"},
+		Workers:   []model.Machine{{ID: "Machines-2", Name: "w-01", Kind: model.MachinePolling, Usage: model.UsageWorker, Health: model.Health{Status: model.HealthHealthy}}},
+		ServerURL: "http://x"}
+	pages["machinepolicy"] = policyData{Policy: model.MachinePolicy{ID: "MachinePolicies-2", Name: "Quick"},
+		Form:     policyForm{Name: "Quick", Interval: "soon", Script: "echo ok", WhenUnavailable: "skip", DeleteAfter: "0"},
+		Machines: []model.Machine{{ID: "Machines-1", Name: "web-01"}}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -97,5 +110,99 @@ func TestEveryPageRenders(t *testing.T) {
 	}
 	if len(pages) != len(p.pages) {
 		t.Errorf("%d pages tested of %d", len(pages), len(p.pages))
+	}
+}
+
+// The infrastructure pages draw every kind of machine, pool and policy, and
+// put the API's complaints next to the fields of the form that was sent.
+func TestInfrastructurePagesRenderEachCase(t *testing.T) {
+	p, err := New(http.NotFoundHandler(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := &apiError{Status: http.StatusBadRequest, Message: "invalid", Details: []string{"name: is required", "roles[0]: \"a b\" is not a role name"}}
+	pools := []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default Worker Pool", IsDefault: true}, {ID: "WorkerPools-2", Name: "Linux"}}
+	worker := model.Machine{ID: "Machines-2", Name: "w-01", Kind: model.MachinePolling, Usage: model.UsageWorker, Thumbprint: "AB",
+		WorkerPoolIDs: []string{"WorkerPools-2"}, PolicyID: "MachinePolicies-1", Disabled: true}
+	ssh := model.Machine{ID: "Machines-3", Name: "db-01", Kind: model.MachineSSH, Usage: model.UsageTarget, Address: "db:22",
+		SSH: &model.SSHEndpoint{User: "deploy", HostKeyFingerprint: "SHA256:x", AuthMethod: "key", Home: ".pulpo"}, PolicyID: "MachinePolicies-9"}
+	for _, tt := range []struct {
+		name, page   string
+		err          error
+		data         any
+		want, banned []string
+	}{
+		{"worker", "machine", nil, machineData{Machine: worker, Form: machineEditOf(worker), Pools: pools},
+			[]string{`name="pool" value="WorkerPools-2" checked`, "Polling agent", `name="back" value="/machines/Machines-2"`}, []string{`name="environment"`, `name="enabled" value="on" checked`}},
+		{"ssh target refused", "machine", refused, machineData{Machine: ssh, Form: machineEditOf(ssh)},
+			[]string{"deploy@", "SHA256:x", "a private key", `is not a role name`, `<option value="MachinePolicies-9" selected>`}, []string{"Thumbprint"}},
+		{"default pool without workers", "workerpool", nil, poolData{Pool: pools[0], Form: pools[0]},
+			[]string{"built-in worker until", "cannot be deleted", "checked disabled"}, []string{`action="/workerpools/WorkerPools-1/delete"`}},
+		{"default policy", "machinepolicy", nil, policyData{Policy: model.MachinePolicy{ID: "MachinePolicies-1", Name: model.DefaultMachinePolicyName}, IsDefault: true,
+			Form: policyFormOf(model.MachinePolicy{HealthCheckInterval: model.Duration{D: time.Hour}, WhenUnavailable: model.UnavailableSkip, HealthCheckScript: "\necho ok"})},
+			[]string{`value="1h"`, `<option value="skip" selected>`, "cannot be deleted", "No machine follows", "\n\necho ok</textarea>"}, []string{`/delete"`}},
+		{"pool form refused", "infrastructure", refused, infraData{Failed: "pool", PoolForm: model.WorkerPool{Description: "kept"}, PolicyForm: newPolicyForm,
+			Policies: []policyRow{{MachinePolicy: model.MachinePolicy{ID: "MachinePolicies-1", Name: "P"}, Every: "0", DeleteAfter: "0"}}},
+			[]string{`value="kept"`, `<span class="field-error">is required</span>`, "no scheduled checks", `href="/machinepolicies/MachinePolicies-1"`,
+				"<details open><summary>Add a worker pool"}, []string{"<details open><summary>Add a machine policy"}},
+		{"policy form refused", "infrastructure", refused, infraData{Failed: "policy", PolicyForm: policyForm{Name: "Q", Interval: "soon"}},
+			[]string{`value="soon"`, `<span class="field-error">is required</span>`, "<details open><summary>Add a machine policy"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := p.pages[tt.page].Execute(&b, &view{Title: tt.name, User: &model.User{Username: "admin"}, CSRF: "token", Error: tt.err, Data: tt.data}); err != nil {
+				t.Fatal(err)
+			}
+			html := b.String()
+			for _, w := range tt.want {
+				if !strings.Contains(html, w) {
+					t.Errorf("the page lacks %q", w)
+				}
+			}
+			for _, w := range tt.banned {
+				if strings.Contains(html, w) {
+					t.Errorf("the page has %q", w)
+				}
+			}
+			if n := strings.Count(html, `class="field-error"`); tt.err != nil && n != 1+strings.Count(tt.name, "ssh") {
+				t.Errorf("%d field errors shown; want them on the sent form only", n)
+			}
+		})
+	}
+}
+
+func TestPolicyFormDurations(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		text string
+	}{{0, "0"}, {time.Hour, "1h"}, {90 * time.Minute, "1h30m"}, {15 * time.Minute, "15m"}, {10 * time.Second, "10s"}, {90 * time.Second, "1m30s"}, {48 * time.Hour, "48h"}} {
+		if got := formDuration(tt.d); got != tt.text {
+			t.Errorf("formDuration(%v) = %q, want %q", tt.d, got, tt.text)
+		}
+		if back, err := parseFormDuration(tt.text); err != nil || back != tt.d {
+			t.Errorf("parseFormDuration(%q) = %v, %v", tt.text, back, err)
+		}
+	}
+	if d, err := parseFormDuration("90"); err != nil || d != 90*time.Second {
+		t.Errorf("whole seconds: %v %v", d, err)
+	}
+	var mp model.MachinePolicy
+	err := policyForm{Name: "", Interval: "soon", DeleteAfter: "1h", WhenUnavailable: "fail"}.into(&mp)
+	interval, name := errorsUnder(err, "healthCheckInterval"), errorsUnder(err, "name")
+	if len(interval) != 1 || !strings.Contains(interval[0], `"soon" is not a duration`) || len(name) != 1 || name[0] != "is required" || len(err.(*apiError).Details) != 2 {
+		t.Errorf("a bad interval and a missing name: %v", err)
+	}
+	if mp.DeleteUnavailableAfter.D != time.Hour {
+		t.Errorf("the readable duration was not kept: %v", mp.DeleteUnavailableAfter)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for back, want := range map[string]string{"/machines/Machines-1": "/machines/Machines-1", "": "", "//evil.example/x": "",
+		"https://evil.example/": "", `/\evil.example`: "", "/machines/1?done=x": "", "machines/1": "", "/a b": "/a%20b"} {
+		got, ok := localPath(back)
+		if got != want || ok != (want != "") {
+			t.Errorf("localPath(%q) = %q, %v; want %q", back, got, ok, want)
+		}
 	}
 }
