@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"github.com/pulpo-deploy/pulpo/internal/staging"
 	"log/slog"
 	"net/http"
 
@@ -73,6 +74,8 @@ type Deps struct {
 	OIDCAutoCreate bool
 	// Nodes is this node's task runner, told at once when it is drained.
 	Nodes NodeRunner
+	// Stagings runs per-feature stagings.
+	Stagings *staging.Service
 }
 
 // API is the REST API.

@@ -361,6 +361,7 @@ func (a *API) registerRoutes() {
 	a.interruptionRoutes()
 	a.configRoutes()
 	a.machineRoutes()
+	a.stagingRoutes()
 	a.librarySetRoutes()
 	a.previewRoutes()
 	a.packageRoutes()

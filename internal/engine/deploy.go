@@ -481,15 +481,26 @@ func (h deployHandler) chooseMachines(ctx context.Context, q *store.Queries, x d
 	if step.RunOnServer {
 		return []*model.Machine{nil}, nil
 	}
+	m, err := pickWorker(ctx, q, step.WorkerPoolID)
+	if err != nil {
+		return nil, fmt.Errorf("step %q %w", step.Name, err)
+	}
+	return []*model.Machine{m}, nil
+}
+
+// pickWorker chooses a worker of the pool (the default pool when poolID
+// is empty) at random among the enabled, healthy ones. nil stands for the
+// server's built-in worker, which serves a default pool without workers.
+func pickWorker(ctx context.Context, q *store.Queries, poolID string) (*model.Machine, error) {
 	var pool model.WorkerPool
 	var err error
-	if step.WorkerPoolID != "" {
-		pool, err = q.GetWorkerPool(ctx, step.WorkerPoolID)
+	if poolID != "" {
+		pool, err = q.GetWorkerPool(ctx, poolID)
 	} else {
 		pool, err = q.DefaultWorkerPool(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("step %q: %w", step.Name, err)
+		return nil, fmt.Errorf("runs on a worker pool: %w", err)
 	}
 	ms, _, err := q.ListMachines(ctx, store.MachineFilter{Usage: model.UsageWorker, WorkerPoolID: pool.ID})
 	if err != nil {
@@ -504,11 +515,11 @@ func (h deployHandler) chooseMachines(ctx context.Context, q *store.Queries, x d
 	}
 	switch {
 	case len(usable) > 0:
-		return []*model.Machine{usable[mrand.IntN(len(usable))]}, nil
+		return usable[mrand.IntN(len(usable))], nil
 	case pool.IsDefault && len(ms) == 0:
-		return []*model.Machine{nil}, nil
+		return nil, nil
 	}
-	return nil, fmt.Errorf("step %q runs on worker pool %q, which has no enabled, healthy worker", step.Name, pool.Name)
+	return nil, fmt.Errorf("runs on worker pool %q, which has no enabled, healthy worker", pool.Name)
 }
 
 // resolve finds how to reach a target node's machine now.

@@ -74,6 +74,12 @@ const (
 	RunbookView      Permission = "RunbookView"
 	RunbookEdit      Permission = "RunbookEdit"
 	RunbookRun       Permission = "RunbookRun"
+	// Stagings: view them and their logs; create, update, archive and
+	// restore them; clean up and delete them; edit the control scripts.
+	StagingView         Permission = "StagingView"
+	StagingEdit         Permission = "StagingEdit"
+	StagingDelete       Permission = "StagingDelete"
+	StagingTemplateEdit Permission = "StagingTemplateEdit"
 
 	LibraryVariableSetView Permission = "LibraryVariableSetView"
 	LibraryVariableSetEdit Permission = "LibraryVariableSetEdit"
@@ -134,6 +140,10 @@ var permissionTable = []PermissionInfo{
 	{Name: RunbookView, Description: "see runbooks and their runs", Dims: ByProject, View: true},
 	{Name: RunbookEdit, Description: "create, change, publish and delete runbooks", Dims: ByProject},
 	{Name: RunbookRun, Description: "run runbooks", Dims: ByProject | ByEnvironment},
+	{Name: StagingView, Description: "see stagings, their configuration and their (masked) logs", Dims: ByProject, View: true},
+	{Name: StagingEdit, Description: "create, update, archive and restore stagings", Dims: ByProject},
+	{Name: StagingDelete, Description: "clean up and delete stagings", Dims: ByProject},
+	{Name: StagingTemplateEdit, Description: "change a project's staging template: control scripts, defaults, expiry", Dims: ByProject},
 	{Name: LibraryVariableSetView, Description: "see library variable sets", View: true},
 	{Name: LibraryVariableSetEdit, Description: "change library variable sets"},
 	{Name: ReleaseView, Description: "see releases", Dims: ByProject, View: true},
@@ -226,9 +236,9 @@ const (
 func BuiltInRoles() []Role {
 	projectViewer := []Permission{ProjectView, ProcessView, VariableView, TriggerView, RunbookView, ReleaseView,
 		DeploymentView, TaskView, InterruptionView, EnvironmentView, LifecycleView, ProjectGroupView, MachineView,
-		LibraryVariableSetView, FeedView, AuditView}
-	contributor := append(slices.Clone(projectViewer), ProjectEdit, ProcessEdit, VariableEdit, TriggerEdit, RunbookEdit)
-	lead := append(slices.Clone(contributor), ReleaseCreate, ReleaseDelete, FeedPush)
+		LibraryVariableSetView, FeedView, AuditView, StagingView}
+	contributor := append(slices.Clone(projectViewer), ProjectEdit, ProcessEdit, VariableEdit, TriggerEdit, RunbookEdit, StagingEdit)
+	lead := append(slices.Clone(contributor), ReleaseCreate, ReleaseDelete, FeedPush, StagingDelete, StagingTemplateEdit)
 	deployer := append(slices.Clone(lead), DeploymentCreate, TaskCancel, InterruptionSubmit, RunbookRun)
 	envViewer := []Permission{EnvironmentView, MachineView, WorkerView, LifecycleView}
 	envManager := append(slices.Clone(envViewer), EnvironmentCreate, EnvironmentEdit, EnvironmentDelete,

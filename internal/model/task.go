@@ -30,6 +30,8 @@ type TaskKind string
 // Task kinds.
 const (
 	TaskDeploy TaskKind = "Deploy"
+	// TaskStaging runs a staging's control script (create, update, …).
+	TaskStaging TaskKind = "Staging"
 )
 
 // Task is a unit of work the server runs in the background, with a log.

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/pulpo-deploy/pulpo/internal/staging"
 	"io"
 	"log/slog"
 	"net"
@@ -55,6 +56,12 @@ type Config struct {
 	TaskSlots int
 	// TaskLease is how long a task claim lasts without renewal.
 	TaskLease time.Duration
+	// Clock is the time records are stamped with and expiries judged by;
+	// time.Now when nil (tests move it on).
+	Clock func() time.Time
+	// StagingCheckTick is how often due staging checks and expiries are
+	// looked for (default 1 s).
+	StagingCheckTick time.Duration
 	// Supervisor is the command that runs script supervisors; this
 	// executable when empty.
 	Supervisor []string
@@ -147,7 +154,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}()
 
-	if n.store, err = store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger}); err != nil {
+	if n.store, err = store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger, Clock: cfg.Clock}); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if n.boot, err = auth.EnsureAdmin(ctx, n.store, cfg.AdminAPIKey); err != nil {
@@ -198,6 +205,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
 		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
+	stagings := staging.New(staging.Config{Store: n.store, Engine: eng, Queue: n.runner, Logger: cfg.Logger.With("component", "stagings"),
+		CheckTick: cfg.StagingCheckTick})
+	n.runner.Handle(model.TaskStaging, stagings.Handler())
 	n.health.OnHealthy = func(ctx context.Context, q *store.Queries, m model.Machine) {
 		eng.MachineAvailable(ctx, q, m, model.MachineHealthy)
 	}
@@ -208,7 +218,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
 		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate,
-		Nodes: n.runner})
+		Nodes: n.runner, Stagings: stagings})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
@@ -239,7 +249,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(7)
+	n.background.Add(8)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -258,6 +268,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.store.Listen(runnerCtx, n.runner.Notify, cfg.Logger.With("component", "tasks"))
 	}()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
+	go func() { defer n.background.Done(); stagings.Run(runnerCtx) }()
 	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify"), Mailer: cfg.SMTP}
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true

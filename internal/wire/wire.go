@@ -232,3 +232,43 @@ type MyGrant struct {
 	ProjectGroupIDs []string           `json:"projectGroupIds,omitempty"`
 	EnvironmentIDs  []string           `json:"environmentIds,omitempty"`
 }
+
+// StagingRequest creates, updates or upserts a staging. Keys are
+// "app.KEY" or "deployment.KEY" (a bare KEY is an application key).
+type StagingRequest struct {
+	ProjectID string            `json:"projectId,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Set       map[string]string `json:"set,omitempty"`
+	// Unset removes keys (a default becomes absent); Reset puts keys back
+	// to the template's default.
+	Unset []string `json:"unset,omitempty"`
+	Reset []string `json:"reset,omitempty"`
+	// KeepUntil overrides idle expiry: an RFC 3339 time, a duration from
+	// now ("72h"), or "never".
+	KeepUntil string `json:"keepUntil,omitempty"`
+}
+
+// StagingResult is a staging after an action was asked for.
+type StagingResult struct {
+	Staging model.Staging `json:"staging"`
+	// TaskID is the action's task: follow its log like a deployment's.
+	TaskID  string `json:"taskId,omitempty"`
+	Created bool   `json:"created"`
+}
+
+// StagingDetail is a staging with its effective configuration (sensitive
+// values masked) and its history.
+type StagingDetail struct {
+	model.Staging
+	Effective model.StagingConfig         `json:"effective"`
+	Actions   []model.StagingActionRecord `json:"actions"`
+}
+
+// PromoteStagingRequest turns a staging into a release: the tag becomes
+// the version of every package the process takes.
+type PromoteStagingRequest struct {
+	// Version is the release number; the tag when omitted.
+	Version string `json:"version,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	Notes   string `json:"notes,omitempty"`
+}
