@@ -188,6 +188,8 @@ func TestPermissionMatrix(t *testing.T) {
 			"freeze deployments":        {"freeze deployments", "POST", "/api/v1/deploymentfreezes", unique(`{"name":"F%d","start":"2030-01-01T00:00:00Z","end":"2030-01-02T00:00:00Z"}`)},
 			"see the Dev target":        {"see the Dev target", "GET", machineURL, nil},
 			"see a shop deployment log": {"see a shop deployment log", "GET", "", nil},
+			"create a shop staging":     {"create a shop staging", "POST", "/api/v1/stagings", fixed(`{"projectId":"` + w.shop.ID + `","name":"feature-x"}`)},
+			"set the staging scripts":   {"set the staging scripts", "PUT", "/api/v1/projects/" + w.shop.ID + "/staging-template", fixed(`{}`)},
 		}
 		actions["add a target to Dev"] = action{"add a target to Dev", "POST", "/api/v1/machines", func() string { n++; return newTarget(fmt.Sprintf("t%d", n), w.dev) }}
 		actions["add a target to Prod"] = action{"add a target to Prod", "POST", "/api/v1/machines", func() string { n++; return newTarget(fmt.Sprintf("t%d", n), w.prod) }}
@@ -203,12 +205,15 @@ func TestPermissionMatrix(t *testing.T) {
 		// with 403. (A 4xx other than 403 means the permission passed and
 		// the input was then refused, which counts as allowed.)
 		allowed := map[string][]string{
-			"nobody":         {},
-			"shopviewer":     {"see shop", "read shop variables", "see the Dev target", "see a shop deployment log", "read the audit log"},
-			"blogsviewer":    {"see blog", "see the Dev target", "read the audit log"},
-			"contributor":    {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "see the Dev target", "see a shop deployment log", "read the audit log"},
-			"lead":           {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "create a shop release", "push a package", "see the Dev target", "see a shop deployment log", "read the audit log"},
-			"devdeployer":    {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "create a shop release", "push a package", "deploy shop to Dev", "see the Dev target", "see a shop deployment log", "read the audit log"},
+			"nobody":      {},
+			"shopviewer":  {"see shop", "read shop variables", "see the Dev target", "see a shop deployment log", "read the audit log"},
+			"blogsviewer": {"see blog", "see the Dev target", "read the audit log"},
+			"contributor": {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "see the Dev target", "see a shop deployment log", "read the audit log",
+				"create a shop staging"},
+			"lead": {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "create a shop release", "push a package", "see the Dev target", "see a shop deployment log", "read the audit log",
+				"create a shop staging", "set the staging scripts"},
+			"devdeployer": {"see shop", "see blog", "read shop variables", "edit shop variables", "edit shop process", "create a shop release", "push a package", "deploy shop to Dev", "see the Dev target", "see a shop deployment log", "read the audit log",
+				"create a shop staging", "set the staging scripts"},
 			"releasemanager": {"see shop", "see blog", "read shop variables", "create a shop release", "push a package", "deploy shop to Dev", "deploy shop to Prod", "freeze deployments", "see the Dev target", "see a shop deployment log", "read the audit log"},
 			"envviewer":      {"see the Dev target"},
 			"envmanager":     {"create an environment", "add a target to Dev", "add a target to Prod", "change a target's roles", "change a target's trust", "create a lifecycle", "see the Dev target"},

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,13 +11,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/server"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/archivetest"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
@@ -100,10 +105,10 @@ type stagingEnv struct {
 	clock *movableClock
 }
 
-func startStagings(t *testing.T) *stagingEnv {
+func startStagings(t *testing.T, databaseURL ...string) *stagingEnv {
 	t.Helper()
 	clock := &movableClock{}
-	n, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), AdminAPIKey: adminKey, NodeName: "test", Version: "test",
+	n, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), DatabaseURL: strings.Join(databaseURL, ""), AdminAPIKey: adminKey, NodeName: "test", Version: "test",
 		Clock: clock.Now, StagingCheckTick: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +177,18 @@ func (e *stagingEnv) project(name string, t model.StagingTemplate) model.Project
 // new tag; archive stops it; restore; idle expiry and retention with a
 // moved clock.
 func TestAStagingsLifeWithRealControlScripts(t *testing.T) {
-	e := startStagings(t)
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			url := ""
+			if dialect == "postgres" {
+				url = pg.Database(t)
+			}
+			aStagingsLife(t, startStagings(t, url))
+		})
+	}
+}
+
+func aStagingsLife(t *testing.T, e *stagingEnv) {
 	state := t.TempDir()
 	p := e.project("shop", stagingTemplate(state))
 
@@ -344,5 +360,96 @@ func TestStagingFailuresAreExplained(t *testing.T) {
 	d = e.state(res.Staging.ID, model.StagingFailure)
 	if d.Reason != model.FailureAction || !strings.Contains(d.Message, "ran longer than 2s") || !strings.Contains(d.Message, "pulling the image") {
 		t.Errorf("the hung create: reason %s, message %q", d.Reason, d.Message)
+	}
+}
+
+// CI's path: upsert creates, then updates, then restores an archived
+// staging; Octopod's argument names reach scripts written for Octopod; the
+// notify script hears each state change; a staging becomes a release whose
+// packages take its tag.
+func TestUpsertOctopodScriptsNotificationsAndPromotion(t *testing.T) {
+	e := startStagings(t)
+	state := t.TempDir()
+	tmpl := stagingTemplate(state)
+	tmpl.Arguments = model.ArgumentsOctopod
+	// Octopod's scripts get --application-config; one written for Octopod
+	// fails on anything else.
+	tmpl.Scripts.Create = `case " $* " in *" --app-config "*) echo "not Octopod's arguments"; exit 9 ;; esac` + stagingArgs + stagingStart
+	tmpl.Scripts.Notify = `echo "$*" >> "` + filepath.Join(state, "notifications") + `"`
+	tmpl.BaseDomain, tmpl.Namespace = "staging.example.com", "shop-stagings"
+	p := e.project("shop", tmpl)
+	c, err := client.New(e.hs.URL, adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := archivetest.TarGz(t, tar.Header{Name: "index.html", Size: 3})
+	if _, err := c.PushPackage(context.Background(), "shop.1.4.0.tar.gz", bytes.NewReader(pkg), int64(len(pkg)), client.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.api("PUT", "/projects/"+p.ID+"/process", model.DeploymentProcess{Steps: []model.Step{
+		{Name: "Site", Package: &model.PackageAction{PackageID: "shop"}}}}, nil); st != 200 {
+		t.Fatalf("set the process: %d", st)
+	}
+
+	upsert := func(tag string) wire.StagingResult {
+		var res wire.StagingResult
+		if st := e.api("POST", "/stagings/upsert", wire.StagingRequest{ProjectID: p.ID, Name: "main", Set: map[string]string{"app.tag": tag}}, &res); st != 202 {
+			t.Fatalf("upsert %s: %d %+v", tag, st, res)
+		}
+		return res
+	}
+	first := upsert("1.3.0")
+	if !first.Created {
+		t.Error("the first upsert did not create")
+	}
+	e.state(first.Staging.ID, model.StagingRunning)
+	if again := upsert("1.4.0"); again.Created || again.Staging.ID != first.Staging.ID {
+		t.Errorf("the second upsert: %+v", again)
+	}
+	d := e.state(first.Staging.ID, model.StagingRunning)
+	if body, _ := get(t, d.Links[0].URL); body != "tag 1.4.0" {
+		t.Errorf("after the second upsert: %q", body)
+	}
+	e.api("POST", "/stagings/"+first.Staging.ID+"/archive", nil, nil)
+	e.state(first.Staging.ID, model.StagingArchived)
+	upsert("1.4.0")
+	d = e.state(first.Staging.ID, model.StagingRunning)
+	if d.Actions[0].Action != model.StagingRestore {
+		t.Errorf("an upsert of an archived staging did %s, not restore", d.Actions[0].Action)
+	}
+
+	// Every change was told to the notify script, with the contract's
+	// first arguments.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(state, "notifications"))
+		n := string(b)
+		if strings.Contains(n, "--old-status ArchivePending --new-status Archived") && strings.Contains(n, "--old-status CreatePending --new-status Running") {
+			if !strings.Contains(n, "--project-name shop --base-domain staging.example.com --namespace shop-stagings --name main") {
+				t.Errorf("notify's arguments: %s", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notify script heard: %s", n)
+		}
+	}
+
+	var rel wire.CreateReleaseResponse
+	if st := e.api("POST", "/stagings/"+first.Staging.ID+"/promote", wire.PromoteStagingRequest{}, &rel); st != 201 {
+		t.Fatalf("promote: %d", st)
+	}
+	if rel.Version != "1.4.0" || len(rel.Packages) != 1 || rel.Packages[0].Version != "1.4.0" || !strings.Contains(rel.Notes, "staging main") {
+		t.Errorf("the promoted release: %+v", rel.Release)
+	}
+	var audit wire.Page[model.AuditEvent]
+	e.api("GET", "/audit?take=100", nil, &audit)
+	var said []string
+	for _, ev := range audit.Items {
+		said = append(said, ev.Actor+": "+ev.Summary)
+	}
+	for _, want := range []string{"admin: created staging main", "admin: updated staging main", "admin: archived staging main", "admin: promoted staging main to release 1.4.0"} {
+		if !slices.Contains(said, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, strings.Join(said, "\n"))
+		}
 	}
 }
