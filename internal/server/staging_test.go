@@ -361,6 +361,18 @@ func TestStagingFailuresAreExplained(t *testing.T) {
 	if d.Reason != model.FailureAction || !strings.Contains(d.Message, "ran longer than 2s") || !strings.Contains(d.Message, "pulling the image") {
 		t.Errorf("the hung create: reason %s, message %q", d.Reason, d.Message)
 	}
+
+	// A project with stagings is not deleted from under them.
+	var body wire.ErrorBody
+	if st := e.api("DELETE", "/projects/"+p.ID, nil, &body); st != http.StatusConflict || !strings.Contains(body.Error, "staging") {
+		t.Errorf("deleting a project with a staging: %d %q", st, body.Error)
+	}
+	if st := e.api("DELETE", "/stagings/"+res.Staging.ID, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete the staging: %d", st)
+	}
+	if st := e.api("DELETE", "/projects/"+p.ID, nil, nil); st != http.StatusNoContent {
+		t.Errorf("deleting the project once its staging is gone: %d", st)
+	}
 }
 
 // CI's path: upsert creates, then updates, then restores an archived

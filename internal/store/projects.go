@@ -201,7 +201,16 @@ func (q *Queries) DeleteProject(ctx context.Context, id string) error {
 	if n > 0 {
 		return conflict("project %q has %d deployments queued or running; cancel them or wait until they finish", p.Name, n)
 	}
+	// A staging stands for real resources its scripts made: deleting the
+	// project would leave them running with nobody to clean them up.
+	if n, err = q.count(ctx, `SELECT COUNT(*) FROM stagings WHERE project_id = ?`, id); err != nil {
+		return fmt.Errorf("delete project: %w", err)
+	}
+	if n > 0 {
+		return conflict("project %q has %d staging(s); clean them up (pulpo staging cleanup) or delete them first", p.Name, n)
+	}
 	for _, stmt := range []string{
+		`DELETE FROM staging_templates WHERE project_id = ?`,
 		`DELETE FROM deployments WHERE project_id = ?`,
 		`DELETE FROM releases WHERE project_id = ?`,
 		`DELETE FROM projects WHERE id = ?`,
