@@ -93,21 +93,7 @@ func (a *app) taskCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r := newLogRenderer(a)
-			for {
-				l, err := c.TaskLog(cmd.Context(), args[0], since)
-				if err != nil {
-					return err
-				}
-				r.activities(l.Activities)
-				for _, ln := range l.Lines {
-					r.line(ln)
-				}
-				since = l.LastSeq
-				if !l.More {
-					return nil
-				}
-			}
+			return a.printTaskLog(cmd, c, args[0], since)
 		}}
 	logCmd.Flags().Int64Var(&since, "since", 0, "only lines after this sequence number")
 	watch := &cobra.Command{Use: "watch TASK", Short: "Follow a task's live log; exit non-zero unless it succeeds", Args: cobra.ExactArgs(1),
@@ -197,6 +183,25 @@ func (a *app) taskCommand() *cobra.Command {
 	rerun.Flags().BoolVar(&watchRerun, "watch", false, "follow the new task's log to its end")
 	cmd.AddCommand(list, show, logCmd, watch, cancel, rerun, artifacts, artifact)
 	return cmd
+}
+
+// printTaskLog prints a task's log as it is now, from after since.
+func (a *app) printTaskLog(cmd *cobra.Command, c *client.Client, taskID string, since int64) error {
+	r := newLogRenderer(a)
+	for {
+		l, err := c.TaskLog(cmd.Context(), taskID, since)
+		if err != nil {
+			return err
+		}
+		r.activities(l.Activities)
+		for _, ln := range l.Lines {
+			r.line(ln)
+		}
+		since = l.LastSeq
+		if !l.More {
+			return nil
+		}
+	}
 }
 
 // watch follows a task's log to its end and fails unless it succeeded.
