@@ -18,7 +18,9 @@ import (
 // never stands for "no idle expiry" in KeepUntil.
 var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// keepUntil reads a StagingRequest's KeepUntil.
+// keepUntil reads a StagingRequest's KeepUntil: nil leaves it as it is;
+// "default" gives the zero time, which puts the template's idle expiry
+// back.
 func keepUntil(s string, now time.Time) (*time.Time, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -26,6 +28,8 @@ func keepUntil(s string, now time.Time) (*time.Time, error) {
 		return nil, nil
 	case strings.EqualFold(s, "never"):
 		return &never, nil
+	case strings.EqualFold(s, "default"):
+		return &time.Time{}, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		t := now.Add(d).UTC()
@@ -35,9 +39,10 @@ func keepUntil(s string, now time.Time) (*time.Time, error) {
 		return &t, nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		t = t.AddDate(0, 0, 1) // the whole of that day, UTC
 		return &t, nil
 	}
-	return nil, &model.ValidationError{Subject: "staging", Problems: []string{fmt.Sprintf("keepUntil: %q is not a time: give 2026-12-31, an RFC 3339 time, a duration such as 72h, or never", s)}}
+	return nil, &model.ValidationError{Subject: "staging", Problems: []string{fmt.Sprintf("keepUntil: %q is not a time: give 2026-12-31 (kept through that day, UTC), an RFC 3339 time, a duration such as 72h, never, or default", s)}}
 }
 
 func (a *API) pathStaging(r *http.Request) (access.Scope, error) {
@@ -247,7 +252,7 @@ func (a *API) stagingRoutes() {
 			}})
 	}
 	a.add(route{method: "POST", path: Prefix + "/stagings/{id}/keep", tag: "stagings", perm: model.StagingEdit, scope: a.pathStaging,
-		summary: "Keep a staging from idle expiry until a time (keepUntil: a time, a duration, never; empty: back to the template's expiry)",
+		summary: "Keep a staging from idle expiry until a time (keepUntil: a date, a time, a duration, never; empty or default: back to the template's expiry)",
 		body:    wire.StagingRequest{}, response: model.Staging{},
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			var req wire.StagingRequest
@@ -311,8 +316,8 @@ func (a *API) stagingRoutes() {
 			}
 			rel := model.Release{ProjectID: st.ProjectID, Version: req.Version, ChannelID: req.Channel, CreatedBy: caller(r),
 				Notes: strings.TrimSpace(req.Notes + "\n\nPromoted from staging " + st.Name + " (" + t.TagKey + "=" + tag + ")")}
-			if rel.Version == "" {
-				rel.Version = tag
+			if rel.Version == "" && model.ValidateVersion(tag) == nil {
+				rel.Version = tag // else (a commit hash) the project's next version
 			}
 			seen := map[string]bool{}
 			for _, s := range d.Steps {

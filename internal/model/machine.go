@@ -316,3 +316,30 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	d.D = v
 	return nil
 }
+
+// MarshalYAML writes a duration as text ("1h30m0s"), as in JSON.
+func (d Duration) MarshalYAML() (any, error) { return d.D.String(), nil }
+
+// UnmarshalYAML reads a duration as JSON does: text, or a number of
+// seconds. (yaml.v3 still honours this form of the interface, which keeps
+// the model free of the YAML package.)
+func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
+	var v any
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case int:
+		d.D = time.Duration(x) * time.Second
+		return nil
+	case float64:
+		d.D = time.Duration(x * float64(time.Second))
+		return nil
+	case string:
+		return d.UnmarshalJSON([]byte(strconv.Quote(x)))
+	case nil:
+		d.D = 0
+		return nil
+	}
+	return fmt.Errorf("%v is not a duration: use text such as \"30s\", \"15m\" or \"2h\"", v)
+}

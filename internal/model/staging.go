@@ -102,8 +102,8 @@ type StagingOverrides struct {
 
 // StagingTemplate is a project's control scripts and defaults.
 type StagingTemplate struct {
-	ProjectID string         `json:"projectId"`
-	Scripts   StagingScripts `json:"scripts"`
+	ProjectID string         `json:"projectId" yaml:"projectId,omitempty"`
+	Scripts   StagingScripts `json:"scripts" yaml:"scripts"`
 	// Arguments is the argument style; pulpo by default.
 	Arguments StagingArguments `json:"arguments,omitempty" yaml:"arguments,omitempty"`
 	// ScriptTimeout stops a control script that runs longer (default 30m).
@@ -131,7 +131,7 @@ type StagingTemplate struct {
 	// TagKey is the configuration key whose value becomes the package
 	// version when a staging is promoted to a release (default app.tag).
 	TagKey  string `json:"tagKey,omitempty" yaml:"tagKey,omitempty"`
-	Version int    `json:"version"`
+	Version int    `json:"version" yaml:"version,omitempty"`
 }
 
 // Defaults for a staging template.
@@ -339,7 +339,7 @@ type StagingActionRecord struct {
 	At        time.Time     `json:"at"`
 	State     TaskState     `json:"state"`
 	EndedAt   *time.Time    `json:"endedAt,omitempty"`
-	// Overrides is what the action set and removed, for the history.
+	// Summary is what the action set and removed, for the history.
 	Summary string `json:"summary,omitempty"`
 }
 

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestStagingKeysNameTheirLevel(t *testing.T) {
@@ -145,5 +148,22 @@ func TestStagingTemplateValidation(t *testing.T) {
 		if err := ValidateStagingName(&name, n); (err == nil) != valid {
 			t.Errorf("name %q: %v", n, err)
 		}
+	}
+}
+
+func TestDurationsReadAndWriteAsYAMLText(t *testing.T) {
+	var tmpl StagingTemplate
+	if err := yaml.Unmarshal([]byte("idleExpiry: 72h\narchiveRetention: 3600\nscriptTimeout: ''\n"), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.IdleExpiry.D != 72*time.Hour || tmpl.ArchiveRetention.D != time.Hour || tmpl.ScriptTimeout.D != 0 {
+		t.Errorf("read %+v", tmpl)
+	}
+	out, err := yaml.Marshal(StagingTemplate{IdleExpiry: Duration{90 * time.Minute}})
+	if err != nil || !strings.Contains(string(out), "idleExpiry: 1h30m0s") {
+		t.Errorf("wrote %s %v", out, err)
+	}
+	if err := yaml.Unmarshal([]byte("idleExpiry: soon\n"), &tmpl); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Errorf("a bad duration: %v", err)
 	}
 }

@@ -88,6 +88,9 @@ func (s *Service) Create(ctx context.Context, projectID, name string, change mod
 	if _, err := s.cfg.Store.Read().GetStagingByName(ctx, projectID, name); err == nil {
 		return Result{}, refused("project %s already has a staging called %s: update it, or use upsert", p.Name, name)
 	}
+	if keepUntil != nil && keepUntil.IsZero() {
+		keepUntil = nil
+	}
 	st := model.Staging{ProjectID: projectID, Name: name, State: model.StagingCreatePending, CreatedBy: by, UpdatedBy: by, KeepUntil: keepUntil}
 	if change, err = sealChange(s.cfg.Store.Read(), t, change); err != nil {
 		return Result{}, err
@@ -207,6 +210,9 @@ func (s *Service) transition(ctx context.Context, id string, action model.Stagin
 	}
 	if keepUntil != nil {
 		st.KeepUntil = keepUntil
+		if keepUntil.IsZero() {
+			st.KeepUntil = nil // back to the template's idle expiry
+		}
 	}
 	if action == model.StagingUpdate || action == model.StagingRestore {
 		if err := s.configCheck(ctx, p, t, st); err != nil {
@@ -287,6 +293,9 @@ func (s *Service) Keep(ctx context.Context, id string, until *time.Time, by stri
 	st, err := s.find(ctx, id)
 	if err != nil {
 		return st, err
+	}
+	if until != nil && until.IsZero() {
+		until = nil
 	}
 	st.KeepUntil, st.UpdatedBy = until, by
 	err = s.cfg.Store.Tx(ctx, func(q *store.Queries) error { return q.UpdateStaging(ctx, &st) })

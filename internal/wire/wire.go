@@ -243,8 +243,9 @@ type StagingRequest struct {
 	// to the template's default.
 	Unset []string `json:"unset,omitempty"`
 	Reset []string `json:"reset,omitempty"`
-	// KeepUntil overrides idle expiry: an RFC 3339 time, a duration from
-	// now ("72h"), or "never".
+	// KeepUntil overrides idle expiry: a date (kept through that day,
+	// UTC), an RFC 3339 time, a duration from now ("72h"), "never", or
+	// "default" for the template's idle expiry again; empty changes nothing.
 	KeepUntil string `json:"keepUntil,omitempty"`
 }
 
@@ -267,7 +268,8 @@ type StagingDetail struct {
 // PromoteStagingRequest turns a staging into a release: the tag becomes
 // the version of every package the process takes.
 type PromoteStagingRequest struct {
-	// Version is the release number; the tag when omitted.
+	// Version is the release number; when omitted, the tag if it is a
+	// version, else the project's next version.
 	Version string `json:"version,omitempty"`
 	Channel string `json:"channel,omitempty"`
 	Notes   string `json:"notes,omitempty"`
