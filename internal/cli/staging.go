@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -142,6 +144,21 @@ and the command exits non-zero when it fails, so the pipeline fails too.`,
 			}
 			req.ProjectID, req.Name = p.ID, name
 			res, err := c.UpsertStaging(cmd.Context(), req)
+			// Two pushes close together: with --wait, the second waits for
+			// the first's action instead of failing the pipeline.
+			for attempt := 0; upsertCh.wait && busy(err) && attempt < 20; attempt++ {
+				st, ferr := c.FindStaging(cmd.Context(), p.ID, name)
+				if ferr != nil {
+					return err
+				}
+				if st.TaskID != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Staging %s is busy with task %s; waiting for it to end\n", st.Name, st.TaskID)
+					if werr := waitTaskEnd(cmd.Context(), c, st.TaskID); werr != nil {
+						return werr
+					}
+				}
+				res, err = c.UpsertStaging(cmd.Context(), req)
+			}
 			if err != nil {
 				return err
 			}
@@ -845,4 +862,31 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// busy reports whether the server refused an action because the staging
+// is busy (409).
+func busy(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusConflict && strings.Contains(ce.Message, "busy")
+}
+
+// waitTaskEnd waits until a task has ended, whatever its outcome.
+func waitTaskEnd(ctx context.Context, c *client.Client, taskID string) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		t, err := c.Task(ctx, taskID)
+		if err != nil {
+			return fmt.Errorf("wait for task %s: %w", taskID, err)
+		}
+		if t.CompletedAt != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

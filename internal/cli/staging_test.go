@@ -248,6 +248,28 @@ func TestStagingCommandsAgainstAServer(t *testing.T) {
 	contains(t, "upsert (new)", out, "Creating staging feature-c", "Staging feature-c is Running")
 	out = s.ok("staging", "upsert", "feature-c", "-p", "web", "--set", "app.tag=c2", "--wait")
 	contains(t, "upsert (existing)", out, "Updating staging feature-c", "updated feature-c to c2")
+	// A second push while the first's update still runs: upsert --wait
+	// waits for it, then updates, instead of failing the pipeline.
+	os.WriteFile(filepath.Join(state, "hold"), nil, 0o644)
+	s.ok("staging", "update", "feature-c", "-p", "web", "--set", "app.tag=c3")
+	var stdout bytes.Buffer
+	var stderr lockedBuffer
+	done := make(chan int)
+	go func() {
+		env := map[string]string{"PULPO_SERVER": s.url, "PULPO_API_KEY": testAdminKey}
+		done <- Execute(context.Background(), []string{"staging", "upsert", "feature-c", "-p", "web", "--set", "app.tag=c4", "--wait"},
+			&stdout, &stderr, func(k string) string { return env[k] }, "test")
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "is busy with task"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("upsert --wait did not wait for the busy staging:\n%s", stderr.String())
+		}
+	}
+	os.Remove(filepath.Join(state, "hold"))
+	if code := <-done; code != 0 {
+		t.Fatalf("upsert --wait after waiting: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	contains(t, "upsert after waiting", stdout.String(), "updated feature-c to c4", "Staging feature-c is Running")
 	s.fails("give the name once", "staging", "upsert", "feature-c", "--name", "feature-d", "-p", "web")
 	s.fails("which staging?", "staging", "upsert", "-p", "web")
 
@@ -265,7 +287,7 @@ func TestStagingCommandsAgainstAServer(t *testing.T) {
 	}
 	contains(t, "list with archived", s.ok("staging", "list", "-p", "web"), "feature-c", "cleanup ")
 	s.fails("only archived stagings are cleaned up", "staging", "cleanup", "feature-a", "-p", "web")
-	contains(t, "restore", s.ok("staging", "restore", "feature-c", "-p", "web", "--wait"), "Restoring staging feature-c", "creating feature-c with tag c2", "is Running")
+	contains(t, "restore", s.ok("staging", "restore", "feature-c", "-p", "web", "--wait"), "Restoring staging feature-c", "creating feature-c with tag c4", "is Running")
 	s.ok("staging", "archive", "feature-c", "-p", "web", "--wait")
 	contains(t, "cleanup", s.ok("staging", "cleanup", "feature-c", "-p", "web", "--wait"), "removed feature-c", "Staging feature-c is gone")
 
@@ -299,4 +321,22 @@ func TestStagingCommandsAgainstAServer(t *testing.T) {
 	if err := json.Unmarshal(last["staging"], &final); err != nil || final.Effective.App["tag"] != "j1" {
 		t.Errorf("the final staging: %+v %v", final, err)
 	}
+}
+
+// lockedBuffer is a buffer one goroutine writes while another reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
