@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -193,4 +194,60 @@ func waitRunning(t *testing.T, s *server, name string) string {
 		t.Fatalf("no link in:\n%s", info)
 	}
 	return m
+}
+
+// A server killed (kill -9) while a staging's create script runs on a
+// worker: the script finishes while the server is down; the restarted
+// server re-attaches to it, so it ran once, every line is logged once,
+// and the staging ends Running.
+func TestAServerKilledMidStagingCreateFinishesItAfterRestart(t *testing.T) {
+	data, port := t.TempDir(), freePort(t)
+	pollingPort := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s := startServer(t, data, "", port, "--polling-listen", pollingPort)
+	dir := t.TempDir()
+	counter, gate := filepath.Join(dir, "starts"), filepath.Join(dir, "gate")
+	s.ok("worker-pool", "create", "Staging workers")
+	var pools []model.WorkerPool
+	s.okJSON(&pools, "worker-pool", "list")
+	poolID := ""
+	for _, p := range pools {
+		if p.Name == "Staging workers" {
+			poolID = p.ID
+		}
+	}
+	addListeningAgent(t, s, "stager", "--worker-pool", "Staging workers")
+	applyText(t, s, "projects:\n  - name: shop\n")
+	tmpl := fmt.Sprintf(`scripts:
+  create: |
+    echo started >> %q
+    for i in $(seq 1 20); do echo "line $i"; done
+    while [ ! -e %q ]; do sleep 0.05; done
+    for i in $(seq 21 40); do echo "line $i"; done
+  update: "true"
+  archive: "true"
+  cleanup: "true"
+workerPoolId: %s
+`, counter, gate, poolID)
+	file := filepath.Join(dir, "staging.yaml")
+	os.WriteFile(file, []byte(tmpl), 0o644)
+	s.ok("staging", "template", "set", "--project", "shop", "-f", file)
+	var res struct {
+		TaskID string `json:"taskId"`
+	}
+	s.okJSON(&res, "staging", "create", "feature-k", "--project", "shop")
+	if res.TaskID == "" {
+		t.Fatal("create printed no task")
+	}
+	s.waitLog(res.TaskID, "line 20")
+
+	s.kill()
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, data, "", port, "--polling-listen", pollingPort)
+	if r := s.pulpo("task", "watch", res.TaskID); r.code != 0 {
+		t.Fatalf("the create did not finish after the restart: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	checkRanOnce(t, s, res.TaskID, counter)
+	waitState(t, s, "feature-k", "Running")
 }
