@@ -706,24 +706,34 @@ func (a *API) taskRoutes() {
 	a.add(route{method: "POST", path: Prefix + "/tasks/{id}/cancel", tag: "tasks", perm: model.TaskCancel, scope: a.pathTask, summary: "Cancel a task: a queued one at once, a running one as soon as its scripts stop",
 		response: model.Task{},
 		h: func(w http.ResponseWriter, r *http.Request) error {
-			var t model.Task
-			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
-				t, err = q.RequestCancel(r.Context(), r.PathValue("id"))
-				return err
-			})
+			t, err := a.cancelTask(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
 			}
-			if t.State == model.TaskCanceling {
-				a.Tasks.Cancel(t.ID)
-			}
-			if t.State == model.TaskQueued && t.CancelRequested {
-				a.Tasks.Notify() // a waiting task runs once more to end as canceled
-			}
-			a.Broker.Publish(t.ID)
 			writeJSON(w, http.StatusOK, t)
 			return nil
 		}})
+}
+
+// cancelTask asks a task to stop: a queued one at once, a running one as
+// soon as its scripts stop.
+func (a *API) cancelTask(ctx context.Context, id string) (model.Task, error) {
+	var t model.Task
+	err := a.Store.Tx(ctx, func(q *store.Queries) (err error) {
+		t, err = q.RequestCancel(ctx, id)
+		return err
+	})
+	if err != nil {
+		return t, err
+	}
+	if t.State == model.TaskCanceling {
+		a.Tasks.Cancel(t.ID)
+	}
+	if t.State == model.TaskQueued && t.CancelRequested {
+		a.Tasks.Notify() // a waiting task runs once more to end as canceled
+	}
+	a.Broker.Publish(t.ID)
+	return t, nil
 }
 
 func (a *API) taskLog(ctx context.Context, id string, since int64, take int) (wire.TaskLog, error) {

@@ -251,6 +251,25 @@ func (a *API) stagingRoutes() {
 				return nil
 			}})
 	}
+	a.add(route{method: "POST", path: Prefix + "/stagings/{id}/cancel", tag: "stagings", perm: model.StagingEdit, scope: a.pathStaging,
+		summary: "Cancel the staging's action under way (whoever may act on stagings may stop one); the staging shows Failure", response: model.Task{},
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			st, err := a.Store.Read().GetStaging(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			if st.TaskID == "" {
+				return &model.RefusedError{Reason: fmt.Sprintf("staging %s has no action under way", st.Name)}
+			}
+			t, err := a.cancelTask(r.Context(), st.TaskID)
+			if err != nil {
+				return err
+			}
+			rec := audited(r)
+			rec.ObjectType, rec.ObjectName, rec.ProjectID, rec.Summary = "staging", st.Name, st.ProjectID, "canceled the action under way on staging "+st.Name
+			writeJSON(w, http.StatusOK, t)
+			return nil
+		}})
 	a.add(route{method: "POST", path: Prefix + "/stagings/{id}/keep", tag: "stagings", perm: model.StagingEdit, scope: a.pathStaging,
 		summary: "Keep a staging from idle expiry until a time (keepUntil: a date, a time, a duration, never; empty or default: back to the template's expiry)",
 		body:    wire.StagingRequest{}, response: model.Staging{},

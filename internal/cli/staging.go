@@ -318,6 +318,23 @@ staging whose resources are already gone, without running any script, use
 		actions = append(actions, c)
 	}
 
+	// cancel
+	cancel := &cobra.Command{Use: "cancel NAME", Short: "Stop the staging's action under way (a hung script); the staging shows Failure", Args: cobra.ExactArgs(1),
+		Example: `  pulpo staging cancel feature-login --project web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, st, err := a.findStaging(cmd, project, args[0])
+			if err != nil {
+				return err
+			}
+			t, err := c.CancelStaging(cmd.Context(), st.ID)
+			if err != nil {
+				return err
+			}
+			return a.print(t, func() {
+				fmt.Fprintf(a.stdout, "Canceling task %s of staging %s of %s (%s)\n", t.ID, st.Name, p.Name, t.State)
+			})
+		}}
+
 	// delete
 	del := &cobra.Command{Use: "delete NAME", Short: "Forget a staging without running any script (for one whose resources are already gone)", Args: cobra.ExactArgs(1),
 		Long: `Forget a staging without running any of its scripts. Whatever it still runs
@@ -342,7 +359,7 @@ it up ("pulpo staging archive", then "pulpo staging cleanup").`,
 	var until string
 	keep := &cobra.Command{Use: "keep NAME", Short: "Keep a staging from being archived for idleness until a time, or for good", Args: cobra.ExactArgs(1),
 		Long: `Keep a staging from idle expiry until a time: a duration from now (72h, 7d),
-a date (2026-12-31, midnight UTC), an RFC 3339 time, or never. "default"
+a date (2026-12-31: kept through that day, UTC), an RFC 3339 time, or never. "default"
 puts it back under the template's idle expiry.`,
 		Example: `  pulpo staging keep feature-login --project web --until 72h
   pulpo staging keep feature-login -p web --until never
@@ -421,7 +438,7 @@ The release then follows the project's lifecycle like any other.`,
 
 	cmd.AddCommand(create, update, upsert, list, info, logs)
 	cmd.AddCommand(actions...)
-	cmd.AddCommand(del, keep, promote, a.stagingTemplateCommand(&project))
+	cmd.AddCommand(cancel, del, keep, promote, a.stagingTemplateCommand(&project))
 	return cmd
 }
 

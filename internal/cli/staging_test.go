@@ -242,6 +242,7 @@ func TestStagingCommandsAgainstAServer(t *testing.T) {
 	contains(t, "the busy refusal", r.stderr, "Error: staging feature-a is busy: task Tasks-")
 	os.Remove(filepath.Join(state, "hold"))
 	contains(t, "logs --follow", s.ok("staging", "logs", "feature-a", "-p", "web", "--follow"), "updated feature-a to gh56ij", "Success")
+	s.fails("staging feature-a has no action under way", "staging", "cancel", "feature-a", "-p", "web")
 
 	// Upsert, by flag and by argument: created, then updated.
 	out = s.ok("staging", "upsert", "-p", "web", "--name", "feature-c", "--set", "app.tag=c1", "--wait")

@@ -112,6 +112,12 @@ func (c *Client) KeepStaging(ctx context.Context, id, keepUntil string) (model.S
 	return out, c.do(ctx, "POST", "/stagings/"+url.PathEscape(id)+"/keep", wire.StagingRequest{KeepUntil: keepUntil}, &out)
 }
 
+// CancelStaging cancels the staging's action under way.
+func (c *Client) CancelStaging(ctx context.Context, id string) (model.Task, error) {
+	var out model.Task
+	return out, c.do(ctx, "POST", "/stagings/"+url.PathEscape(id)+"/cancel", nil, &out)
+}
+
 // DeleteStaging forgets a staging without running any script.
 func (c *Client) DeleteStaging(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/stagings/"+url.PathEscape(id), nil, nil)

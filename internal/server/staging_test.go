@@ -465,3 +465,41 @@ func TestUpsertOctopodScriptsNotificationsAndPromotion(t *testing.T) {
 		}
 	}
 }
+
+// Whoever may act on stagings may stop a hung action; the staging then
+// says it was canceled, and takes the next action.
+func TestAStagingsActionCanBeCanceled(t *testing.T) {
+	e := startStagings(t)
+	tmpl := stagingTemplate(t.TempDir())
+	tmpl.Scripts.Create = `echo "pulling the image"; sleep 600`
+	tmpl.Scripts.ConfigCheck, tmpl.Scripts.Check = "", ""
+	p := e.project("shop", tmpl)
+	var res wire.StagingResult
+	e.api("POST", "/stagings", wire.StagingRequest{ProjectID: p.ID, Name: "feature-e"}, &res)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var log wire.TaskLog
+		e.api("GET", "/tasks/"+res.TaskID+"/log", nil, &log)
+		if strings.Contains(fmt.Sprint(log.Lines), "pulling the image") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the create script never started")
+		}
+	}
+	var task model.Task
+	if st := e.api("POST", "/stagings/"+res.Staging.ID+"/cancel", nil, &task); st != 200 || task.ID != res.TaskID {
+		t.Fatalf("cancel: %d %+v", st, task)
+	}
+	d := e.state(res.Staging.ID, model.StagingFailure)
+	if !strings.Contains(d.Message, "canceled") {
+		t.Errorf("after the cancel the staging says %q", d.Message)
+	}
+	var body wire.ErrorBody
+	if st := e.api("POST", "/stagings/"+res.Staging.ID+"/cancel", nil, &body); st != http.StatusConflict || !strings.Contains(body.Error, "no action under way") {
+		t.Errorf("a second cancel: %d %q", st, body.Error)
+	}
+	if st := e.api("POST", "/stagings/"+res.Staging.ID+"/archive", nil, nil); st != 202 {
+		t.Errorf("archive after the cancel: %d", st)
+	}
+	e.state(res.Staging.ID, model.StagingArchived)
+}
