@@ -475,6 +475,58 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the release page does not show the package version:\n%s", rel)
 	}
 
+	// Stagings: the template set through its form (scripts that say ok),
+	// a staging created through the form; its page refreshes itself until
+	// the staging runs.
+	do("staging template",
+		chromedp.Navigate(s.url+"/projects"),
+		chromedp.Click(`//a[text()="web"]`),
+		chromedp.WaitVisible(`//h2[text()="Releases"]`),
+		chromedp.Click(`//nav[@aria-label="Project"]/a[text()="Stagings"]`),
+		chromedp.WaitVisible(`//h2[text()="No staging template yet"]`),
+		page("stagings-without-template"),
+		chromedp.Click(`//a[text()="set up the staging template"]`),
+		chromedp.WaitVisible(css("#script-create")),
+		chromedp.SendKeys(css("#script-create"), "echo ok"),
+		chromedp.SendKeys(css("#script-update"), "echo ok"),
+		chromedp.SendKeys(css("#script-archive"), "echo ok"),
+		chromedp.SendKeys(css("#script-cleanup"), "echo ok"),
+		chromedp.SendKeys(css("#script-info"), `echo "web,https://#{Staging.Name}.example.test/"`),
+		chromedp.SendKeys(css("#tpl-defaults"), "app.replicas=1"),
+		page("staging-template"),
+		chromedp.Submit(css("#script-create")),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Saved the staging template")]`),
+	)
+	var stagingPath, templatePath string
+	do("create a staging",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			var err error
+			templatePath, err = chromedp.Evaluate[string](`location.pathname`)(ctx, tg)
+			return err
+		}),
+		chromedp.Click(`//a[text()="stagings"]`),
+		chromedp.WaitVisible(css("#staging-name")),
+		chromedp.SendKeys(css("#staging-name"), "feature-a"),
+		chromedp.SendKeys(css("#staging-config"), "app.tag=ab12cd"),
+		page("stagings-new"),
+		chromedp.Submit(css("#staging-name")),
+		chromedp.WaitVisible(css("#staging-state")),
+		poll(`document.getElementById("staging-state") && document.getElementById("staging-state").textContent === "Running" && !document.querySelector("[data-busy]")`),
+		page("staging"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			var err error
+			stagingPath, err = chromedp.Evaluate[string](`location.pathname`)(ctx, tg)
+			return err
+		}),
+	)
+	if st := text("main"); !strings.Contains(st, "ab12cd") || !strings.Contains(st, "app.replicas") || !strings.Contains(st, "Promote to a release") {
+		t.Errorf("the staging's page:\n%s", st)
+	}
+	do("every staging", chromedp.Navigate(s.url+"/stagings"), chromedp.WaitVisible(`//a[text()="feature-a"]`), page("stagings"))
+	if list := text("table.list"); !strings.Contains(list, "Running") || !strings.Contains(list, "app.tag=ab12cd") {
+		t.Errorf("the stagings list:\n%s", list)
+	}
+
 	// A narrow window (a phone): pages fit its width; the dashboard's
 	// table scrolls within itself.
 	const overflowing = `(() => {
@@ -492,7 +544,7 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	if err := chromedp.Do(narrow, chromedp.Navigate("about:blank")); err != nil { // opens the tab, tied to narrow
 		t.Fatalf("open a narrow tab: %v", err)
 	}
-	for _, path := range []string{"/", "/projects", "/infrastructure", "/packages"} {
+	for _, path := range []string{"/", "/projects", "/infrastructure", "/packages", "/stagings", stagingPath, templatePath} {
 		stepCtx, cancel := context.WithTimeout(narrow, 30*time.Second)
 		err := chromedp.Do(stepCtx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.url+path), chromedp.WaitVisible(css("h1")))
 		var wide []string

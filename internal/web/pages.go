@@ -35,6 +35,7 @@ func (p *Portal) routes() {
 	p.projectOpsRoutes()
 	p.processRoutes()
 	p.subscriptionRoutes()
+	p.stagingRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
 			Error: errors.New("there is no page at " + r.URL.Path)})

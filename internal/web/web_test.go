@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,20 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["machinepolicy"] = policyData{Policy: model.MachinePolicy{ID: "MachinePolicies-2", Name: "Quick"},
 		Form:     policyForm{Name: "Quick", Interval: "soon", Script: "echo ok", WhenUnavailable: "skip", DeleteAfter: "0"},
 		Machines: []model.Machine{{ID: "Machines-1", Name: "web-01"}}}
+	tmpl := &model.StagingTemplate{ProjectID: "Projects-1", NamePattern: model.DefaultStagingNamePattern, TagKey: "app.tag", IdleExpiry: model.Duration{D: 72 * time.Hour},
+		Defaults: model.StagingConfig{App: map[string]string{"replicas": "1", "password": model.StagingMask}}, SensitiveKeys: []string{"app.password"}}
+	tag := "ab12cd"
+	running := model.Staging{ID: "Stagings-1", ProjectID: "Projects-1", Name: "feature-a", State: model.StagingRunning, UpdatedBy: "admin", UpdatedAt: now,
+		Links: []model.StagingLink{{Name: "web", URL: "https://feature-a.example.com"}}, Overrides: model.StagingOverrides{App: map[string]*string{"tag": &tag}},
+		ExpiresAt: &now}
+	pages["stagings"] = stagingsData{Project: &model.Project{ID: "Projects-1", Name: "web"}, Template: tmpl, Rows: []stagingRow{rowOf(running, "web")},
+		Defaults: configRows(*tmpl, model.StagingOverrides{}, tmpl.Defaults), Archived: 1}
+	pages["staging"] = stagingData{Staging: wire.StagingDetail{Staging: running, Effective: model.StagingConfig{App: map[string]string{"tag": tag, "replicas": "1", "password": model.StagingMask}},
+		Actions: []model.StagingActionRecord{{Action: model.StagingCreate, TaskID: "Tasks-1", By: "admin", At: now, State: model.TaskSuccess, Summary: "set app.tag"}}},
+		Project: model.Project{ID: "Projects-1", Name: "web"}, Template: *tmpl, HasTemplate: true, Tag: tag, Can: actionsFor(running, tag),
+		Config: configRows(*tmpl, running.Overrides, model.StagingConfig{App: map[string]string{"tag": tag, "replicas": "1", "password": model.StagingMask}})}
+	pages["stagingtemplate"] = stagingTemplateData{Project: model.Project{ID: "Projects-1", Name: "web"}, Exists: true, Form: templateFormOf(*tmpl),
+		Pools: []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default"}}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -204,5 +219,174 @@ func TestLocalPath(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("localPath(%q) = %q, %v; want %q", back, got, ok, want)
 		}
+	}
+}
+
+// The staging pages draw each state a staging can be in, offer only the
+// actions that state allows, and put refusals next to their fields.
+func TestStagingPagesRenderEachCase(t *testing.T) {
+	p, err := New(http.NotFoundHandler(), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	proj := model.Project{ID: "Projects-1", Name: "web"}
+	tmpl := model.StagingTemplate{ProjectID: proj.ID, NamePattern: model.DefaultStagingNamePattern, TagKey: "app.tag",
+		Defaults:      model.StagingConfig{App: map[string]string{"replicas": "1", "password": model.StagingMask}, Deployment: map[string]string{"cpu": "500m"}},
+		SensitiveKeys: []string{"app.password"}, ArchiveRetention: model.Duration{D: 336 * time.Hour}}
+	tag, secret := "ab12cd", model.StagingMask
+	effective := model.StagingConfig{App: map[string]string{"tag": tag, "password": model.StagingMask}, Deployment: map[string]string{"cpu": "500m"}}
+	running := model.Staging{ID: "Stagings-1", ProjectID: proj.ID, Name: "feature-a", State: model.StagingRunning, UpdatedBy: "admin", UpdatedAt: now,
+		Links:     []model.StagingLink{{Name: "web", URL: "https://feature-a.example.com"}},
+		Overrides: model.StagingOverrides{App: map[string]*string{"tag": &tag, "password": &secret, "replicas": nil}}}
+	busy := running
+	busy.State, busy.TaskID = model.StagingUpdatePending, "Tasks-2"
+	archived := running
+	archived.State, archived.ArchivedAt, archived.CleanupAt = model.StagingArchived, &now, &now
+	failed := running
+	failed.State, failed.Reason, failed.Message = model.StagingFailure, model.FailureAction, "the create script failed (exit 1):\nimage ab12cd not found"
+	never := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	running.KeepUntil = &never
+	detail := func(st model.Staging) stagingData {
+		return stagingData{Staging: wire.StagingDetail{Staging: st, Effective: effective,
+			Actions: []model.StagingActionRecord{{Action: model.StagingCreate, TaskID: "Tasks-1", By: "admin", At: now, State: model.TaskSuccess, Summary: "set app.tag"}}},
+			Project: proj, Template: tmpl, HasTemplate: true, Tag: tag, Can: actionsFor(st, tag), Config: configRows(tmpl, st.Overrides, effective),
+			Busy: st.TaskID != "", Keep: keepText(st.KeepUntil)}
+	}
+	refusedCreate := &apiError{Status: http.StatusBadRequest, Message: "staging feature-b configuration is invalid",
+		Details: []string{"config_check: tag bad-1 is not in the registry\ntry another"}}
+	refusedTemplate := &apiError{Status: http.StatusBadRequest, Message: "staging template is invalid",
+		Details: []string{"scripts.create: is required: the script that does create", `scriptTimeout: "soon" is not a duration`}}
+	actionForms := []string{`/update"`, `/keep"`, `/archive"`, `/restore"`, `/cleanup"`, `/delete"`, `/promote"`}
+	only := func(allowed ...string) (want, banned []string) {
+		for _, f := range actionForms {
+			if has := slices.Contains(allowed, f); has {
+				want = append(want, `action="/stagings/Stagings-1`+f)
+			} else {
+				banned = append(banned, `action="/stagings/Stagings-1`+f)
+			}
+		}
+		return want, banned
+	}
+	type tc struct {
+		name, page   string
+		err          error
+		data         any
+		want, banned []string
+	}
+	tests := []tc{
+		{"a project without a template", "stagings", nil, stagingsData{Project: &proj},
+			[]string{"No staging template yet", `href="/projects/Projects-1/staging-template"`, "Staging template edit permission"}, []string{`id="new-staging"`, "No stagings"}},
+		{"a project without stagings", "stagings", nil, stagingsData{Project: &proj, Template: &tmpl, Defaults: configRows(tmpl, model.StagingOverrides{}, tmpl.Defaults), Archived: 2},
+			[]string{"No stagings besides archived ones yet", `pulpo staging create NAME --project "web" --set app.tag=…`, `id="new-staging"`,
+				"<code>app.replicas=1</code>", "<code>app.password=sensitive: set</code>", "<code>deployment.cpu=500m</code>", `href="?archived=1"`, "Show archived stagings (2)"},
+			[]string{"<table"}},
+		{"a project's stagings", "stagings", nil, stagingsData{Project: &proj, Template: &tmpl, Rows: []stagingRow{rowOf(running, "web"), rowOf(archived, "web")}, ShowArchived: true, Archived: 1},
+			[]string{`href="/stagings/Stagings-1"`, `<a href="https://feature-a.example.com" target="_blank" rel="noopener">web</a>`, "staging-running", ">Running<",
+				"<code>app.password (sensitive)</code>", "<code>app.replicas removed</code>", "<code>app.tag=ab12cd</code>", "kept: never expires", "Hide archived", ">Archived<", "cleanup 2"},
+			[]string{`<th scope="col">Project</th>`}},
+		{"every project's stagings", "stagings", nil, stagingsData{Rows: []stagingRow{rowOf(busy, "web")}},
+			[]string{"<h1>Stagings</h1>", `<th scope="col">Project</th>`, `href="/projects/Projects-1/stagings"`, "Updating…", `href="/tasks/Tasks-2"`},
+			[]string{`id="new-staging"`, "No staging template"}},
+		{"a refused create", "stagings", refusedCreate, stagingsData{Project: &proj, Template: &tmpl, Form: stagingCreateForm{Name: "feature-b", Config: "app.tag=bad-1"},
+			Redacted: []string{"app.password"}},
+			[]string{`<pre class="script field-error" aria-label="What the config check said">tag bad-1 is not in the registry` + "\ntry another</pre>", `value="feature-b"`,
+				"\napp.tag=bad-1</textarea>", "type app.password again"}, nil},
+	}
+	want, banned := only(`/update"`, `/keep"`, `/archive"`, `/promote"`)
+	tests = append(tests, tc{"a running staging", "staging", nil, detail(running),
+		append(want, `<span class="badge staging-running" id="staging-state" role="status">Running</span>`, "<strong>overridden</strong>", "<strong>set here</strong>",
+			"<strong>removed here</strong>", `<span class="badge">sensitive: set</span>`, `name="reset" value="app.tag"`, `href="/tasks/Tasks-1"`, "never expires",
+			`target="_blank" rel="noopener"`),
+		append(banned, "data-busy", "Watch the log", model.StagingMask+"</code>")})
+	want, banned = only()
+	tests = append(tests, tc{"a busy staging", "staging", nil, detail(busy),
+		append(want, "data-busy", `<a href="/tasks/Tasks-2" class="button small">Watch the log</a>`, "Updating…"), banned})
+	want, banned = only(`/restore"`, `/cleanup"`, `/delete"`)
+	tests = append(tests, tc{"an archived staging", "staging", nil, detail(archived),
+		append(want, ">Archived<", `name="confirm" value="yes" required`, "then the create script", "Cleaned up</dt><dd>at "), append(banned, "data-busy")})
+	want, banned = only(`/update"`, `/keep"`, `/archive"`, `/delete"`)
+	tests = append(tests, tc{"a failed staging", "staging", refusedCreate, func() stagingData {
+		d := detail(failed)
+		d.Failed, d.Update = "update", stagingUpdateForm{Set: "app.tag=bad-1", Reset: []string{"app.tag"}}
+		return d
+	}(),
+		append(want, "Failed: a script failed", `<pre class="script message" aria-label="What the scripts said">the create script failed (exit 1):`+"\nimage ab12cd not found</pre>",
+			`tag bad-1 is not in the registry`, `name="reset" value="app.tag" checked`, "\napp.tag=bad-1</textarea>"), banned})
+	tests = append(tests,
+		tc{"a new template", "stagingtemplate", nil, stagingTemplateData{Project: proj, Form: newTemplateForm},
+			[]string{"has no staging template yet", `name="scriptTimeout" value="30m"`, `name="archiveRetention" value="336h"`, `name="checkInterval" value="15s"`,
+				`<option value="pulpo" selected>`, `--project-name P --base-domain D --namespace N --name NAME`, "0 healthy, 2 partly available, 3 tag mismatch",
+				`<label for="script-configCheck">Config check</label>`, `<label for="script-create">Create (required)</label>`},
+			[]string{"field-error"}},
+		tc{"a refused template", "stagingtemplate", refusedTemplate, stagingTemplateData{Project: proj, Exists: true,
+			Form:  templateForm{ScriptTimeout: "soon", Defaults: "app.password=" + model.StagingMask + "\n", Arguments: "octopod", WorkerPoolID: "WorkerPools-2", Version: 3},
+			Pools: []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default"}, {ID: "WorkerPools-2", Name: "Linux"}}},
+			[]string{`<span class="field-error">is required: the script that does create</span>`, `<span class="field-error">&#34;soon&#34; is not a duration</span>`,
+				`name="version" value="3"`, `<option value="octopod" selected>`, `<option value="WorkerPools-2" selected>`, "\napp.password=********\n</textarea>"},
+			[]string{"has no staging template yet", "as it is now"}},
+		tc{"a template changed meanwhile", "stagingtemplate", &apiError{Status: http.StatusConflict, Message: "the staging template changed since you read it"},
+			stagingTemplateData{Project: proj, Exists: true, Form: templateFormOf(tmpl)},
+			[]string{"Open the template as it is now"}, nil},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := p.pages[tt.page].Execute(&b, &view{Title: tt.name, User: &model.User{Username: "admin"}, CSRF: "token", Error: tt.err, Data: tt.data}); err != nil {
+				t.Fatal(err)
+			}
+			html := b.String()
+			for _, w := range tt.want {
+				if !strings.Contains(html, w) {
+					t.Errorf("the page lacks %q", w)
+				}
+			}
+			for _, w := range tt.banned {
+				if strings.Contains(html, w) {
+					t.Errorf("the page has %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestStagingFormParsing(t *testing.T) {
+	set, problems := parseConfigLines("config", "app.tag=ab12cd\r\n\r\n# a comment\nreplicas = 2\ndeployment.url=http://x/?a=b\nnonsense\napp.tag=again\nempty=")
+	if set["app.tag"] != "ab12cd" || set["replicas"] != "2" || set["deployment.url"] != "http://x/?a=b" || set["empty"] != "" || len(set) != 4 {
+		t.Errorf("read %v", set)
+	}
+	if len(problems) != 2 || !strings.HasPrefix(problems[0], `config: line 6, "nonsense", is not KEY=VALUE`) || !strings.Contains(problems[1], "line 7 gives app.tag a second time") {
+		t.Errorf("problems %q", problems)
+	}
+	if keys := splitKeys("app.a, deployment.b\napp.c  d"); strings.Join(keys, "|") != "app.a|deployment.b|app.c|d" {
+		t.Errorf("keys %q", keys)
+	}
+	tmpl := &model.StagingTemplate{SensitiveKeys: []string{"app.password"}}
+	kept, dropped := withoutSensitive(tmpl, "app.tag=x\r\npassword=s3cret\napp.password=again")
+	if kept != "app.tag=x" || strings.Join(dropped, ",") != "password,app.password" {
+		t.Errorf("without sensitive: %q %q", kept, dropped)
+	}
+
+	form := templateFormOf(model.StagingTemplate{Scripts: model.StagingScripts{Create: "echo ok"}, ScriptTimeout: model.Duration{D: 90 * time.Second},
+		Defaults: model.StagingConfig{App: map[string]string{"tag": "latest"}, Deployment: map[string]string{"replicas": "1"}}, SensitiveKeys: []string{"app.a", "deployment.b"}, Version: 4})
+	if form.Defaults != "app.tag=latest\ndeployment.replicas=1\n" || form.SensitiveKeys != "app.a, deployment.b" || form.ScriptTimeout != "1m30s" {
+		t.Errorf("form %+v", form)
+	}
+	var back model.StagingTemplate
+	if err := form.into(&back); err != nil || back.Defaults.App["tag"] != "latest" || back.Defaults.Deployment["replicas"] != "1" || back.Version != 4 ||
+		back.ScriptTimeout.D != 90*time.Second || len(back.SensitiveKeys) != 2 {
+		t.Errorf("back: %v %+v", err, back)
+	}
+	// What does not read is refused with the template's own problems, once
+	// each.
+	form.ScriptTimeout, form.Defaults = "soon", "tag=a\napp.tag=b\nno pair"
+	err := form.into(&back)
+	for field, want := range map[string]string{"scriptTimeout": `"soon" is not a duration`, "defaults": "is given twice", "scripts.update": "is required"} {
+		if got := strings.Join(errorsUnder(err, field), " | "); !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want %q", field, got, want)
+		}
+	}
+	if n := len(errorsUnder(err, "scriptTimeout")); n != 1 {
+		t.Errorf("scriptTimeout reported %d times", n)
 	}
 }

@@ -145,9 +145,24 @@ function showFieldsForKind() {
   show();
 }
 
+// reloadWhileBusy draws a staging's page again every 2 s while an action
+// runs or a check is awaited (the page marks itself data-busy), unless
+// the visitor has started typing into one of its forms. Without this
+// script, reloading the page shows the same.
+function reloadWhileBusy() {
+  if (!document.querySelector("[data-busy]")) return;
+  let typing = false;
+  document.addEventListener("input", () => { typing = true; });
+  document.addEventListener("focusin", (ev) => {
+    if (ev.target.matches("input, textarea, select")) typing = true;
+  });
+  setTimeout(() => { if (!typing) window.location.reload(); }, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   refreshGrid();
   showFieldsForKind();
   followTask();
   uploadWithProgress();
+  reloadWhileBusy();
 });
