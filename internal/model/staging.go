@@ -136,12 +136,14 @@ type StagingTemplate struct {
 
 // Defaults for a staging template.
 const (
-	DefaultStagingNamePattern    = `^[a-z][a-z0-9-]{1,39}$`
-	DefaultStagingScriptTimeout  = 30 * time.Minute
-	DefaultStagingStatusTimeout  = 10 * time.Minute
-	DefaultStagingCheckInterval  = 15 * time.Second
+	DefaultStagingNamePattern   = `^[a-z][a-z0-9-]{1,39}$`
+	DefaultStagingScriptTimeout = 30 * time.Minute
+	DefaultStagingStatusTimeout = 10 * time.Minute
+	DefaultStagingCheckInterval = 15 * time.Second
+	DefaultStagingTagKey        = "app.tag"
+	// DefaultStagingArchiveRetain is what new templates are offered (0,
+	// the value when left out, keeps archives for good).
 	DefaultStagingArchiveRetain  = 14 * 24 * time.Hour
-	DefaultStagingTagKey         = "app.tag"
 	MinStagingCheckInterval      = time.Second
 	stagingConfigKeyPatternText  = `^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$`
 	maxStagingConfigValue        = 64 << 10

@@ -85,7 +85,7 @@ body=$(curl -fsS "http://127.0.0.1:$(cat "$DIR/port")/") || exit 1
 [ "$body" = "tag $TAG" ] || exit 3`,
 			Archive:      stagingArgs + `kill "$(cat "$DIR/pid")"; echo "stopped $NAME"`,
 			ArchiveCheck: stagingArgs + `! curl -fsS "http://127.0.0.1:$(cat "$DIR/port")/" >/dev/null 2>&1`,
-			Restore:      stagingArgs + stagingStart,
+			Restore:      stagingArgs + `echo "password length ${#PASSWORD}"` + stagingStart,
 			Cleanup: stagingArgs + `
 if [ -e "$STATE/fail-cleanup" ]; then echo "the volume is still attached"; exit 1; fi
 rm -rf "$DIR"; echo "removed $NAME"`,
@@ -230,7 +230,8 @@ func aStagingsLife(t *testing.T, e *stagingEnv) {
 	// While an update runs, a second action is refused with a clear 409.
 	os.WriteFile(filepath.Join(state, "hold"), nil, 0o644)
 	var upd wire.StagingResult
-	if st := e.api("POST", "/stagings/"+created.Staging.ID+"/update", wire.StagingRequest{Set: map[string]string{"tag": "ef34gh"}}, &upd); st != 202 {
+	// The mask sent back (as a form that shows it would) keeps the secret.
+	if st := e.api("POST", "/stagings/"+created.Staging.ID+"/update", wire.StagingRequest{Set: map[string]string{"tag": "ef34gh", "app.password": model.StagingMask}}, &upd); st != 202 {
 		t.Fatalf("update: %d", st)
 	}
 	var busy wire.ErrorBody
@@ -263,6 +264,11 @@ func aStagingsLife(t *testing.T, e *stagingEnv) {
 	d = e.state(created.Staging.ID, model.StagingRunning)
 	if body, _ := get(t, d.Links[0].URL); body != "tag ef34gh" {
 		t.Errorf("the restored staging says %q", body)
+	}
+	log = wire.TaskLog{}
+	e.api("GET", "/tasks/"+d.Actions[0].TaskID+"/log", nil, &log)
+	if !strings.Contains(fmt.Sprint(log.Lines), "password length 10") {
+		t.Errorf("the restore did not get the stored password back:\n%v", log.Lines)
 	}
 
 	// Idle for longer than the template allows: archived by Pulpo itself;
@@ -501,5 +507,29 @@ func TestAStagingsActionCanBeCanceled(t *testing.T) {
 	if st := e.api("POST", "/stagings/"+res.Staging.ID+"/archive", nil, nil); st != 202 {
 		t.Errorf("archive after the cancel: %d", st)
 	}
+	e.state(res.Staging.ID, model.StagingArchived)
+}
+
+// A failed action stays on show even when what it left behind answers its
+// check: the next successful action clears it.
+func TestAFailedActionIsNotHiddenByAPassingCheck(t *testing.T) {
+	e := startStagings(t)
+	state := t.TempDir()
+	tmpl := stagingTemplate(state)
+	tmpl.Scripts.Create = stagingArgs + stagingStart + `echo "the migration failed"; exit 1`
+	p := e.project("shop", tmpl)
+	var res wire.StagingResult
+	e.api("POST", "/stagings", wire.StagingRequest{ProjectID: p.ID, Name: "feature-f", Set: map[string]string{"tag": "f1"}}, &res)
+	d := e.waitFor(res.Staging.ID, "checked while failed", func(d wire.StagingDetail) bool {
+		return d.State == model.StagingFailure && d.LastCheckCode != nil && *d.LastCheckCode == 0
+	})
+	if d.Reason != model.FailureAction || !strings.Contains(d.Message, "the migration failed") {
+		t.Errorf("the failed create: %s %q", d.Reason, d.Message)
+	}
+	e.api("POST", "/stagings/"+res.Staging.ID+"/update", wire.StagingRequest{Set: map[string]string{"tag": "f2"}}, nil)
+	if d = e.state(res.Staging.ID, model.StagingRunning); d.Message != "" {
+		t.Errorf("a successful update left the message %q", d.Message)
+	}
+	e.api("POST", "/stagings/"+res.Staging.ID+"/archive", nil, nil)
 	e.state(res.Staging.ID, model.StagingArchived)
 }

@@ -34,14 +34,32 @@ func (s *Service) load(ctx context.Context, projectID string) (model.Project, mo
 	return p, t, err
 }
 
-// sealChange seals the values of sensitive keys a change sets.
+// sealChange seals the values of sensitive keys a change sets. The mask
+// sent back keeps the stored value, and a value equal to its default
+// becomes a reset, so secrets too are stored only as differences.
 func sealChange(q *store.Queries, t model.StagingTemplate, c model.StagingChange) (model.StagingChange, error) {
 	out := c
 	out.Set = maps.Clone(c.Set)
+	out.Reset = slices.Clone(c.Reset)
 	for full, v := range out.Set {
 		level, key, err := model.SplitStagingKey(full)
 		if err != nil || !t.IsSensitive(level, key) {
 			continue
+		}
+		if v == model.StagingMask {
+			delete(out.Set, full)
+			continue
+		}
+		defaults := t.Defaults.App
+		if level == "deployment" {
+			defaults = t.Defaults.Deployment
+		}
+		if sealed, ok := defaults[key]; ok {
+			if plain, err := q.OpenSealed(sealed); err == nil && plain == v {
+				delete(out.Set, full)
+				out.Reset = append(out.Reset, full)
+				continue
+			}
 		}
 		if out.Set[full], err = q.Seal(v); err != nil {
 			return out, err
@@ -259,6 +277,7 @@ func (s *Service) Update(ctx context.Context, id string, change model.StagingCha
 // Upsert creates the staging, or updates it (restoring it with the new
 // configuration when archived): one idempotent call for CI.
 func (s *Service) Upsert(ctx context.Context, projectID, name string, change model.StagingChange, keepUntil *time.Time, by string) (Result, error) {
+	name = strings.TrimSpace(name)
 	st, err := s.cfg.Store.Read().GetStagingByName(ctx, projectID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.Create(ctx, projectID, name, change, keepUntil, by)

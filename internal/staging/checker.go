@@ -155,6 +155,9 @@ func (s *Service) check(ctx context.Context, t model.StagingTemplate, st model.S
 			next, cur.ArchivedAt = model.StagingArchived, &now
 		case cur.State == model.StagingArchivePending:
 			// still archiving
+		case code == 0 && cur.State == model.StagingFailure && cur.Reason == model.FailureAction:
+			// A failed action stays visible until the next one succeeds,
+			// even when what it left behind answers.
 		case code == 0 && cur.State != model.StagingRunning:
 			next = model.StagingRunning
 			cur.Reason, cur.Message = "", ""
