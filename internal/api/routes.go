@@ -507,19 +507,7 @@ func (a *API) releaseRoutes() {
 				// A key names a child project (id or name), or a step: all are tried.
 				rel.Children = append(rel.Children, model.ReleaseChild{ProjectID: key, StepName: key, Version: version})
 			}
-			auto, err := a.Engine.CreateRelease(r.Context(), &rel)
-			if err != nil {
-				return err
-			}
-			if auto == nil {
-				auto = []model.Deployment{}
-			}
-			rec := audited(r)
-			rec.Action, rec.ObjectType, rec.ObjectID, rec.ObjectName, rec.ProjectID = model.AuditCreate, "release", rel.ID, rel.Version, rel.ProjectID
-			rec.Summary = "created release " + rel.Version
-			w.Header().Set("Location", Prefix+"/releases/"+rel.ID)
-			writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: redactRelease(rel), AutomaticDeployments: auto})
-			return nil
+			return a.createRelease(w, r, rel, "created release ")
 		}})
 	a.add(route{method: "GET", path: Prefix + "/releases/{id}", tag: "releases", perm: model.ReleaseView, scope: a.pathRelease, summary: "Get a release with its snapshot", response: model.Release{},
 		h: func(w http.ResponseWriter, r *http.Request) error {
@@ -552,6 +540,25 @@ func (a *API) releaseRoutes() {
 			writeJSON(w, http.StatusOK, p)
 			return nil
 		}})
+}
+
+// createRelease creates a release and answers with it and the
+// deployments its lifecycle started by itself; the audit summary is the
+// given text and the release's version (known once it is created).
+func (a *API) createRelease(w http.ResponseWriter, r *http.Request, rel model.Release, summary string) error {
+	auto, err := a.Engine.CreateRelease(r.Context(), &rel)
+	if err != nil {
+		return err
+	}
+	if auto == nil {
+		auto = []model.Deployment{}
+	}
+	rec := audited(r)
+	rec.Action, rec.ObjectType, rec.ObjectID, rec.ObjectName, rec.ProjectID = model.AuditCreate, "release", rel.ID, rel.Version, rel.ProjectID
+	rec.Summary = summary + rel.Version
+	w.Header().Set("Location", Prefix+"/releases/"+rel.ID)
+	writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: redactRelease(rel), AutomaticDeployments: auto})
+	return nil
 }
 
 func (a *API) listReleases(w http.ResponseWriter, r *http.Request, projectID string) error {

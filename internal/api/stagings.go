@@ -345,18 +345,6 @@ func (a *API) stagingRoutes() {
 					rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: id, Version: tag})
 				}
 			}
-			auto, err := a.Engine.CreateRelease(r.Context(), &rel)
-			if err != nil {
-				return err
-			}
-			if auto == nil {
-				auto = []model.Deployment{}
-			}
-			rec := audited(r)
-			rec.Action, rec.ObjectType, rec.ObjectID, rec.ObjectName, rec.ProjectID = model.AuditCreate, "release", rel.ID, rel.Version, rel.ProjectID
-			rec.Summary = "promoted staging " + st.Name + " to release " + rel.Version
-			w.Header().Set("Location", Prefix+"/releases/"+rel.ID)
-			writeJSON(w, http.StatusCreated, wire.CreateReleaseResponse{Release: redactRelease(rel), AutomaticDeployments: auto})
-			return nil
+			return a.createRelease(w, r, rel, "promoted staging "+st.Name+" to release ")
 		}})
 }
