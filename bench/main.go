@@ -68,6 +68,16 @@ type Result struct {
 	// Memory, for the fan-out scenario.
 	ServerPeakMiB float64 `json:"serverPeakMiB,omitempty"`
 	AgentIdleMiB  float64 `json:"agentIdleMiB,omitempty"`
+	// Comparison with the tools people use instead: rows of one Compare
+	// group measure the same work; Tool says who did it ("pulpo" or a
+	// peer such as "ansible (default)", "rsync+ssh"), and the comparison
+	// table gives each peer's ratio to Pulpo's median.
+	Compare string `json:"compare,omitempty"`
+	Tool    string `json:"tool,omitempty"`
+	// BytesOnWire is what crossed the network per run, where measured.
+	BytesOnWire int64 `json:"bytesOnWire,omitempty"`
+	// Note says what limits the figure or how it was taken.
+	Note string `json:"note,omitempty"`
 }
 
 func main() {
@@ -164,6 +174,7 @@ func main() {
 		fmt.Fprintf(w, "%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Database, r.Scenario, r.Runs, r.MinMs, r.MedianMs, r.P90Ms, r.P99Ms, r.MaxMs, per)
 	}
 	w.Flush()
+	printComparisons(os.Stdout, results)
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(results, "", "  ")
 		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {

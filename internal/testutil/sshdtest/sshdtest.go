@@ -41,6 +41,9 @@ type Server struct {
 	// it. Like a stock server it also has an ECDSA host key, which clients
 	// that prefer ECDSA (the Go library by default) would be shown instead.
 	HostKeyFingerprint string
+	// HostPublicKey is that ed25519 host key in authorized_keys form
+	// ("ssh-ed25519 AAAA…"), for a known_hosts line.
+	HostPublicKey string
 
 	sshd    string
 	dir     string
@@ -210,6 +213,7 @@ func (s *Server) writeHostKeys() error {
 		return err
 	}
 	s.HostKeyFingerprint = ssh.FingerprintSHA256(sshPub)
+	s.HostPublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 	ecdsaKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
