@@ -40,12 +40,6 @@ func (p *Portal) stagingRoutes() {
 	m.HandleFunc("POST /stagings/{id}/promote", p.promoteStaging)
 }
 
-func init() {
-	funcs["stagingLabel"] = stagingLabel
-	funcs["stagingClass"] = func(s model.StagingState) string { return "staging-" + strings.ToLower(string(s)) }
-	funcs["statusOf"] = statusOf
-}
-
 // stagingLabel is a staging's state as people read it.
 func stagingLabel(st model.Staging) string {
 	switch st.State {

@@ -81,6 +81,9 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var funcs = template.FuncMap{
+	"stagingLabel": stagingLabel,
+	"stagingClass": func(s model.StagingState) string { return "staging-" + strings.ToLower(string(s)) },
+	"statusOf":     statusOf,
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
