@@ -20,6 +20,11 @@
 //     tasks queued one every 5 ms (queued→running latency), on SQLite with
 //     one node and on PostgreSQL with two.
 //
+//   - many agents: 200 polling agent processes and 3,000 simulated ones
+//     (the agent package run in the bench, each with its own certificate):
+//     the idle server's memory, CPU and memory per connection, the time for
+//     all to reconnect after a server restart, and a health check of all.
+//
 // The first two run on embedded SQLite and on a throwaway PostgreSQL
 // cluster; the target scenarios run a real server process and real agent
 // processes on SQLite.
@@ -68,6 +73,11 @@ type Result struct {
 	// Memory, for the fan-out scenario.
 	ServerPeakMiB float64 `json:"serverPeakMiB,omitempty"`
 	AgentIdleMiB  float64 `json:"agentIdleMiB,omitempty"`
+	// The server idle with many agents connected: RSS, CPU (% of one
+	// core) and RSS per idle connection.
+	ServerRSSMiB     float64 `json:"serverRSSMiB,omitempty"`
+	ServerCPUPercent float64 `json:"serverCPUPercent,omitempty"`
+	PerConnectionKiB float64 `json:"perConnectionKiB,omitempty"`
 	// Comparison with the tools people use instead: rows of one Compare
 	// group measure the same work; Tool says who did it ("pulpo" or a
 	// peer such as "ansible (default)", "rsync+ssh"), and the comparison
@@ -91,8 +101,14 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
-	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal (default all)")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal, many-agents (default all)")
 	queueTasks := flag.Int("queue-tasks", 5000, "trivial tasks in the queue burst")
+	manyOpts := manyAgentsOptions{}
+	flag.IntVar(&manyOpts.Processes, "many-processes", 200, "many-agents: polling agent processes")
+	flag.IntVar(&manyOpts.Simulated, "many-simulated", 3000, "many-agents: simulated polling agents in the bench process")
+	flag.DurationVar(&manyOpts.Idle, "many-idle", time.Minute, "many-agents: window the idle server's CPU is measured over")
+	flag.IntVar(&manyOpts.Restarts, "many-restarts", 3, "many-agents: server restarts to time reconnection over")
+	flag.IntVar(&manyOpts.HealthWorkers, "many-health-workers", 16, "many-agents: health checks in flight in the concurrent check-all")
 	flag.Parse()
 	run := func(group string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), group)
@@ -144,6 +160,14 @@ func main() {
 		rs, err := packageScenarios(ctx, 10)
 		if err != nil {
 			fail("packages: %v", err)
+		}
+		results = append(results, rs...)
+	}
+
+	if !*skipTargets && run("many-agents") {
+		rs, err := manyAgents(ctx, manyOpts)
+		if err != nil {
+			fail("many agents: %v", err)
 		}
 		results = append(results, rs...)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -229,9 +230,21 @@ func ServeListening(ctx context.Context, ln net.Listener, id *Identity, trusted 
 	}
 }
 
-// Backoff is the polling agent's reconnect schedule.
+// Backoff is the polling agent's reconnect schedule: Initial after a
+// connection ends, doubling up to Max while dials fail. Each wait is drawn
+// from its upper half (jittered), so the agents of a server that restarted,
+// which all lost it at the same moment, come back spread out rather than in
+// one burst of handshakes, and sooner on average.
 type Backoff struct {
 	Initial, Max time.Duration
+}
+
+// jittered draws a wait from [d/2, d].
+func jittered(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d - rand.N(d/2)
 }
 
 // PollServer is a polling agent: it dials the server at addr (pinning its
@@ -272,7 +285,7 @@ func PollServer(ctx context.Context, addr string, id *Identity, serverThumbprint
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-time.After(jittered(wait)):
 		}
 		if err != nil {
 			wait = min(wait*2, b.Max)

@@ -41,6 +41,11 @@ type Config struct {
 // nodes' addresses again (nodes come and go).
 const tellServersEvery = 30 * time.Second
 
+// addressesFor is how long the nodes' polling addresses, once read, are
+// what every agent is told: thousands of agents connecting at once (after a
+// restart) or told every 30 s must not each cost database queries.
+const addressesFor = 5 * time.Second
+
 // SSHDialer makes a target for an SSH machine with its opened credentials.
 type SSHDialer interface {
 	Target(m model.Machine, creds model.SSHCredentials) (t contract.Target, closer interface{ Close() error }, err error)
@@ -55,6 +60,10 @@ type Manager struct {
 	arrived   chan struct{}          // closed and replaced when a polling agent connects
 	listening map[string]*listenEntry
 	ssh       map[string]*sshEntry
+
+	addrMu  sync.Mutex
+	addrs   []string
+	addrsAt time.Time // when addrs were read; zero when never
 }
 
 type listenEntry struct {
@@ -136,43 +145,60 @@ func (m *Manager) pollingConnected(c *comms.Conn) {
 		old.Close() // the agent reconnected; its old connection is dead or dying
 	}
 	m.cfg.Logger.Info("polling agent connected", "thumbprint", c.Peer)
-	if m.cfg.PollingAddresses != nil {
-		go m.tellServers(c)
-	}
-	go func() {
-		<-c.Closed()
-		m.mu.Lock()
-		if m.polling[c.Peer] == c {
-			delete(m.polling, c.Peer)
-		}
-		m.mu.Unlock()
-		m.cfg.Logger.Info("polling agent disconnected", "thumbprint", c.Peer)
-	}()
+	go m.watchPolling(c)
 }
 
-// tellServers keeps a polling agent told of every node to connect to.
+// watchPolling is the one goroutine a polling connection has here (idle
+// connections are what a server with thousands of agents holds, and each
+// goroutine's stack is a few KiB): it keeps the agent told of the nodes,
+// and forgets the connection when it ends.
+func (m *Manager) watchPolling(c *comms.Conn) {
+	if m.cfg.PollingAddresses != nil {
+		m.tellServers(c)
+	} else {
+		<-c.Closed()
+	}
+	m.mu.Lock()
+	if m.polling[c.Peer] == c {
+		delete(m.polling, c.Peer)
+	}
+	m.mu.Unlock()
+	m.cfg.Logger.Info("polling agent disconnected", "thumbprint", c.Peer)
+}
+
+// tellServers keeps a polling agent told of every node to connect to,
+// until its connection ends (which also ends a call in flight on it).
 func (m *Manager) tellServers(c *comms.Conn) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-c.Closed(); cancel() }()
 	for {
-		addrs := m.cfg.PollingAddresses(ctx)
-		if len(addrs) > 0 {
-			callCtx, stop := context.WithTimeout(ctx, 30*time.Second)
-			err := c.Call(callCtx, agentrpc.MethodServers, agentrpc.ServersRequest{Addresses: addrs}, nil, nil)
-			stop()
-			if err != nil && ctx.Err() == nil {
+		ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+		if addrs := m.pollingAddresses(ctx); len(addrs) > 0 && !c.IsClosed() {
+			err := c.Call(ctx, agentrpc.MethodServers, agentrpc.ServersRequest{Addresses: addrs}, nil, nil)
+			if err != nil && !c.IsClosed() {
 				// Agents of older builds do not know the call; they keep
 				// polling the node they were given.
 				m.cfg.Logger.Debug("tell polling agent the nodes", "thumbprint", c.Peer, "error", err)
 			}
 		}
+		stop()
+		t := time.NewTimer(tellServersEvery)
 		select {
-		case <-ctx.Done():
+		case <-c.Closed():
+			t.Stop()
 			return
-		case <-time.After(tellServersEvery):
+		case <-t.C:
 		}
 	}
+}
+
+// pollingAddresses are the live nodes' polling addresses, read at most
+// once every addressesFor.
+func (m *Manager) pollingAddresses(ctx context.Context) []string {
+	m.addrMu.Lock()
+	defer m.addrMu.Unlock()
+	if m.addrsAt.IsZero() || time.Since(m.addrsAt) >= addressesFor {
+		m.addrs, m.addrsAt = m.cfg.PollingAddresses(ctx), time.Now()
+	}
+	return m.addrs
 }
 
 // pollingConn waits for the agent's connection, which it opens itself.

@@ -1,0 +1,147 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
+	"github.com/pulpo-deploy/pulpo/internal/comms"
+)
+
+// pollingGoroutines counts the goroutines running this package's code.
+func pollingGoroutines() int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("internal/targets.(*Manager)")) {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A server with thousands of polling agents holds thousands of idle
+// connections: each costs the manager one goroutine, which tells the agent
+// the nodes and forgets the connection when it ends.
+func TestAPollingConnectionCostsOneGoroutine(t *testing.T) {
+	for _, tell := range []bool{true, false} {
+		name := map[bool]string{true: "telling the nodes", false: "no nodes to tell"}[tell]
+		t.Run(name, func(t *testing.T) {
+			server, err := comms.NewIdentity("server")
+			if err != nil {
+				t.Fatal(err)
+			}
+			logger := slog.New(slog.DiscardHandler)
+			cfg := Config{Identity: server, Logger: logger}
+			var lookups atomic.Int64
+			if tell {
+				cfg.PollingAddresses = func(context.Context) []string {
+					lookups.Add(1)
+					return []string{"127.0.0.1:10943", "127.0.0.1:10944"}
+				}
+			}
+			m := New(cfg)
+			defer m.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := m.PollingListener()
+			l.Trusted = func(string) bool { return true } // no store here
+			go l.Serve(ctx, ln)
+
+			const agents = 8
+			var told atomic.Int64
+			stops := make([]context.CancelFunc, agents)
+			for i := range agents {
+				id, err := comms.NewIdentity("agent")
+				if err != nil {
+					t.Fatal(err)
+				}
+				mux := comms.NewMux()
+				mux.Handle(agentrpc.MethodServers, func(_ context.Context, c *comms.ServerCall) (any, error) {
+					var req agentrpc.ServersRequest
+					if err := c.Decode(&req); err != nil || len(req.Addresses) != 2 {
+						t.Errorf("told %+v, %v", req, err)
+					}
+					told.Add(1)
+					return struct{}{}, nil
+				})
+				actx, stop := context.WithCancel(ctx)
+				stops[i] = stop
+				go comms.PollServer(actx, ln.Addr().String(), id, server.Thumbprint, mux, comms.NewSessions(),
+					comms.Backoff{Initial: 10 * time.Millisecond}, logger, nil)
+			}
+			connected := func() int {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				return len(m.polling)
+			}
+			waitFor(t, "every agent to connect", func() bool { return connected() == agents })
+			if tell {
+				waitFor(t, "every agent to be told the nodes", func() bool { return told.Load() == agents })
+			}
+			waitFor(t, "one goroutine per connection", func() bool { return pollingGoroutines() == agents })
+
+			// An agent that goes is forgotten, and its goroutine ends.
+			stops[0]()
+			waitFor(t, "the agent's connection to be forgotten", func() bool { return connected() == agents-1 })
+			waitFor(t, "its goroutine to end", func() bool { return pollingGoroutines() == agents-1 })
+			if got := pollingGoroutines(); got != agents-1 {
+				t.Errorf("%d goroutines for %d connections", got, agents-1)
+			}
+			for _, stop := range stops {
+				stop()
+			}
+			waitFor(t, "every connection to be forgotten", func() bool { return connected() == 0 && pollingGoroutines() == 0 })
+			if strings.Contains(name, "telling") && told.Load() < agents {
+				t.Errorf("told %d agents", told.Load())
+			}
+			// Agents connecting together share one reading of the nodes.
+			if got := lookups.Load(); tell && got != 1 {
+				t.Errorf("the nodes' addresses were read %d times for %d agents", got, agents)
+			}
+		})
+	}
+}
+
+// The nodes' addresses are read again once the last reading is stale, so a
+// node that joins is told to agents within addressesFor of the 30 s round.
+func TestNodesAddressesAreReadAgainWhenStale(t *testing.T) {
+	nodes := []string{"a:10943"}
+	reads := 0
+	m := New(Config{PollingAddresses: func(context.Context) []string { reads++; return nodes }})
+	ctx := context.Background()
+	if got := m.pollingAddresses(ctx); len(got) != 1 || reads != 1 {
+		t.Fatalf("got %v after %d reads", got, reads)
+	}
+	nodes = []string{"a:10943", "b:10943"}
+	if got := m.pollingAddresses(ctx); len(got) != 1 || reads != 1 {
+		t.Fatalf("a fresh reading was not reused: %v after %d reads", got, reads)
+	}
+	m.addrsAt = time.Now().Add(-addressesFor)
+	if got := m.pollingAddresses(ctx); len(got) != 2 || reads != 2 {
+		t.Fatalf("a stale reading was reused: %v after %d reads", got, reads)
+	}
+}
