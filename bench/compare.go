@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
 // printComparisons prints, for each Compare group, every tool's median and
-// spread and the ratio of Pulpo's median to it (below 1: Pulpo is faster).
+// spread and the ratio of Pulpo's median (the reference row's) to it
+// (below 1: Pulpo is faster).
 func printComparisons(out io.Writer, results []Result) {
 	var groups []string
 	byGroup := map[string][]Result{}
@@ -27,16 +29,11 @@ func printComparisons(out io.Writer, results []Result) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "work\ttool\truns\tmedian ms\tmin–max ms\tbytes on wire\tPulpo ÷ tool\tnote")
 	for _, g := range groups {
-		var pulpo *Result
+		pulpo := referenceRow(byGroup[g])
 		for i, r := range byGroup[g] {
-			if r.Tool == "pulpo" {
-				pulpo = &byGroup[g][i]
-			}
-		}
-		for _, r := range byGroup[g] {
 			ratio := ""
-			if pulpo != nil && r.Tool != "pulpo" && r.MedianMs > 0 {
-				ratio = fmt.Sprintf("%.2f", pulpo.MedianMs/r.MedianMs)
+			if pulpo >= 0 && i != pulpo && r.MedianMs > 0 {
+				ratio = fmt.Sprintf("%.2f", byGroup[g][pulpo].MedianMs/r.MedianMs)
 			}
 			bytes := ""
 			if r.BytesOnWire > 0 {
@@ -46,6 +43,19 @@ func printComparisons(out io.Writer, results []Result) {
 		}
 	}
 	w.Flush()
+}
+
+// referenceRow is the index of a group's Pulpo row, the one the others are
+// compared with: the first whose Tool is "pulpo" or starts with it (a group
+// of several Pulpo variants, such as "pulpo (listening)" and "pulpo
+// (polling)", lists the reference first); -1 if there is none.
+func referenceRow(group []Result) int {
+	for i, r := range group {
+		if strings.HasPrefix(r.Tool, "pulpo") {
+			return i
+		}
+	}
+	return -1
 }
 
 func humanBytes(n int64) string {

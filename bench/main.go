@@ -25,10 +25,18 @@
 //     the idle server's memory, CPU and memory per connection, the time for
 //     all to reconnect after a server restart, and a health check of all.
 //
+//   - peers-steps: the per-step latency of the three target kinds beside
+//     ssh (with and without ControlMaster) and Ansible's command module
+//     (default and tuned), 20 sequential "echo ok" on one host;
+//
+//   - concurrent: 50 projects deploying a light script to 10 shared
+//     listening agents all at once, the makespan at several task caps
+//     against the ideal each cap allows.
+//
 // The first two run on embedded SQLite and on a throwaway PostgreSQL
 // cluster; the target scenarios run a real server process and real agent
 // processes on SQLite.
-// Usage: go run ./bench [-runs 200] [-duration 5s] [-clients 8] [-no-targets] [-json out.json]
+// Usage: go run ./bench [-runs 200] [-duration 5s] [-clients 8] [-no-targets] [-only GROUPS] [-peer-runs 3] [-json out.json]
 package main
 
 import (
@@ -43,6 +51,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,7 +110,7 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
-	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal, many-agents (default all)")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal, many-agents, peers-steps, concurrent (default all)")
 	queueTasks := flag.Int("queue-tasks", 5000, "trivial tasks in the queue burst")
 	manyOpts := manyAgentsOptions{}
 	flag.IntVar(&manyOpts.Processes, "many-processes", 200, "many-agents: polling agent processes")
@@ -109,6 +118,8 @@ func main() {
 	flag.DurationVar(&manyOpts.Idle, "many-idle", time.Minute, "many-agents: window the idle server's CPU is measured over")
 	flag.IntVar(&manyOpts.Restarts, "many-restarts", 3, "many-agents: server restarts to time reconnection over")
 	flag.IntVar(&manyOpts.HealthWorkers, "many-health-workers", 16, "many-agents: health checks in flight in the concurrent check-all")
+	peerRuns := flag.Int("peer-runs", 3, "times each comparison with a peer tool, and each concurrent burst, is repeated (median, min–max)")
+	concurrentSlots := flag.String("concurrent-slots", "5,10,25,50", "task caps (--task-slots) the concurrent deployments run at, comma-separated")
 	flag.Parse()
 	run := func(group string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), group)
@@ -160,6 +171,29 @@ func main() {
 		rs, err := packageScenarios(ctx, 10)
 		if err != nil {
 			fail("packages: %v", err)
+		}
+		results = append(results, rs...)
+	}
+
+	if !*skipTargets && run("peers-steps") {
+		rs, err := peerStepLatency(ctx, 20, *peerRuns)
+		if err != nil {
+			fail("per-step latency against peers: %v", err)
+		}
+		results = append(results, rs...)
+	}
+	if !*skipTargets && run("concurrent") {
+		var slots []int
+		for _, f := range strings.Split(*concurrentSlots, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fail("-concurrent-slots takes positive numbers, such as 5,10,25,50, not %q", *concurrentSlots)
+			}
+			slots = append(slots, n)
+		}
+		rs, err := concurrentDeployments(ctx, concurrentLoad{projects: 50, targets: 10, sleep: 200 * time.Millisecond}, slots, *peerRuns, true)
+		if err != nil {
+			fail("concurrent deployments: %v", err)
 		}
 		results = append(results, rs...)
 	}

@@ -43,7 +43,9 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startTargetBench(ctx context.Context) (*targetBench, error) {
+// startTargetBench builds pulpo and starts a server, with serverArgs added
+// to its command line (such as --task-slots 10).
+func startTargetBench(ctx context.Context, serverArgs ...string) (*targetBench, error) {
 	dir, err := os.MkdirTemp("", "pulpo-bench-targets-")
 	if err != nil {
 		return nil, err
@@ -52,6 +54,7 @@ func startTargetBench(ctx context.Context) (*targetBench, error) {
 	build := exec.Command("go", "build", "-o", b.binary, "./cmd/pulpo")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("build pulpo (run the benchmark from the repository root): %w", err)
 	}
 	port, pport := freePort(), freePort()
@@ -59,13 +62,16 @@ func startTargetBench(ctx context.Context) (*targetBench, error) {
 	b.polling = fmt.Sprintf("127.0.0.1:%d", pport)
 	b.server = exec.Command(b.binary, "server", "--data", filepath.Join(dir, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--polling-listen", b.polling, "--admin-api-key", key, "--log-level", "warn")
+	b.server.Args = append(b.server.Args, serverArgs...)
 	var out bytes.Buffer
 	b.server.Stdout = &out
 	b.server.Stderr = os.Stderr
 	if err := b.server.Start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	if b.c, err = client.New(b.url, key); err != nil {
+		b.close()
 		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -76,6 +82,7 @@ func startTargetBench(ctx context.Context) (*targetBench, error) {
 			break
 		}
 		if time.Now().After(deadline) {
+			b.close()
 			return nil, fmt.Errorf("the server did not start: %v\n%s", err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -175,6 +182,35 @@ func (b *targetBench) project(ctx context.Context, name string, steps []model.St
 // stepLatency measures 20 sequential "echo ok" steps on one target of each
 // kind: the time each step takes from its start to its end on the server.
 func stepLatency(ctx context.Context, rounds int) ([]Result, error) {
+	figs, err := stepRuns(ctx, 20, rounds)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, kind := range stepKinds {
+		r := summarize(figs[kind].steps)
+		r.Database, r.Scenario = "sqlite", fmt.Sprintf("one echo-ok step on a %s target", kind)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// stepKinds are the target kinds stepRuns measures, in order.
+var stepKinds = []string{"listening", "polling", "ssh"}
+
+// stepFigures are one target kind's figures from deployments of sequential
+// "echo ok" steps: each step's own time (its start to its end, as the
+// server records them) and each deployment's wall time (ask → success).
+type stepFigures struct {
+	steps []time.Duration
+	walls []time.Duration
+}
+
+// stepRuns deploys n sequential "echo ok" steps rounds times, after one
+// uncounted warm-up round, on a listening agent, a polling agent and an
+// SSH target (a real sshd on loopback). The "steps" and "peers-steps"
+// groups share it.
+func stepRuns(ctx context.Context, n, rounds int) (map[string]stepFigures, error) {
 	b, err := startTargetBench(ctx)
 	if err != nil {
 		return nil, err
@@ -199,9 +235,9 @@ func stepLatency(ctx context.Context, rounds int) ([]Result, error) {
 		EnvironmentIDs: []string{env.ID}, Roles: []string{"ssh"}}); err != nil {
 		return nil, err
 	}
-	var results []Result
-	for _, kind := range []string{"listening", "polling", "ssh"} {
-		steps := make([]model.Step, 20)
+	figs := map[string]stepFigures{}
+	for _, kind := range stepKinds {
+		steps := make([]model.Step, n)
 		for i := range steps {
 			steps[i] = model.Step{Name: fmt.Sprintf("Step %d", i+1), TargetRoles: []string{kind},
 				Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo ok"}}
@@ -210,26 +246,25 @@ func stepLatency(ctx context.Context, rounds int) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		var times []time.Duration
+		var f stepFigures
 		for round := 0; round < rounds+1; round++ {
-			l, _, err := b.deployAndWait(ctx, rel.ID, env.ID)
+			l, took, err := b.deployAndWait(ctx, rel.ID, env.ID)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", kind, err)
 			}
 			if round == 0 {
 				continue // the first round dials, uploads the runner, warms caches
 			}
+			f.walls = append(f.walls, took)
 			for _, a := range l.Activities {
 				if a.Kind == model.ActivityStep && a.StartedAt != nil && a.EndedAt != nil {
-					times = append(times, a.EndedAt.Sub(*a.StartedAt))
+					f.steps = append(f.steps, a.EndedAt.Sub(*a.StartedAt))
 				}
 			}
 		}
-		r := summarize(times)
-		r.Database, r.Scenario = "sqlite", fmt.Sprintf("one echo-ok step on a %s target", kind)
-		results = append(results, r)
+		figs[kind] = f
 	}
-	return results, nil
+	return figs, nil
 }
 
 // fanOut runs one "echo ok" step on n listening agents at once and reports
