@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -323,24 +324,41 @@ func (m *Manager) Sweep(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		m.mu.Lock()
-		var peers []string
-		for tp := range m.polling {
-			peers = append(peers, tp)
+		m.sweepPolling(ctx)
+	}
+}
+
+// sweepPolling drops the polling agents no machine trusts any more. One
+// query reads every trusted thumbprint; when it fails nobody is dropped,
+// since a database that does not answer says nothing about trust.
+func (m *Manager) sweepPolling(ctx context.Context) {
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	machines, _, err := m.cfg.Store.Read().ListMachines(qctx, store.MachineFilter{})
+	if err != nil {
+		if ctx.Err() == nil {
+			m.cfg.Logger.Warn("check the trust of polling agents", "error", err)
 		}
-		m.mu.Unlock()
-		for _, tp := range peers {
-			if !m.trustsPolling(tp) {
-				m.mu.Lock()
-				c := m.polling[tp]
-				delete(m.polling, tp)
-				m.mu.Unlock()
-				if c != nil {
-					m.cfg.Logger.Info("dropping a polling agent that is no longer trusted", "thumbprint", tp)
-					c.Close()
-				}
-			}
+		return
+	}
+	trusted := make(map[string]bool, len(machines))
+	for _, mc := range machines {
+		if mc.Kind == model.MachinePolling {
+			trusted[strings.ToUpper(mc.Thumbprint)] = true
 		}
+	}
+	m.mu.Lock()
+	var dropped []*comms.Conn
+	for tp, c := range m.polling {
+		if !trusted[strings.ToUpper(tp)] {
+			delete(m.polling, tp)
+			dropped = append(dropped, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range dropped {
+		m.cfg.Logger.Info("dropping a polling agent that is no longer trusted", "thumbprint", c.Peer)
+		c.Close()
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
 )
 
 // pollingGoroutines counts the goroutines running this package's code.
@@ -143,5 +145,59 @@ func TestNodesAddressesAreReadAgainWhenStale(t *testing.T) {
 	m.addrsAt = time.Now().Add(-addressesFor)
 	if got := m.pollingAddresses(ctx); len(got) != 2 || reads != 2 {
 		t.Fatalf("a stale reading was reused: %v after %d reads", got, reads)
+	}
+}
+
+// The trust sweep drops a polling agent no machine trusts any more, keeps
+// the trusted ones, and drops nobody while the database does not answer.
+func TestTheTrustSweepDropsOnlyTheUntrusted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := comms.NewIdentity("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Config{Identity: server, Logger: slog.New(slog.DiscardHandler), Store: st})
+	defer m.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.PollingListener()
+	l.Trusted = func(string) bool { return true } // let both in; the sweep judges
+	go l.Serve(ctx, ln)
+	var kept, gone *comms.Identity
+	for _, p := range []**comms.Identity{&kept, &gone} {
+		if *p, err = comms.NewIdentity("agent"); err != nil {
+			t.Fatal(err)
+		}
+		go comms.PollServer(ctx, ln.Addr().String(), *p, server.Thumbprint, comms.NewMux(), comms.NewSessions(),
+			comms.Backoff{Initial: time.Hour}, slog.New(slog.DiscardHandler), nil)
+	}
+	err = st.Tx(ctx, func(q *store.Queries) error {
+		return q.CreateMachine(ctx, &model.Machine{Name: "kept", Kind: model.MachinePolling, Usage: model.UsageWorker, WorkerPoolIDs: []string{"WorkerPools-1"}, Thumbprint: kept.Thumbprint}, "")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := func(tp string) bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.polling[tp] != nil
+	}
+	waitFor(t, "both agents to connect", func() bool { return connected(kept.Thumbprint) && connected(gone.Thumbprint) })
+
+	m.sweepPolling(ctx)
+	if !connected(kept.Thumbprint) || connected(gone.Thumbprint) {
+		t.Errorf("after the sweep: trusted connected %v, untrusted connected %v", connected(kept.Thumbprint), connected(gone.Thumbprint))
+	}
+	st.Close()
+	m.sweepPolling(ctx)
+	if !connected(kept.Thumbprint) {
+		t.Error("a database that does not answer dropped a trusted agent")
 	}
 }
