@@ -33,6 +33,11 @@
 //     listening agents all at once, the makespan at several task caps
 //     against the ideal each cap allows.
 //
+//   - peers-fanout: a 50 MiB tar.gz extracted on 1, 10 and 50 targets and a
+//     script run there, then redeployed as is and with one file changed,
+//     by Pulpo (listening agents), Ansible (default and tuned) and rsync
+//     over ssh to every host at once, against the loopback TLS limit.
+//
 // The first two run on embedded SQLite and on a throwaway PostgreSQL
 // cluster; the target scenarios run a real server process and real agent
 // processes on SQLite.
@@ -110,7 +115,7 @@ func main() {
 	stepRounds := flag.Int("step-rounds", 5, "deployments of 20 steps per target kind")
 	fan := flag.Int("fan-out", 50, "agents for the fan-out scenario")
 	fanRounds := flag.Int("fan-rounds", 5, "fan-out deployments to time")
-	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal, many-agents, peers-steps, concurrent (default all)")
+	only := flag.String("only", "", "run only these scenario groups, comma-separated: api, steps, fan-out, packages, queue, portal, many-agents, peers-steps, concurrent, peers-fanout (default all)")
 	queueTasks := flag.Int("queue-tasks", 5000, "trivial tasks in the queue burst")
 	manyOpts := manyAgentsOptions{}
 	flag.IntVar(&manyOpts.Processes, "many-processes", 200, "many-agents: polling agent processes")
@@ -119,6 +124,8 @@ func main() {
 	flag.IntVar(&manyOpts.Restarts, "many-restarts", 3, "many-agents: server restarts to time reconnection over")
 	flag.IntVar(&manyOpts.HealthWorkers, "many-health-workers", 16, "many-agents: health checks in flight in the concurrent check-all")
 	peerRuns := flag.Int("peer-runs", 3, "times each comparison with a peer tool, and each concurrent burst, is repeated (median, min–max)")
+	fanSizes := flag.String("fan-sizes", "1,10,50", "peers-fanout: numbers of targets the package goes to, comma-separated")
+	packageMiB := flag.Int("package-mib", 50, "peers-fanout: the package's size in MiB")
 	concurrentSlots := flag.String("concurrent-slots", "5,10,25,50", "task caps (--task-slots) the concurrent deployments run at, comma-separated")
 	flag.Parse()
 	run := func(group string) bool {
@@ -171,6 +178,17 @@ func main() {
 		rs, err := packageScenarios(ctx, 10)
 		if err != nil {
 			fail("packages: %v", err)
+		}
+		results = append(results, rs...)
+	}
+	if !*skipTargets && run("peers-fanout") {
+		sizes, err := parseIntList(*fanSizes)
+		if err != nil {
+			fail("-fan-sizes: %v", err)
+		}
+		rs, err := peersFanout(ctx, peersConfig{Sizes: sizes, Runs: *peerRuns, PackageBytes: int64(*packageMiB) << 20, Progress: os.Stderr})
+		if err != nil {
+			fail("peers-fanout: %v", err)
 		}
 		results = append(results, rs...)
 	}
