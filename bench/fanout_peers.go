@@ -977,7 +977,7 @@ func (p *peersBench) results(w peerWork, n int, ms map[string]*peerMeasure) []Re
 		switch tool {
 		case toolPulpo:
 			r.Database = "sqlite"
-			note = fmt.Sprintf("%d listening agents, one package step (max parallelism %d, keeps 1 installation) + PostDeploy script; bytes: the server's package transfer counter", n, n)
+			note = fmt.Sprintf("%d listening agent%s, one package step (max parallelism %d, keeps 1 installation) + PostDeploy script; bytes: the server's package transfer counter", n, map[bool]string{true: "", false: "s"}[n == 1], n)
 			switch {
 			case w == workSame && r.BytesOnWire == 0:
 				note += "; no package bytes sent (cached on the agents), but extracts again into a new folder"
@@ -996,8 +996,8 @@ func (p *peersBench) results(w peerWork, n int, ms map[string]*peerMeasure) []Re
 		if w != workFresh && (tool == toolAnsible || tool == toolAnsibleTuned) {
 			note += "; unarchive copies the whole archive every time"
 		}
-		if lo, hi := slices.Min(m.bytes), slices.Max(m.bytes); lo != hi {
-			note += fmt.Sprintf("; bytes %s–%s", humanBytes(lo), humanBytes(hi))
+		if lo, hi := humanBytes(slices.Min(m.bytes)), humanBytes(slices.Max(m.bytes)); lo != hi {
+			note += fmt.Sprintf("; bytes %s–%s", lo, hi)
 		}
 		r.Note = note
 		out = append(out, r)
