@@ -60,6 +60,10 @@ func (a *API) stagingView(ctx context.Context, st model.Staging) model.Staging {
 	if err != nil {
 		return st
 	}
+	return viewOf(t, st)
+}
+
+func viewOf(t model.StagingTemplate, st model.Staging) model.Staging {
 	staging.Plan(t, &st)
 	return staging.MaskStaging(t, st)
 }
@@ -116,7 +120,9 @@ func (a *API) stagingRoutes() {
 				return err
 			}
 			out := []model.Staging{}
+			// Per project, not per staging: one scope and one template.
 			scopes := map[string]access.Scope{}
+			templates := map[string]model.StagingTemplate{}
 			for _, st := range list {
 				if name := q.Get("name"); name != "" && !strings.EqualFold(name, st.Name) {
 					continue
@@ -131,9 +137,17 @@ func (a *API) stagingRoutes() {
 					}
 					scopes[st.ProjectID] = s
 				}
-				if a.allow(r, model.StagingView, s) == nil {
-					out = append(out, a.stagingView(r.Context(), st))
+				if a.allow(r, model.StagingView, s) != nil {
+					continue
 				}
+				t, ok := templates[st.ProjectID]
+				if !ok {
+					if t, err = a.Store.Read().GetStagingTemplate(r.Context(), st.ProjectID); err != nil {
+						return err
+					}
+					templates[st.ProjectID] = t
+				}
+				out = append(out, viewOf(t, st))
 			}
 			writeJSON(w, http.StatusOK, out)
 			return nil

@@ -180,18 +180,7 @@ func effective(q *store.Queries, t model.StagingTemplate, o model.StagingOverrid
 // Effective is what a staging's scripts get, sensitive values masked: what
 // the API shows.
 func (s *Service) Effective(t model.StagingTemplate, st model.Staging) model.StagingConfig {
-	cfg := model.EffectiveConfig(t.Defaults, st.Overrides)
-	for k := range cfg.App {
-		if t.IsSensitive("app", k) {
-			cfg.App[k] = model.StagingMask
-		}
-	}
-	for k := range cfg.Deployment {
-		if t.IsSensitive("deployment", k) {
-			cfg.Deployment[k] = model.StagingMask
-		}
-	}
-	return cfg
+	return model.EffectiveConfig(MaskTemplate(t).Defaults, MaskStaging(t, st).Overrides)
 }
 
 // script is one control script of a staging, ready to run.
