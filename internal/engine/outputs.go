@@ -81,11 +81,14 @@ func outputVariableNames(step, machine, name string) []string {
 
 // bootstrap is the shell code run before a script: Octopus's functions
 // (get_octopusvariable, set_octopusvariable) and Pulpo's names for them.
-// Values travel base64-encoded, so no value can break the shell's quoting.
+// Names and values are single-quoted literals (any text but NUL survives
+// that quoting) and lookups are bash expansions, so reading a variable or
+// defining one starts no process: a script's start-up cost stays flat in
+// the number of variables. Names are lower-cased in ASCII only, as bash's
+// ${1,,} does under LC_ALL=C, so both sides agree on every key.
 func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
 	var b strings.Builder
 	b.WriteString("# Pulpo: functions a deployment script can call.\n")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	if syntax == model.SyntaxBash {
 		b.WriteString("declare -A __pulpo_variables=(\n")
 		names := values.Names()
@@ -96,17 +99,19 @@ func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
 			if err != nil {
 				v = raw
 			}
-			fmt.Fprintf(&b, "  [%s]=%s\n", b64(strings.ToLower(n)), b64(v))
+			// A shell word cannot hold NUL; drop it rather than the value.
+			v = strings.ReplaceAll(v, "\x00", "")
+			fmt.Fprintf(&b, "  [%s]=%s\n", shellQuote(asciiLower(n)), shellQuote(v))
 		}
 		b.WriteString(")\n")
 		b.WriteString(`get_octopusvariable() {
-  local v="${__pulpo_variables[$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | base64 | tr -d '\n')]-}"
-  [ -n "$v" ] && printf '%s' "$v" | base64 -d
-  return 0
+  local LC_ALL=C
+  printf '%s' "${__pulpo_variables[${1,,}]-}"
 }
 get_pulpovariable() { get_octopusvariable "$@"; }
 __pulpo_define() {
-  __pulpo_variables[$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | base64 | tr -d '\n')]="$(printf '%s' "$2" | base64 | tr -d '\n')"
+  local LC_ALL=C
+  __pulpo_variables[${1,,}]="$2"
 }
 `)
 	}
@@ -133,4 +138,17 @@ new_octopusartifact() {
 new_pulpoartifact() { new_octopusartifact "$@"; }
 `)
 	return b.String()
+}
+
+// shellQuote makes s one single-quoted shell word.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// asciiLower lower-cases A–Z only, like bash's ${x,,} in the C locale.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
