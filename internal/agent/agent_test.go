@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +176,66 @@ func TestRevokingAServerDropsItsConnection(t *testing.T) {
 			t.Fatal("the revoked server can still call the agent")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// countedSource claims a size far beyond any disk and counts what the
+// transfer reads of it.
+type countedSource struct {
+	size int64
+	read atomic.Int64
+}
+
+func (c *countedSource) Size() int64    { return c.size }
+func (c *countedSource) SHA256() string { return strings.Repeat("ab", 32) }
+func (c *countedSource) Open(offset int64) (io.ReadCloser, error) {
+	// A few megabytes, then the end: enough to be seen if the content
+	// were sent before the agent's refusal came back.
+	return io.NopCloser(&countingReader{r: io.LimitReader(zeros{}, 4<<20), n: &c.read}), nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// The engine sends packages with transfer.Send, which ends in UploadFrom.
+// A full disk must refuse it before any of the content leaves the server.
+func TestASendToAFullDiskIsRefusedBeforeAnyByteIsRead(t *testing.T) {
+	for _, mode := range []string{"listening", "polling"} {
+		t.Run(mode, func(t *testing.T) {
+			_, target := start(t, mode)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			src := &countedSource{size: 1 << 60}
+			_, rep, err := transfer.Send(ctx, target.Files(), "packages/huge.bin", src, 0)
+			if !errors.Is(err, contract.ErrNotEnoughSpace) {
+				t.Fatalf("got error %v, want %v", err, contract.ErrNotEnoughSpace)
+			}
+			if n := src.read.Load(); n != 0 || rep.Sent != 0 {
+				t.Fatalf("%d bytes were read from the source (%d reported sent) before the refusal", n, rep.Sent)
+			}
+
+			// The same holds for UploadFrom called directly, resuming or not.
+			for _, offset := range []int64{0, 1 << 20} {
+				src := &countedSource{size: 1 << 60}
+				r, _ := src.Open(offset)
+				_, err := target.Files().UploadFrom(ctx, "packages/huge.bin", src.size, src.SHA256(), offset, r)
+				if !errors.Is(err, contract.ErrNotEnoughSpace) || src.read.Load() != 0 {
+					t.Fatalf("from offset %d: error %v after reading %d bytes; want %v after none", offset, err, src.read.Load(), contract.ErrNotEnoughSpace)
+				}
+			}
+		})
 	}
 }

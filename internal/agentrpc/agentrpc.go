@@ -301,8 +301,16 @@ func (f files) PartialUpload(ctx context.Context, path, sha string) (int64, erro
 	return out.Offset, err
 }
 
-// UploadFrom streams the rest of a resumable upload.
+// UploadFrom checks for room for the rest of a resumable upload, then
+// streams it. The check is a call of its own because a call's body goes out
+// whole before its reply is read: a refusal inside the upload call would
+// come only after the whole package had crossed the network.
 func (f files) UploadFrom(ctx context.Context, path string, size int64, sha string, offset int64, r io.Reader) (contract.FileInfo, error) {
+	if offset >= 0 && offset < size {
+		if err := f.t.call(ctx, MethodPrepare, fileParams{Path: path, Size: size - offset}, nil, nil); err != nil {
+			return contract.FileInfo{}, fmt.Errorf("upload %s to %s: %w", path, f.t.name, err)
+		}
+	}
 	var info contract.FileInfo
 	err := f.t.call(ctx, MethodUploadFrom, fileParams{Path: path, Size: size, SHA256: sha, Offset: offset}, &info,
 		&comms.CallOptions{Body: r, BodyLength: size - offset})

@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/sshtarget"
+	"github.com/pulpo-deploy/pulpo/internal/transfer"
 )
 
 func TestUploadAndDownloadRoundTrip(t *testing.T) {
@@ -97,5 +99,50 @@ func TestAFailedUploadLeavesNothing(t *testing.T) {
 				t.Fatalf("left %s behind", entries[0].Name())
 			}
 		})
+	}
+}
+
+// countedSource claims a size far beyond any disk and counts what the
+// transfer reads of it.
+type countedSource struct {
+	size int64
+	read atomic.Int64
+}
+
+func (c *countedSource) Size() int64    { return c.size }
+func (c *countedSource) SHA256() string { return strings.Repeat("ab", 32) }
+func (c *countedSource) Open(offset int64) (io.ReadCloser, error) {
+	// A few megabytes, then the end: enough to be seen if the content
+	// were sent before the machine's refusal came back.
+	return io.NopCloser(&countingReader{r: io.LimitReader(zeroReader{}, 4<<20), n: &c.read}), nil
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Deployments send packages with transfer.Send, which ends in UploadFrom:
+// a machine without room refuses before any of the content is read.
+func TestASendToAFullDiskIsRefusedBeforeAnyByteIsRead(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t)
+	src := &countedSource{size: 1 << 60}
+	_, rep, err := transfer.Send(testContext(t), m.target(t).Files(), "pkgs/huge.bin", src, 0)
+	if !errors.Is(err, contract.ErrNotEnoughSpace) {
+		t.Fatalf("got error %v, want %v", err, contract.ErrNotEnoughSpace)
+	}
+	if n := src.read.Load(); n != 0 || rep.Sent != 0 {
+		t.Fatalf("%d bytes were read from the source (%d reported sent) before the refusal", n, rep.Sent)
 	}
 }
