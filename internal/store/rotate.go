@@ -9,9 +9,11 @@ import (
 
 // RotateSecrets re-seals every secret the database holds from one master
 // key to another, in the caller's transaction: the key check, the server's
-// private key, machine credentials, and the sensitive values of projects,
-// library sets, release snapshots, prompted deployment values and task
-// outputs. It returns how many values it re-sealed.
+// private key, machine credentials, webhook signing secrets, the sensitive
+// values of projects, library sets, release snapshots, prompted deployment
+// values, values a parent deployment passed its children, task outputs,
+// and the sensitive defaults and overrides of stagings. It returns how many
+// values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
 	reseal := func(sealed string) (string, error) {
@@ -39,6 +41,7 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 	for _, col := range []struct{ table, key, column string }{
 		{"server_settings", "name", "value"},
 		{"machines", "id", "credentials"},
+		{"subscriptions", "id", "secret"},
 	} {
 		rows, err := q.query(ctx, `SELECT `+col.key+`, `+col.column+` FROM `+col.table)
 		if err != nil {
@@ -116,6 +119,29 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 	}); err != nil {
 		return n, err
 	}
+	// A parent deployment seals every value it passes down, secret or not.
+	if err := q.rotateJSON(ctx, "deployments", "id", "options", func(text string) (string, error) {
+		var o storedOptions
+		if err := unmarshal(text, &o); err != nil {
+			return "", err
+		}
+		if len(o.ParentVariables) == 0 {
+			return text, nil
+		}
+		for i := range o.ParentVariables {
+			v, err := reseal(o.ParentVariables[i].Value)
+			if err != nil {
+				return "", fmt.Errorf("value %q from the parent: %w", o.ParentVariables[i].Name, err)
+			}
+			o.ParentVariables[i].Value = v
+		}
+		return marshal(o)
+	}); err != nil {
+		return n, err
+	}
+	if err := q.rotateStagings(ctx, reseal); err != nil {
+		return n, err
+	}
 	if err := q.rotateJSON(ctx, "task_activities", "task_id || '/' || id", "outputs", func(text string) (string, error) {
 		var outs []model.OutputVariable
 		if err := unmarshal(text, &outs); err != nil {
@@ -135,6 +161,100 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		return n, err
 	}
 	return n, nil
+}
+
+// rotateStagings re-seals the values of the keys each project's staging
+// template calls sensitive: the template's defaults and its stagings'
+// overrides (a null override removes a default and holds nothing).
+func (q *Queries) rotateStagings(ctx context.Context, reseal func(string) (string, error)) error {
+	rows, err := q.query(ctx, `SELECT project_id, doc FROM staging_templates`)
+	if err != nil {
+		return fmt.Errorf("rotate staging templates: %w", err)
+	}
+	type row struct{ key, project, doc string }
+	templates, err := collect(rows, func(s scanner) (row, error) {
+		var r row
+		return r, s.Scan(&r.project, &r.doc)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate staging templates: %w", err)
+	}
+	sensitive := map[string]model.StagingTemplate{}
+	for _, r := range templates {
+		var t model.StagingTemplate
+		if err := unmarshal(r.doc, &t); err != nil {
+			return fmt.Errorf("rotate the staging template of %s: %w", r.project, err)
+		}
+		if len(t.SensitiveKeys) == 0 {
+			continue
+		}
+		sensitive[r.project] = t
+		for level, m := range map[string]map[string]string{"app": t.Defaults.App, "deployment": t.Defaults.Deployment} {
+			for k, v := range m {
+				if !t.IsSensitive(level, k) {
+					continue
+				}
+				if m[k], err = reseal(v); err != nil {
+					return fmt.Errorf("rotate the staging template of %s: defaults.%s.%s: %w", r.project, level, k, err)
+				}
+			}
+		}
+		doc, err := marshal(t)
+		if err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, `UPDATE staging_templates SET doc = ? WHERE project_id = ?`, doc, r.project); err != nil {
+			return fmt.Errorf("rotate staging templates: %w", err)
+		}
+	}
+	if len(sensitive) == 0 {
+		return nil
+	}
+
+	if rows, err = q.query(ctx, `SELECT id, project_id, overrides FROM stagings`); err != nil {
+		return fmt.Errorf("rotate stagings: %w", err)
+	}
+	stagings, err := collect(rows, func(s scanner) (row, error) {
+		var r row
+		return r, s.Scan(&r.key, &r.project, &r.doc)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate stagings: %w", err)
+	}
+	for _, r := range stagings {
+		t, ok := sensitive[r.project]
+		if !ok {
+			continue
+		}
+		var o model.StagingOverrides
+		if err := unmarshal(r.doc, &o); err != nil {
+			return fmt.Errorf("rotate staging %s: %w", r.key, err)
+		}
+		changed := false
+		for level, m := range map[string]map[string]*string{"app": o.App, "deployment": o.Deployment} {
+			for k, v := range m {
+				if v == nil || !t.IsSensitive(level, k) {
+					continue
+				}
+				sealed, err := reseal(*v)
+				if err != nil {
+					return fmt.Errorf("rotate staging %s: %s.%s: %w", r.key, level, k, err)
+				}
+				m[k], changed = &sealed, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		doc, err := marshal(o)
+		if err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, `UPDATE stagings SET overrides = ? WHERE id = ?`, doc, r.key); err != nil {
+			return fmt.Errorf("rotate stagings: %w", err)
+		}
+	}
+	return nil
 }
 
 // rotateJSON rewrites a JSON column row by row.
