@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,60 @@ func TestTwoUploadsOfTheSameContentAtOnce(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(s.Home, "pkgs")); len(entries) != 1 {
 		t.Fatalf("want only the file, found %d entries", len(entries))
+	}
+}
+
+// A resumable upload is checked whole against the hash it was announced
+// with. Content that does not match is refused with both hashes named,
+// and nothing stays: no file at the destination and no partial upload for
+// a later call to continue from.
+func TestUploadFromRefusesContentThatDoesNotMatchItsHash(t *testing.T) {
+	content := bytes.Repeat([]byte("the real package "), 5000)
+	other := bytes.Repeat([]byte("something else!! "), 5000) // same length
+	hexSum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	half := int64(len(content) / 2)
+	broken := errors.New("the connection dropped")
+	tests := []struct {
+		name string
+		// earlier, if set, is a first attempt cut short, whose bytes stay.
+		earlier io.Reader
+		offset  int64
+		body    io.Reader
+		gotSum  string
+	}{
+		{name: "the content is not the one announced",
+			body: bytes.NewReader(other), gotSum: hexSum(other)},
+		{name: "a resumed upload whose first part was other bytes",
+			earlier: io.MultiReader(bytes.NewReader(other[:half]), iotest.ErrReader(broken)),
+			offset:  half, body: bytes.NewReader(content[half:]),
+			gotSum: hexSum(append(append([]byte{}, other[:half]...), content[half:]...))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, _ := filesvc.New(t.TempDir())
+			want := hexSum(content)
+			size := int64(len(content))
+			if tt.earlier != nil {
+				if _, err := s.UploadFrom(ctx, "pkgs/app.tgz", size, want, 0, tt.earlier); !errors.Is(err, broken) {
+					t.Fatalf("the first attempt: %v, want %v", err, broken)
+				}
+				if n, _ := s.PartialUpload(ctx, "pkgs/app.tgz", want); n != tt.offset {
+					t.Fatalf("the first attempt left %d bytes, want %d", n, tt.offset)
+				}
+			}
+
+			_, err := s.UploadFrom(ctx, "pkgs/app.tgz", size, want, tt.offset, tt.body)
+			wantMsg := "the content's SHA-256 is " + tt.gotSum + ", not " + want
+			if err == nil || !strings.Contains(err.Error(), wantMsg) {
+				t.Fatalf("got error %v, want one saying %q", err, wantMsg)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(s.Home, "pkgs")); len(entries) != 0 {
+				t.Fatalf("the refused upload left %s behind", entries[0].Name())
+			}
+			if n, err := s.PartialUpload(ctx, "pkgs/app.tgz", want); n != 0 || err != nil {
+				t.Fatalf("a later attempt would continue from %d (%v), want from the start", n, err)
+			}
+		})
 	}
 }
