@@ -88,6 +88,15 @@ func (a *app) taskCommand() *cobra.Command {
 		}}
 	var since int64
 	logCmd := &cobra.Command{Use: "log TASK", Short: "Print a task's log as it is now", Args: cobra.ExactArgs(1),
+		Long: `Print a task's log as it is now, under headings for its steps and targets.
+
+With -o json it prints one JSON object per line, one for each log line, so a
+script can read the log a line at a time:
+
+  {"seq":12,"activityId":3,"time":"2026-11-25T10:00:00Z","level":"info","text":"..."}
+
+activityId is the step or target the line belongs to (pulpo task show -o json
+lists them), and --since SEQ prints only the lines after that one.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -97,6 +106,16 @@ func (a *app) taskCommand() *cobra.Command {
 		}}
 	logCmd.Flags().Int64Var(&since, "since", 0, "only lines after this sequence number")
 	watch := &cobra.Command{Use: "watch TASK", Short: "Follow a task's live log; exit non-zero unless it succeeds", Args: cobra.ExactArgs(1),
+		Long: `Follow a task's live log until the task ends, and exit non-zero unless it
+succeeded.
+
+With -o json it prints one JSON object per line, one for each event as it
+arrives, so a script can act on each before the task ends:
+
+  {"event":"task","task":{...}}              the task, whenever it changes
+  {"event":"activities","activities":[...]}  its steps and targets, whenever they change
+  {"event":"line","line":{"seq":12,...}}     a log line, as pulpo task log -o json prints it
+  {"event":"end","task":{...}}               the task has ended: always the last line`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
