@@ -125,6 +125,17 @@ func normalizeFingerprint(fp string) (string, error) {
 	return "SHA256:" + b64, nil
 }
 
+// credentials names what the target logs in with, for messages.
+func (c Config) credentials() string {
+	switch {
+	case len(c.PrivateKeyPEM) > 0 && c.Password != "":
+		return "private key and password"
+	case len(c.PrivateKeyPEM) > 0:
+		return "private key"
+	}
+	return "password"
+}
+
 // authMethods turns the configured credentials into SSH authentication.
 func (c Config) authMethods() ([]ssh.AuthMethod, error) {
 	var methods []ssh.AuthMethod

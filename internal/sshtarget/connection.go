@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -29,6 +30,11 @@ func (t *Target) client(ctx context.Context) (*ssh.Client, error) {
 	}
 	conn, err := handshake(ctx, t.cfg.address(), t.clientCfg, t.cfg.DialTimeout)
 	if err != nil {
+		if authRefused(err) {
+			// The library's words name methods, not what to fix.
+			err = fmt.Errorf("the machine refused user %q with the %s given; check the target's credentials: %w",
+				t.cfg.User, t.cfg.credentials(), err)
+		}
 		return nil, err
 	}
 	t.mu.Lock()
@@ -41,6 +47,12 @@ func (t *Target) client(ctx context.Context) (*ssh.Client, error) {
 	t.mu.Unlock()
 	go t.watch(conn)
 	return conn, nil
+}
+
+// authRefused says the machine answered but let none of our credentials
+// in. The ssh package gives this error no type, only its text.
+func authRefused(err error) bool {
+	return strings.Contains(err.Error(), "ssh: unable to authenticate")
 }
 
 func (t *Target) errClosed() error {

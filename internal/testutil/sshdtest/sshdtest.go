@@ -29,14 +29,20 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Server is a running sshd that accepts one user with one key.
+// Server is a running sshd that accepts one user with one key or, started
+// by StartWithPassword, with one password.
 type Server struct {
 	// Port is where it listens, on 127.0.0.1.
 	Port int
-	// User is the current user, whom it lets in.
+	// User is the current user, whom it lets in; with a password, the
+	// throwaway user made for it.
 	User string
-	// ClientKeyPEM is the private key it accepts, in OpenSSH form.
+	// ClientKeyPEM is the private key it accepts, in OpenSSH form; nil
+	// with a password, when it accepts no key.
 	ClientKeyPEM []byte
+	// Password is the password it accepts for User, when started by
+	// StartWithPassword.
+	Password string
 	// HostKeyFingerprint is its ed25519 host key's, as ssh-keygen -l prints
 	// it. Like a stock server it also has an ECDSA host key, which clients
 	// that prefer ECDSA (the Go library by default) would be shown instead.
@@ -45,11 +51,13 @@ type Server struct {
 	// ("ssh-ed25519 AAAA…"), for a known_hosts line.
 	HostPublicKey string
 
-	sshd    string
-	dir     string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	logPath string
+	sshd string
+	dir  string
+	// passwordLogin turns public keys off and passwords on, for User alone.
+	passwordLogin bool
+	cmd           *exec.Cmd
+	exited        chan struct{}
+	logPath       string
 }
 
 // readyTimeout bounds waiting for sshd to accept connections.
@@ -59,10 +67,7 @@ const readyTimeout = 15 * time.Second
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if _, err := findSSHD(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sshd is needed under CI=true: %v", err)
-		}
-		t.Skipf("skipping SSH test: %v", err)
+		missing(t, err)
 	}
 	s, err := Launch(t.TempDir())
 	if err != nil {
@@ -72,14 +77,31 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// missing skips t for want of what err names, or fails it under CI=true,
+// where nothing may be silently left out.
+func missing(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("needed under CI=true: %v", err)
+	}
+	t.Skipf("skipping SSH test: %v", err)
+}
+
 // Launch runs an sshd with its files in dir, outside a test (benchmarks use
 // it); Stop ends it.
 func Launch(dir string) (*Server, error) {
+	return launch(&Server{dir: dir})
+}
+
+// launch runs the sshd s describes: dir, and User and Password for a
+// password login.
+func launch(s *Server) (*Server, error) {
 	sshd, err := findSSHD()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{sshd: sshd, dir: dir}
+	dir := s.dir
+	s.sshd = sshd
 	s.logPath = filepath.Join(s.dir, "sshd.log")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -169,6 +191,15 @@ func freePort() (int, error) {
 
 // prepare writes the keys; the config is written by start, which knows the port.
 func (s *Server) prepare() error {
+	// sshd needs its privilege separation folder when it runs as root.
+	if os.Geteuid() == 0 {
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			return err
+		}
+	}
+	if s.passwordLogin {
+		return s.writeHostKeys()
+	}
 	u, err := user.Current()
 	if err != nil {
 		return err
@@ -189,12 +220,6 @@ func (s *Server) prepare() error {
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "authorized_keys"), ssh.MarshalAuthorizedKey(sshPub), 0o600); err != nil {
 		return err
-	}
-	// sshd needs its privilege separation folder when it runs as root.
-	if os.Geteuid() == 0 {
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			return err
-		}
 	}
 	return s.writeHostKeys()
 }
@@ -243,16 +268,32 @@ func (s *Server) config(withPenaltyExemption bool) string {
 		"PidFile " + filepath.Join(s.dir, "sshd.pid"),
 		"StrictModes no",
 		"UsePAM no",
-		"PermitRootLogin yes",
-		"PubkeyAuthentication yes",
-		"PasswordAuthentication no",
+	}
+	if s.passwordLogin {
+		// Passwords are checked against /etc/shadow (sshd runs as root), and
+		// only the throwaway user may use one: never root, never a key.
+		lines = append(lines,
+			"PermitRootLogin no",
+			"AllowUsers "+s.User,
+			"PubkeyAuthentication no",
+			"PasswordAuthentication yes",
+			"PermitEmptyPasswords no",
+		)
+	} else {
+		lines = append(lines,
+			"PermitRootLogin yes",
+			"PubkeyAuthentication yes",
+			"PasswordAuthentication no",
+		)
+	}
+	lines = append(lines,
 		"KbdInteractiveAuthentication no",
 		"UseDNS no",
 		"PrintMotd no",
 		"Subsystem sftp internal-sftp",
 		"MaxStartups 100",
 		"LogLevel VERBOSE",
-	}
+	)
 	if withPenaltyExemption {
 		lines = append(lines, penaltyExemption)
 	}
