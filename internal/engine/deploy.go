@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -229,12 +230,15 @@ func (h deployHandler) systemVariables(ctx context.Context, q *store.Queries, x 
 		"Octopus.Release.Notes":                 x.release.Notes,
 		"Octopus.Deployment.Id":                 x.d.ID,
 		"Octopus.Task.Id":                       task.ID,
+		// As in Octopus, the links are paths from the server's address to
+		// the portal's pages, for "#{Octopus.Web.ServerUri}#{Octopus.Web.DeploymentLink}";
+		// a deployment is shown by its task's page.
+		"Octopus.Web.DeploymentLink": "/tasks/" + url.PathEscape(task.ID),
+		"Octopus.Web.ReleaseLink":    "/releases/" + url.PathEscape(x.release.ID),
+		"Octopus.Web.ProjectLink":    "/projects/" + url.PathEscape(x.project.ID),
 	}
 	if u := strings.TrimSuffix(h.e.cfg.ServerURL, "/"); u != "" {
-		set["Octopus.Web.ServerUri"] = u
-		set["Octopus.Web.DeploymentLink"] = u + "/api/v1/deployments/" + x.d.ID
-		set["Octopus.Web.ReleaseLink"] = u + "/api/v1/releases/" + x.release.ID
-		set["Octopus.Web.ProjectLink"] = u + "/api/v1/projects/" + x.project.ID
+		set["Octopus.Web.ServerUri"], set["Octopus.Web.BaseUrl"] = u, u
 	}
 	if x.runbook != nil {
 		set["Octopus.Runbook.Id"], set["Octopus.Runbook.Name"] = x.runbook.ID, x.runbook.Name
@@ -650,17 +654,19 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 		v, _ := values.Get(name)
 		stepValues.Set(name, v) // system variables are not the project's to override
 	}
-	stepValues.Set("Octopus.Step.Name", step.Name)
-	stepValues.Set("Octopus.Action.Name", step.Name)
-	stepValues.Set("Octopus.Machine.Name", p.target.Name())
-	stepValues.Set("Pulpo.Machine.Name", p.target.Name())
-	stepValues.Set("Pulpo.Step.Name", step.Name)
+	system := func(name, value string) { // under Octopus's name and Pulpo's
+		stepValues.Set("Octopus."+name, value)
+		stepValues.Set("Pulpo."+name, value)
+	}
+	system("Step.Name", step.Name)
+	system("Action.Name", step.Name)
+	system("Machine.Name", p.target.Name())
 	if p.machine != nil {
-		stepValues.Set("Octopus.Machine.Id", p.machine.ID)
-		stepValues.Set("Octopus.Machine.Roles", strings.Join(p.machine.Roles, ","))
+		system("Machine.Id", p.machine.ID)
+		system("Machine.Roles", strings.Join(p.machine.Roles, ","))
 	}
 	if len(step.TargetRoles) > 0 {
-		stepValues.Set("Octopus.Action.TargetRoles", strings.Join(step.TargetRoles, ","))
+		system("Action.TargetRoles", strings.Join(step.TargetRoles, ","))
 	}
 	if a.ScriptTicket == "" {
 		holds, err := conditionHolds(step, stepValues, run.Store().Now)

@@ -1,0 +1,73 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// printEach is a bash script that prints "name=value" for each variable.
+func printEach(names ...string) string {
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "echo '%s=#{%s}'\n", n, n)
+	}
+	return b.String()
+}
+
+func TestSystemVariablesNameWhatIsDeployedAndLinkToThePortal(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		names := []string{"Octopus.Release.Id", "Octopus.Release.Number", "Octopus.Release.Notes", "Octopus.Project.Id", "Octopus.Project.Name",
+			"Octopus.Environment.Name", "Octopus.Step.Name", "Octopus.Action.Name", "Octopus.Deployment.Id", "Octopus.Task.Id",
+			"Octopus.Web.ServerUri", "Octopus.Web.BaseUrl", "Octopus.Web.DeploymentLink", "Octopus.Web.ReleaseLink", "Octopus.Web.ProjectLink",
+			"Pulpo.Release.Id", "Pulpo.Action.Name", "Pulpo.Web.DeploymentLink", "Pulpo.Web.ServerUri"}
+		f := setup(t, s, nil, printEach(names...)+`echo "open=#{Octopus.Web.ServerUri}#{Octopus.Web.DeploymentLink}"`)
+		srv := newServer(t, s, t.TempDir(), func(c *engine.Config) { c.ServerURL = "https://pulpo.example/" })
+		r := model.Release{ProjectID: f.project.ID, Version: "2.0.0", Notes: "Fixes the login page"}
+		if _, err := srv.engine.CreateRelease(context.Background(), &r); err != nil {
+			t.Fatal(err)
+		}
+		d := srv.deploy(r, f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+
+		for _, tt := range []struct{ name, want string }{
+			{"Octopus.Release.Id", r.ID},
+			{"Octopus.Release.Number", "2.0.0"},
+			{"Octopus.Release.Notes", "Fixes the login page"},
+			{"Octopus.Project.Id", f.project.ID},
+			{"Octopus.Project.Name", "web"},
+			{"Octopus.Environment.Name", "Dev"},
+			{"Octopus.Step.Name", "Step A"},
+			{"Octopus.Action.Name", "Step A"},
+			{"Octopus.Deployment.Id", d.ID},
+			{"Octopus.Task.Id", d.TaskID},
+			// The server's address without its last slash, so that links
+			// can follow it.
+			{"Octopus.Web.ServerUri", "https://pulpo.example"},
+			{"Octopus.Web.BaseUrl", "https://pulpo.example"},
+			// Paths from the server's address to the portal's pages, as in
+			// Octopus: a deployment is shown by its task's page.
+			{"Octopus.Web.DeploymentLink", "/tasks/" + d.TaskID},
+			{"Octopus.Web.ReleaseLink", "/releases/" + r.ID},
+			{"Octopus.Web.ProjectLink", "/projects/" + f.project.ID},
+			{"Pulpo.Release.Id", r.ID},
+			{"Pulpo.Action.Name", "Step A"},
+			{"Pulpo.Web.DeploymentLink", "/tasks/" + d.TaskID},
+			{"Pulpo.Web.ServerUri", "https://pulpo.example"},
+			{"open", "https://pulpo.example/tasks/" + d.TaskID},
+		} {
+			if line := "info " + tt.name + "=" + tt.want + "\n"; !strings.Contains(log, line) {
+				t.Errorf("%s: want %q in the log", tt.name, tt.want)
+			}
+		}
+		if t.Failed() {
+			t.Log(log)
+		}
+	})
+}
