@@ -121,7 +121,7 @@ func TestTheREADMEsBenchCommandsWork(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range regexp.MustCompile(`bench/results/[^\s` + "`" + `)]+`).FindAllString(readme, -1) {
+	for _, path := range regexp.MustCompile(`bench/results/[^\s`+"`"+`)]+`).FindAllString(readme, -1) {
 		if !written[path] {
 			t.Errorf("README cites %s, which is not in the repository (bench/results/ is ignored): show the go run ./bench -json command that writes it", path)
 		}
