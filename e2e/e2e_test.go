@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,7 +54,7 @@ const apiKey = "API-E2ETESTKEY0123456789ABCD"
 type server struct {
 	t        *testing.T
 	url      string
-	data     string
+	data     string // its data folder: --data, else ./pulpo-data where it started
 	database string
 	cmd      *exec.Cmd
 	out      *lockedBuffer
@@ -71,20 +73,40 @@ func freePort(t *testing.T) int {
 
 func startServer(t *testing.T, data, databaseURL string, port int, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, data: data, database: databaseURL, port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	args := []string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin-api-key", apiKey}
 	if len(extra) == 0 {
 		// Each test server gets its own polling port, so servers never collide.
 		extra = []string{"--polling-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	}
-	args = append(args, extra...)
+	return launch(t, data, databaseURL, port, nil, append([]string{"--admin-api-key", apiKey}, extra...)...)
+}
+
+// launch starts "pulpo server --listen" on port with args, in the working
+// directory dir, with env added to the test's own environment, and waits
+// until it is ready. Without --data the server keeps everything in dir's
+// ./pulpo-data, as with the README's first command.
+func launch(t *testing.T, dir, databaseURL string, port int, env []string, args ...string) *server {
+	t.Helper()
+	data := "pulpo-data"
+	for i, arg := range args {
+		if arg == "--data" && i+1 < len(args) {
+			data = args[i+1]
+		} else if v, ok := strings.CutPrefix(arg, "--data="); ok {
+			data = v
+		}
+	}
+	if !filepath.IsAbs(data) {
+		data = filepath.Join(dir, data)
+	}
+	s := &server{t: t, data: data, database: databaseURL, port: port, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	args = append([]string{"server", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
 	if databaseURL != "" {
 		args = append(args, "--database-url", databaseURL)
 	}
 	s.cmd = exec.Command(binary, args...)
-	// data is the working directory: the server keeps everything in its
-	// default ./pulpo-data, as with the README's first command.
-	s.cmd.Dir = data
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
+	s.cmd.Dir = dir
 	s.out = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
@@ -123,8 +145,15 @@ type result struct {
 // pulpo runs the CLI against the server.
 func (s *server) pulpo(args ...string) result {
 	s.t.Helper()
+	return s.pulpoWith([]string{"PULPO_SERVER=" + s.url, "PULPO_API_KEY=" + apiKey}, args...)
+}
+
+// pulpoWith runs the CLI with env added to the test's own environment; a
+// variable given there wins over the same one inherited.
+func (s *server) pulpoWith(env []string, args ...string) result {
+	s.t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "PULPO_SERVER="+s.url, "PULPO_API_KEY="+apiKey)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -219,6 +248,10 @@ projects:
             sleep 300
 `
 
+// firstStartBanner opens what a first start prints once: the
+// administrator's login and API key.
+const firstStartBanner = "First start: created the administrator."
+
 type deployment struct {
 	ID     string `json:"id"`
 	TaskID string `json:"taskId"`
@@ -237,9 +270,30 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func endToEnd(t *testing.T, database string) {
-	data := t.TempDir()
+	// The first start is told where its data goes (--data, away from its
+	// working directory) and takes the admin key from the environment, as
+	// automation does; the restart below finds the same folder as the
+	// default ./pulpo-data of its own working directory.
+	root, elsewhere := t.TempDir(), t.TempDir()
+	data := filepath.Join(root, "pulpo-data")
 	port := freePort(t)
-	s := startServer(t, data, database, port)
+	s := launch(t, elsewhere, database, port, []string{"PULPO_ADMIN_API_KEY=" + apiKey},
+		"--data", data, "--polling-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	if out := s.out.String(); !strings.Contains(out, firstStartBanner) || !strings.Contains(out, "API key:  "+apiKey) {
+		t.Fatalf("the first start should print the credentials once, with the key from PULPO_ADMIN_API_KEY:\n%s", out)
+	}
+	landed := []string{"master.key", "server.lock"}
+	if database == "" {
+		landed = append(landed, "pulpo.db")
+	}
+	for _, name := range landed {
+		if _, err := os.Stat(filepath.Join(data, name)); err != nil {
+			t.Errorf("--data %s: %v", data, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "pulpo-data")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("given --data, the server still made ./pulpo-data in its working directory (%v)", err)
+	}
 	file := filepath.Join(t.TempDir(), "pulpo.yaml")
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -297,9 +351,14 @@ func endToEnd(t *testing.T, database string) {
 	}
 	waitGone(t, pid)
 
-	// The server dies (kill -9) and comes back on the same data.
+	// The server dies (kill -9) and comes back on the same data: its
+	// default ./pulpo-data, started in the folder that holds it. Only a
+	// first start shows credentials.
 	s.kill()
-	s = startServer(t, data, database, port)
+	s = startServer(t, root, database, port)
+	if out := s.out.String(); strings.Contains(out, firstStartBanner) {
+		t.Fatalf("the restart printed the first start's credentials again:\n%s", out)
+	}
 	var envs []struct{ Name string }
 	s.okJSON(&envs, "environment", "list")
 	if len(envs) != 3 || envs[0].Name != "Dev" || envs[2].Name != "Production" {
@@ -362,17 +421,83 @@ func waitGone(t *testing.T, pid int) {
 }
 
 // TestImperativeCommands builds the same kind of setup one command at a
-// time, as someone trying Pulpo by hand would, and reads it back.
+// time, as someone trying Pulpo by hand would, and reads it back. Each
+// command that creates something prints it as JSON with -o json (or
+// --output json), for scripts; otherwise a line for people.
 func TestImperativeCommands(t *testing.T) {
 	s := startServer(t, t.TempDir(), "", freePort(t))
-	for _, env := range []string{"Dev", "Test", "Production"} {
-		s.ok("environment", "create", env)
+	type named struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
 	}
-	s.ok("lifecycle", "create", "Fast", "--phase", "Early: Dev(auto), Test; min=1", "--phase", "Production: Production")
-	s.ok("project", "create", "web", "--lifecycle", "Fast")
-	s.ok("process", "step", "add", "-p", "web", "--name", "Hello", "--script", `echo "hi #{Who}"`)
-	s.ok("variable", "set", "-p", "web", "Who", "everyone")
-	s.ok("variable", "set", "-p", "web", "Who", "developers", "--environment", "Dev")
+	if out := s.ok("environment", "create", "Dev"); !strings.Contains(out, "Created environment Dev (Environments-") {
+		t.Fatalf("environment create:\n%s", out)
+	}
+	var test, prod named
+	decode(t, s.ok("environment", "create", "Test", "--output", "json"), &test)
+	s.okJSON(&prod, "environment", "create", "Production")
+	for _, e := range []struct {
+		got  named
+		want string
+	}{{test, "Test"}, {prod, "Production"}} {
+		if e.got.Name != e.want || !strings.HasPrefix(e.got.ID, "Environments-") {
+			t.Fatalf("environment create -o json: %+v, want %s with its id", e.got, e.want)
+		}
+	}
+
+	var fast struct {
+		named
+		Phases []struct {
+			Name                               string   `json:"name"`
+			AutomaticEnvironments              []string `json:"automaticEnvironments"`
+			ManualEnvironments                 []string `json:"manualEnvironments"`
+			MinimumEnvironmentsBeforePromotion int      `json:"minimumEnvironmentsBeforePromotion"`
+		} `json:"phases"`
+	}
+	s.okJSON(&fast, "lifecycle", "create", "Fast", "--phase", "Early: Dev(auto), Test; min=1", "--phase", "Production: Production")
+	if fast.Name != "Fast" || !strings.HasPrefix(fast.ID, "Lifecycles-") || len(fast.Phases) != 2 ||
+		len(fast.Phases[0].AutomaticEnvironments) != 1 || !slices.Equal(fast.Phases[0].ManualEnvironments, []string{test.ID}) ||
+		fast.Phases[0].MinimumEnvironmentsBeforePromotion != 1 || !slices.Equal(fast.Phases[1].ManualEnvironments, []string{prod.ID}) {
+		t.Fatalf("lifecycle create -o json: %+v", fast)
+	}
+
+	var web struct {
+		named
+		LifecycleID string `json:"lifecycleId"`
+	}
+	s.okJSON(&web, "project", "create", "web", "--lifecycle", "Fast")
+	if web.Name != "web" || !strings.HasPrefix(web.ID, "Projects-") || web.LifecycleID != fast.ID {
+		t.Fatalf("project create -o json: %+v, want web in lifecycle %s", web, fast.ID)
+	}
+
+	var process struct {
+		ProjectID string `json:"projectId"`
+		Steps     []struct {
+			named
+			Script struct{ Body string } `json:"script"`
+		} `json:"steps"`
+	}
+	s.okJSON(&process, "process", "step", "add", "-p", "web", "--name", "Hello", "--script", `echo "hi #{Who}"`)
+	if process.ProjectID != web.ID || len(process.Steps) != 1 || process.Steps[0].Name != "Hello" || process.Steps[0].ID == "" ||
+		process.Steps[0].Script.Body != `echo "hi #{Who}"` {
+		t.Fatalf("process step add -o json: %+v", process)
+	}
+
+	var set string
+	s.okJSON(&set, "variable", "set", "-p", "web", "Who", "everyone")
+	if set != "Who" {
+		t.Fatalf("variable set -o json printed %q, want the variable's name", set)
+	}
+	// The server and key may come from flags alone: here the environment
+	// has neither, and without the flags the command says what is missing.
+	noEnv := []string{"PULPO_SERVER=", "PULPO_API_KEY="}
+	devOnly := []string{"variable", "set", "-p", "web", "Who", "developers", "--environment", "Dev"}
+	if r := s.pulpoWith(noEnv, devOnly...); r.code == 0 || !strings.Contains(r.stderr, "no API key given") {
+		t.Fatalf("without a key in flags or environment: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := s.pulpoWith(noEnv, append(devOnly, "--server", s.url, "--api-key", apiKey)...); r.code != 0 || !strings.Contains(r.stdout, "Set Who in project web") {
+		t.Fatalf("variable set with --server and --api-key: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 
 	// The Dev phase is automatic: creating the release deploys it there.
 	created := s.ok("release", "create", "-p", "web", "--version", "2.0.0")
@@ -410,5 +535,42 @@ func TestImperativeCommands(t *testing.T) {
 	bad := s.pulpo("release", "deploy", "-p", "web", "--version", "2.0.0", "--environment", "Staging")
 	if bad.code == 0 || !strings.Contains(bad.stderr, `environment "Staging" was not found`) {
 		t.Fatalf("deploy to an unknown environment: exit %d\n%s", bad.code, bad.stderr)
+	}
+
+	// A release made with -o json snapshots the process as it is now, and
+	// goes to Dev by itself as the first did.
+	var rel struct {
+		ID              string `json:"id"`
+		ProjectID       string `json:"projectId"`
+		Version         string `json:"version"`
+		ProcessSnapshot struct {
+			Steps []named `json:"steps"`
+		} `json:"processSnapshot"`
+	}
+	s.okJSON(&rel, "release", "create", "-p", "web", "--version", "2.1.0")
+	if !strings.HasPrefix(rel.ID, "Releases-") || rel.ProjectID != web.ID || rel.Version != "2.1.0" ||
+		len(rel.ProcessSnapshot.Steps) != 1 || rel.ProcessSnapshot.Steps[0].Name != "Bye" {
+		t.Fatalf("release create -o json: %+v", rel)
+	}
+	var latest struct {
+		Items []struct {
+			ReleaseID string `json:"releaseId"`
+			TaskID    string `json:"taskId"`
+		}
+	}
+	s.okJSON(&latest, "deployment", "list", "-p", "web")
+	if len(latest.Items) != 2 || latest.Items[0].ReleaseID != rel.ID {
+		t.Fatalf("deployments after release 2.1.0: %+v", latest)
+	}
+	if out := s.ok("task", "watch", latest.Items[0].TaskID); !strings.Contains(out, "bye") {
+		t.Fatalf("automatic Dev deployment of 2.1.0:\n%s", out)
+	}
+}
+
+// decode reads the JSON a command printed.
+func decode(t *testing.T, out string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
 }
