@@ -540,7 +540,7 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 	if err != nil {
 		return err
 	}
-	vars, err := a.modelVariables(ctx, fmt.Sprintf("project %q", want.Name), want.Variables, d.Steps)
+	vars, err := a.modelVariables(ctx, fmt.Sprintf("project %q", want.Name), want.Variables, d.Steps, channelIDs)
 	if err != nil {
 		return err
 	}
@@ -790,8 +790,9 @@ func normalSteps(steps []model.Step) []model.Step {
 }
 
 // modelVariables turns the file's variables into the model's: scopes by
-// name to ids (steps among the given ones; nil steps means none allowed).
-func (a *applier) modelVariables(ctx context.Context, subject string, in []confdoc.Variable, steps []model.Step) ([]model.Variable, error) {
+// name to ids (steps among the given ones, channels from the given ids by
+// name key; nil steps and channels, for a library set, allow none).
+func (a *applier) modelVariables(ctx context.Context, subject string, in []confdoc.Variable, steps []model.Step, channels map[string]string) ([]model.Variable, error) {
 	var problems []string
 	out := make([]model.Variable, len(in))
 	for i, v := range in {
@@ -819,6 +820,18 @@ func (a *applier) modelVariables(ctx context.Context, subject string, in []confd
 			if !found {
 				problems = append(problems, fmt.Sprintf("%s.steps: the project has no step %q", field, name))
 			}
+		}
+		for _, name := range v.Channels {
+			if channels == nil {
+				problems = append(problems, fmt.Sprintf("%s.channels: a library set's values cannot be scoped to channels", field))
+				break
+			}
+			id, ok := channels[model.NameKey(name)]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s.channels: the project has no channel %q", field, name))
+				continue
+			}
+			sc.Channels = append(sc.Channels, id)
 		}
 		out[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive, Scope: sc, Prompt: v.Prompt}
 	}
@@ -859,7 +872,7 @@ func (a *applier) mergeVariables(stored, want []model.Variable) ([]model.Variabl
 
 // librarySet applies a library variable set.
 func (a *applier) librarySet(ctx context.Context, want confdoc.LibrarySet) error {
-	vars, err := a.modelVariables(ctx, fmt.Sprintf("library set %q", want.Name), want.Variables, nil)
+	vars, err := a.modelVariables(ctx, fmt.Sprintf("library set %q", want.Name), want.Variables, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -441,3 +441,72 @@ projects:
 		}
 	})
 }
+
+func TestChannelScopedValuesSurviveExportAndApply(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		doc := `projects:
+  - name: app
+    channels:
+      - {name: Stable, default: true}
+      - {name: Beta}
+    steps:
+      - name: Deploy
+        script: {body: "echo #{Banner}"}
+    variables:
+      - {name: Banner, value: stable}
+      - {name: Banner, value: beta build, channels: [beta]}
+      - {name: Banner, value: beta deploy, channels: [Beta], steps: [Deploy]}
+`
+		mustApply(t, s, parse(t, doc), false)
+		if again := mustApply(t, s, parse(t, doc), false); again.Changed() != 0 {
+			t.Fatalf("second apply changed: %q", actions(again))
+		}
+		p, _ := s.Read().FindProject(ctx, "app")
+		channels, _ := s.Read().ListChannels(ctx, p.ID)
+		beta := ""
+		for _, c := range channels {
+			if c.Name == "Beta" {
+				beta = c.ID
+			}
+		}
+		vs, _ := s.Read().GetVariables(ctx, p.ID)
+		if len(vs.Variables) != 3 || !reflect.DeepEqual(vs.Variables[1].Scope.Channels, []string{beta}) || !reflect.DeepEqual(vs.Variables[2].Scope.Channels, []string{beta}) {
+			t.Fatalf("the Beta channel is %s; variables %+v", beta, vs.Variables)
+		}
+
+		exported, err := apply.Export(ctx, s.Read())
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := exported.YAML()
+		if !strings.Contains(string(text), "channels: [Beta]") {
+			t.Fatalf("the export lacks the channel scope:\n%s", text)
+		}
+		if back := mustApply(t, s, parse(t, string(text)), false); back.Changed() != 0 {
+			t.Fatalf("applying the export changed: %q\n%s", actions(back), text)
+		}
+		fresh, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fresh.Close()
+		mustApply(t, fresh, parse(t, string(text)), false)
+		again, err := apply.Export(ctx, fresh.Read())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(exported, again) {
+			t.Fatalf("export of a server built from an export differs:\n%+v\n%+v", exported, again)
+		}
+
+		for _, tt := range []struct{ doc, want string }{
+			{"projects:\n  - name: app\n    variables:\n      - {name: X, value: y, channels: [Nightly]}\n", `variables[0].channels: the project has no channel "Nightly"`},
+			{"librarySets:\n  - name: Bad\n    variables:\n      - {name: X, value: y, channels: [Beta]}\n", "a library set's values cannot be scoped to channels"},
+		} {
+			if _, err := apply.Apply(ctx, s, parse(t, tt.doc), false); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("apply %q: %v, want %q", tt.doc, err, tt.want)
+			}
+		}
+	})
+}

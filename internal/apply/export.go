@@ -101,7 +101,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	for _, l := range sets {
 		setNames[l.ID] = l.Name
 		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description,
-			Variables: exportVariables(l.Variables, toNames, machineNames, nil)})
+			Variables: exportVariables(l.Variables, toNames, machineNames, nil, nil)})
 	}
 
 	projects, _, err := q.ListProjects(ctx, store.ListOptions{})
@@ -173,7 +173,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		for _, s := range d.Steps {
 			stepNames[s.ID] = s.Name
 		}
-		out.Variables = exportVariables(vs.Variables, toNames, machineNames, stepNames)
+		out.Variables = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames)
 		for _, id := range p.LibrarySetIDs {
 			out.LibrarySets = append(out.LibrarySets, setNames[id])
 		}
@@ -184,7 +184,7 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 
 // exportVariables writes variables by name; sensitive values stay on the
 // server (applying the file keeps them).
-func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps map[string]string) []confdoc.Variable {
+func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string) []confdoc.Variable {
 	var out []confdoc.Variable
 	names := func(ids []string, m map[string]string) []string {
 		if len(ids) == 0 {
@@ -203,7 +203,7 @@ func exportVariables(vs []model.Variable, envNames func([]string) []string, mach
 		}
 		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt,
 			Environments: envNames(v.Scope.Environments), Roles: v.Scope.Roles,
-			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps)})
+			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps), Channels: names(v.Scope.Channels, channels)})
 	}
 	return out
 }

@@ -83,7 +83,7 @@ func (a *app) ownerScope(cmd *cobra.Command, project, set string, flags *scopeFl
 
 // scopeFlags are the scope a value is set or deleted for, by name.
 type scopeFlags struct {
-	envs, roles, machines, steps []string
+	envs, roles, machines, steps, channels []string
 }
 
 func (f *scopeFlags) add(cmd *cobra.Command) {
@@ -91,6 +91,7 @@ func (f *scopeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.roles, "role", nil, "scope to machines with this role (repeat for several)")
 	cmd.Flags().StringArrayVar(&f.machines, "machine", nil, "scope to this machine (repeat for several)")
 	cmd.Flags().StringArrayVar(&f.steps, "step", nil, "scope to this step of the project's process (repeat for several)")
+	cmd.Flags().StringArrayVar(&f.channels, "channel", nil, "scope to releases in this channel of the project (repeat for several)")
 }
 
 func (f *scopeFlags) scope(ctx context.Context, c *client.Client, o *varOwner) (model.Scope, error) {
@@ -129,6 +130,25 @@ func (f *scopeFlags) scope(ctx context.Context, c *client.Client, o *varOwner) (
 			return s, fmt.Errorf("project %s has no step %q", o.project.Name, name)
 		}
 	}
+	if len(f.channels) > 0 {
+		if o.project == nil {
+			return s, errors.New("a library set's values cannot be scoped to channels")
+		}
+		channels, err := c.Channels(ctx, o.project.ID)
+		if err != nil {
+			return s, err
+		}
+	channels:
+		for _, name := range f.channels {
+			for _, ch := range channels {
+				if ch.ID == name || model.SameName(ch.Name, name) {
+					s.Channels = append(s.Channels, ch.ID)
+					continue channels
+				}
+			}
+			return s, fmt.Errorf("project %s has no channel %q", o.project.Name, name)
+		}
+	}
 	return s, nil
 }
 
@@ -153,13 +173,14 @@ func (a *app) variableCommand() *cobra.Command {
 			}
 			return a.print(nonNil(vars), func() {
 				names := newNamer(cmd.Context(), c)
+				own := o.partNames(cmd.Context(), c, vars)
 				var rows [][]string
 				for _, v := range vars {
 					value := v.Value
 					if v.Sensitive {
 						value = "(sensitive, set)"
 					}
-					rows = append(rows, []string{v.Name, value, scopeText(v.Scope, names)})
+					rows = append(rows, []string{v.Name, value, scopeText(v.Scope, names, own)})
 				}
 				a.table([]string{"NAME", "VALUE", "SCOPE"}, rows)
 			})
@@ -172,6 +193,7 @@ func (a *app) variableCommand() *cobra.Command {
 		Example: `  pulpo variable set -p web Greeting "hello"
   pulpo variable set -p web Greeting "hello dev" --environment Dev
   pulpo variable set -p web LogLevel debug --role web --environment Test
+  pulpo variable set -p web Banner "beta build" --channel Beta
   pulpo variable set -p web DbPassword --sensitive --value-stdin < password.txt
   pulpo variable set --library-set Common SmtpHost smtp.internal`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -282,7 +304,39 @@ func valueArg(args []string, fromStdin bool) (string, error) {
 	return "", nil // an empty value (or, for a sensitive one, the value it has)
 }
 
-func scopeText(s model.Scope, names *namer) string {
+// partNames are the names of a project's steps and channels, which scopes
+// give by id; a name that cannot be found shows as its id.
+type partNames struct{ steps, channels map[string]string }
+
+// partNames reads the names of the owner's steps and channels, if the
+// values are scoped to any.
+func (o *varOwner) partNames(ctx context.Context, c *client.Client, vars []model.Variable) partNames {
+	n := partNames{steps: map[string]string{}, channels: map[string]string{}}
+	if o.project == nil {
+		return n
+	}
+	var steps, channels bool
+	for _, v := range vars {
+		steps, channels = steps || len(v.Scope.Steps) > 0, channels || len(v.Scope.Channels) > 0
+	}
+	if steps {
+		if d, err := c.Process(ctx, o.project.ID); err == nil {
+			for _, st := range d.Steps {
+				n.steps[st.ID] = st.Name
+			}
+		}
+	}
+	if channels {
+		if chs, err := c.Channels(ctx, o.project.ID); err == nil {
+			for _, ch := range chs {
+				n.channels[ch.ID] = ch.Name
+			}
+		}
+	}
+	return n
+}
+
+func scopeText(s model.Scope, names *namer, own partNames) string {
 	if s.IsZero() {
 		return "(everywhere)"
 	}
@@ -301,8 +355,8 @@ func scopeText(s model.Scope, names *namer) string {
 	list("environments", s.Environments, names.environment)
 	list("roles", s.Roles, same)
 	list("machines", s.Machines, names.machine)
-	list("steps", s.Steps, same)
-	list("channels", s.Channels, same)
+	list("steps", s.Steps, func(id string) string { return orID(own.steps[id], id) })
+	list("channels", s.Channels, func(id string) string { return orID(own.channels[id], id) })
 	return strings.Join(parts, "; ")
 }
 

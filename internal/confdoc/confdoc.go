@@ -179,11 +179,12 @@ type Variable struct {
 	Name      string `json:"name" yaml:"name"`
 	Value     string `json:"value,omitempty" yaml:"value,omitempty"`
 	Sensitive bool   `json:"sensitive,omitempty" yaml:"sensitive,omitempty"`
-	// Roles, Machines (by name) and Steps (by name, projects only) narrow
-	// the value further; Prompt asks for it when deploying.
+	// Roles, Machines (by name), and Steps and Channels (by name, projects
+	// only) narrow the value further; Prompt asks for it when deploying.
 	Roles        []string      `json:"roles,omitempty" yaml:"roles,omitempty,flow"`
 	Machines     []string      `json:"machines,omitempty" yaml:"machines,omitempty,flow"`
 	Steps        []string      `json:"steps,omitempty" yaml:"steps,omitempty,flow"`
+	Channels     []string      `json:"channels,omitempty" yaml:"channels,omitempty,flow"`
 	Prompt       *model.Prompt `json:"prompt,omitempty" yaml:"prompt,omitempty"`
 	Environments []string      `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
 }

@@ -71,3 +71,50 @@ func TestSystemVariablesNameWhatIsDeployedAndLinkToThePortal(t *testing.T) {
 		}
 	})
 }
+
+func TestAReleaseInAChannelGetsTheChannelsValues(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s, twoPhases(), `echo "banner: #{Banner}, channel #{Octopus.Release.Channel.Name}"`)
+		channels := map[string]model.Channel{}
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			for _, name := range []string{"Stable", "Beta"} {
+				c := model.Channel{ProjectID: f.project.ID, Name: name}
+				if err := q.CreateChannel(ctx, &c); err != nil {
+					return err
+				}
+				channels[name] = c
+			}
+			vs, err := q.GetVariables(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			vs.Variables = append(vs.Variables,
+				model.Variable{Name: "Banner", Value: "plain"},
+				model.Variable{Name: "Banner", Value: "beta build", Scope: model.Scope{Channels: []string{channels["Beta"].ID}}},
+				// The environment is the more specific scope.
+				model.Variable{Name: "Banner", Value: "beta in test", Scope: model.Scope{Channels: []string{channels["Beta"].ID}, Environments: []string{f.envs["Test"].ID}}},
+				model.Variable{Name: "Banner", Value: "stable build", Scope: model.Scope{Channels: []string{channels["Stable"].ID}}})
+			return q.SaveVariables(ctx, &vs)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir())
+		for _, tt := range []struct{ channel, version, env, want string }{
+			{"Beta", "1.0.0-beta", "Dev", "banner: beta build, channel Beta"},
+			{"Beta", "1.0.1-beta", "Test", "banner: beta in test, channel Beta"},
+			{"Stable", "1.0.0", "Dev", "banner: stable build, channel Stable"},
+		} {
+			r := model.Release{ProjectID: f.project.ID, Version: tt.version, ChannelID: channels[tt.channel].ID}
+			if _, err := srv.engine.CreateRelease(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			d := srv.deploy(r, f.envs[tt.env])
+			waitTask(t, s, d.TaskID, model.TaskSuccess)
+			if log := logOf(t, s, d.TaskID); !strings.Contains(log, "info "+tt.want+"\n") {
+				t.Errorf("%s in %s: want %q in the log:\n%s", tt.version, tt.env, tt.want, log)
+			}
+		}
+	})
+}

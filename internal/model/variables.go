@@ -43,7 +43,8 @@ type Scope struct {
 	Machines []string `json:"machines,omitempty"`
 	// Steps are step ids of the project's process.
 	Steps []string `json:"steps,omitempty"`
-	// Channels are channel ids (channels come later).
+	// Channels are channel ids of the project: the value is for releases
+	// in those channels.
 	Channels []string `json:"channels,omitempty"`
 }
 
