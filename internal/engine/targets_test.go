@@ -272,6 +272,98 @@ rm %[1]q/#{Octopus.Machine.Name}`, shared))
 	})
 }
 
+// gatedTargets runs step on n machines whose scripts each hold until the
+// test opens their gate, which it does one at a time, as soon as as many
+// scripts have started as at most `limit` at once allows: so the step has
+// every chance to start more than limit, and each script says how many ran
+// as it started. It returns the highest of those counts.
+func gatedTargets(t *testing.T, s *store.Store, n, limit int, step model.Step) int {
+	t.Helper()
+	f := setup(t, s, nil)
+	var specs []machineSpec
+	for i := range n {
+		specs = append(specs, machineSpec{name: fmt.Sprintf("m%02d", i), envs: []string{"Dev"}, roles: []string{"web"}})
+	}
+	src := register(t, s, f, specs...)
+	dir := t.TempDir()
+	for _, sub := range []string{"running", "started", "gate"} {
+		os.Mkdir(filepath.Join(dir, sub), 0o755)
+	}
+	// A script counts the others before it says it started, and ends only
+	// after its gate opened, which the test does only after enough have
+	// said they started: so whatever the timing, a script that starts while
+	// limit others hold counts them.
+	step.Script.Body = fmt.Sprintf(`name=#{Octopus.Machine.Name}
+touch %[1]q/running/$name
+echo "running together: $(ls %[1]q/running | wc -l)"
+touch %[1]q/started/$name
+for i in $(seq 600); do [ -e %[1]q/gate/$name ] && break; sleep 0.05; done
+rm %[1]q/running/$name`, dir)
+	step.TargetRoles = []string{"web"}
+	setSteps(t, s, f, step)
+	srv := newServer(t, s, t.TempDir(), withTargets(src))
+	d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+
+	started := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(dir, "started"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	released := map[string]bool{}
+	for len(released) < n {
+		want := min(limit+len(released), n)
+		until(t, fmt.Sprintf("%d scripts have started", want), func() bool { return len(started()) >= want })
+		names := started()
+		if len(names) > want {
+			t.Fatalf("%d scripts started with %d of them ended: more than %d at once", len(names), len(released), limit)
+		}
+		for _, name := range names {
+			if !released[name] {
+				released[name] = true
+				os.WriteFile(filepath.Join(dir, "gate", name), nil, 0o600)
+				break
+			}
+		}
+	}
+	waitTask(t, s, d.TaskID, model.TaskSuccess)
+	log := logOf(t, s, d.TaskID)
+	most, seen := 0, 0
+	for _, line := range strings.Split(log, "\n") {
+		if rest, ok := strings.CutPrefix(line, "info running together: "); ok {
+			k, _ := strconv.Atoi(strings.TrimSpace(rest))
+			most, seen = max(most, k), seen+1
+		}
+	}
+	if seen != n {
+		t.Fatalf("%d of %d targets ran the step:\n%s", seen, n, log)
+	}
+	return most
+}
+
+// A rolling step with a window of 2 keeps two targets busy at a time: the
+// third starts only when one of the first two has ended, and so on.
+func TestRollingWindowRunsThatManyTargetsAtOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		step := script("Roll", "")
+		step.WindowSize = 2
+		if most := gatedTargets(t, s, 5, 2, step); most != 2 {
+			t.Fatalf("at most %d targets ran at once with a window of 2, want 2", most)
+		}
+	})
+}
+
+// Without a cap of its own, a step runs on at most 10 targets at once.
+func TestTheDefaultParallelismIsTen(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		if most := gatedTargets(t, s, 12, model.DefaultMaxParallelism, script("Wide", "")); most != 10 {
+			t.Fatalf("at most %d targets ran at once by default, want 10", most)
+		}
+	})
+}
+
 func TestWorkerPools(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		f := setup(t, s, nil)
