@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/agentrpc"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
+	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
@@ -199,5 +200,121 @@ func TestTheTrustSweepDropsOnlyTheUntrusted(t *testing.T) {
 	m.sweepPolling(ctx)
 	if !connected(kept.Thumbprint) {
 		t.Error("a database that does not answer dropped a trusted agent")
+	}
+}
+
+// fakeSSH makes SSH targets that record being closed.
+type fakeSSH struct{ closed atomic.Int64 }
+
+func (f *fakeSSH) Target(m model.Machine, _ model.SSHCredentials) (contract.Target, interface{ Close() error }, error) {
+	return agentrpc.NewTarget(m.Name, nil), closerFunc(func() error { f.closed.Add(1); return nil }), nil
+}
+
+type closerFunc func() error
+
+func (c closerFunc) Close() error { return c() }
+
+// Forgetting a machine (deleted, or its address or trust changed) drops its
+// live connection at once, whichever kind it is, and leaves the others'.
+func TestForgettingAMachineDropsItsConnection(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	server, err := comms.NewIdentity("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	ssh := &fakeSSH{}
+	m := New(Config{Identity: server, Logger: quiet, Store: st, SSH: ssh})
+	defer m.Close()
+	mux := comms.NewMux()
+	mux.Handle(agentrpc.MethodCapabilities, func(context.Context, *comms.ServerCall) (any, error) {
+		return contract.Capabilities{Version: "test"}, nil
+	})
+
+	// Two listening agents, each with its count of the servers connected to it.
+	listening := func(name string) (model.Machine, *comms.Sessions) {
+		id, err := comms.NewIdentity(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions := comms.NewSessions()
+		go comms.ServeListening(ctx, ln, id, func(tp string) bool { return tp == server.Thumbprint }, mux, sessions, quiet)
+		return model.Machine{ID: "Machines-" + name, Name: name, Kind: model.MachineListening, Address: ln.Addr().String(), Thumbprint: id.Thumbprint}, sessions
+	}
+	web, webSessions := listening("web")
+	db, dbSessions := listening("db")
+	for _, mc := range []model.Machine{web, db} {
+		tg, err := m.Target(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tg.Capabilities(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both agents to hold a connection", func() bool { return webSessions.Count() == 1 && dbSessions.Count() == 1 })
+
+	// A polling agent, which would not come back for an hour once dropped.
+	l := m.PollingListener()
+	l.Trusted = func(string) bool { return true } // no machine stored: Forget is what is tested
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve(ctx, ln)
+	pollID, err := comms.NewIdentity("poll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollSessions := comms.NewSessions()
+	go comms.PollServer(ctx, ln.Addr().String(), pollID, server.Thumbprint, mux, pollSessions, comms.Backoff{Initial: time.Hour}, quiet, nil)
+	poll := model.Machine{ID: "Machines-poll", Name: "poll", Kind: model.MachinePolling, Thumbprint: pollID.Thumbprint}
+	waitFor(t, "the polling agent to connect", func() bool { return pollSessions.Count() == 1 })
+
+	// An SSH machine, whose target holds its connection.
+	sshMachine := model.Machine{Name: "ssh", Kind: model.MachineSSH, Usage: model.UsageWorker, WorkerPoolIDs: []string{"WorkerPools-1"},
+		Address: "127.0.0.1:22", SSH: &model.SSHEndpoint{User: "deploy", HostKeyFingerprint: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}}
+	if err := st.Tx(ctx, func(q *store.Queries) error { return q.CreateMachine(ctx, &sshMachine, "") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Target(sshMachine); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		machine model.Machine
+		dropped func() bool
+	}{
+		{name: "listening", machine: web, dropped: func() bool { return webSessions.Count() == 0 }},
+		{name: "polling", machine: poll, dropped: func() bool { return pollSessions.Count() == 0 }},
+		{name: "ssh", machine: sshMachine, dropped: func() bool { return ssh.closed.Load() == 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.dropped() {
+				t.Fatal("dropped before it was forgotten")
+			}
+			m.Forget(tt.machine)
+			waitFor(t, "its connection to end", tt.dropped)
+		})
+	}
+	if dbSessions.Count() != 1 {
+		t.Error("forgetting the other machines dropped db's connection")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.listening) != 1 || m.listening[db.ID] == nil || len(m.polling) != 0 || len(m.ssh) != 0 {
+		t.Errorf("the manager still holds %d listening (want only db), %d polling and %d SSH connections", len(m.listening), len(m.polling), len(m.ssh))
 	}
 }
