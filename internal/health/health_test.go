@@ -202,3 +202,50 @@ func TestScheduledChecksAndRemovalOfLongUnavailableMachines(t *testing.T) {
 		t.Fatalf("the removed machine's connections should be dropped: %q", forgotten)
 	}
 }
+
+// A disabled machine is left alone by the schedule, however long since its
+// last check; enabled again, it is checked on the next round.
+func TestScheduledChecksSkipDisabledMachines(t *testing.T) {
+	s, _, _, checker := setup(t)
+	ctx := context.Background()
+	hourly := model.MachinePolicy{HealthCheckInterval: model.Duration{D: time.Hour}}
+	on := add(t, s, "enabled", "", hourly)
+	off := add(t, s, "disabled", "", hourly)
+	setDisabled := func(m model.Machine, disabled bool) {
+		t.Helper()
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			m, err := q.GetMachine(ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			m.Disabled = disabled
+			return q.UpdateMachine(ctx, &m, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	checked := func(m model.Machine) bool {
+		t.Helper()
+		got, err := s.Read().GetMachine(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Health.CheckedAt != nil
+	}
+
+	setDisabled(off, true)
+	checker.Round(ctx)
+	if !checked(on) {
+		t.Fatal("the enabled machine was not checked")
+	}
+	if checked(off) {
+		t.Fatal("the disabled machine was checked")
+	}
+
+	setDisabled(off, false)
+	checker.Round(ctx)
+	if !checked(off) {
+		t.Fatal("the machine enabled again was not checked")
+	}
+}
