@@ -755,6 +755,9 @@ type scriptToRun struct {
 	syntax    model.ScriptSyntax
 	body      string
 	bootstrap string
+	// warnings are values the bootstrap gives as written because they
+	// cannot be rendered; the target's log says so before the script runs.
+	warnings []string
 	// what says what runs, for the log.
 	what string
 	// concurrent lets it run beside other deployment scripts on the target
@@ -769,7 +772,8 @@ func (h deployHandler) prepareScript(run *tasks.Run, step model.Step, values *va
 	if err != nil {
 		return scriptToRun{}, fmt.Errorf("the script of step %q: %w", step.Name, err)
 	}
-	return scriptToRun{syntax: step.Script.Syntax, body: body, bootstrap: bootstrap(step.Script.Syntax, values),
+	boot, warnings := bootstrap(step.Script.Syntax, values)
+	return scriptToRun{syntax: step.Script.Syntax, body: body, bootstrap: boot, warnings: warnings,
 		what: "a " + string(step.Script.Syntax) + " script"}, nil
 }
 
@@ -785,6 +789,9 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		target.State, target.StartedAt = model.ActivityRunning, &now
 		if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, target) }); err != nil {
 			return 0, err
+		}
+		for _, w := range sc.warnings {
+			run.Log(target.ID, model.LevelWarning, w)
 		}
 		run.Logf(target.ID, model.LevelVerbose, "Running %s on %s", sc.what, name)
 	} else {

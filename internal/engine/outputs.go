@@ -86,8 +86,13 @@ func outputVariableNames(step, machine, name string) []string {
 // defining one starts no process: a script's start-up cost stays flat in
 // the number of variables. Names are lower-cased in ASCII only, as bash's
 // ${1,,} does under LC_ALL=C, so both sides agree on every key.
-func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
+//
+// A value that cannot be rendered (a reference cycle, an unknown filter) is
+// given as written; what went wrong is returned, one line per variable, for
+// the caller to warn about in the task log.
+func bootstrap(syntax model.ScriptSyntax, values *vars.Values) (string, []string) {
 	var b strings.Builder
+	var problems []string
 	b.WriteString("# Pulpo: functions a deployment script can call.\n")
 	if syntax == model.SyntaxBash {
 		b.WriteString("declare -A __pulpo_variables=(\n")
@@ -97,6 +102,7 @@ func bootstrap(syntax model.ScriptSyntax, values *vars.Values) string {
 			raw, _ := values.Get(n)
 			v, err := template.Evaluate(raw, values, template.Options{InValue: true})
 			if err != nil {
+				problems = append(problems, fmt.Sprintf("The value of variable %q cannot be rendered, so scripts get it as written: %v", n, err))
 				v = raw
 			}
 			// A shell word cannot hold NUL; drop it rather than the value.
@@ -137,7 +143,7 @@ new_octopusartifact() {
 }
 new_pulpoartifact() { new_octopusartifact "$@"; }
 `)
-	return b.String()
+	return b.String(), problems
 }
 
 // shellQuote makes s one single-quoted shell word.

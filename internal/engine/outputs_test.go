@@ -33,8 +33,11 @@ func TestBashBootstrapReadsEveryValueBack(t *testing.T) {
 	for _, c := range cases {
 		values.Set(c.name, c.value)
 	}
-	script := bootstrap(model.SyntaxBash, values) +
-		`__pulpo_define 'Runner.Defined' 'it'\''s the runner'` + "\n"
+	script, problems := bootstrap(model.SyntaxBash, values)
+	if len(problems) > 0 {
+		t.Fatalf("every value renders, yet: %q", problems)
+	}
+	script += `__pulpo_define 'Runner.Defined' 'it'\''s the runner'` + "\n"
 	for _, c := range cases {
 		script += "printf '%s\\0' \"$(get_octopusvariable " + shellQuote(c.ask) + "; echo x)\"\n"
 	}
@@ -72,7 +75,7 @@ func TestBashBootstrapReadsEveryValueBack(t *testing.T) {
 func TestBashBootstrapStartsNoProcessToReadOrDefine(t *testing.T) {
 	values := vars.NewValues()
 	values.Set("A", "1")
-	b := bootstrap(model.SyntaxBash, values)
+	b, _ := bootstrap(model.SyntaxBash, values)
 	for _, fn := range []string{"get_octopusvariable() {", "__pulpo_define() {"} {
 		i := strings.Index(b, fn)
 		if i < 0 {

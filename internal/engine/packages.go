@@ -115,13 +115,14 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 		return scriptToRun{}, err
 	}
 	pkg, home := a.pkg, a.caps.Home
+	boot, warnings := bootstrap(model.SyntaxBash, values)
 	m := runner.Manifest{
 		Package:          runner.PackageFile{Path: a.file.Path, ID: pkg.PackageID, Version: pkg.Version, SHA256: pkg.SHA256},
 		Project:          x.project.Name,
 		Environment:      x.env.Name,
 		AppsRoot:         path.Join(home, "apps"),
 		Variables:        manifestVariables(x, values),
-		Bootstrap:        bootstrap(model.SyntaxBash, values),
+		Bootstrap:        boot,
 		SubstituteFiles:  pa.SubstituteFiles,
 		StructuredConfig: runner.StructuredConfig{Enabled: len(pa.StructuredConfigFiles) > 0, Files: pa.StructuredConfigFiles},
 		CustomInstallDir: runner.CustomInstallDir{Path: pa.CustomInstallDir, Purge: pa.PurgeCustomInstallDir, Exclude: pa.CustomInstallExclude},
@@ -136,7 +137,7 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	if err != nil {
 		return scriptToRun{}, err
 	}
-	return scriptToRun{syntax: model.SyntaxBash, body: body,
+	return scriptToRun{syntax: model.SyntaxBash, body: body, warnings: warnings,
 		what: fmt.Sprintf("the conventions for package %s %s", pkg.PackageID, pkg.Version)}, nil
 }
 
@@ -153,6 +154,7 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 	if err != nil {
 		return scriptToRun{}, err
 	}
+	boot, warnings := bootstrap(model.SyntaxBash, values)
 	m := runner.ScriptManifest{
 		Package:   runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
 		File:      fp.File,
@@ -161,14 +163,14 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 		// Relative: into the script's workspace, removed when it is done.
 		ExtractTo:       "package",
 		Variables:       manifestVariables(x, values),
-		Bootstrap:       bootstrap(model.SyntaxBash, values),
+		Bootstrap:       boot,
 		SubstituteFiles: fp.SubstituteFiles,
 	}
 	body, err := runnerScript(a, "run-script-package", m)
 	if err != nil {
 		return scriptToRun{}, err
 	}
-	return scriptToRun{syntax: model.SyntaxBash, body: body,
+	return scriptToRun{syntax: model.SyntaxBash, body: body, warnings: warnings,
 		what: fmt.Sprintf("%s from package %s %s", fp.File, a.pkg.PackageID, a.pkg.Version)}, nil
 }
 

@@ -118,3 +118,31 @@ func TestAReleaseInAChannelGetsTheChannelsValues(t *testing.T) {
 		}
 	})
 }
+
+// A value the bootstrap cannot render reaches scripts as written, and the
+// task log says which and why instead of hiding it.
+func TestAValueThatCannotBeRenderedIsAWarningInTheLog(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, nil,
+			`set_octopusvariable Loop '##{Octopus.Action[Step A].Output.Loop}'
+set_octopusvariable Odd '##{Greeting | NoSuchFilter}'`,
+			`echo "odd is $(get_octopusvariable 'Octopus.Action[Step A].Output.Odd')"`)
+		srv := newServer(t, s, t.TempDir())
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{
+			`warning The value of variable "Octopus.Action[Step A].Output.Loop" cannot be rendered, so scripts get it as written: ` +
+				`in the value of variable "Octopus.Action[Step A].Output.Loop": line 1, column 1: variable reference cycle: Octopus.Action[Step A].Output.Loop -> Octopus.Action[Step A].Output.Loop`,
+			`warning The value of variable "Octopus.Action[Step A].Output.Odd" cannot be rendered, so scripts get it as written: line 1, column 14: unknown filter "NoSuchFilter"`,
+			"info odd is #{Greeting | NoSuchFilter}\n",
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Log(log)
+		}
+	})
+}

@@ -134,7 +134,8 @@ func (e *Engine) RunWorkerScript(ctx context.Context, run *tasks.Run, name, pool
 	if values == nil {
 		values = vars.NewValues()
 	}
-	sc := scriptToRun{syntax: model.SyntaxBash, body: s.withArgs(), bootstrap: bootstrap(model.SyntaxBash, values), what: s.What, concurrent: true}
+	boot, warnings := bootstrap(model.SyntaxBash, values)
+	sc := scriptToRun{syntax: model.SyntaxBash, body: s.withArgs(), bootstrap: boot, warnings: warnings, what: s.What, concurrent: true}
 	sctx := ctx
 	if s.Timeout > 0 {
 		// The clock runs from the script's first start, across resumes.
@@ -233,11 +234,15 @@ func (e *Engine) RunWorkerScriptNow(ctx context.Context, poolID string, s Worker
 	if values == nil {
 		values = vars.NewValues()
 	}
+	boot, warnings := bootstrap(model.SyntaxBash, values)
+	for _, w := range warnings { // no task, so no task log: the server's log says it
+		e.cfg.Logger.Warn(masker.Mask(w), "script", s.What)
+	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	svc := target.Scripts()
 	cmd := contract.StartScriptCommand{Ticket: "now-" + hex.EncodeToString(nonce[:]), Syntax: string(model.SyntaxBash), Body: s.withArgs(),
-		Bootstrap: bootstrap(model.SyntaxBash, values), Wait: e.cfg.StatusWait}
+		Bootstrap: boot, Wait: e.cfg.StatusWait}
 	status, err := svc.StartScript(ctx, cmd)
 	if err != nil {
 		return ScriptResult{}, fmt.Errorf("start %s on %s: %w", s.What, target.Name(), err)
