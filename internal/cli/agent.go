@@ -16,17 +16,19 @@ import (
 
 // pollingAddress accepts "host:port" or a URL such as https://host:10943.
 func pollingAddress(s string) (string, error) {
+	addr := s
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
 			return "", fmt.Errorf("%q is not an address: give host:port", s)
 		}
-		s = u.Host
+		addr = u.Host
 	}
-	if _, _, err := net.SplitHostPort(s); err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		// Named as given: a URL without its port is still recognisable.
 		return "", fmt.Errorf("%q is not host:port (the server's polling port, 10943 by default)", s)
 	}
-	return s, nil
+	return addr, nil
 }
 
 func (a *app) agentCommand() *cobra.Command {
