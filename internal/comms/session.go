@@ -237,6 +237,25 @@ func ServeListening(ctx context.Context, ln net.Listener, id *Identity, trusted 
 // one burst of handshakes, and sooner on average.
 type Backoff struct {
 	Initial, Max time.Duration
+
+	// sleep waits d unless ctx ends first, and says whether it waited;
+	// tests replace it to follow the schedule without living through it.
+	sleep func(ctx context.Context, d time.Duration) bool
+}
+
+// wait sleeps d, or less if ctx ends first, which it reports as false.
+func (b Backoff) wait(ctx context.Context, d time.Duration) bool {
+	if b.sleep != nil {
+		return b.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // jittered draws a wait from [d/2, d].
@@ -282,10 +301,8 @@ func PollServer(ctx context.Context, addr string, id *Identity, serverThumbprint
 		if err != nil {
 			logger.Warn("cannot reach the server", "address", addr, "error", err, "retry in", wait)
 		}
-		select {
-		case <-ctx.Done():
+		if !b.wait(ctx, jittered(wait)) {
 			return nil
-		case <-time.After(jittered(wait)):
 		}
 		if err != nil {
 			wait = min(wait*2, b.Max)
