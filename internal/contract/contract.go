@@ -42,7 +42,8 @@ type FileService interface {
 	// content with this SHA-256 to path the target already holds.
 	PartialUpload(ctx context.Context, path, sha256 string) (int64, error)
 	// UploadFrom continues a resumable upload: r holds the content from
-	// offset on (offset at most what PartialUpload reported). What arrived
+	// offset on (offset at most what PartialUpload reported). The target
+	// checks it has room for the rest before any of r is read. What arrived
 	// stays on the target if the transfer is cut short; once whole, the file
 	// is checked against size and sha256 and moved into place.
 	UploadFrom(ctx context.Context, path string, size int64, sha256 string, offset int64, r io.Reader) (FileInfo, error)
