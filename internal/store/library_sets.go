@@ -144,29 +144,42 @@ func (q *Queries) DeleteLibrarySet(ctx context.Context, id string) error {
 // ProjectAndLibraryVariables lists a project's variables now, with those of
 // the library sets it includes (each marked with its set).
 func (q *Queries) ProjectAndLibraryVariables(ctx context.Context, p model.Project) ([]model.Variable, error) {
-	vs, err := q.releaseVariables(ctx, p)
+	vs, _, err := q.withLibrarySets(ctx, p)
 	return vs.Variables, err
 }
 
 // releaseVariables is what a new release of a project snapshots: the
 // project's variables and those of the library sets it includes, each
-// marked with its set.
+// marked with its set. Values that refer to each other in a cycle across
+// the project and its sets are refused: each was saved alone.
 func (q *Queries) releaseVariables(ctx context.Context, p model.Project) (model.VariableSet, error) {
-	vs, err := q.GetVariables(ctx, p.ID)
+	vs, setNames, err := q.withLibrarySets(ctx, p)
 	if err != nil {
 		return vs, err
+	}
+	return vs, checkSnapshotCycles(p.Name, vs.Variables, setNames)
+}
+
+// withLibrarySets returns the project's variables and those of its library
+// sets, each marked with its set, and the sets' names by id.
+func (q *Queries) withLibrarySets(ctx context.Context, p model.Project) (model.VariableSet, map[string]string, error) {
+	names := map[string]string{}
+	vs, err := q.GetVariables(ctx, p.ID)
+	if err != nil {
+		return vs, names, err
 	}
 	for _, id := range p.LibrarySetIDs {
 		l, err := q.GetLibrarySet(ctx, id)
 		if err != nil {
-			return vs, fmt.Errorf("library variable set %s: %w", id, err)
+			return vs, names, fmt.Errorf("library variable set %s: %w", id, err)
 		}
+		names[l.ID] = l.Name
 		for _, v := range l.Variables {
 			v.LibrarySetID = l.ID
 			vs.Variables = append(vs.Variables, v)
 		}
 	}
-	return vs, nil
+	return vs, names, nil
 }
 
 // RefreshReleaseVariables takes a release's variables again from its

@@ -103,7 +103,7 @@ func Resolve(vs []model.Variable, s Scope) *Values {
 		key := strings.ToLower(v.Name)
 		library := v.LibrarySetID != ""
 		b, seen := chosen[key]
-		if !seen || rank > b.rank || (rank == b.rank && b.library && !library) {
+		if !seen || beats(rank, library, b.rank, b.library) {
 			chosen[key] = best{rank: rank, library: library, value: v.Value, name: v.Name}
 		}
 	}
@@ -112,6 +112,30 @@ func Resolve(vs []model.Variable, s Scope) *Values {
 		out.Set(b.name, b.value)
 	}
 	return out
+}
+
+// Winner returns which of one name's values applies at s, as Resolve
+// chooses it, or false when none does.
+func Winner(values []model.Variable, s Scope) (int, bool) {
+	best, bestRank, bestLibrary := -1, 0, false
+	for i, v := range values {
+		rank, ok := Match(v.Scope, s)
+		if !ok {
+			continue
+		}
+		library := v.LibrarySetID != ""
+		if best < 0 || beats(rank, library, bestRank, bestLibrary) {
+			best, bestRank, bestLibrary = i, rank, library
+		}
+	}
+	return best, best >= 0
+}
+
+// beats reports whether a matching value replaces the one chosen so far:
+// it is more specific, or as specific and the project's own against a
+// library set's. Otherwise the first listed stays.
+func beats(rank int, library bool, chosenRank int, chosenLibrary bool) bool {
+	return rank > chosenRank || (rank == chosenRank && chosenLibrary && !library)
 }
 
 // Match reports whether a scope applies where s is, and how specific it is.

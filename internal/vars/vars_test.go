@@ -74,6 +74,10 @@ func TestPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := Resolve(tt.values, where).Get("level")
+			// Winner, which picks among one name's values, agrees.
+			if i, won := Winner(tt.values, where); won != ok || (won && tt.values[i].Value != got) {
+				t.Errorf("Winner chose %d (%v); Resolve chose %q (%v)", i, won, got, ok)
+			}
 			if tt.want == "" {
 				if ok {
 					t.Fatalf("want no value, got %q", got)
