@@ -44,3 +44,19 @@ func Main(args []string, version string, stdout, stderr io.Writer) int {
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 }
+
+// RunIfRunner makes a binary serve as the runner when invoked as one
+// ("run-package" or "run-script-package" first). Test binaries that stand
+// in for pulpo call it in TestMain, so package steps on their built-in
+// worker run the real runner rather than the tests again.
+func RunIfRunner(version string) {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case "run-package":
+		os.Exit(Main(os.Args[2:], version, os.Stdout, os.Stderr))
+	case "run-script-package":
+		os.Exit(MainScript(os.Args[2:], version, os.Stdout, os.Stderr))
+	}
+}

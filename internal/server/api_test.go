@@ -17,6 +17,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runner"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/server"
 	"github.com/pulpo-deploy/pulpo/internal/testutil/pgtest"
@@ -27,6 +28,7 @@ var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
 	scriptsvc.RunIfSupervisor()
+	runner.RunIfRunner("test")
 	code := m.Run()
 	pg.Stop()
 	os.Exit(code)

@@ -29,6 +29,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/notify"
+	"github.com/pulpo-deploy/pulpo/internal/octoapi"
 	"github.com/pulpo-deploy/pulpo/internal/runnerbin"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -223,6 +224,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
 	mux.Handle(api.Prefix, a)
+	// Octopus's REST API, for pipelines built on Octopus's client: an
+	// adapter over the native API (which keeps /api/v1, the longer match).
+	octo := octoapi.New(a, cfg.Version, cfg.Logger.With("component", "octopus-api"))
+	mux.Handle("/api/", octo)
+	mux.Handle("/api", octo)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")

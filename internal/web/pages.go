@@ -19,6 +19,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /login", p.login)
 	m.HandleFunc("POST /logout", p.logout)
 	m.HandleFunc("GET /{$}", p.dashboard)
+	m.HandleFunc("GET /app", p.octopusLinks)
 	m.HandleFunc("GET /environments", p.environments)
 	m.HandleFunc("POST /environments", p.createEnvironment)
 	m.HandleFunc("GET /projects", p.projects)
