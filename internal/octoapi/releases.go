@@ -137,6 +137,7 @@ type createReleaseCommand struct {
 	PackageVersion        string            `json:"packageVersion"`
 	GitCommit             string            `json:"gitCommit"`
 	GitRef                string            `json:"gitRef"`
+	GitResources          []string          `json:"gitResources"`
 	ReleaseVersion        string            `json:"releaseVersion"`
 	ChannelName           string            `json:"channelName"`
 	Packages              []string          `json:"packages"`
@@ -161,8 +162,8 @@ func (h *Handler) createRelease(c *call) error {
 	if cmd.ProjectName == "" {
 		return badRequest("projectName is required: the project's name or id")
 	}
-	if cmd.GitRef != "" || cmd.GitCommit != "" {
-		return badRequest("gitRef and gitCommit are for version-controlled projects; Pulpo keeps processes in its own store, so leave them out")
+	if cmd.GitRef != "" || cmd.GitCommit != "" || len(cmd.GitResources) > 0 {
+		return badRequest("gitRef, gitCommit and gitResources are for version-controlled projects; Pulpo keeps processes in its own store, so leave them out")
 	}
 	if cmd.PackagePrerelease != "" {
 		return badRequest("packagePrerelease is not supported; give each package's version with packages or packageVersion")

@@ -100,7 +100,12 @@ func taskOf(t model.Task) task {
 	id := serverTaskID(t.ID)
 	done := t.State.Finished()
 	success := t.State == model.TaskSuccess
+	// A scheduled deployment's queue time is when it may start, as in
+	// Octopus.
 	queued := t.QueuedAt
+	if t.NotBefore != nil {
+		queued = *t.NotBefore
+	}
 	out := task{ID: id, Name: string(t.Kind), Description: t.Description, State: taskState(t.State),
 		IsCompleted: &done, FinishedSuccessfully: &success, HasWarningsOrErrors: t.State == model.TaskFailed,
 		HasPendingInterruptions: t.State == model.TaskWaiting, HasBeenPickedUpByProcessor: t.StartedAt != nil,

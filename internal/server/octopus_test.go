@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/url"
@@ -27,6 +28,7 @@ import (
 	"github.com/OctopusDeploy/go-octopusdeploy/v2/pkg/tasks"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
 // octopus connects Octopus's own Go client library to the test server, as
@@ -433,4 +435,230 @@ func TestOctopusClientListsMachinesPoolsAndTenants(t *testing.T) {
 // processAlive reports whether a process with the pid still exists.
 func processAlive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil
+}
+
+// The deployment command's options reach the engine: skipped steps,
+// guided failure, a start time and an expiry, a channel chosen by name,
+// and projects found by part of their name.
+func TestOctopusClientDeploymentOptions(t *testing.T) {
+	s := start(t, "")
+	ctx := context.Background()
+	octo := octopus(t, s, "Default")
+	sid := octo.GetSpaceID()
+	dev, err := s.client.CreateEnvironment(ctx, model.Environment{Name: "Dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.client.CreateProject(ctx, model.Project{Name: "Shop Frontend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := func(name, body string) model.Step {
+		return model.Step{Name: name, RunOnServer: true, Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: body}}
+	}
+	if _, err := s.client.SaveProcess(ctx, model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{
+		script("One", "echo one ran"), script("Two", "echo two ran"), script("Check", `[ "$(get_octopusvariable Mode)" != broken ] || exit 3`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.SaveVariables(ctx, model.VariableSet{OwnerID: p.ID, Variables: []model.Variable{
+		{Name: "Mode", Value: "fine", Prompt: &model.Prompt{Label: "Mode"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Main", "Hotfix"} {
+		if _, err := s.client.CreateChannel(ctx, model.Channel{ProjectID: p.ID, Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := octo.Projects.Get(projects.ProjectsQuery{PartialName: "front"}); err != nil || len(got.Items) != 1 || got.Items[0].ID != p.ID {
+		t.Fatalf("projects by part of the name: %+v %v", got, err)
+	}
+
+	cmd := releases.NewCreateReleaseCommandV1(sid, "shop frontend")
+	cmd.ReleaseVersion, cmd.ChannelIDOrName = "2.0.0", "hotfix"
+	created, err := releases.CreateReleaseV1(octo, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := octo.Releases.GetByID(created.ReleaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := octo.Channels.GetByID(rel.ChannelID); err != nil || ch.Name != "Hotfix" || ch.ProjectID != p.ID {
+		t.Fatalf("the release's channel: %+v %v", ch, err)
+	}
+
+	deploy := func(edit func(d *deployments.CreateDeploymentUntenantedCommandV1)) string {
+		t.Helper()
+		d := deployments.NewCreateDeploymentUntenantedCommandV1(sid, "Shop Frontend")
+		d.ReleaseVersion, d.EnvironmentNames = "2.0.0", []string{"dev"}
+		edit(d)
+		res, err := deployments.CreateDeploymentUntenantedV1(octo, d)
+		if err != nil {
+			t.Fatalf("deploy: %v", err)
+		}
+		return res.DeploymentServerTasks[0].ServerTaskID
+	}
+
+	// Skipped steps do not run.
+	id := deploy(func(d *deployments.CreateDeploymentUntenantedCommandV1) { d.SkipStepNames = []string{"Two"} })
+	if done := waitForTask(t, octo, id); done.State != "Success" {
+		t.Fatalf("with a skipped step: %s", done.State)
+	}
+	details, err := tasks.GetDetails(octo, sid, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := activityText(details.ActivityLogs); !strings.Contains(text, "one ran") || strings.Contains(text, "two ran") {
+		t.Errorf("step Two was not skipped:\n%s", text)
+	}
+
+	// Guided failure: the failed step waits for someone instead of failing
+	// the task, which Octopus shows as executing with an interruption.
+	yes := true
+	id = deploy(func(d *deployments.CreateDeploymentUntenantedCommandV1) {
+		d.UseGuidedFailure = &yes
+		d.Variables = map[string]string{"Mode": "broken"}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		page, err := octo.Tasks.Get(tasks.TasksQuery{IDs: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task := page.Items[0]; task.HasPendingInterruptions {
+			if task.State != "Executing" || *task.IsCompleted {
+				t.Errorf("waiting for guidance: %+v", task)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guided failure never asked: %+v", page.Items[0])
+		}
+	}
+	if _, err := tasks.Cancel(octo, sid, id); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitForTask(t, octo, id); done.State != "Canceled" {
+		t.Errorf("after cancelling the guided failure: %s", done.State)
+	}
+
+	// A deployment for later waits in the queue until its time; it expires
+	// after noRunAfter.
+	runAt := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	id = deploy(func(d *deployments.CreateDeploymentUntenantedCommandV1) {
+		d.RunAt = runAt.Format(time.RFC3339)
+		d.NoRunAfter = runAt.Add(30 * time.Minute).Format(time.RFC3339)
+	})
+	page, err := octo.Tasks.Get(tasks.TasksQuery{IDs: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := page.Items[0]
+	if task.State != "Queued" || task.QueueTime == nil || !task.QueueTime.Equal(runAt) ||
+		task.QueueTimeExpiry == nil || !task.QueueTimeExpiry.Equal(runAt.Add(30*time.Minute)) {
+		t.Errorf("a scheduled deployment: state %s, queue time %v, expiry %v", task.State, task.QueueTime, task.QueueTimeExpiry)
+	}
+	if queued, err := octo.Tasks.Get(tasks.TasksQuery{States: []string{"Queued"}}); err != nil || len(queued.Items) != 1 || queued.Items[0].ID != id {
+		t.Errorf("queued tasks: %+v %v", queued, err)
+	}
+	_ = dev
+}
+
+// Bad input through the Octopus layer gets Octopus's error document: a
+// status that says whose mistake it is, ErrorMessage always, Errors with
+// 400 only; never a 500, never an empty body.
+func TestOctopusAPIErrors(t *testing.T) {
+	s := start(t, "")
+	ctx := context.Background()
+	if _, err := s.client.CreateEnvironment(ctx, model.Environment{Name: "Dev"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.client.CreateProject(ctx, model.Project{Name: "Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.SaveProcess(ctx, model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{{Name: "Hi", RunOnServer: true,
+		Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo hi"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: p.ID, Version: "1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	multipart := func(field, file, body string) (string, map[string]string) {
+		b := "--XyZ\r\nContent-Disposition: form-data; name=\"" + field + "\""
+		if file != "" {
+			b += "; filename=\"" + file + "\""
+		}
+		return b + "\r\n\r\n" + body + "\r\n--XyZ--\r\n", map[string]string{"Content-Type": "multipart/form-data; boundary=XyZ"}
+	}
+	noFile, mp := multipart("note", "", "hello")
+	badName, _ := multipart("file", "notes.txt", "hello")
+	deployBody := func(extra string) string {
+		return `{"spaceId":"Spaces-1","projectName":"Shop","releaseVersion":"1.0.0","environmentNames":["Dev"]` + extra + `}`
+	}
+	cases := []struct {
+		name, method, path, body string
+		headers                  map[string]string
+		status                   int
+		says                     string
+	}{
+		{"an unknown space", "GET", "/api/Spaces-9/environments", "", nil, 404, "one space"},
+		{"an unknown environment", "GET", "/api/Spaces-1/environments/Environments-99", "", nil, 404, "Environments-99"},
+		{"an endpoint Pulpo does not serve", "GET", "/api/Spaces-1/runbooks", "", nil, 404, "does not serve"},
+		{"a method a collection does not take", "DELETE", "/api/Spaces-1/environments", "", nil, 405, "not allowed"},
+		{"no API key", "GET", "/api/Spaces-1/environments", "", map[string]string{"Authorization": ""}, 401, "API key"},
+		{"a body that is not JSON", "POST", "/api/Spaces-1/environments", "{nope", nil, 400, "not valid JSON"},
+		{"an environment without a name", "POST", "/api/Spaces-1/environments", `{"Name":""}`, nil, 400, "name"},
+		{"a taken environment name", "POST", "/api/Spaces-1/environments", `{"Name":"dev"}`, nil, 409, "already exists"},
+		{"a project without its lifecycle", "POST", "/api/Spaces-1/projects", `{"Name":"X","LifecycleId":"Lifecycles-99","ProjectGroupId":"ProjectGroups-1"}`, nil, 400, "Lifecycles-99"},
+		{"paging that is not a number", "GET", "/api/Spaces-1/environments?take=lots", "", nil, 400, "take"},
+		{"a task state that does not exist", "GET", "/api/Spaces-1/tasks?states=Sleeping", "", nil, 400, "Sleeping"},
+		{"a release for no project", "POST", "/api/Spaces-1/releases/create/v1", `{"spaceId":"Spaces-1"}`, nil, 400, "projectName"},
+		{"a release of an unknown project", "POST", "/api/Spaces-1/releases/create/v1", `{"projectName":"Nope"}`, nil, 400, "Nope"},
+		{"a release in an unknown channel", "POST", "/api/Spaces-1/releases/create/v1", `{"projectName":"Shop","channelName":"Beta"}`, nil, 400, "Beta"},
+		{"a package spec without a version", "POST", "/api/Spaces-1/releases/create/v1", `{"projectName":"Shop","packages":["web"]}`, nil, 400, "StepOrPackageId:Version"},
+		{"a version-controlled release", "POST", "/api/Spaces-1/releases/create/v1", `{"projectName":"Shop","gitRef":"main"}`, nil, 400, "gitRef"},
+		{"a release version taken", "POST", "/api/Spaces-1/releases/create/v1", `{"projectName":"Shop","releaseVersion":"1.0.0"}`, nil, 409, "already exists"},
+		{"a deployment missing everything", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", `{}`, nil, 400, "releaseVersion"},
+		{"a deployment of an unknown release", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", `{"projectName":"Shop","releaseVersion":"9.9.9","environmentNames":["Dev"]}`, nil, 400, "no release 9.9.9"},
+		{"a deployment to an unknown environment", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", `{"projectName":"Shop","releaseVersion":"1.0.0","environmentNames":["Mars"]}`, nil, 400, "Mars"},
+		{"a start time that is not a time", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", deployBody(`,"runAt":"tomorrow"`), nil, 400, "runAt"},
+		{"an unknown machine", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", deployBody(`,"specificMachineNames":["ghost"]`), nil, 400, "ghost"},
+		{"a frozen deployment without a reason", "POST", "/api/Spaces-1/deployments/create/untenanted/v1", deployBody(`,"deploymentFreezeNames":["Xmas"]`), nil, 400, "say why"},
+		{"a tenanted deployment", "POST", "/api/Spaces-1/deployments/create/tenanted/v1", deployBody(""), nil, 400, "tenants"},
+		{"an upload that is not multipart", "POST", "/api/Spaces-1/packages/raw", "raw bytes", nil, 400, "multipart"},
+		{"an upload without a file", "POST", "/api/Spaces-1/packages/raw", noFile, mp, 400, `"file"`},
+		{"an upload whose name is no package", "POST", "/api/Spaces-1/packages/raw", badName, mp, 400, "notes.txt"},
+		{"an upload of an unknown overwrite mode", "POST", "/api/Spaces-1/packages/raw?overwriteMode=Sometimes", badName, mp, 400, "Sometimes"},
+		{"details of an unknown task", "GET", "/api/tasks/ServerTasks-999/details", "", nil, 404, "Tasks-999"},
+		{"cancelling an unknown task", "POST", "/api/spaces/Spaces-1/tasks/ServerTasks-999/cancel", "", nil, 404, "Tasks-999"},
+		{"an unknown channel", "GET", "/api/Spaces-1/channels/Channels-Default-Projects-99", "", nil, 404, "Projects-99"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			headers := map[string]string{"X-Octopus-ApiKey": adminKey, "Authorization": ""}
+			for k, v := range tt.headers {
+				headers[k] = v
+			}
+			if tt.status == 401 {
+				headers["X-Octopus-ApiKey"] = ""
+			}
+			status, _, raw := s.call(t, tt.method, tt.path, tt.body, headers)
+			var body struct {
+				ErrorMessage string
+				Errors       []string
+			}
+			if err := json.Unmarshal(raw, &body); err != nil || body.ErrorMessage == "" {
+				t.Fatalf("%d with a body that is not Octopus's error document: %q", status, raw)
+			}
+			if status != tt.status {
+				t.Errorf("status %d, want %d: %s", status, tt.status, raw)
+			}
+			if (status == 400) != (len(body.Errors) > 0) {
+				t.Errorf("Errors must come with a 400 and only then: %d %s", status, raw)
+			}
+			if text := body.ErrorMessage + " " + strings.Join(body.Errors, " "); !strings.Contains(text, tt.says) {
+				t.Errorf("the error does not say %q: %s", tt.says, raw)
+			}
+		})
+	}
 }
