@@ -275,17 +275,7 @@ func progression(ctx context.Context, q *store.Queries, rel model.Release) (*mod
 	if err != nil {
 		return nil, err
 	}
-	lifecycleID := project.LifecycleID
-	if rel.ChannelID != "" {
-		ch, err := q.GetChannel(ctx, rel.ChannelID)
-		if err != nil {
-			return nil, err
-		}
-		if ch.LifecycleID != "" {
-			lifecycleID = ch.LifecycleID // the channel's path wins
-		}
-	}
-	lc, err := q.GetLifecycle(ctx, lifecycleID)
+	lc, err := q.ReleaseLifecycle(ctx, project, rel)
 	if err != nil {
 		return nil, err
 	}

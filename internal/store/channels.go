@@ -99,6 +99,22 @@ func (q *Queries) GetChannel(ctx context.Context, id string) (model.Channel, err
 	return c, err
 }
 
+// ReleaseLifecycle returns the lifecycle a release follows: its channel's
+// when the channel names one, else its project's.
+func (q *Queries) ReleaseLifecycle(ctx context.Context, p model.Project, r model.Release) (model.Lifecycle, error) {
+	id := p.LifecycleID
+	if r.ChannelID != "" {
+		ch, err := q.GetChannel(ctx, r.ChannelID)
+		if err != nil {
+			return model.Lifecycle{}, err
+		}
+		if ch.LifecycleID != "" {
+			id = ch.LifecycleID // the channel's path wins
+		}
+	}
+	return q.GetLifecycle(ctx, id)
+}
+
 // ListChannels returns a project's channels, the default first.
 func (q *Queries) ListChannels(ctx context.Context, projectID string) ([]model.Channel, error) {
 	rows, err := q.query(ctx, `SELECT `+channelColumns+` FROM channels WHERE project_id = ? ORDER BY is_default DESC, name_key`, projectID)

@@ -195,7 +195,7 @@ func (q *Queries) RefreshReleaseVariables(ctx context.Context, releaseID string)
 	if err != nil {
 		return r, err
 	}
-	l, err := q.GetLifecycle(ctx, p.LifecycleID)
+	l, err := q.ReleaseLifecycle(ctx, p, r)
 	if err != nil {
 		return r, err
 	}
