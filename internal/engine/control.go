@@ -320,6 +320,8 @@ func (h deployHandler) askGuidance(ctx context.Context, run *tasks.Run, x deploy
 		switch o := outcomes[k]; {
 		case o.err != nil:
 			reason = o.err.Error()
+		case o.ran && o.message != "":
+			reason = "the script ended with " + contract.DescribeExitCode(o.code) + ": " + o.message
 		case o.ran:
 			reason = "the script ended with " + contract.DescribeExitCode(o.code)
 		}

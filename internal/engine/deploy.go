@@ -330,6 +330,10 @@ func (h deployHandler) runStep(ctx context.Context, run *tasks.Run, x deployment
 			failed = append(failed, fmt.Sprintf("%s (%v)", places[i].name(), o.err))
 		case !o.ran:
 			// skipped, or never started after an earlier failure
+		case o.code != 0 && o.message != "":
+			// The script's own words, masked: the task's error, a guided
+			// failure's question and Octopus.Deployment.Error carry them.
+			failed = append(failed, fmt.Sprintf("%s (%s: %s)", places[i].name(), contract.DescribeExitCode(o.code), run.Masked(o.message)))
 		case o.code != 0:
 			failed = append(failed, fmt.Sprintf("%s (%s)", places[i].name(), contract.DescribeExitCode(o.code)))
 		default:
@@ -398,7 +402,9 @@ func (p placement) name() string { return p.act.Name }
 type outcome struct {
 	ran  bool // the script ran to an exit code
 	code int
-	err  error
+	// message is what the script said about its failure (fail_step).
+	message string
+	err     error
 	// conditionFalse: the step's variable condition is not true here.
 	conditionFalse bool
 }
@@ -699,14 +705,14 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 	if v, ok := stepValues.Get(bypassMutexVariable); ok && strings.EqualFold(strings.TrimSpace(v), "true") {
 		sc.concurrent = true
 	}
-	code, err := h.runScript(ctx, run, step, p, sc)
+	code, message, err := h.runScript(ctx, run, step, p, sc)
 	if errors.Is(err, errSkipped) {
 		return outcome{}
 	}
 	if err != nil {
 		return outcome{err: err}
 	}
-	return outcome{ran: true, code: code}
+	return outcome{ran: true, code: code, message: message}
 }
 
 // probe checks a machine answers before its script starts. An unreachable
@@ -777,7 +783,7 @@ func (h deployHandler) prepareScript(run *tasks.Run, step model.Step, values *va
 		what: "a " + string(step.Script.Syntax) + " script"}, nil
 }
 
-func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, sc scriptToRun) (int, error) {
+func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model.Step, p placement, sc scriptToRun) (code int, result string, err error) {
 	target, name := p.act, p.target.Name()
 	svc := p.target.Scripts()
 	firstStart := target.ScriptTicket == ""
@@ -788,7 +794,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		target.ScriptTicket = newTicket(run.Task.ID, target.ID)
 		target.State, target.StartedAt = model.ActivityRunning, &now
 		if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, target) }); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		for _, w := range sc.warnings {
 			run.Log(target.ID, model.LevelWarning, w)
@@ -814,9 +820,9 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		skip, perr := h.probe(ctx, run, p)
 		switch {
 		case skip:
-			return 0, errSkipped
+			return 0, "", errSkipped
 		case perr != nil:
-			return 0, perr
+			return 0, "", perr
 		}
 	}
 	if err != nil {
@@ -833,20 +839,23 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 			run.Logf(target.ID, model.LevelError, "%v", err)
 			h.setState(run, target, model.ActivityFailed)
 		}
-		return 0, err
+		return 0, "", err
 	}
 	next := target.NextScriptLogSeq
 	canceling := false
 	var cancelDeadline time.Time
 	for {
-		next = h.record(run, p, status, next)
+		var message string
+		if next, message = h.record(run, p, status, next); message != "" {
+			result = message
+		}
 		if status.State == contract.ScriptComplete {
 			break
 		}
 		if ctx.Err() != nil {
 			cause := context.Cause(ctx)
 			if !errors.Is(cause, tasks.ErrCancelRequested) {
-				return 0, cause // shutdown or lease lost: the script keeps running for whoever resumes
+				return 0, "", cause // shutdown or lease lost: the script keeps running for whoever resumes
 			}
 			if !canceling {
 				canceling = true
@@ -862,7 +871,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 				if time.Now().After(cancelDeadline) {
 					run.Logf(target.ID, model.LevelError, "Could not reach %s to stop the script: %v", name, err)
 					h.setState(run, target, model.ActivityCanceled)
-					return 0, tasks.ErrCancelRequested
+					return 0, "", tasks.ErrCancelRequested
 				}
 				time.Sleep(time.Second) // unreachable while canceling: ask again shortly
 			}
@@ -875,10 +884,10 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 			err = fmt.Errorf("follow script on %s: %w", name, err)
 			run.Logf(target.ID, model.LevelError, "%v", err)
 			h.setState(run, target, model.ActivityFailed)
-			return 0, err
+			return 0, "", err
 		}
 	}
-	code := status.ExitCode
+	code = status.ExitCode
 	if canceling {
 		code = contract.ExitCanceled // whatever it ended with, the task stops here
 	}
@@ -897,10 +906,10 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := run.Flush(wctx); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if err := run.Tx(wctx, func(q *store.Queries) error { return q.UpdateActivity(wctx, run.Lease, target) }); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	// Cleaning the workspace up is nobody's wait: the result is recorded.
 	go func() {
@@ -910,18 +919,20 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 			h.e.cfg.Logger.Debug("clean up a script workspace", "target", name, "ticket", cmd.Ticket, "error", err)
 		}
 	}()
-	return code, nil
+	return code, result, nil
 }
 
 // record moves a status's output lines into the task log and returns the
-// next sequence number to ask for. Service messages are not logged: they
-// set the target's output variables, saved with the lines around them.
-func (h deployHandler) record(run *tasks.Run, p placement, st contract.ScriptStatus, next int64) int64 {
+// next sequence number to ask for, and the last result message the script
+// gave (fail_step), if any. Service messages are not logged: they set the
+// target's output variables, saved with the lines around them.
+func (h deployHandler) record(run *tasks.Run, p placement, st contract.ScriptStatus, next int64) (int64, string) {
 	target := p.act
 	activityID := target.ID
 	if len(st.Logs) == 0 {
-		return max(next, st.NextLogSeq)
+		return max(next, st.NextLogSeq), ""
 	}
+	result := ""
 	lines := make([]model.LogLine, 0, len(st.Logs))
 	outputsChanged := false
 	for _, l := range st.Logs {
@@ -938,6 +949,9 @@ func (h deployHandler) record(run *tasks.Run, p placement, st contract.ScriptSta
 				} else if line, ok := h.serviceMessage(run, p, msg); ok {
 					line.Time = l.Time
 					lines = append(lines, line)
+					if strings.EqualFold(msg.kind, "resultMessage") {
+						result = line.Text
+					}
 				}
 				continue
 			}
@@ -955,7 +969,7 @@ func (h deployHandler) record(run *tasks.Run, p placement, st contract.ScriptSta
 		run.SetOutputs(activityID, target.Outputs)
 	}
 	run.LogScriptOutput(activityID, lines, st.NextLogSeq)
-	return st.NextLogSeq
+	return st.NextLogSeq, result
 }
 
 // setOutput records an output variable on its target node: sealed when

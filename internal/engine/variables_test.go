@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
 
@@ -143,6 +144,55 @@ set_octopusvariable Odd '##{Greeting | NoSuchFilter}'`,
 		}
 		if t.Failed() {
 			t.Log(log)
+		}
+	})
+}
+
+// A secret in a step's failure message is masked wherever the message
+// goes: the log line, the task's error and the deployment's error as later
+// steps see it.
+func TestASecretInAFailureMessageIsMasked(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		box, _ := secrets.New(secrets.NewKey())
+		s.SetSealer(box)
+		ctx := context.Background()
+		f := setup(t, s, nil, `fail_step "cannot log in to the database with #{DbPassword}"`)
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			vs, err := q.GetVariables(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			vs.Variables = append(vs.Variables, model.Variable{Name: "DbPassword", Value: "pa55-w0rd-x", Sensitive: true})
+			if err := q.SaveVariables(ctx, &vs); err != nil {
+				return err
+			}
+			d, err := q.GetProcess(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			d.Steps = append(d.Steps, model.Step{Name: "Report", Condition: model.ConditionFailure,
+				Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: `echo 'report: #{Octopus.Deployment.Error}'`}})
+			return q.SaveProcess(ctx, &d)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newServer(t, s, t.TempDir())
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		log := logOf(t, s, d.TaskID)
+		for _, want := range []string{"error cannot log in to the database with ********\n",
+			`info report: step "Step A" failed on built-in worker (exit code 1: cannot log in to the database with ********)` + "\n"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the log lacks %q:\n%s", want, log)
+			}
+		}
+		want := `step "Step A" failed on built-in worker (exit code 1: cannot log in to the database with ********)`
+		if task.Error != want {
+			t.Errorf("task error %q, want %q", task.Error, want)
+		}
+		if strings.Contains(log, "pa55-w0rd-x") {
+			t.Errorf("the secret shows in the log:\n%s", log)
 		}
 	})
 }

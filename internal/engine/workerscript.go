@@ -147,7 +147,7 @@ func (e *Engine) RunWorkerScript(ctx context.Context, run *tasks.Run, name, pool
 		sctx, cancel = context.WithDeadlineCause(ctx, start.Add(s.Timeout), tasks.ErrCancelRequested)
 		defer cancel()
 	}
-	code, err := h.runScript(sctx, run, model.Step{Name: name}, p, sc)
+	code, _, err := h.runScript(sctx, run, model.Step{Name: name}, p, sc)
 	timedOut := s.Timeout > 0 && ctx.Err() == nil && sctx.Err() != nil
 	if timedOut {
 		run.Logf(target.ID, model.LevelError, "%s ran longer than %s and was stopped", capitalize(s.What), s.Timeout)
