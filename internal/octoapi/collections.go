@@ -111,6 +111,9 @@ type collection[T, O any] struct {
 	// byName lets GET {collection}/{x} find x by name or slug too, as
 	// Octopus does for projects.
 	byName bool
+	// accept says whether a thing the native API found by id belongs to
+	// this collection (a worker is no deployment target); nil takes all.
+	accept func(v T) bool
 }
 
 // serve answers /api/Spaces-1/<collection>[/all|/{id}].
@@ -190,6 +193,9 @@ func (col *collection[T, O]) matching(c *call) ([]O, error) {
 func (col *collection[T, O]) find(c *call, x string) (O, error) {
 	var v T
 	err := c.getJSON(col.inner+"/"+url.PathEscape(x), nil, &v)
+	if err == nil && col.accept != nil && !col.accept(v) {
+		err = notFound("there is no %s %q", strings.ToLower(col.itemType), x)
+	}
 	if err == nil {
 		return col.convert(c, v), nil
 	}

@@ -292,8 +292,9 @@ var targets = &collection[model.Machine, deploymentTarget]{
 		return deploymentTarget{machineFields: machineOf(m, "machines"), EnvironmentIDs: orEmpty(m.EnvironmentIDs),
 			Roles: orEmpty(m.Roles), TenantParticipates: "Untenanted", TenantIDs: []string{}, TenantTags: []string{}}
 	},
-	id:   func(o deploymentTarget) string { return o.ID },
-	name: func(o deploymentTarget) string { return o.Name },
+	accept: func(m model.Machine) bool { return m.Usage == model.UsageTarget },
+	id:     func(o deploymentTarget) string { return o.ID },
+	name:   func(o deploymentTarget) string { return o.Name },
 	keep: func(q url.Values, o deploymentTarget) bool {
 		return keepMachine(q, o.machineFields, o.EnvironmentIDs, o.Roles, nil)
 	},
@@ -304,8 +305,9 @@ var workers = &collection[model.Machine, worker]{
 	convert: func(_ *call, m model.Machine) worker {
 		return worker{machineFields: machineOf(m, "workers"), WorkerPoolIDs: orEmpty(m.WorkerPoolIDs)}
 	},
-	id:   func(o worker) string { return o.ID },
-	name: func(o worker) string { return o.Name },
+	accept: func(m model.Machine) bool { return m.Usage == model.UsageWorker },
+	id:     func(o worker) string { return o.ID },
+	name:   func(o worker) string { return o.Name },
 	keep: func(q url.Values, o worker) bool {
 		return keepMachine(q, o.machineFields, nil, nil, o.WorkerPoolIDs)
 	},

@@ -424,6 +424,12 @@ func TestOctopusClientListsMachinesPoolsAndTenants(t *testing.T) {
 	if err != nil || len(workers) != 1 || workers[0].Name != "builder-1" || len(workers[0].WorkerPoolIDs) != 1 {
 		t.Fatalf("workers: %+v %v", workers, err)
 	}
+	if _, err := octo.Machines.GetByID(workers[0].ID); apiStatus(err) != 404 {
+		t.Errorf("a worker read as a deployment target: %v", err)
+	}
+	if got, err := octo.Workers.GetByID(workers[0].ID); err != nil || got.Name != "builder-1" {
+		t.Errorf("the worker by id: %+v %v", got, err)
+	}
 	if tenants, err := octo.Tenants.GetAll(); err != nil || len(tenants) != 0 {
 		t.Errorf("tenants: %v %v", tenants, err)
 	}
