@@ -317,6 +317,20 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		t.Errorf("the dashboard reloaded instead of updating its cell (%v)", err)
 	}
 
+	// Links that Octopus's tools print (…/app#/Spaces-1/…) open the same
+	// project, release or task here.
+	var web struct{ ID string }
+	s.okJSON(&web, "project", "show", "web", "-o", "json")
+	for link, path := range map[string]string{
+		"/app#/Spaces-1/projects/" + web.ID:                          "/projects/" + web.ID,
+		"/app#/Spaces-1/projects/" + web.ID + "/deployments/process": "/projects/" + web.ID,
+		"/app#/Spaces-1/tasks/ServerTasks-1":                         "/tasks/Tasks-1",
+		"/app#/Spaces-1/infrastructure/environments/Environments-1":  "/environments",
+		"/app": "/",
+	} {
+		do("Octopus link "+link, chromedp.Navigate(s.url+link), poll(`location.pathname === "`+path+`"`), chromedp.WaitVisible(css("h1")))
+	}
+
 	// A runbook: added, published and run from the project's operations.
 	do("runbook",
 		chromedp.Navigate(s.url+"/projects"),
