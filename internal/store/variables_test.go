@@ -2,14 +2,146 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
+
+var errRolledBack = errors.New("rolled back")
+
+// A value that refers to itself through others is refused where it can
+// really happen: each value is checked where its own scope puts it, with
+// the values that win there, the project's and its library sets' together
+// when a release takes them.
+func TestVariableCyclesAreFoundWhereValuesMeet(t *testing.T) {
+	type value struct {
+		name, value        string
+		envs, roles        []string
+		library, sensitive bool
+	}
+	v := func(name, text string, envs ...string) value { return value{name: name, value: text, envs: envs} }
+	library := func(x value) value { x.library = true; return x }
+	sensitive := func(x value) value { x.sensitive = true; return x }
+	role := func(x value, r string) value { x.roles = []string{r}; return x }
+	const ab, ba = "variable reference cycle: A -> B -> A; break the cycle", "variable reference cycle: B -> A -> B; break the cycle"
+	rows := []struct {
+		name   string
+		values []value
+		want   []string // the problems reported, when the values are saved or else when a release takes them
+	}{
+		{"two values that refer to each other",
+			[]value{v("A", "#{B}"), v("B", "x#{A}")},
+			[]string{`variables[0].value ("A"): ` + ba, `variables[1].value ("B"): ` + ab}},
+		{"a value that refers to itself",
+			[]value{v("A", "x#{A}")},
+			[]string{`variables[0].value ("A"): variable reference cycle: A -> A; break the cycle`}},
+		{"three in a ring",
+			[]value{v("A", "#{B}"), v("B", "#{C}"), v("C", "#{A}")},
+			[]string{`variables[0].value ("A"): variable reference cycle: B -> C -> A -> B; break the cycle`,
+				`variables[1].value ("B"): variable reference cycle: C -> A -> B -> C; break the cycle`,
+				`variables[2].value ("C"): variable reference cycle: A -> B -> C -> A; break the cycle`}},
+		{"another value of a name for Dev does not hide the cycle everywhere else",
+			[]value{v("A", "#{B}"), v("B", "#{A}"), v("A", "fixed", "Dev")},
+			[]string{`variables[0].value ("A"): ` + ba, `variables[1].value ("B"): ` + ab}},
+		{"the Dev value wins wherever the Dev-only value refers to it",
+			[]value{v("A", "#{B}"), v("A", "fixed", "Dev"), v("B", "#{A}", "Dev")},
+			nil},
+		{"values for Dev and for Test never meet",
+			[]value{v("A", "#{B}", "Dev"), v("B", "#{A}", "Test")},
+			nil},
+		{"values for Dev and for Dev or Test meet in Dev",
+			[]value{v("A", "#{B}", "Dev"), v("B", "#{A}", "Test", "Dev")},
+			[]string{`variables[0].value ("A"): ` + ba, `variables[1].value ("B"): ` + ab}},
+		// Outside Dev the unscoped value refers to nothing, so the cycle is
+		// the Dev value's.
+		{"an unscoped value meets one for Dev in Dev",
+			[]value{v("A", "#{B}"), v("B", "#{A}", "Dev")},
+			[]string{`variables[1].value ("B"): ` + ab}},
+		{"a value for a role meets an unscoped one on machines with the role",
+			[]value{role(v("A", "#{B}"), "web"), v("B", "#{A}")},
+			[]string{`variables[0].value ("A"): ` + ba}},
+		{"a value only leading to a cycle is not blamed for it",
+			[]value{v("Start", "#{B}"), v("B", "#{C}"), v("C", "#{B}")},
+			[]string{`variables[1].value ("B"): variable reference cycle: C -> B -> C; break the cycle`,
+				`variables[2].value ("C"): variable reference cycle: B -> C -> B; break the cycle`}},
+		{"a sensitive value is never rendered, so a chain through it ends there",
+			[]value{v("A", "#{B}"), sensitive(v("B", "#{A}"))},
+			nil},
+		{"a library set's value the project's own hides",
+			[]value{library(v("A", "#{B}")), v("A", "plain"), v("B", "#{A}")},
+			nil},
+		{"a library set's value and the project's",
+			[]value{library(v("A", "#{B}")), v("B", "#{A}")},
+			[]string{`"B" (the project's value): ` + ab, `"A" (library set Common): ` + ba}},
+	}
+	eachStore(t, func(t *testing.T, s *store.Store, _ *clock) {
+		ctx := context.Background()
+		box, _ := secrets.New(secrets.NewKey())
+		s.SetSealer(box)
+		envs := createEnvs(t, s, "Dev", "Test")
+		envIDs := map[string]string{"Dev": envs[0].ID, "Test": envs[1].ID}
+		for _, row := range rows {
+			t.Run(row.name, func(t *testing.T) {
+				var own, shared []model.Variable
+				for _, x := range row.values {
+					mv := model.Variable{Name: x.name, Value: x.value, Sensitive: x.sensitive, Scope: model.Scope{Roles: x.roles}}
+					for _, e := range x.envs {
+						mv.Scope.Environments = append(mv.Scope.Environments, envIDs[e])
+					}
+					if x.library {
+						shared = append(shared, mv)
+					} else {
+						own = append(own, mv)
+					}
+				}
+				err := s.Tx(ctx, func(q *store.Queries) error {
+					p := model.Project{Name: "web"}
+					if len(shared) > 0 {
+						set := model.LibraryVariableSet{Name: "Common", Variables: shared}
+						if err := q.CreateLibrarySet(ctx, &set); err != nil {
+							return err
+						}
+						p.LibrarySetIDs = []string{set.ID}
+					}
+					if err := q.CreateProject(ctx, &p); err != nil {
+						return err
+					}
+					d := model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{{Name: "Run", Script: &model.ScriptAction{Body: "echo ok"}}}}
+					if err := q.SaveProcess(ctx, &d); err != nil {
+						return err
+					}
+					vs := model.VariableSet{OwnerID: p.ID, Variables: own}
+					if err := q.SaveVariables(ctx, &vs); err != nil {
+						return err
+					}
+					if err := q.CreateRelease(ctx, &model.Release{ProjectID: p.ID, Version: "1.0.0"}); err != nil {
+						return err
+					}
+					return errRolledBack // each row starts from the same empty server
+				})
+				var got []string
+				var invalid *model.ValidationError
+				switch {
+				case errors.Is(err, errRolledBack):
+				case errors.As(err, &invalid):
+					got = invalid.Problems
+				default:
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, row.want) {
+					t.Errorf("got  %q\nwant %q", got, row.want)
+				}
+			})
+		}
+	})
+}
 
 func TestReferenceCyclesAreRefusedWhenSavedAndWhenReleased(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store, _ *clock) {
