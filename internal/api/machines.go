@@ -252,9 +252,9 @@ func (a *API) librarySetRoutes() {
 
 func (a *API) previewRoutes() {
 	a.add(route{method: "GET", path: Prefix + "/projects/{id}/variables/preview", tag: "variables", perm: model.VariableView, scope: a.pathProject, response: []wire.PreviewVariable{},
-		summary: "The variables a step would get now, with the project's current values and library sets, for an environment, machine and step",
+		summary: "The variables a step would get now, with the project's current values and library sets, for an environment, machine, step and channel",
 		query: []param{{"environmentId", "string", "the environment (id or name)"}, {"machineId", "string", "the machine (id or name)"},
-			{"stepId", "string", "the step (id or name)"}},
+			{"stepId", "string", "the step (id or name)"}, {"channelId", "string", "the channel of the release (id or name)"}},
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			ctx, q := r.Context(), a.Store.Read()
 			p, err := q.GetProject(ctx, r.PathValue("id"))
@@ -289,6 +289,20 @@ func (a *API) previewRoutes() {
 				}
 				if !found {
 					return badRequest("stepId: project %s has no step %q", p.Name, st)
+				}
+			}
+			if ch := r.URL.Query().Get("channelId"); ch != "" {
+				channels, err := q.ListChannels(ctx, p.ID)
+				if err != nil {
+					return err
+				}
+				for _, c := range channels {
+					if c.ID == ch || model.SameName(c.Name, ch) {
+						scope.ChannelID = c.ID
+					}
+				}
+				if scope.ChannelID == "" {
+					return badRequest("channelId: project %s has no channel %q", p.Name, ch)
 				}
 			}
 			all, err := q.ProjectAndLibraryVariables(ctx, p)

@@ -253,9 +253,9 @@ func (a *app) variableCommand() *cobra.Command {
 		}}
 	flags.add(del)
 	del.Flags().BoolVar(&all, "all", false, "delete every value of the variable")
-	var previewEnv, previewMachine, previewStep string
-	preview := &cobra.Command{Use: "preview", Short: "Show the values a step would get now, for an environment, machine and step",
-		Example: `  pulpo variables preview -p web --environment Production --machine web-3 --step Deploy`, Args: cobra.NoArgs,
+	var previewEnv, previewMachine, previewStep, previewChannel string
+	preview := &cobra.Command{Use: "preview", Short: "Show the values a step would get now, for an environment, machine, step and channel",
+		Example: `  pulpo variables preview -p web --environment Production --machine web-3 --step Deploy --channel Hotfix`, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -268,7 +268,7 @@ func (a *app) variableCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := c.PreviewVariables(cmd.Context(), p.ID, previewEnv, previewMachine, previewStep)
+			out, err := c.PreviewVariables(cmd.Context(), p.ID, previewEnv, previewMachine, previewStep, previewChannel)
 			if err != nil {
 				return err
 			}
@@ -283,6 +283,7 @@ func (a *app) variableCommand() *cobra.Command {
 	preview.Flags().StringVar(&previewEnv, "environment", "", "the environment")
 	preview.Flags().StringVar(&previewMachine, "machine", "", "the machine")
 	preview.Flags().StringVar(&previewStep, "step", "", "the step")
+	preview.Flags().StringVar(&previewChannel, "channel", "", "the channel of the release (name or id)")
 	cmd.AddCommand(list, setCmd, del, preview)
 	return cmd
 }

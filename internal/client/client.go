@@ -669,9 +669,9 @@ func (c *Client) RefreshReleaseVariables(ctx context.Context, releaseID string) 
 
 // PreviewVariables resolves a project's current variables for an
 // environment, machine and step (ids or names; any may be empty).
-func (c *Client) PreviewVariables(ctx context.Context, projectID, environment, machine, step string) ([]wire.PreviewVariable, error) {
+func (c *Client) PreviewVariables(ctx context.Context, projectID, environment, machine, step, channel string) ([]wire.PreviewVariable, error) {
 	v := url.Values{}
-	for k, val := range map[string]string{"environmentId": environment, "machineId": machine, "stepId": step} {
+	for k, val := range map[string]string{"environmentId": environment, "machineId": machine, "stepId": step, "channelId": channel} {
 		if val != "" {
 			v.Set(k, val)
 		}
