@@ -246,6 +246,32 @@ func listAll[T any](c *call, path string, query url.Values) ([]T, error) {
 	}
 }
 
+// innerRange reads the items skip to skip+take of a native list, in pages
+// the native API allows, and the list's total.
+func innerRange[T any](c *call, path string, query url.Values, p paging) ([]T, int, error) {
+	var out []T
+	total := 0
+	for skip := p.skip; len(out) < p.take; {
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		q.Set("skip", strconv.Itoa(skip))
+		q.Set("take", strconv.Itoa(min(p.take-len(out), innerTake)))
+		var page innerPage[T]
+		if err := c.getJSON(path, q, &page); err != nil {
+			return nil, 0, err
+		}
+		total = page.Total
+		out = append(out, page.Items...)
+		skip += len(page.Items)
+		if len(page.Items) == 0 || skip >= page.Total {
+			break
+		}
+	}
+	return out, total, nil
+}
+
 func containsFold(list []string, s string) bool {
 	for _, v := range list {
 		if strings.EqualFold(v, s) {

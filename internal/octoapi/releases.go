@@ -3,7 +3,6 @@ package octoapi
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,27 +96,18 @@ func (h *Handler) listReleases(c *call, projectID string) error {
 		}
 		return c.ok(pageItems(c.r, "Release", list, len(list), p, false))
 	}
-	// The native API pages the same way (newest first), so a page here is
-	// one page there unless it is larger than the native limit.
-	var list []release
-	total := 0
-	for skip := p.skip; len(list) < p.take; {
-		q := url.Values{"skip": {strconv.Itoa(skip)}, "take": {strconv.Itoa(min(p.take-len(list), innerTake))}}
-		if projectID != "" {
-			q.Set("projectId", projectID)
-		}
-		var page innerPage[model.Release]
-		if err := c.getJSON("/releases", q, &page); err != nil {
-			return err
-		}
-		total = page.Total
-		for _, r := range page.Items {
-			list = append(list, releaseOf(r))
-		}
-		skip += len(page.Items)
-		if len(page.Items) == 0 || skip >= page.Total {
-			break
-		}
+	// The native API lists newest first too, so a page here is a range there.
+	q := url.Values{}
+	if projectID != "" {
+		q.Set("projectId", projectID)
+	}
+	items, total, err := innerRange[model.Release](c, "/releases", q, p)
+	if err != nil {
+		return err
+	}
+	list := make([]release, 0, len(items))
+	for _, r := range items {
+		list = append(list, releaseOf(r))
 	}
 	return c.ok(pageItems(c.r, "Release", list, total, p, true))
 }

@@ -223,23 +223,13 @@ func (h *Handler) listTasks(c *call) error {
 	if v := q.Get("environment"); v != "" {
 		inner.Set("environmentId", v)
 	}
-	var list []task
-	total := 0
-	for skip := p.skip; len(list) < p.take; {
-		inner.Set("skip", strconv.Itoa(skip))
-		inner.Set("take", strconv.Itoa(min(p.take-len(list), innerTake)))
-		var page innerPage[model.Task]
-		if err := c.getJSON("/tasks", inner, &page); err != nil {
-			return err
-		}
-		total = page.Total
-		for _, t := range page.Items {
-			list = append(list, taskOf(t))
-		}
-		skip += len(page.Items)
-		if len(page.Items) == 0 || skip >= page.Total {
-			break
-		}
+	items, total, err := innerRange[model.Task](c, "/tasks", inner, p)
+	if err != nil {
+		return err
+	}
+	list := make([]task, 0, len(items))
+	for _, t := range items {
+		list = append(list, taskOf(t))
 	}
 	return c.ok(pageItems(c.r, "Task", list, total, p, true))
 }
