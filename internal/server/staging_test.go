@@ -6,14 +6,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,7 +111,9 @@ type stagingEnv struct {
 func startStagings(t *testing.T, databaseURL ...string) *stagingEnv {
 	t.Helper()
 	clock := &movableClock{}
-	n, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), DatabaseURL: strings.Join(databaseURL, ""), AdminAPIKey: adminKey, NodeName: "test", Version: "test",
+	dataDir := t.TempDir()
+	stopLeftoverWebServers(t, filepath.Dir(dataDir))
+	n, err := server.New(context.Background(), server.Config{DataDir: dataDir, DatabaseURL: strings.Join(databaseURL, ""), AdminAPIKey: adminKey, NodeName: "test", Version: "test",
 		Clock: clock.Now, StagingCheckTick: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +121,32 @@ func startStagings(t *testing.T, databaseURL ...string) *stagingEnv {
 	hs := httptest.NewServer(n.Handler())
 	t.Cleanup(func() { hs.CloseClientConnections(); hs.Close(); n.Close() })
 	return &stagingEnv{t: t, hs: hs, clock: clock}
+}
+
+// stopLeftoverWebServers stops, when the test ends, the web servers of
+// stagings it left running: each wrote its pid under the test's temporary
+// folders (root), and only a process that is still that server is stopped.
+func stopLeftoverWebServers(t *testing.T, root string) {
+	t.Cleanup(func() {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Name() != "pid" {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || pid <= 0 {
+				return nil
+			}
+			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if err == nil && strings.Contains(string(cmdline), "http.server") && strings.Contains(string(cmdline), filepath.Dir(path)) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			return nil
+		})
+	})
 }
 
 func (e *stagingEnv) api(method, path string, in, out any) int {
