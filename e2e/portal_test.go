@@ -417,6 +417,9 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	// One's own API key, shown once; the audit log and the node list.
 	do("profile",
 		chromedp.Click(`//a[@class="who"]`),
+		// The click navigates; wait for the new page to finish loading, so
+		// the form found next is not replaced under the typing.
+		poll(`location.pathname === "/profile" && document.readyState === "complete"`),
 		chromedp.WaitVisible(css("#key-purpose")),
 		chromedp.SendKeys(css("#key-purpose"), "laptop"),
 		chromedp.Submit(css("#key-purpose")),
