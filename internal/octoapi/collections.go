@@ -140,7 +140,7 @@ func (col *collection[T, O]) serve(c *call, segs []string) error {
 			return c.ok(o)
 		})
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	return c.unserved("")
 }
 
 func (col *collection[T, O]) list(c *call) error {

@@ -54,15 +54,9 @@ func (h *Handler) deployments(c *call, segs []string) error {
 			return badRequest("Pulpo has no tenants: deploy without --tenant and --tenant-tag (untenanted)")
 		}
 	case len(segs) == 1:
-		return c.get(func(c *call) error {
-			var d model.Deployment
-			if err := c.getJSON("/deployments/"+url.PathEscape(segs[0]), nil, &d); err != nil {
-				return err
-			}
-			return c.ok(deploymentOf(d))
-		})
+		return c.get(func(c *call) error { return getOne(c, "/deployments/"+url.PathEscape(segs[0]), deploymentOf) })
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	return c.unserved("")
 }
 
 type deployment struct {

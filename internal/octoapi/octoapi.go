@@ -133,7 +133,7 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 	case "tasks":
 		return h.tasks(c, rest)
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s; see /api/v1/openapi.json for Pulpo's own API", c.r.Method, c.r.URL.Path)
+	return c.unserved("see /api/v1/openapi.json for Pulpo's own API")
 }
 
 // get runs fn for GET requests only.
@@ -159,6 +159,24 @@ func (e *apiError) Error() string { return e.msg }
 
 func notFound(format string, args ...any) error {
 	return &apiError{status: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// unserved refuses an Octopus endpoint Pulpo does not serve, with a hint.
+func (c *call) unserved(hint string) error {
+	msg := fmt.Sprintf("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	if hint != "" {
+		msg += "; " + hint
+	}
+	return &apiError{status: http.StatusNotFound, msg: msg}
+}
+
+// getOne reads one thing from Pulpo's API and answers it in Octopus's shape.
+func getOne[T, O any](c *call, path string, convert func(T) O) error {
+	var v T
+	if err := c.getJSON(path, nil, &v); err != nil {
+		return err
+	}
+	return c.ok(convert(v))
 }
 
 func badRequest(format string, args ...any) error {

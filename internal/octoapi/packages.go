@@ -43,7 +43,7 @@ func (h *Handler) packages(c *call, segs []string) error {
 	case len(segs) == 3 && strings.EqualFold(segs[2], "delta-signature"):
 		return notFound("Pulpo takes whole packages only; upload %s %s without delta compression", segs[0], segs[1])
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s; list packages with /api/v1/packages", c.r.Method, c.r.URL.Path)
+	return c.unserved("list packages with /api/v1/packages")
 }
 
 // upload streams the multipart "file" part into the built-in feed: the

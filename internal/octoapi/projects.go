@@ -102,7 +102,7 @@ func (h *Handler) projects(c *call, segs []string) error {
 			return c.get(func(c *call) error { return h.listChannels(c, p.ID) })
 		}
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	return c.unserved("")
 }
 
 // Channels. A Pulpo project without channels has one implicitly, as every
@@ -190,11 +190,7 @@ func (h *Handler) channels(c *call, segs []string) error {
 			}
 			return c.ok(implicitChannel(projectID))
 		}
-		var ch model.Channel
-		if err := c.getJSON("/channels/"+url.PathEscape(segs[0]), nil, &ch); err != nil {
-			return err
-		}
-		return c.ok(channelOf(ch))
+		return getOne(c, "/channels/"+url.PathEscape(segs[0]), channelOf)
 	})
 }
 

@@ -61,15 +61,9 @@ func (h *Handler) releases(c *call, segs []string) error {
 	case len(segs) == 0:
 		return c.get(func(c *call) error { return h.listReleases(c, "") })
 	case len(segs) == 1:
-		return c.get(func(c *call) error {
-			var r model.Release
-			if err := c.getJSON("/releases/"+url.PathEscape(segs[0]), nil, &r); err != nil {
-				return err
-			}
-			return c.ok(releaseOf(r))
-		})
+		return c.get(func(c *call) error { return getOne(c, "/releases/"+url.PathEscape(segs[0]), releaseOf) })
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	return c.unserved("")
 }
 
 // listReleases pages releases, newest first, of one project or all; ids
@@ -113,11 +107,7 @@ func (h *Handler) listReleases(c *call, projectID string) error {
 }
 
 func (h *Handler) releaseByVersion(c *call, projectID, version string) error {
-	var r model.Release
-	if err := c.getJSON("/projects/"+url.PathEscape(projectID)+"/releases/"+url.PathEscape(version), nil, &r); err != nil {
-		return err
-	}
-	return c.ok(releaseOf(r))
+	return getOne(c, "/projects/"+url.PathEscape(projectID)+"/releases/"+url.PathEscape(version), releaseOf)
 }
 
 // createReleaseCommand is Octopus's "create release" command (v1).

@@ -166,13 +166,7 @@ func (h *Handler) tasks(c *call, segs []string) error {
 	case len(segs) == 0:
 		return c.get(h.listTasks)
 	case len(segs) == 1:
-		return c.get(func(c *call) error {
-			var t model.Task
-			if err := c.getJSON("/tasks/"+url.PathEscape(pulpoTaskID(segs[0])), nil, &t); err != nil {
-				return err
-			}
-			return c.ok(taskOf(t))
-		})
+		return c.get(func(c *call) error { return getOne(c, "/tasks/"+url.PathEscape(pulpoTaskID(segs[0])), taskOf) })
 	case len(segs) == 2 && strings.EqualFold(segs[1], "details"):
 		return c.get(func(c *call) error { return h.taskDetails(c, pulpoTaskID(segs[0])) })
 	case len(segs) == 2 && strings.EqualFold(segs[1], "raw"):
@@ -187,7 +181,7 @@ func (h *Handler) tasks(c *call, segs []string) error {
 		}
 		return c.ok(taskOf(t))
 	}
-	return notFound("Pulpo does not serve the Octopus endpoint %s %s", c.r.Method, c.r.URL.Path)
+	return c.unserved("")
 }
 
 func (h *Handler) listTasks(c *call) error {
@@ -345,10 +339,9 @@ func (h *Handler) taskDetails(c *call, id string) error {
 	case steps > 0:
 		pct = ended * 100 / steps
 	}
-	for _, n := range nodes {
-		if n.Status == string(model.ActivitySuccess) || n.Status == string(model.ActivityFailed) ||
-			n.Status == string(model.ActivitySkipped) || n.Status == string(model.ActivityCanceled) {
-			n.ProgressPercentage = 100
+	for _, a := range l.Activities {
+		if a.State.Finished() {
+			nodes[a.ID].ProgressPercentage = 100
 		}
 	}
 	// Octopus's tree has the task at its root and the steps under it;
