@@ -355,6 +355,7 @@ func (a *API) registerRoutes() {
 	a.userRoutes()
 	a.nodeRoutes()
 	a.projectRoutes()
+	a.libraryRoutes()
 	a.releaseRoutes()
 	a.deploymentRoutes()
 	a.taskRoutes()
@@ -376,7 +377,7 @@ func (a *API) projectRoutes() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, d)
+			writeJSON(w, http.StatusOK, redactProcess(d))
 			return nil
 		}})
 	a.add(route{method: "PUT", path: base + "/process", tag: "projects", perm: model.ProcessEdit, scope: a.pathProject, body: model.DeploymentProcess{}, response: model.DeploymentProcess{},
@@ -395,12 +396,13 @@ func (a *API) projectRoutes() {
 				if err != nil {
 					return err
 				}
-				rec.Before = redactJSON(old)
+				rec.Before = redactJSON(redactProcess(old))
 				return q.SaveProcess(r.Context(), &d)
 			})
 			if err != nil {
 				return err
 			}
+			d = redactProcess(d)
 			rec.Action, rec.ObjectType, rec.After, rec.Summary = model.AuditUpdate, "deployment process", redactJSON(d), "changed the deployment process"
 			writeJSON(w, http.StatusOK, d)
 			return nil
@@ -879,6 +881,7 @@ func boolParam(r *http.Request, name string) (bool, error) {
 // are sealed anyway, but nothing of a secret leaves through the API.
 func redactRelease(r model.Release) model.Release {
 	r.VariableSnapshot.Variables = model.Redacted(r.VariableSnapshot.Variables)
+	r.ProcessSnapshot = redactProcess(r.ProcessSnapshot)
 	return r
 }
 

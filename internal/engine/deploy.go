@@ -116,6 +116,9 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	}
 	masker := vars.NewMasker(secrets...)
 	run.SetMasker(masker)
+	if err := openTemplateSecrets(run.Store().Read(), x.release.ProcessSnapshot.Steps, masker); err != nil {
+		return err
+	}
 	if x.release.VariableSnapshot.Variables, err = applyPrompted(run.Store().Read(), x.release.VariableSnapshot.Variables, x.d.Prompted, masker); err != nil {
 		return err
 	}
@@ -660,6 +663,7 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 		v, _ := values.Get(name)
 		stepValues.Set(name, v) // system variables are not the project's to override
 	}
+	setTemplateParameters(step, stepValues)
 	system := func(name, value string) { // under Octopus's name and Pulpo's
 		stepValues.Set("Octopus."+name, value)
 		stepValues.Set("Pulpo."+name, value)
@@ -696,6 +700,9 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 		sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
 	default:
 		sc, err = h.prepareScript(run, step, stepValues)
+		if mods := bashModules(x, step); mods != "" && err == nil {
+			sc.body = mods + sc.body
+		}
 	}
 	if err != nil {
 		run.Logf(a.ID, model.LevelError, "%v", err)

@@ -116,6 +116,7 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	}
 	pkg, home := a.pkg, a.caps.Home
 	boot, warnings := bootstrap(model.SyntaxBash, values)
+	boot += bashModules(x, step)
 	m := runner.Manifest{
 		Package:          runner.PackageFile{Path: a.file.Path, ID: pkg.PackageID, Version: pkg.Version, SHA256: pkg.SHA256},
 		Project:          x.project.Name,
@@ -155,11 +156,13 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 		return scriptToRun{}, err
 	}
 	boot, warnings := bootstrap(model.SyntaxBash, values)
+	boot += bashModules(x, step)
 	m := runner.ScriptManifest{
-		Package:   runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
-		File:      fp.File,
-		Syntax:    string(step.Script.Syntax),
-		Arguments: args,
+		PythonModules: pythonModules(x, step),
+		Package:       runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
+		File:          fp.File,
+		Syntax:        string(step.Script.Syntax),
+		Arguments:     args,
 		// Relative: into the script's workspace, removed when it is done.
 		ExtractTo:       "package",
 		Variables:       manifestVariables(x, values),

@@ -83,6 +83,10 @@ const (
 
 	LibraryVariableSetView Permission = "LibraryVariableSetView"
 	LibraryVariableSetEdit Permission = "LibraryVariableSetEdit"
+	// Step templates in the library (script modules go with library
+	// variable sets, as in Octopus).
+	ActionTemplateView Permission = "ActionTemplateView"
+	ActionTemplateEdit Permission = "ActionTemplateEdit"
 
 	ReleaseView   Permission = "ReleaseView"
 	ReleaseCreate Permission = "ReleaseCreate"
@@ -144,8 +148,10 @@ var permissionTable = []PermissionInfo{
 	{Name: StagingEdit, Description: "create, update, archive and restore stagings", Dims: ByProject},
 	{Name: StagingDelete, Description: "clean up and delete stagings", Dims: ByProject},
 	{Name: StagingTemplateEdit, Description: "change a project's staging template: control scripts, defaults, expiry", Dims: ByProject},
-	{Name: LibraryVariableSetView, Description: "see library variable sets", View: true},
-	{Name: LibraryVariableSetEdit, Description: "change library variable sets"},
+	{Name: LibraryVariableSetView, Description: "see library variable sets and script modules", View: true},
+	{Name: LibraryVariableSetEdit, Description: "change library variable sets and script modules"},
+	{Name: ActionTemplateView, Description: "see step templates and where they are used", View: true},
+	{Name: ActionTemplateEdit, Description: "create, change and delete step templates"},
 	{Name: ReleaseView, Description: "see releases", Dims: ByProject, View: true},
 	{Name: ReleaseCreate, Description: "create releases and refresh their variables", Dims: ByProject},
 	{Name: ReleaseDelete, Description: "delete releases", Dims: ByProject},
@@ -236,7 +242,7 @@ const (
 func BuiltInRoles() []Role {
 	projectViewer := []Permission{ProjectView, ProcessView, VariableView, TriggerView, RunbookView, ReleaseView,
 		DeploymentView, TaskView, InterruptionView, EnvironmentView, LifecycleView, ProjectGroupView, MachineView,
-		LibraryVariableSetView, FeedView, AuditView, StagingView}
+		LibraryVariableSetView, FeedView, AuditView, StagingView, ActionTemplateView}
 	contributor := append(slices.Clone(projectViewer), ProjectEdit, ProcessEdit, VariableEdit, TriggerEdit, RunbookEdit, StagingEdit)
 	lead := append(slices.Clone(contributor), ReleaseCreate, ReleaseDelete, FeedPush, StagingDelete, StagingTemplateEdit)
 	deployer := append(slices.Clone(lead), DeploymentCreate, TaskCancel, InterruptionSubmit, RunbookRun)

@@ -12,6 +12,9 @@ type DeploymentProcess struct {
 	ProjectID string `json:"projectId"`
 	Version   int    `json:"version"`
 	Steps     []Step `json:"steps"`
+	// ScriptModules are the modules the steps include, as they were when
+	// a release was created: only release snapshots carry them.
+	ScriptModules []ScriptModule `json:"scriptModules,omitempty" yaml:"scriptModules,omitempty"`
 }
 
 // Step is one stage of a deployment process. Exactly one action field says
@@ -66,6 +69,13 @@ type Step struct {
 	// times, RetryDelaySeconds apart (0: at once).
 	Retries           int `json:"retries,omitempty" yaml:"retries,omitempty"`
 	RetryDelaySeconds int `json:"retryDelaySeconds,omitempty" yaml:"retryDelaySeconds,omitempty"`
+
+	// Template says the step is made from a step template: the server
+	// fills its action from that template version when the process is
+	// saved (an action sent with it is replaced).
+	Template *StepTemplateRef `json:"template,omitempty" yaml:"template,omitempty"`
+	// ScriptModules names the script modules the step's scripts include.
+	ScriptModules []string `json:"scriptModules,omitempty" yaml:"scriptModules,omitempty"`
 }
 
 // StepCondition says when a step runs.
@@ -307,6 +317,14 @@ func (d *DeploymentProcess) Validate() error {
 			}
 		default:
 			p.add(field+".condition", "%q is not a condition: use success, failure, always or variable", s.Condition)
+		}
+		for j, m := range s.ScriptModules {
+			if !moduleNamePattern.MatchString(m) {
+				p.add(fmt.Sprintf("%s.scriptModules[%d]", field, j), "%q is not a script module name", m)
+			}
+		}
+		if s.Template != nil && s.Template.ID == "" {
+			p.add(field+".template.id", "is required: the step template the step is made from")
 		}
 		if i == 0 && s.StartWithPrevious {
 			p.add(field+".startWithPrevious", "the first step has no previous step to start with")

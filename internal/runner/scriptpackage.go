@@ -32,6 +32,9 @@ type ScriptManifest struct {
 	Variables       []Variable `json:"variables"`
 	Bootstrap       string     `json:"bootstrap,omitempty"`
 	SubstituteFiles []string   `json:"substituteFiles,omitempty"`
+	// PythonModules are script modules (name to body) written beside a
+	// .py script as NAME.py, so it can import them.
+	PythonModules map[string]string `json:"pythonModules,omitempty"`
 }
 
 // ReadScriptManifest reads and checks a script manifest file.
@@ -128,6 +131,11 @@ func RunScriptPackage(ctx context.Context, m ScriptManifest, opts Options, stdou
 		return fmt.Errorf("%s in package %s %s is not a regular file", m.File, m.Package.ID, m.Package.Version)
 	}
 	syntax, _ := m.scriptSyntax()
+	if syntax == SyntaxPython {
+		if err := writePythonModules(filepath.Dir(file), m.PythonModules, out); err != nil {
+			return err
+		}
+	}
 	tempDir, err := os.MkdirTemp("", "pulpo-run-script-")
 	if err != nil {
 		return fmt.Errorf("create a temporary folder: %w", err)
@@ -162,4 +170,24 @@ func MainScript(args []string, version string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// writePythonModules writes script modules beside the script. A file of
+// the same name in the package is not overwritten: that would change the
+// package behind its author's back.
+func writePythonModules(dir string, modules map[string]string, out *output) error {
+	for name, body := range modules {
+		if strings.ContainsAny(name, `/\.`) || name == "" {
+			return fmt.Errorf("script module %q is not a Python module name", name)
+		}
+		f := filepath.Join(dir, name+".py")
+		if _, err := os.Lstat(f); err == nil {
+			return fmt.Errorf("script module %s: the package already has %s; rename one of them", name, name+".py")
+		}
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write script module %s: %w", name, err)
+		}
+		out.Infof("Script module %s written as %s", name, name+".py")
+	}
+	return nil
 }

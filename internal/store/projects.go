@@ -243,6 +243,14 @@ func (q *Queries) GetProcess(ctx context.Context, projectID string) (model.Deplo
 // that was read; the saved process gets the next one. Steps without an id
 // get one.
 func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) error {
+	stored, err := q.GetProcess(ctx, d.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := q.prepareLibrarySteps(ctx, d.Steps, stored.Steps); err != nil {
+		return err
+	}
+	d.ScriptModules = nil // only release snapshots carry modules
 	d.Normalize()
 	if err := d.Validate(); err != nil {
 		return err

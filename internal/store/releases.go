@@ -61,6 +61,9 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 		return err
 	}
 	r.ProcessSnapshot, r.VariableSnapshot = process, vars
+	if err := q.snapshotScriptModules(ctx, &r.ProcessSnapshot); err != nil {
+		return err
+	}
 	channel, err := q.chooseChannel(ctx, r)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
@@ -12,7 +13,9 @@ import (
 // private key, machine credentials, webhook signing secrets, the sensitive
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
-// and the sensitive defaults and overrides of stagings. It returns how many
+// the sensitive defaults and overrides of stagings, and the sensitive
+// parameter values of steps made from step templates (processes and
+// release snapshots). It returns how many
 // values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
@@ -136,6 +139,55 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 			o.ParentVariables[i].Value = v
 		}
 		return marshal(o)
+	}); err != nil {
+		return n, err
+	}
+	// Sensitive parameter values of steps made from step templates, in
+	// processes and in release snapshots.
+	resealSteps := func(steps []model.Step) error {
+		for i := range steps {
+			if t := steps[i].Template; t != nil {
+				for name, v := range t.Sensitive {
+					if v == "" {
+						continue
+					}
+					sealed, err := reseal(v)
+					if err != nil {
+						return fmt.Errorf("step %q parameter %q: %w", steps[i].Name, name, err)
+					}
+					t.Sensitive[name] = sealed
+				}
+			}
+		}
+		return nil
+	}
+	if err := q.rotateJSON(ctx, "projects", "id", "process", func(text string) (string, error) {
+		if !strings.Contains(text, `"sensitive"`) {
+			return text, nil
+		}
+		var steps []model.Step
+		if err := unmarshal(text, &steps); err != nil {
+			return "", err
+		}
+		if err := resealSteps(steps); err != nil {
+			return "", err
+		}
+		return marshal(steps)
+	}); err != nil {
+		return n, err
+	}
+	if err := q.rotateJSON(ctx, "releases", "id", "process", func(text string) (string, error) {
+		if !strings.Contains(text, `"sensitive"`) {
+			return text, nil
+		}
+		var d model.DeploymentProcess
+		if err := unmarshal(text, &d); err != nil {
+			return "", err
+		}
+		if err := resealSteps(d.Steps); err != nil {
+			return "", err
+		}
+		return marshal(d)
 	}); err != nil {
 		return n, err
 	}

@@ -38,6 +38,14 @@ func scanRunbook(s scanner) (model.Runbook, error) {
 // checkRunbook validates a runbook, gives its new steps ids, and returns
 // its stored document.
 func (q *Queries) checkRunbook(ctx context.Context, r *model.Runbook) (string, error) {
+	for i, s := range r.Steps {
+		if s.Template != nil {
+			return "", &model.ValidationError{Subject: "runbook", Problems: []string{fmt.Sprintf("steps[%d].template: runbook steps cannot be made from step templates yet; copy the template's script into the step", i)}}
+		}
+	}
+	if err := q.prepareLibrarySteps(ctx, r.Steps, nil); err != nil {
+		return "", err
+	}
 	d := model.DeploymentProcess{ProjectID: r.ProjectID, Steps: r.Steps}
 	d.Normalize()
 	r.Steps = d.Steps
@@ -180,6 +188,9 @@ func (q *Queries) PublishRunbook(ctx context.Context, id, by string) (model.Rele
 		ProcessSnapshot: model.DeploymentProcess{ProjectID: rb.ProjectID, Steps: rb.Steps}, VariableSnapshot: vars}
 	if err := r.Validate(); err != nil {
 		return r, &model.ValidationError{Subject: "runbook " + rb.Name, Problems: []string{"the runbook has no enabled steps; add a step before publishing"}}
+	}
+	if err := q.snapshotScriptModules(ctx, &r.ProcessSnapshot); err != nil {
+		return r, err
 	}
 	if err := q.choosePackages(ctx, &r, nil); err != nil {
 		return r, err
