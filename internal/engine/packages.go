@@ -158,16 +158,16 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 	boot, warnings := bootstrap(model.SyntaxBash, values)
 	boot += bashModules(x, step)
 	m := runner.ScriptManifest{
-		PythonModules: pythonModules(x, step),
-		Package:       runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
-		File:          fp.File,
-		Syntax:        string(step.Script.Syntax),
-		Arguments:     args,
+		Package:   runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
+		File:      fp.File,
+		Syntax:    string(step.Script.Syntax),
+		Arguments: args,
 		// Relative: into the script's workspace, removed when it is done.
 		ExtractTo:       "package",
 		Variables:       manifestVariables(x, values),
 		Bootstrap:       boot,
 		SubstituteFiles: fp.SubstituteFiles,
+		PythonModules:   pythonModules(x, step),
 	}
 	body, err := runnerScript(a, "run-script-package", m)
 	if err != nil {
