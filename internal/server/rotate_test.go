@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,22 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 		SSH: &model.SSHEndpoint{User: "u", HostKeyFingerprint: "SHA256:x"}, Credentials: &model.SSHCredentials{Password: "pw-secret"},
 		EnvironmentIDs: []string{dev.ID}, Roles: []string{"db"}})
 	rel, _ := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: p.ID, Version: "1.0.0"})
+	// A sensitive parameter of a step made from a step template, sealed in
+	// the process and in the release snapshot.
+	tmpl, err := c.CreateStepTemplate(ctx, model.StepTemplate{Name: "Check", Parameters: []model.StepTemplateParameter{{Name: "Pw", Control: model.ControlSensitive}},
+		Script: &model.ScriptAction{Body: `[ "#{Pw}" = "template-secret" ] && echo tsame`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	templated, _ := c.CreateProject(ctx, model.Project{Name: "templated"})
+	if _, err := c.SaveProcess(ctx, model.DeploymentProcess{ProjectID: templated.ID, Steps: []model.Step{{Name: "Check",
+		Template: &model.StepTemplateRef{ID: tmpl.ID, Version: 1, Parameters: map[string]string{"Pw": "template-secret"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	templatedRel, err := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: templated.ID, Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A webhook's signing secret, from a subscription nothing triggers
 	// (only the test's own ping below).
@@ -107,8 +124,9 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 	}
 	// key check, server key, machine, project variable, release snapshot,
 	// webhook secret, staging default and override, the parent's variable
-	// and its snapshot, the value passed to the child
-	if count < 11 {
+	// and its snapshot, the value passed to the child, the template
+	// parameter in a process and a release
+	if count < 13 {
 		t.Fatalf("re-sealed only %d secrets", count)
 	}
 	if cur, _ := os.ReadFile(filepath.Join(data, "master.key")); strings.TrimSpace(string(cur)) != newKey || string(cur) == string(oldKey) {
@@ -137,6 +155,15 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 	}
 	if !found {
 		t.Fatalf("the secret did not survive the rotation: %+v", log.Lines)
+	}
+	d, err = ts.client.Deploy(ctx, wire.CreateDeploymentRequest{ReleaseID: templatedRel.ID, EnvironmentID: dev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, ts, d.TaskID)
+	log, _ = ts.client.TaskLog(ctx, d.TaskID, 0)
+	if !slices.ContainsFunc(log.Lines, func(l model.LogLine) bool { return l.Text == "tsame" }) {
+		t.Fatalf("the template parameter did not survive the rotation: %+v", log.Lines)
 	}
 	ts.close()
 
