@@ -329,6 +329,8 @@ func (a *app) processCommand() *cobra.Command {
 	var teams, onlyEnvs, exceptEnvs []string
 	var required, withPrevious bool
 	var retries, retryDelay int
+	var fromTemplate string
+	var templateParams, modules []string
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
@@ -346,7 +348,11 @@ func (a *app) processCommand() *cobra.Command {
 				return fmt.Errorf("--deploy-release makes a deploy-a-release step: leave out --manual, --script, --script-file, --script-package and --package")
 			case manual != "" && (scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
 				return fmt.Errorf("--manual makes a manual intervention step: leave out --script, --script-file, --script-package and --package")
-			case deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+			case fromTemplate != "" && (deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
+				return fmt.Errorf("--template makes the step do what the step template says: leave out --script, --script-file, --script-package, --package, --manual and --deploy-release")
+			case fromTemplate == "" && len(templateParams) > 0:
+				return fmt.Errorf("--parameter gives a value to a step template's parameter: use it with --template")
+			case fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
 				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, or ask people with --manual")
 			}
 			if scriptFile != "" {
@@ -366,7 +372,7 @@ func (a *app) processCommand() *cobra.Command {
 			}
 			s := model.Step{Name: name, TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer,
 				Required: required, Condition: model.StepCondition(condition), ConditionExpression: conditionExpr,
-				StartWithPrevious: withPrevious, Retries: retries, RetryDelaySeconds: retryDelay}
+				StartWithPrevious: withPrevious, Retries: retries, RetryDelaySeconds: retryDelay, ScriptModules: modules}
 			for _, list := range []struct {
 				names []string
 				ids   *[]string
@@ -379,7 +385,11 @@ func (a *app) processCommand() *cobra.Command {
 					*list.ids = append(*list.ids, env.ID)
 				}
 			}
-			if deployProject != "" {
+			if fromTemplate != "" {
+				if s.Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
+					return err
+				}
+			} else if deployProject != "" {
 				child, err := c.FindProject(cmd.Context(), deployProject)
 				if err != nil {
 					return err
@@ -428,6 +438,9 @@ func (a *app) processCommand() *cobra.Command {
 			return a.print(d, func() { fmt.Fprintf(a.stdout, "Added step %q to %s as step %d\n", name, p.Name, at+1) })
 		}}
 	add.Flags().StringVar(&name, "name", "", "step name (required)")
+	add.Flags().StringVar(&fromTemplate, "template", "", "make the step from this step template (name or id), at its newest version")
+	add.Flags().StringArrayVar(&templateParams, "parameter", nil, "with --template: NAME=VALUE, a parameter's value, a template like #{Var} (repeat)")
+	add.Flags().StringArrayVar(&modules, "script-module", nil, "include this script module in the step's scripts (repeat)")
 	add.Flags().StringVar(&script, "script", "", "the script's body")
 	add.Flags().StringVar(&scriptFile, "script-file", "", "read the script's body from this file")
 	add.Flags().StringVar(&syntax, "syntax", "bash", "bash or sh")
@@ -488,7 +501,7 @@ func (a *app) processCommand() *cobra.Command {
 			return a.print(d, func() { fmt.Fprintf(a.stdout, "Removed step %q from %s\n", args[0], p.Name) })
 		}}
 	step.AddCommand(stepList, add, remove)
-	cmd.AddCommand(show, step)
+	cmd.AddCommand(show, step, a.updateTemplateCommand(&project))
 	return cmd
 }
 
@@ -515,6 +528,9 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:
 			summary = "package " + s.Package.PackageID
+		}
+		if s.Template != nil {
+			summary = fmt.Sprintf("template %s v%d: %s", s.Template.ID, s.Template.Version, summary)
 		}
 		where := "worker"
 		switch {
