@@ -239,6 +239,8 @@ func applyStepForm(s *model.Step, f url.Values) {
 	s.Name = text("name")
 	s.TargetRoles = splitComma(f.Get("roles"))
 	switch {
+	case s.Template != nil: // the action is the template's
+		applyTemplateForm(s.Template, f)
 	case s.Script != nil && s.Script.FromPackage != nil:
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.FromPackage = &model.ScriptPackage{PackageID: text("package"), File: text("file"),
@@ -351,6 +353,8 @@ type stepEditData struct {
 	// ChildVariables is the deploy-a-release step's variables as the
 	// form's "Key = value" lines.
 	ChildVariables string
+	// Template is the step template the step is made from, if any.
+	Template *templateView
 }
 
 func (p *Portal) editStep(w http.ResponseWriter, r *http.Request) {
@@ -404,6 +408,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		data.Packages = feed.Items
 	}
 	data.Step = step
+	data.Template = p.templateView(r, id, step)
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
 	p.render(w, status, "step", v)
 }
