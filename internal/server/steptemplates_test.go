@@ -339,9 +339,10 @@ func TestStepTemplateValidation(t *testing.T) {
 	}
 }
 
-// TestPythonScriptModule: a .py script kept in a package imports a python
-// module the step includes.
-func TestPythonScriptModule(t *testing.T) {
+// TestScriptModulesInPackagedScripts: a .py script kept in a package
+// imports a python module the step includes; a .sh script kept in a
+// package and a package step's Deploy script call a bash module's function.
+func TestScriptModulesInPackagedScripts(t *testing.T) {
 	ts := start(t, "")
 	ctx := context.Background()
 	c := ts.client
@@ -350,14 +351,22 @@ func TestPythonScriptModule(t *testing.T) {
 		Body: "def shout(s):\n    return s.upper() + '!'\n"}); err != nil {
 		t.Fatal(err)
 	}
-	pkg := tarGz(t, map[string]string{"run.py": "import helpers\nprint(helpers.shout('python module works'))\n"})
+	if _, err := c.CreateScriptModule(ctx, model.ScriptModule{Name: "shell", Body: "twice() { echo \"$1 $1\"; }\n"}); err != nil {
+		t.Fatal(err)
+	}
+	pkg := tarGz(t, map[string]string{"run.py": "import helpers\nprint(helpers.shout('python module works'))\n",
+		"run.sh": "twice packaged-sh\n"})
 	if _, err := c.PushPackage(ctx, "pyscripts.1.0.0.tar.gz", bytes.NewReader(pkg), int64(len(pkg)), client.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := c.CreateProject(ctx, model.Project{Name: "py"})
 	if _, err := c.SaveProcess(ctx, model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{{Name: "Run",
 		Script:        &model.ScriptAction{FromPackage: &model.ScriptPackage{PackageID: "pyscripts", File: "run.py"}},
-		ScriptModules: []string{"helpers"}}}}); err != nil {
+		ScriptModules: []string{"helpers"}}, {Name: "Shell",
+		Script:        &model.ScriptAction{FromPackage: &model.ScriptPackage{PackageID: "pyscripts", File: "run.sh"}},
+		ScriptModules: []string{"shell"}}, {Name: "Install",
+		Package:       &model.PackageAction{PackageID: "pyscripts", Deploy: &model.ScriptAction{Body: "twice package-deploy"}},
+		ScriptModules: []string{"shell", "helpers"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	rel, err := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: p.ID, Version: "1.0.0"})
@@ -370,7 +379,12 @@ func TestPythonScriptModule(t *testing.T) {
 	}
 	end := follow(t, ts, d.TaskID)
 	log, _ := c.TaskLog(ctx, d.TaskID, 0)
-	if end.State != model.TaskSuccess || !slices.ContainsFunc(log.Lines, func(l model.LogLine) bool { return l.Text == "PYTHON MODULE WORKS!" }) {
+	for _, want := range []string{"PYTHON MODULE WORKS!", "packaged-sh packaged-sh", "package-deploy package-deploy"} {
+		if !slices.ContainsFunc(log.Lines, func(l model.LogLine) bool { return l.Text == want }) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if end.State != model.TaskSuccess || t.Failed() {
 		t.Fatalf("deployment %s: %+v", end.State, log.Lines)
 	}
 }

@@ -513,17 +513,32 @@ func (q *Queries) DeleteScriptModule(ctx context.Context, id string) error {
 	return mustAffect(res, "script module", id)
 }
 
-// scriptModuleUsers names the project steps that include a module.
+// scriptModuleUsers names the project and runbook steps that include a
+// module.
 func (q *Queries) scriptModuleUsers(ctx context.Context, name string) ([]string, error) {
 	projects, steps, err := q.projectSteps(ctx)
 	if err != nil {
 		return nil, err
 	}
+	uses := func(s model.Step) bool {
+		return slices.ContainsFunc(s.ScriptModules, func(m string) bool { return model.SameName(m, name) })
+	}
 	var out []string
 	for i, p := range projects {
 		for _, s := range steps[i] {
-			if slices.ContainsFunc(s.ScriptModules, func(m string) bool { return model.SameName(m, name) }) {
+			if uses(s) {
 				out = append(out, fmt.Sprintf("%s (step %q)", p.Name, s.Name))
+			}
+		}
+	}
+	runbooks, err := q.ListRunbooks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, rb := range runbooks {
+		for _, s := range rb.Steps {
+			if uses(s) {
+				out = append(out, fmt.Sprintf("runbook %s (step %q)", rb.Name, s.Name))
 			}
 		}
 	}
