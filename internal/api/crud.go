@@ -39,6 +39,27 @@ type crud[T any] struct {
 	// onUpdate checks more about a change (trust, say) and may fill the
 	// audit record.
 	onUpdate func(r *http.Request, old, new *T) error
+	// redact, when set, blanks what must not leave through the API (in
+	// responses and audit records), such as sealed values.
+	redact func(v T) T
+}
+
+func (c crud[T]) out(v T) T {
+	if c.redact == nil {
+		return v
+	}
+	return c.redact(v)
+}
+
+func (c crud[T]) outAll(items []T) []T {
+	if c.redact == nil {
+		return items
+	}
+	out := make([]T, len(items))
+	for i := range items {
+		out[i] = c.redact(items[i])
+	}
+	return out
 }
 
 func (c crud[T]) permsFor(v *T) crudPerms {
@@ -73,7 +94,7 @@ func addCRUD[T any](a *API, c crud[T]) {
 				if err != nil {
 					return err
 				}
-				writeJSON(w, http.StatusOK, page(items, total, p))
+				writeJSON(w, http.StatusOK, page(c.outAll(items), total, p))
 				return nil
 			}
 			// Others see what their roles reach: filter the whole list,
@@ -96,7 +117,7 @@ func addCRUD[T any](a *API, c crud[T]) {
 			total := len(items)
 			items = items[min(p.skip, total):]
 			items = items[:min(p.take, len(items))]
-			writeJSON(w, http.StatusOK, page(items, total, p))
+			writeJSON(w, http.StatusOK, page(c.outAll(items), total, p))
 			return nil
 		}})
 	a.add(route{method: "POST", path: base, tag: c.tag, summary: "Create " + article(c.kind), body: zero, response: zero, status: http.StatusCreated,
@@ -124,7 +145,8 @@ func addCRUD[T any](a *API, c crud[T]) {
 				if s, err = c.scopeOf(q, r.Context(), &v); err != nil {
 					return err
 				}
-				ev := auditEvent(r, model.AuditCreate, c.kind, s, nil, &v)
+				after := c.out(v)
+				ev := auditEvent(r, model.AuditCreate, c.kind, s, nil, &after)
 				return q.AppendAudit(r.Context(), &ev)
 			})
 			if err != nil {
@@ -132,7 +154,7 @@ func addCRUD[T any](a *API, c crud[T]) {
 			}
 			audited(r).done = true
 			w.Header().Set("Location", base+"/"+*c.id(&v))
-			writeJSON(w, http.StatusCreated, v)
+			writeJSON(w, http.StatusCreated, c.out(v))
 			return nil
 		}})
 	a.add(route{method: "GET", path: base + "/{id}", tag: c.tag, summary: "Get " + article(c.kind), response: zero, perm: c.perms.view,
@@ -148,7 +170,7 @@ func addCRUD[T any](a *API, c crud[T]) {
 			if err := a.allow(r, c.permsFor(&v).view, s); err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, v)
+			writeJSON(w, http.StatusOK, c.out(v))
 			return nil
 		}})
 	a.add(route{method: "PUT", path: base + "/{id}", tag: c.tag, summary: "Replace " + article(c.kind), body: zero, response: zero,
@@ -191,7 +213,8 @@ func addCRUD[T any](a *API, c crud[T]) {
 				if err := c.update(q, r.Context(), &v); err != nil {
 					return err
 				}
-				ev := auditEvent(r, model.AuditUpdate, c.kind, newScope, &old, &v)
+				before, after := c.out(old), c.out(v)
+				ev := auditEvent(r, model.AuditUpdate, c.kind, newScope, &before, &after)
 				if rec := audited(r); rec.Action != "" {
 					ev.Action, ev.Summary = rec.Action, rec.Summary+": "+ev.Summary
 				}
@@ -201,7 +224,7 @@ func addCRUD[T any](a *API, c crud[T]) {
 				return err
 			}
 			audited(r).done = true
-			writeJSON(w, http.StatusOK, v)
+			writeJSON(w, http.StatusOK, c.out(v))
 			return nil
 		}})
 	a.add(route{method: "DELETE", path: base + "/{id}", tag: c.tag, summary: "Delete " + article(c.kind), status: http.StatusNoContent,
@@ -222,7 +245,8 @@ func addCRUD[T any](a *API, c crud[T]) {
 				if err := c.delete(q, r.Context(), r.PathValue("id")); err != nil {
 					return err
 				}
-				ev := auditEvent(r, model.AuditDelete, c.kind, s, &old, nil)
+				before := c.out(old)
+				ev := auditEvent(r, model.AuditDelete, c.kind, s, &before, nil)
 				return q.AppendAudit(r.Context(), &ev)
 			})
 			if err != nil {

@@ -277,7 +277,8 @@ func (a *API) registerRoutes() {
 		},
 		extraQuery: []param{{"projectId", "string", "only this project's runbooks"}},
 		get:        (*store.Queries).GetRunbook, create: (*store.Queries).CreateRunbook,
-		update: (*store.Queries).UpdateRunbook, delete: (*store.Queries).DeleteRunbook})
+		update: (*store.Queries).UpdateRunbook, delete: (*store.Queries).DeleteRunbook,
+		redact: func(v model.Runbook) model.Runbook { v.Steps = model.RedactSteps(v.Steps); return v }})
 	a.add(route{method: "POST", path: Prefix + "/runbooks/{id}/publish", tag: "runbooks", perm: model.RunbookEdit, scope: a.pathRunbook, status: http.StatusCreated, response: model.Release{},
 		summary: "Publish a runbook: its steps and the project's variables now become the snapshot runs use",
 		h: func(w http.ResponseWriter, r *http.Request) error {

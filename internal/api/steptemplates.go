@@ -60,7 +60,11 @@ func (a *API) libraryRoutes() {
 				if err != nil {
 					return err
 				}
-				if rights.Allows(model.ProcessView, s) {
+				perm := model.ProcessView
+				if u.RunbookID != "" {
+					perm = model.RunbookView
+				}
+				if rights.Allows(perm, s) {
 					out = append(out, u)
 				}
 			}
@@ -107,6 +111,48 @@ func (a *API) libraryRoutes() {
 				return err
 			}
 			out.Process = redactProcess(out.Process)
+			writeJSON(w, http.StatusOK, out)
+			return nil
+		}})
+
+	a.add(route{method: "POST", path: Prefix + "/runbooks/{id}/steps/{step}/update-template", tag: "runbooks",
+		perm: model.RunbookEdit, scope: a.pathRunbook, response: wire.StepTemplateUpdate{},
+		query:   []param{{"dryRun", "boolean", "only say what would change"}},
+		summary: "Move a runbook step made from a step template (by id or name) to the template's newest version; publish the runbook to use it",
+		h: func(w http.ResponseWriter, r *http.Request) error {
+			dry, err := boolParam(r, "dryRun")
+			if err != nil {
+				return err
+			}
+			id, step := r.PathValue("id"), r.PathValue("step")
+			var out wire.StepTemplateUpdate
+			err = a.Store.Tx(r.Context(), func(q *store.Queries) error {
+				before, err := q.GetRunbook(r.Context(), id)
+				if err != nil {
+					return err
+				}
+				change, rb, err := q.UpdateRunbookStepToNewestTemplate(r.Context(), id, step, dry)
+				if err != nil {
+					return err
+				}
+				i := slices.IndexFunc(rb.Steps, func(s model.Step) bool { return s.ID == step || model.SameName(s.Name, step) })
+				out = wire.StepTemplateUpdate{ProjectID: rb.ProjectID, RunbookID: rb.ID, StepID: rb.Steps[i].ID, StepName: rb.Steps[i].Name, DryRun: dry, Change: change,
+					Process: redactProcess(model.DeploymentProcess{ProjectID: rb.ProjectID, Steps: rb.Steps})}
+				rec := audited(r)
+				if dry || change.From == change.To {
+					rec.done = true
+					return nil
+				}
+				before.Steps = model.RedactSteps(before.Steps)
+				rb.Steps = model.RedactSteps(rb.Steps)
+				rec.Action, rec.ObjectType, rec.ObjectName, rec.Summary = model.AuditUpdate, "runbook", rb.Name,
+					"moved runbook step "+strconv.Quote(out.StepName)+" to step template version "+strconv.Itoa(change.To)
+				rec.Before, rec.After = redactJSON(before), redactJSON(rb)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			writeJSON(w, http.StatusOK, out)
 			return nil
 		}})

@@ -20,11 +20,16 @@ func (a *app) runbookCommand() *cobra.Command {
 
 	var scriptFile, script, description string
 	var envs, roles []string
+	var fromTemplate string
+	var templateParams []string
 	create := &cobra.Command{Use: "create NAME", Short: "Create a one-step runbook from a script (more steps: pulpo apply)", Args: cobra.ExactArgs(1),
 		Example: `  pulpo runbook create -p shop "Restart web" --script 'systemctl restart shop' --role web --environment Production`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (script == "") == (scriptFile == "") {
-				return fmt.Errorf("give the script with exactly one of --script or --script-file")
+			if (script == "") == (scriptFile == "") && fromTemplate == "" {
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, or make the step from a step template with --template")
+			}
+			if fromTemplate != "" && (script != "" || scriptFile != "") {
+				return fmt.Errorf("--template makes the step do what the step template says: leave out --script and --script-file")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -39,6 +44,12 @@ func (a *app) runbookCommand() *cobra.Command {
 			}
 			rb := model.Runbook{ProjectID: p.ID, Name: args[0], Description: description,
 				Steps: []model.Step{{Name: args[0], TargetRoles: roles, Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: script}}}}
+			if fromTemplate != "" {
+				rb.Steps[0].Script = nil
+				if rb.Steps[0].Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
+					return err
+				}
+			}
 			for _, n := range envs {
 				e, err := c.FindEnvironment(cmd.Context(), n)
 				if err != nil {
@@ -57,6 +68,8 @@ func (a *app) runbookCommand() *cobra.Command {
 	create.Flags().StringVar(&script, "script", "", "the script's body")
 	create.Flags().StringVar(&scriptFile, "script-file", "", "read the script from this file")
 	create.Flags().StringVar(&description, "description", "", "what it is for")
+	create.Flags().StringVar(&fromTemplate, "template", "", "make the step from this step template (name or id), at its newest version")
+	create.Flags().StringArrayVar(&templateParams, "parameter", nil, "with --template: NAME=VALUE, a parameter's value (repeat)")
 	create.Flags().StringArrayVar(&envs, "environment", nil, "an environment it may run in (repeat; all when none)")
 	create.Flags().StringArrayVar(&roles, "role", nil, "run on the targets with this role (repeat); without roles it runs on a worker")
 
@@ -168,6 +181,6 @@ func (a *app) runbookCommand() *cobra.Command {
 				a.table([]string{"RUN", "ENVIRONMENT", "STATE", "BY", "CREATED", "TASK"}, rows)
 			})
 		}}
-	cmd.AddCommand(create, list, publish, run, runs)
+	cmd.AddCommand(create, list, publish, run, runs, a.runbookUpdateTemplateCommand(&project))
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
 // templateFlags are the flags that describe a step template.
@@ -264,9 +265,9 @@ and never shown.`}
 					if x.Behind {
 						state = fmt.Sprintf("behind (newest is %d)", x.Latest)
 					}
-					rows = append(rows, []string{x.ProjectName, x.StepName, strconv.Itoa(x.Version), state})
+					rows = append(rows, []string{x.ProjectName, x.RunbookName, x.StepName, strconv.Itoa(x.Version), state})
 				}
-				a.table([]string{"PROJECT", "STEP", "VERSION", "STATE"}, rows)
+				a.table([]string{"PROJECT", "RUNBOOK", "STEP", "VERSION", "STATE"}, rows)
 			})
 		}}
 	cmd.AddCommand(create, list, show, update, del, usage)
@@ -313,30 +314,58 @@ removed or with another default); with --dry-run nothing is saved.`,
 			if err != nil {
 				return err
 			}
-			return a.print(u, func() {
-				ch := u.Change
-				if ch.From == ch.To {
-					fmt.Fprintf(a.stdout, "Step %q already uses the newest version (%d)\n", u.StepName, ch.To)
-					return
-				}
-				verb := "Moved"
-				if u.DryRun {
-					verb = "Would move"
-				}
-				fmt.Fprintf(a.stdout, "%s step %q from version %d to %d\n", verb, u.StepName, ch.From, ch.To)
-				for _, line := range []struct {
-					label string
-					names []string
-				}{{"Action fields changed", ch.Fields}, {"Parameters added", ch.ParametersAdded}, {"Parameters removed", ch.ParametersRemoved},
-					{"Defaults changed", ch.DefaultsChanged}, {"Parameters otherwise changed", ch.OtherChanged}, {"Values dropped", ch.ValuesDropped}} {
-					if len(line.names) > 0 {
-						fmt.Fprintf(a.stdout, "  %s: %s\n", line.label, strings.Join(line.names, ", "))
-					}
-				}
-			})
+			return a.print(u, func() { a.showTemplateUpdate(u) })
 		}}
 	cmd.Flags().BoolVar(&dry, "dry-run", false, "only show what would change")
 	return cmd
+}
+
+// runbookUpdateTemplateCommand moves a runbook's step to its template's
+// newest version.
+func (a *app) runbookUpdateTemplateCommand(project *string) *cobra.Command {
+	var dry bool
+	cmd := &cobra.Command{Use: "update-template RUNBOOK STEP", Short: "Move a runbook step made from a step template to the template's newest version (publish to use it)",
+		Example: `  pulpo runbook update-template -p web "Rotate logs" Notify --dry-run`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, p, err := a.project(cmd, *project)
+			if err != nil {
+				return err
+			}
+			rb, err := c.FindRunbook(cmd.Context(), p.ID, args[0])
+			if err != nil {
+				return err
+			}
+			u, err := c.UpdateStepTemplateOfRunbookStep(cmd.Context(), rb.ID, args[1], dry)
+			if err != nil {
+				return err
+			}
+			return a.print(u, func() { a.showTemplateUpdate(u) })
+		}}
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "only show what would change")
+	return cmd
+}
+
+func (a *app) showTemplateUpdate(u wire.StepTemplateUpdate) {
+	ch := u.Change
+	if ch.From == ch.To {
+		fmt.Fprintf(a.stdout, "Step %q already uses the newest version (%d)\n", u.StepName, ch.To)
+		return
+	}
+	verb := "Moved"
+	if u.DryRun {
+		verb = "Would move"
+	}
+	fmt.Fprintf(a.stdout, "%s step %q from version %d to %d\n", verb, u.StepName, ch.From, ch.To)
+	for _, line := range []struct {
+		label string
+		names []string
+	}{{"Action fields changed", ch.Fields}, {"Parameters added", ch.ParametersAdded}, {"Parameters removed", ch.ParametersRemoved},
+		{"Defaults changed", ch.DefaultsChanged}, {"Parameters otherwise changed", ch.OtherChanged}, {"Values dropped", ch.ValuesDropped}} {
+		if len(line.names) > 0 {
+			fmt.Fprintf(a.stdout, "  %s: %s\n", line.label, strings.Join(line.names, ", "))
+		}
+	}
 }
 
 // scriptModuleCommand manages the library's script modules.

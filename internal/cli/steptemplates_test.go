@@ -33,6 +33,9 @@ func TestStepTemplateCommands(t *testing.T) {
 		t.Fatalf("update-template: %+v, %v", u, err)
 	}
 	contains(t, "usage", s.ok("step-template", "usage", "Notify"), "current")
+	s.ok("runbook", "create", "-p", "web", "Ping", "--template", "Notify", "--parameter", "Message=ping")
+	s.ok("step-template", "update", "Notify", "--script", "say v3 #{Message}")
+	contains(t, "runbook dry run", s.ok("runbook", "update-template", "-p", "web", "Ping", "Ping", "--dry-run"), "Would move step \"Ping\" from version 2 to 3")
 	s.fails("is used by web", "step-template", "delete", "Notify")
 	s.fails("is included by web", "script-module", "delete", "common")
 	s.fails("a sensitive parameter has no default", "step-template", "create", "Bad", "--script", "echo", "--parameter", "P:sensitive=x")

@@ -90,3 +90,19 @@ func (c *Client) UpdateScriptModule(ctx context.Context, m model.ScriptModule) (
 func (c *Client) DeleteScriptModule(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/script-modules/"+url.PathEscape(id), nil, nil)
 }
+
+// UpdateStepTemplateOfRunbookStep moves a runbook's step (id or name) to
+// its template's newest version; dryRun only says what would change.
+func (c *Client) UpdateStepTemplateOfRunbookStep(ctx context.Context, runbookID, step string, dryRun bool) (wire.StepTemplateUpdate, error) {
+	var out wire.StepTemplateUpdate
+	path := "/runbooks/" + url.PathEscape(runbookID) + "/steps/" + url.PathEscape(step) + "/update-template"
+	if dryRun {
+		path += "?dryRun=true"
+	}
+	return out, c.do(ctx, "POST", path, nil, &out)
+}
+
+// UpdateRunbook replaces a runbook's draft (its published snapshot stays).
+func (c *Client) UpdateRunbook(ctx context.Context, r model.Runbook) (model.Runbook, error) {
+	return r, c.do(ctx, "PUT", "/runbooks/"+url.PathEscape(r.ID), r, &r)
+}

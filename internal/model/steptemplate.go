@@ -382,10 +382,13 @@ func flatten(prefix string, v any, out map[string]string) {
 	out[prefix] = string(b)
 }
 
-// StepTemplateUsage is one project step made from a template.
+// StepTemplateUsage is one project or runbook step made from a template.
 type StepTemplateUsage struct {
 	ProjectID   string `json:"projectId"`
 	ProjectName string `json:"projectName"`
+	// RunbookID and RunbookName are set for a runbook's step.
+	RunbookID   string `json:"runbookId,omitempty"`
+	RunbookName string `json:"runbookName,omitempty"`
 	StepID      string `json:"stepId"`
 	StepName    string `json:"stepName"`
 	Version     int    `json:"version"`

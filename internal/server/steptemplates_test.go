@@ -404,3 +404,72 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	gz.Close()
 	return buf.Bytes()
 }
+
+// TestRunbookStepsFromTemplates: a runbook step made from a template runs
+// its version with the secret masked, shows in the template's usage, keeps
+// the template from being deleted, and moves to a new version like a
+// project's step; no runbook response shows the secret.
+func TestRunbookStepsFromTemplates(t *testing.T) {
+	ts := start(t, "")
+	ctx := context.Background()
+	c := ts.client
+	dev, _ := c.CreateEnvironment(ctx, model.Environment{Name: "Dev"})
+	tmpl, err := c.CreateStepTemplate(ctx, model.StepTemplate{Name: "Rotate", Parameters: []model.StepTemplateParameter{{Name: "Key", Control: model.ControlSensitive}},
+		Script: &model.ScriptAction{Body: `echo "rotate v1 #{Key}"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.CreateProject(ctx, model.Project{Name: "ops"})
+	rb, err := c.CreateRunbook(ctx, model.Runbook{ProjectID: p.ID, Name: "Rotate keys", Steps: []model.Step{{Name: "Rotate",
+		Template: &model.StepTemplateRef{ID: tmpl.ID, Version: 1, Parameters: map[string]string{"Key": templateSecret}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rb.Steps[0].Template.Sensitive["Key"]; !ok || rb.Steps[0].Template.Sensitive["Key"] != "" {
+		t.Fatalf("the created runbook's step: %+v", rb.Steps[0].Template)
+	}
+	// Saving it back as read keeps the secret.
+	if rb, err = c.UpdateRunbook(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := c.StepTemplateUsage(ctx, tmpl.ID)
+	if err != nil || len(usage) != 1 || usage[0].RunbookID != rb.ID || usage[0].ProjectName != "ops" {
+		t.Fatalf("usage: %+v, %v", usage, err)
+	}
+	if err := c.DeleteStepTemplate(ctx, tmpl.ID); err == nil || !strings.Contains(err.Error(), "runbook Rotate keys") {
+		t.Fatalf("deleting a template a runbook uses: %v", err)
+	}
+	run := func(want string) {
+		t.Helper()
+		if _, err := c.PublishRunbook(ctx, rb.ID); err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.RunRunbook(ctx, rb.ID, wire.RunRunbookRequest{EnvironmentID: dev.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		follow(t, ts, d.TaskID)
+		log, _ := c.TaskLog(ctx, d.TaskID, 0)
+		if !slices.ContainsFunc(log.Lines, func(l model.LogLine) bool { return l.Text == want }) {
+			t.Fatalf("the run's log lacks %q: %+v", want, log.Lines)
+		}
+	}
+	run("rotate v1 ********")
+	tmpl.Script.Body = `echo "rotate v2 #{Key}"`
+	if _, err := c.UpdateStepTemplate(ctx, tmpl); err != nil {
+		t.Fatal(err)
+	}
+	dry, err := c.UpdateStepTemplateOfRunbookStep(ctx, rb.ID, "Rotate", true)
+	if err != nil || !slices.Equal(dry.Change.Fields, []string{"script.body"}) || dry.Process.Steps[0].Template.Version != 1 {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	if _, err := c.UpdateStepTemplateOfRunbookStep(ctx, rb.ID, "Rotate", false); err != nil {
+		t.Fatal(err)
+	}
+	run("rotate v2 ********")
+	for _, path := range []string{"/api/v1/runbooks/" + rb.ID, "/api/v1/runbooks?projectId=" + p.ID, "/api/v1/audit", "/api/v1/runbooks/" + rb.ID + "/runs"} {
+		if _, _, raw := ts.call(t, "GET", path, "", nil); strings.Contains(string(raw), templateSecret) {
+			t.Errorf("%s shows the secret:\n%s", path, raw)
+		}
+	}
+}

@@ -14,8 +14,8 @@ import (
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
 // the sensitive defaults and overrides of stagings, and the sensitive
-// parameter values of steps made from step templates (processes and
-// release snapshots). It returns how many
+// parameter values of steps made from step templates (processes,
+// runbooks and release snapshots). It returns how many
 // values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
@@ -173,6 +173,21 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 			return "", err
 		}
 		return marshal(steps)
+	}); err != nil {
+		return n, err
+	}
+	if err := q.rotateJSON(ctx, "runbooks", "id", "doc", func(text string) (string, error) {
+		if !strings.Contains(text, `"sensitive"`) {
+			return text, nil
+		}
+		var d runbookDoc
+		if err := unmarshal(text, &d); err != nil {
+			return "", err
+		}
+		if err := resealSteps(d.Steps); err != nil {
+			return "", err
+		}
+		return marshal(d)
 	}); err != nil {
 		return n, err
 	}

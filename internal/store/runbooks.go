@@ -36,14 +36,14 @@ func scanRunbook(s scanner) (model.Runbook, error) {
 }
 
 // checkRunbook validates a runbook, gives its new steps ids, and returns
-// its stored document.
-func (q *Queries) checkRunbook(ctx context.Context, r *model.Runbook) (string, error) {
-	for i, s := range r.Steps {
-		if s.Template != nil {
-			return "", &model.ValidationError{Subject: "runbook", Problems: []string{fmt.Sprintf("steps[%d].template: runbook steps cannot be made from step templates yet; copy the template's script into the step", i)}}
+// its stored document. stored are its steps as saved before (none for a
+// new runbook), whose sealed values steps sent without them keep.
+func (q *Queries) checkRunbook(ctx context.Context, r *model.Runbook, stored []model.Step) (string, error) {
+	if err := q.prepareLibrarySteps(ctx, r.Steps, stored); err != nil {
+		var ve *model.ValidationError
+		if errors.As(err, &ve) {
+			ve.Subject = "runbook"
 		}
-	}
-	if err := q.prepareLibrarySteps(ctx, r.Steps, nil); err != nil {
 		return "", err
 	}
 	d := model.DeploymentProcess{ProjectID: r.ProjectID, Steps: r.Steps}
@@ -80,7 +80,7 @@ func (q *Queries) checkRunbook(ctx context.Context, r *model.Runbook) (string, e
 
 // CreateRunbook stores a runbook's draft.
 func (q *Queries) CreateRunbook(ctx context.Context, r *model.Runbook) error {
-	doc, err := q.checkRunbook(ctx, r)
+	doc, err := q.checkRunbook(ctx, r, nil)
 	if err != nil {
 		return err
 	}
@@ -127,11 +127,11 @@ func (q *Queries) ListRunbooks(ctx context.Context, projectID string) ([]model.R
 
 // UpdateRunbook replaces a runbook's draft; its published snapshot stays.
 func (q *Queries) UpdateRunbook(ctx context.Context, r *model.Runbook) error {
-	doc, err := q.checkRunbook(ctx, r)
+	old, err := q.GetRunbook(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	old, err := q.GetRunbook(ctx, r.ID)
+	doc, err := q.checkRunbook(ctx, r, old.Steps)
 	if err != nil {
 		return err
 	}

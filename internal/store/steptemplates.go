@@ -199,6 +199,10 @@ func (q *Queries) DeleteStepTemplate(ctx context.Context, id string) error {
 	if len(usage) > 0 {
 		var names []string
 		for _, u := range usage {
+			if u.RunbookID != "" {
+				names = append(names, fmt.Sprintf("%s runbook %s (step %q)", u.ProjectName, u.RunbookName, u.StepName))
+				continue
+			}
 			names = append(names, fmt.Sprintf("%s (step %q)", u.ProjectName, u.StepName))
 		}
 		return conflict("step template %q is used by %s; change those steps first", t.Name, strings.Join(names, ", "))
@@ -237,8 +241,8 @@ func (q *Queries) projectSteps(ctx context.Context) ([]model.Project, [][]model.
 	return projects, steps, rows.Err()
 }
 
-// StepTemplateUsage lists every project step made from the template, with
-// the version each uses.
+// StepTemplateUsage lists every project and runbook step made from the
+// template, with the version each uses.
 func (q *Queries) StepTemplateUsage(ctx context.Context, id string) ([]model.StepTemplateUsage, error) {
 	t, err := q.GetStepTemplate(ctx, id)
 	if err != nil {
@@ -249,11 +253,25 @@ func (q *Queries) StepTemplateUsage(ctx context.Context, id string) ([]model.Ste
 		return nil, err
 	}
 	out := []model.StepTemplateUsage{}
+	names := map[string]string{}
 	for i, p := range projects {
+		names[p.ID] = p.Name
 		for _, s := range steps[i] {
 			if s.Template != nil && s.Template.ID == id {
 				out = append(out, model.StepTemplateUsage{ProjectID: p.ID, ProjectName: p.Name, StepID: s.ID, StepName: s.Name,
 					Version: s.Template.Version, Latest: t.Version, Behind: s.Template.Version < t.Version})
+			}
+		}
+	}
+	runbooks, err := q.ListRunbooks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, rb := range runbooks {
+		for _, s := range rb.Steps {
+			if s.Template != nil && s.Template.ID == id {
+				out = append(out, model.StepTemplateUsage{ProjectID: rb.ProjectID, ProjectName: names[rb.ProjectID], RunbookID: rb.ID, RunbookName: rb.Name,
+					StepID: s.ID, StepName: s.Name, Version: s.Template.Version, Latest: t.Version, Behind: s.Template.Version < t.Version})
 			}
 		}
 	}
@@ -348,26 +366,53 @@ func (q *Queries) prepareLibrarySteps(ctx context.Context, steps []model.Step, s
 // is saved. Values for parameters the new version no longer has are
 // dropped; the process version grows.
 func (q *Queries) UpdateStepToNewestTemplate(ctx context.Context, projectID, step string, dryRun bool) (model.StepTemplateChange, model.DeploymentProcess, error) {
-	var change model.StepTemplateChange
 	d, err := q.GetProcess(ctx, projectID)
 	if err != nil {
+		return model.StepTemplateChange{}, d, err
+	}
+	change, moved, err := q.moveStepToNewest(ctx, d.Steps, step, dryRun)
+	if err != nil || !moved {
 		return change, d, err
 	}
-	i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == step || model.SameName(s.Name, step) })
-	if i < 0 {
-		return change, d, notFound("step", step)
+	err = q.SaveProcess(ctx, &d)
+	return change, d, err
+}
+
+// UpdateRunbookStepToNewestTemplate does the same for a runbook's step.
+// Its published snapshot stays until it is published again.
+func (q *Queries) UpdateRunbookStepToNewestTemplate(ctx context.Context, runbookID, step string, dryRun bool) (model.StepTemplateChange, model.Runbook, error) {
+	rb, err := q.GetRunbook(ctx, runbookID)
+	if err != nil {
+		return model.StepTemplateChange{}, rb, err
 	}
-	s := &d.Steps[i]
+	change, moved, err := q.moveStepToNewest(ctx, rb.Steps, step, dryRun)
+	if err != nil || !moved {
+		return change, rb, err
+	}
+	err = q.UpdateRunbook(ctx, &rb)
+	return change, rb, err
+}
+
+// moveStepToNewest says what moving the step to its template's newest
+// version changes and, unless dryRun, points the step at that version
+// (in steps; the caller saves them). moved says the step changed.
+func (q *Queries) moveStepToNewest(ctx context.Context, steps []model.Step, step string, dryRun bool) (model.StepTemplateChange, bool, error) {
+	var change model.StepTemplateChange
+	i := slices.IndexFunc(steps, func(s model.Step) bool { return s.ID == step || model.SameName(s.Name, step) })
+	if i < 0 {
+		return change, false, notFound("step", step)
+	}
+	s := &steps[i]
 	if s.Template == nil {
-		return change, d, &model.ValidationError{Subject: "step " + s.Name, Problems: []string{"is not made from a step template"}}
+		return change, false, &model.ValidationError{Subject: "step " + s.Name, Problems: []string{"is not made from a step template"}}
 	}
 	from, err := q.GetStepTemplateVersion(ctx, s.Template.ID, s.Template.Version)
 	if err != nil {
-		return change, d, err
+		return change, false, err
 	}
 	to, err := q.GetStepTemplate(ctx, s.Template.ID)
 	if err != nil {
-		return change, d, err
+		return change, false, err
 	}
 	change = model.DiffStepTemplates(from, to)
 	for name := range s.Template.Parameters {
@@ -382,7 +427,7 @@ func (q *Queries) UpdateStepToNewestTemplate(ctx context.Context, projectID, ste
 	}
 	sort.Strings(change.ValuesDropped)
 	if dryRun || from.Version == to.Version {
-		return change, d, nil
+		return change, false, nil
 	}
 	ref := *s.Template
 	ref.Version = to.Version
@@ -393,8 +438,7 @@ func (q *Queries) UpdateStepToNewestTemplate(ctx context.Context, projectID, ste
 		}
 	}
 	s.Template = &ref
-	err = q.SaveProcess(ctx, &d)
-	return change, d, err
+	return change, true, nil
 }
 
 const scriptModuleColumns = `id, name, description, syntax, body`

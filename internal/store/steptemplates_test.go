@@ -164,11 +164,31 @@ func TestStepTemplateVersionsAndUse(t *testing.T) {
 			}
 			return nil
 		})
-		// Rotating the master key re-seals the step's value in the release.
+		// A runbook step made from a template seals its value too.
+		var rb model.Runbook
+		tx(t, s, func(q *store.Queries) error {
+			rt := model.StepTemplate{Name: "Rb", Parameters: []model.StepTemplateParameter{{Name: "Key", Control: model.ControlSensitive}},
+				Script: &model.ScriptAction{Body: "echo #{Key}"}}
+			if err := q.CreateStepTemplate(ctx, &rt); err != nil {
+				return err
+			}
+			rb = model.Runbook{ProjectID: p.ID, Name: "ops", Steps: []model.Step{{Name: "Go",
+				Template: &model.StepTemplateRef{ID: rt.ID, Version: 1, Parameters: map[string]string{"Key": "rb-key"}}}}}
+			return q.CreateRunbook(ctx, &rb)
+		})
+		// Rotating the master key re-seals the step's value in the release
+		// and in the runbook.
 		to, _ := secrets.New(secrets.NewKey())
 		tx(t, s, func(q *store.Queries) error {
 			if _, err := q.RotateSecrets(ctx, box, to); err != nil {
 				return err
+			}
+			got, err := q.GetRunbook(ctx, rb.ID)
+			if err != nil {
+				return err
+			}
+			if plain, err := to.Open(got.Steps[0].Template.Sensitive["Key"]); err != nil || string(plain) != "rb-key" {
+				t.Errorf("after rotation the runbook's value opens to %q, %v", plain, err)
 			}
 			rel, err := q.FindRelease(ctx, p.ID, "1.0.0")
 			if err != nil {

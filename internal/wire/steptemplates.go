@@ -7,10 +7,12 @@ import "github.com/pulpo-deploy/pulpo/internal/model"
 // process.
 type StepTemplateUpdate struct {
 	ProjectID string                   `json:"projectId"`
+	RunbookID string                   `json:"runbookId,omitempty"`
 	StepID    string                   `json:"stepId"`
 	StepName  string                   `json:"stepName"`
 	DryRun    bool                     `json:"dryRun"`
 	Change    model.StepTemplateChange `json:"change"`
-	// Process is the process after the update (before it, on a dry run).
+	// Process is the process (a runbook's: its steps) after the update
+	// (before it, on a dry run).
 	Process model.DeploymentProcess `json:"process"`
 }
