@@ -74,4 +74,16 @@ func TestThePortalShowsStepTemplates(t *testing.T) {
 	if s := processOf(t, hs, p.ID).Steps[0]; s.Template.Version != 2 || s.Script.Body != "echo v2 #{Channel}" {
 		t.Errorf("after the update: %+v %+v", s.Template, s.Script)
 	}
+
+	// The add-a-step form makes a step from a template, at its newest version.
+	_, page = b.do("GET", "/projects/"+p.ID, "", nil)
+	if !strings.Contains(string(page), "Use a step template from the library") || !strings.Contains(string(page), "Notify (version 2)") {
+		t.Errorf("the add form offers no template")
+	}
+	if resp, raw := b.post("/projects/"+p.ID+"/steps", url.Values{"kind": {"template"}, "name": {"Tell again"}, "template": {tmpl.ID}}); resp.StatusCode != 303 {
+		t.Fatalf("add: %d %s", resp.StatusCode, raw)
+	}
+	if s := stepNamed(processOf(t, hs, p.ID), "Tell again"); s == nil || s.Template == nil || s.Template.Version != 2 || s.Script == nil {
+		t.Errorf("the added step: %+v", s)
+	}
 }

@@ -43,6 +43,8 @@ type projectData struct {
 	Releases      []releaseRow
 	StepForm      stepForm
 	ReleaseForm   releaseForm
+	// StepTemplates are the library's, for the add form.
+	StepTemplates []model.StepTemplate
 }
 
 type releaseRow struct {
@@ -53,6 +55,9 @@ type releaseRow struct {
 // stepForm is what the add-a-step form sent, shown again after an error.
 type stepForm struct {
 	Kind, Name, Body, Roles, Instructions, Teams, PackageID, Substitute, File, Arguments, Child, Mode string
+
+	// Template is the id of the step template a step is made from.
+	Template string
 }
 
 type releaseForm struct{ Version, Notes, Channel string }
@@ -64,6 +69,7 @@ const (
 	kindPackage       = "package"
 	kindManual        = "manual"
 	kindDeployRelease = "deploy-release"
+	kindTemplate      = "template"
 )
 
 func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +123,9 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
 	d.Channels = channels.Items
 	d.StepForm, d.ReleaseForm = form, rf
+	var templates wire.Page[model.StepTemplate]
+	p.call(r, http.MethodGet, "/step-templates?take=1000", nil, &templates)
+	d.StepTemplates = templates.Items
 	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
 	p.render(w, status, "project", v)
 }
@@ -191,9 +200,12 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 	form := stepForm{Kind: f.Get("kind"), Name: strings.TrimSpace(f.Get("name")), Body: f.Get("body"),
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
-		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode")}
+		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
+		Template: f.Get("template")}
 	var step model.Step
 	switch form.Kind {
+	case kindTemplate: // version 0: the newest; the server fills the action in
+		step.Template = &model.StepTemplateRef{ID: form.Template}
 	case kindManual:
 		step.Manual = &model.ManualAction{}
 	case kindPackage:
