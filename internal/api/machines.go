@@ -262,6 +262,7 @@ func (a *API) previewRoutes() {
 				return err
 			}
 			scope := vars.Scope{}
+			var templateRef *model.StepTemplateRef // of the step asked about
 			if e := r.URL.Query().Get("environmentId"); e != "" {
 				env, err := q.FindEnvironment(ctx, e)
 				if err != nil {
@@ -285,6 +286,7 @@ func (a *API) previewRoutes() {
 				for _, s := range d.Steps {
 					if s.ID == st || model.SameName(s.Name, st) {
 						scope.StepID, scope.TargetRoles, found = s.ID, s.TargetRoles, true
+						templateRef = s.Template
 					}
 				}
 				if !found {
@@ -317,6 +319,20 @@ func (a *API) previewRoutes() {
 				}
 			}
 			values := vars.Resolve(all, scope)
+			if t := templateRef; t != nil { // the step's own parameters win, as at deployment
+				for name, v := range t.Defaults {
+					values.Set(name, v)
+				}
+				for name, v := range t.Parameters {
+					if v != "" {
+						values.Set(name, v)
+					}
+				}
+				for name := range t.Sensitive {
+					values.Set(name, vars.MaskText)
+					sensitive[model.NameKey(name)] = true
+				}
+			}
 			out := []wire.PreviewVariable{}
 			for _, name := range values.Names() {
 				raw, _ := values.Get(name)

@@ -117,6 +117,20 @@ func stepTemplatesAcrossProjects(t *testing.T, databaseURL string) {
 		t.Fatal(err)
 	}
 
+	// The variables preview of the step shows its parameters winning, the
+	// secret masked.
+	preview, err := c.PreviewVariables(ctx, projects["alpha"].ID, "", "", "Announce", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]wire.PreviewVariable{}
+	for _, pv := range preview {
+		got[pv.Name] = pv
+	}
+	if got["Greeting"].Value != "hi alpha-who" || got["Mode"].Value != "fast" || got["Token"].Value != "********" || !got["Token"].Sensitive {
+		t.Errorf("preview: %+v", got)
+	}
+
 	// Version 2: a new body, Mode gone, Extra added, Greeting's default changed.
 	tmpl.Script.Body = "echo \"v2 body: #{Greeting} #{Extra}\"\necho \"token: #{Token}\"\ngreet v2\n"
 	tmpl.Parameters = []model.StepTemplateParameter{
