@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
@@ -76,6 +77,9 @@ type Deps struct {
 	Nodes NodeRunner
 	// Stagings runs per-feature stagings.
 	Stagings *staging.Service
+	// Feeds opens external feeds (and the built-in one); one reading the
+	// store when nil.
+	Feeds extfeed.Resolver
 }
 
 // API is the REST API.
@@ -130,6 +134,9 @@ func New(d Deps) *API {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &API{Deps: d, mux: http.NewServeMux()}
+	if a.Feeds == nil {
+		a.Feeds = StoreFeedResolver(d.Store, nil)
+	}
 	a.registerRoutes()
 	a.openapi = a.buildOpenAPI()
 	for _, rt := range a.routes {

@@ -365,6 +365,7 @@ func (a *API) registerRoutes() {
 	a.librarySetRoutes()
 	a.previewRoutes()
 	a.packageRoutes()
+	a.feedRoutes()
 	a.artifactRoutes()
 }
 

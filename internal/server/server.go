@@ -24,6 +24,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
@@ -117,10 +118,17 @@ type Node struct {
 	identity    *comms.Identity
 	pollingAddr net.Addr
 
+	// feeds opens feeds by id: Feeds() hands it out.
+	feeds *extfeed.StoreResolver
+
 	stopRunner context.CancelFunc
 	runnerDone chan error
 	background sync.WaitGroup
 }
+
+// Feeds opens the node's feeds by id: external ones with their unsealed
+// credentials, and feeds-builtin from the store.
+func (n *Node) Feeds() extfeed.Resolver { return n.feeds }
 
 // New opens the store, creates the first administrator on a first start,
 // and wires the engine, the task runner and the HTTP handlers. The task
@@ -166,6 +174,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.store.SetSealer(box)
+	// External feeds (and the built-in one), opened with their unsealed
+	// credentials: for the API, releases and deployments.
+	n.feeds = api.StoreFeedResolver(n.store, nil)
 	if n.identity, err = serverIdentity(ctx, n.store, box); err != nil {
 		return nil, err
 	}
@@ -219,7 +230,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
 		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate,
-		Nodes: n.runner, Stagings: stagings})
+		Nodes: n.runner, Stagings: stagings, Feeds: n.feeds})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)
