@@ -33,6 +33,7 @@ func (p *Portal) routes() {
 	p.variableRoutes()
 	p.peopleRoutes()
 	p.libraryRoutes()
+	p.feedRoutes()
 	p.projectOpsRoutes()
 	p.processRoutes()
 	p.subscriptionRoutes()
