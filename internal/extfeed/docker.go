@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,7 @@ func newDocker(b *base) (*docker, error) {
 	if d.rt == nil {
 		d.rt = http.DefaultTransport
 	}
+	d.rt = boundedTransport{d.rt}
 	for _, h := range dockerHubHosts {
 		if strings.EqualFold(u.Hostname(), h) {
 			d.hub, d.host = true, name.DefaultRegistry
@@ -187,4 +189,34 @@ func (d *docker) reference(tag name.Tag) string {
 		return fmt.Sprintf("%s/%s:%s", d.host, tag.RepositoryStr(), tag.TagStr())
 	}
 	return fmt.Sprintf("%s:%s", strings.TrimPrefix(tag.RepositoryStr(), "library/"), tag.TagStr())
+}
+
+// boundedTransport caps every response body the registry client reads
+// (tag lists, catalogs, tokens): a hostile registry must not exhaust
+// memory. Feeds read no blobs.
+type boundedTransport struct{ next http.RoundTripper }
+
+func (t boundedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err == nil && resp.Body != nil {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxDocument}
+	}
+	return resp, err
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("the registry's answer is larger than the %d MB Pulpo reads", maxDocument>>20)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

@@ -421,6 +421,24 @@ func TestHostileFeedIsBounded(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c := open(t, model.Feed{Name: "Endless", Type: model.FeedNuGet, URL: srv.URL + "/v3/index.json"}, "")
 	wantError(t, "endless index", c.Test(context.Background()), "feed Endless", "larger than")
+
+	// A registry whose tag list never ends.
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"name": "x/y", "tags": [`))
+		chunk := []byte(strings.Repeat(`"1.0.0",`, 10000))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(reg.Close)
+	_, err := open(t, model.Feed{Name: "Endless registry", Type: model.FeedDocker, URL: reg.URL}, "").Versions(context.Background(), "x/y")
+	wantError(t, "endless tag list", err, "feed Endless registry", "larger than")
 }
 
 func TestSortVersions(t *testing.T) {
