@@ -79,18 +79,18 @@ func (d *docker) remoteOpts(ctx context.Context) []remote.Option {
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1})}
 }
 
-// explain turns the registry client's error into one saying what to fix.
+// explain turns the registry client's error into one saying what to fix;
+// what is the action that failed, such as "list the tags of team/web".
 func (d *docker) explain(what string, err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
-			msg := ""
-			if te.StatusCode == http.StatusNotFound {
-				msg = what + ": not found in the registry"
-			}
-			e := d.statusError("GET", what, te.StatusCode, msg)
-			return e
+		case http.StatusUnauthorized, http.StatusTooManyRequests:
+			return d.statusError("GET", "", te.StatusCode, "")
+		case http.StatusForbidden:
+			return d.errorf("%d %s: the feed's credentials are not allowed to %s", te.StatusCode, http.StatusText(te.StatusCode), what)
+		case http.StatusNotFound:
+			return d.notFound("%s: not in the registry", what)
 		}
 		return d.errorf("%s: %v", what, te)
 	}

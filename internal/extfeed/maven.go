@@ -124,7 +124,7 @@ func (m *maven) Locate(ctx context.Context, packageID, version string) (Location
 // repositories store under a timestamp.
 func (m *maven) snapshotFile(ctx context.Context, id mavenID, version string) (string, error) {
 	u := m.artifactURL(id, version, "maven-metadata.xml")
-	body, err := m.get(ctx, u, m.authHeader(), maxDocument, "-")
+	body, err := m.get(ctx, u, m.authHeader(), maxDocument, "no snapshot metadata")
 	var fe *Error
 	if err != nil {
 		if errors.As(err, &fe) && fe.NotFound {

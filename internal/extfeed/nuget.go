@@ -15,7 +15,7 @@ import (
 // files, and the search service.
 type nuget struct {
 	*base
-	once   sync.Mutex
+	mu     sync.Mutex
 	loaded bool
 	flat   string
 	search string
@@ -31,8 +31,8 @@ type nugetIndex struct {
 
 // services reads the service index once per client.
 func (n *nuget) services(ctx context.Context) error {
-	n.once.Lock()
-	defer n.once.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.loaded {
 		return nil
 	}

@@ -216,7 +216,7 @@ func (b *base) get(ctx context.Context, u string, h http.Header, limit int64, no
 
 // exists says whether u answers a HEAD with 2xx (false on 404).
 func (b *base) exists(ctx context.Context, u string, h http.Header) (bool, error) {
-	resp, cancel, err := b.call(ctx, http.MethodHead, u, h, "-")
+	resp, cancel, err := b.call(ctx, http.MethodHead, u, h, "not found")
 	var fe *Error
 	if errors.As(err, &fe) && fe.NotFound {
 		return false, nil
