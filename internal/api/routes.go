@@ -360,6 +360,7 @@ func (a *API) registerRoutes() {
 	a.taskRoutes()
 	a.interruptionRoutes()
 	a.configRoutes()
+	a.archiveRoutes()
 	a.machineRoutes()
 	a.stagingRoutes()
 	a.librarySetRoutes()

@@ -50,6 +50,9 @@ const (
 	// MaxContents bounds the decompressed contents, so a small hostile
 	// file cannot expand into all the server's memory.
 	MaxContents = 256 << 20
+	// PasswordHeader carries an import's password to the API: never in
+	// the URL, where proxies and access logs would keep it.
+	PasswordHeader = "X-Pulpo-Archive-Password"
 	// Extension is the file name ending the CLI suggests.
 	Extension = ".pulpoarchive"
 )
