@@ -48,6 +48,14 @@ func TestArchivesOverHTTP(t *testing.T) {
 	if bytes.Contains(data, []byte("hunter2")) {
 		t.Fatal("the archive shows a sensitive value")
 	}
+	req, _ := http.NewRequest("POST", w.s.url+"/api/v1/archives/import?dryRun=true", bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+w.keys["lead"])
+	req.Header.Set(archive.PasswordHeader, password)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a project lead's import: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	noProjects := func() {
 		t.Helper()
