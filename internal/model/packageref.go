@@ -52,7 +52,9 @@ type StepPackage struct {
 func (p StepPackage) External() bool { return IsExternalFeed(p.FeedID) }
 
 // IsExternalFeed reports whether a step's feed id names an external feed.
-func IsExternalFeed(feedID string) bool { return feedID != "" && !strings.EqualFold(feedID, BuiltInFeedID) }
+func IsExternalFeed(feedID string) bool {
+	return feedID != "" && !strings.EqualFold(feedID, BuiltInFeedID)
+}
 
 // Packages lists every package the step takes: its own first, then those
 // its script refers to, in order.
