@@ -249,7 +249,7 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.Script.Body = script("body")
 	case s.Package != nil:
 		*s.Package = model.PackageAction{PackageID: text("package"), FeedID: s.Package.FeedID, Acquisition: s.Package.Acquisition,
-			SubstituteFiles: splitComma(f.Get("substitute")),
+			SubstituteFiles:       splitComma(f.Get("substitute")),
 			StructuredConfigFiles: splitComma(f.Get("structured")), CustomInstallDir: text("installdir"),
 			PurgeCustomInstallDir: on("purge"), CustomInstallExclude: splitComma(f.Get("exclude")),
 			SkipPackageScripts: on("skipscripts"), RetainInstallations: number("retain"),
