@@ -103,6 +103,10 @@ type route struct {
 	status       int
 	public       bool // served without an API key
 	stream       bool // answers with text/event-stream
+	// rawBody and rawResponse are the media types of a body that is not
+	// JSON (a file), and headers the request headers the route reads.
+	rawBody, rawResponse string
+	headers              []param
 	// perm is the permission the route needs. With scope, the caller needs
 	// it for the thing the URL names; without, somewhere, and the handler
 	// filters or checks the thing itself (a.allow).

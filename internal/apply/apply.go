@@ -24,12 +24,19 @@ var errDryRun = errors.New("dry run")
 // wrong nothing changes, and the error says what to fix. A dry run does all
 // the same checks and reports the same changes, then rolls back.
 func Apply(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun bool) (confdoc.Result, error) {
+	return run(ctx, s, doc, dryRun, false)
+}
+
+// run applies a document; keep leaves every object that exists as it is
+// (an import without --update-existing), reporting those that differ as
+// skipped.
+func run(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun, keep bool) (confdoc.Result, error) {
 	if err := checkDocument(doc); err != nil {
 		return confdoc.Result{}, err
 	}
 	var res confdoc.Result
 	err := s.Tx(ctx, func(q *store.Queries) error {
-		a := &applier{q: q}
+		a := &applier{q: q, keep: keep}
 		res = confdoc.Result{DryRun: dryRun}
 		if err := a.apply(ctx, doc); err != nil {
 			return err
@@ -88,6 +95,23 @@ type applier struct {
 	q       *store.Queries
 	changes []confdoc.Change
 	envIDs  map[string]string // name key -> id, after environments are applied
+	// keep leaves objects that exist unchanged (importing an archive
+	// without updating existing ones).
+	keep bool
+}
+
+// kept reports an existing object left alone because of keep: skipped
+// with what differs, or unchanged. It says whether the caller must stop.
+func (a *applier) kept(kind, name string, diff []string) bool {
+	if !a.keep {
+		return false
+	}
+	if len(diff) == 0 {
+		a.record(kind, name, confdoc.Unchanged)
+	} else {
+		a.record(kind, name, confdoc.Skipped, diff...)
+	}
+	return true
 }
 
 func (a *applier) record(kind, name, action string, fields ...string) {
@@ -167,6 +191,9 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 	if len(list) == 0 {
 		return nil
 	}
+	if a.keep {
+		return a.keepEnvironments(ctx, list)
+	}
 	all, err := a.q.AllEnvironments(ctx)
 	if err != nil {
 		return err
@@ -231,6 +258,28 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 			continue
 		}
 		a.recordDiff("environment", want.Name, diffs[all[index[model.NameKey(want.Name)]].ID])
+	}
+	return nil
+}
+
+// keepEnvironments creates the listed environments that are missing, after
+// those there are, and leaves the others, their order included, alone.
+func (a *applier) keepEnvironments(ctx context.Context, list []confdoc.Environment) error {
+	for _, want := range list {
+		e, err := a.q.FindEnvironment(ctx, want.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			e = model.Environment{Name: want.Name, Description: want.Description, UseGuidedFailure: want.UseGuidedFailure}
+			if err := a.q.CreateEnvironment(ctx, &e); err != nil {
+				return inFile("environment", want.Name, err)
+			}
+			a.record("environment", want.Name, confdoc.Created)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		a.kept("environment", want.Name, diffFields(e.Name != want.Name, "name", e.Description != want.Description, "description",
+			e.UseGuidedFailure != want.UseGuidedFailure, "useGuidedFailure"))
 	}
 	return nil
 }
@@ -308,6 +357,9 @@ func (a *applier) lifecycle(ctx context.Context, want confdoc.Lifecycle) error {
 	}
 	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description",
 		!reflect.DeepEqual(normalPhases(l.Phases), normalPhases(phases)), "phases", l.ReleaseRetention != retention, "releaseRetention")
+	if a.kept("lifecycle", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		l.Name, l.Description, l.Phases, l.ReleaseRetention = want.Name, want.Description, phases, retention
 		if err := a.q.UpdateLifecycle(ctx, &l); err != nil {
@@ -347,6 +399,9 @@ func (a *applier) workerPool(ctx context.Context, want confdoc.WorkerPool) error
 		return err
 	}
 	diff := diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description")
+	if a.kept("worker pool", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		p.Name, p.Description = want.Name, want.Description
 		if err := a.q.UpdateWorkerPool(ctx, &p); err != nil {
@@ -396,6 +451,9 @@ func (a *applier) machinePolicy(ctx context.Context, want confdoc.MachinePolicy)
 	diff := diffFields(p.Name != next.Name, "name", p.Description != next.Description, "description",
 		p.HealthCheckInterval != next.HealthCheckInterval, "healthCheckInterval", p.HealthCheckScript != next.HealthCheckScript, "healthCheckScript",
 		p.WhenUnavailable != next.WhenUnavailable, "whenUnavailable", p.DeleteUnavailableAfter != next.DeleteUnavailableAfter, "deleteUnavailableAfter")
+	if a.kept("machine policy", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		if err := a.q.UpdateMachinePolicy(ctx, &next); err != nil {
 			return inFile("machine policy", want.Name, err)
@@ -419,6 +477,9 @@ func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) e
 		return err
 	}
 	diff := diffFields(g.Name != want.Name, "name", g.Description != want.Description, "description")
+	if a.kept("project group", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		g.Name, g.Description = want.Name, want.Description
 		if err := a.q.UpdateProjectGroup(ctx, &g); err != nil {
@@ -430,6 +491,18 @@ func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) e
 }
 
 func (a *applier) project(ctx context.Context, want confdoc.Project) error {
+	if a.keep {
+		// An existing project is skipped whole: what differs would take
+		// applying to find out, and applying is what was not asked for.
+		_, err := a.q.FindProject(ctx, want.Name)
+		if err == nil {
+			a.record("project", want.Name, confdoc.Skipped)
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	var problems []string
 	var groupID, lifecycleID string
 	if want.ProjectGroup != "" {
@@ -893,6 +966,9 @@ func (a *applier) librarySet(ctx context.Context, want confdoc.LibrarySet) error
 		return err
 	}
 	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description", changed, "variables")
+	if a.kept("library set", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		l.Name, l.Description, l.Variables = want.Name, want.Description, merged
 		if err := a.q.UpdateLibrarySet(ctx, &l); err != nil {

@@ -12,6 +12,12 @@ import (
 // Export writes everything apply knows about as a document, references by
 // name, in display order. Applying it to the same server changes nothing.
 func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
+	return export(ctx, q, nil)
+}
+
+// export writes the document; open, when given, opens sensitive values so
+// they travel too (archives), and without it they are left blank.
+func export(ctx context.Context, q *store.Queries, open func(string) (string, error)) (*confdoc.Document, error) {
 	doc := &confdoc.Document{}
 	envs, err := q.AllEnvironments(ctx)
 	if err != nil {
@@ -100,8 +106,11 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	setNames := map[string]string{}
 	for _, l := range sets {
 		setNames[l.ID] = l.Name
-		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description,
-			Variables: exportVariables(l.Variables, toNames, machineNames, nil, nil)})
+		vars, err := exportVariables(l.Variables, toNames, machineNames, nil, nil, open)
+		if err != nil {
+			return nil, fmt.Errorf("export library set %q: %w", l.Name, err)
+		}
+		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description, Variables: vars})
 	}
 
 	projects, _, err := q.ListProjects(ctx, store.ListOptions{})
@@ -173,7 +182,10 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		for _, s := range d.Steps {
 			stepNames[s.ID] = s.Name
 		}
-		out.Variables = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames)
+		out.Variables, err = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames, open)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
 		for _, id := range p.LibrarySetIDs {
 			out.LibrarySets = append(out.LibrarySets, setNames[id])
 		}
@@ -183,8 +195,9 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 }
 
 // exportVariables writes variables by name; sensitive values stay on the
-// server (applying the file keeps them).
-func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string) []confdoc.Variable {
+// server (applying the file keeps them) unless open is given.
+func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string,
+	open func(string) (string, error)) ([]confdoc.Variable, error) {
 	var out []confdoc.Variable
 	names := func(ids []string, m map[string]string) []string {
 		if len(ids) == 0 {
@@ -198,12 +211,18 @@ func exportVariables(vs []model.Variable, envNames func([]string) []string, mach
 	}
 	for _, v := range vs {
 		value := v.Value
-		if v.Sensitive {
+		if v.Sensitive && open == nil {
 			value = ""
+		} else if v.Sensitive && value != "" {
+			plain, err := open(value)
+			if err != nil {
+				return nil, fmt.Errorf("open sensitive variable %q: %w", v.Name, err)
+			}
+			value = plain
 		}
 		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt,
 			Environments: envNames(v.Scope.Environments), Roles: v.Scope.Roles,
 			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps), Channels: names(v.Scope.Channels, channels)})
 	}
-	return out
+	return out, nil
 }

@@ -159,6 +159,12 @@ func (q *Queries) DeleteRunbook(ctx context.Context, id string) error {
 // into a new snapshot (a release marked with the runbook; package versions
 // chosen now) and makes it the one runs use.
 func (q *Queries) PublishRunbook(ctx context.Context, id, by string) (model.Release, error) {
+	return q.PublishRunbookFrom(ctx, id, by, nil)
+}
+
+// PublishRunbookFrom is PublishRunbook with the versions external feeds
+// hold of the packages the runbook takes (read before the transaction).
+func (q *Queries) PublishRunbookFrom(ctx context.Context, id, by string, feeds FeedVersions) (model.Release, error) {
 	rb, err := q.GetRunbook(ctx, id)
 	if err != nil {
 		return model.Release{}, err
@@ -181,7 +187,7 @@ func (q *Queries) PublishRunbook(ctx context.Context, id, by string) (model.Rele
 	if err := r.Validate(); err != nil {
 		return r, &model.ValidationError{Subject: "runbook " + rb.Name, Problems: []string{"the runbook has no enabled steps; add a step before publishing"}}
 	}
-	if err := q.choosePackages(ctx, &r, nil); err != nil {
+	if err := q.choosePackages(ctx, &r, nil, feeds); err != nil {
 		return r, err
 	}
 	if err := q.chooseChildren(ctx, &r); err != nil {
