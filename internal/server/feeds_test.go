@@ -215,3 +215,60 @@ func staticFeed(t *testing.T, user, pass string, files func(url string) map[stri
 	}
 	return srv
 }
+
+// A release takes its image tag from a real registry through the server's
+// own resolver, and a script step receives the image reference.
+func TestAReleasePicksATagFromARealRegistry(t *testing.T) {
+	reg := registrytest.Start(t)
+	reg.Push(t, "team/web", "1.0.0", "1.2.0", "latest")
+	ts := start(t, "")
+	ctx := context.Background()
+	c := ts.client
+	f, err := c.CreateFeed(ctx, model.Feed{Name: "Registry", Type: model.FeedDocker, URL: reg.URL, Username: reg.Username, Password: reg.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := c.CreateEnvironment(ctx, model.Environment{Name: "Dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.CreateProject(ctx, model.Project{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SaveProcess(ctx, model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{{Name: "Roll out",
+		Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: `echo "image=#{Octopus.Action.Package[web].Image}"`,
+			Packages: []model.PackageReference{{Name: "web", PackageID: "team/web", FeedID: f.ID, Acquisition: model.AcquireNone}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: p.ID, Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rel.Packages) != 1 || rel.Packages[0].Version != "1.2.0" || rel.Packages[0].FeedID != f.ID {
+		t.Fatalf("the release's packages: %+v", rel.Packages)
+	}
+	d, err := c.Deploy(ctx, wire.CreateDeploymentRequest{ReleaseID: rel.ID, EnvironmentID: dev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := follow(t, ts, d.TaskID); end.State != model.TaskSuccess {
+		t.Fatalf("deployment: %+v", end)
+	}
+	log, _ := c.TaskLog(ctx, d.TaskID, 0)
+	want := "image=" + reg.Host + "/team/web:1.2.0"
+	found := false
+	for _, l := range log.Lines {
+		found = found || l.Text == want
+		if strings.Contains(l.Text, reg.Password) {
+			t.Fatalf("the registry's password is in the log: %q", l.Text)
+		}
+	}
+	if !found {
+		t.Fatalf("the log lacks %q: %+v", want, log.Lines)
+	}
+	// The feed is in use now: it cannot be removed from under the project.
+	if err := c.DeleteFeed(ctx, f.ID); err == nil || !strings.Contains(err.Error(), "project web") {
+		t.Errorf("delete a feed in use: %v", err)
+	}
+}

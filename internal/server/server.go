@@ -215,7 +215,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Version: cfg.Version, APIURL: cfg.PublicURL, PollingAddress: n.PollingPublicAddress(),
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
+		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir,
+		Feeds: n.feeds, FeedCacheDir: filepath.Join(filepath.Dir(packagesDir), "feed-cache")})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 	stagings := staging.New(staging.Config{Store: n.store, Engine: eng, Queue: n.runner, Logger: cfg.Logger.With("component", "stagings"),
 		CheckTick: cfg.StagingCheckTick})

@@ -143,29 +143,102 @@ func (q *Queries) UpdateFeed(ctx context.Context, f *model.Feed) error {
 	return err
 }
 
-// DeleteFeed removes an external feed, unless something uses it.
+// DeleteFeed removes an external feed (by id or name), unless a process,
+// a runbook or a release takes packages from it.
 func (q *Queries) DeleteFeed(ctx context.Context, id string) error {
 	if isBuiltInFeed(id) {
 		return refuseBuiltInFeed("deleted")
 	}
-	users, err := q.FeedUsers(ctx, id)
+	f, err := q.GetFeed(ctx, id)
+	if err != nil {
+		return err
+	}
+	users, err := q.FeedUsers(ctx, f.ID)
 	if err != nil {
 		return err
 	}
 	if len(users) > 0 {
-		return conflict("feed %s is used by %s; change them first", id, strings.Join(users, ", "))
+		more := ""
+		if len(users) > 5 {
+			users, more = users[:5], fmt.Sprintf(" and %d more", len(users)-5)
+		}
+		return conflict("feed %s is used by %s%s: have them take their packages elsewhere first", f.Name, strings.Join(users, ", "), more)
 	}
-	res, err := q.exec(ctx, `DELETE FROM feeds WHERE id = ?`, id)
+	res, err := q.exec(ctx, `DELETE FROM feeds WHERE id = ?`, f.ID)
 	if err != nil {
 		return fmt.Errorf("delete feed: %w", err)
 	}
-	return mustAffect(res, "feed", id)
+	return mustAffect(res, "feed", f.ID)
 }
 
-// FeedUsers names what refers to a feed (as "project X"), so that it is
-// not deleted from under them. Feeds are referred to only by the steps of
-// processes and the package references of releases, which add their
-// checks here.
-func (q *Queries) FeedUsers(ctx context.Context, id string) ([]string, error) {
-	return nil, nil
+// FeedUsers names what takes packages from a feed: the steps of projects'
+// processes and of runbooks, and releases (which deploy from it later).
+func (q *Queries) FeedUsers(ctx context.Context, feedID string) ([]string, error) {
+	uses := func(steps []model.Step) string {
+		for _, st := range steps {
+			for _, sp := range st.Packages() {
+				if strings.EqualFold(sp.FeedID, feedID) {
+					return st.Name
+				}
+			}
+		}
+		return ""
+	}
+	// The id in the JSON narrows the rows; decoding decides.
+	like := "%" + escapeLike(feedID) + "%"
+	type row struct{ project, name, doc string }
+	read := func(query string) ([]row, error) {
+		rows, err := q.query(ctx, query, like)
+		if err != nil {
+			return nil, fmt.Errorf("find the users of feed %s: %w", feedID, err)
+		}
+		return collect(rows, func(s scanner) (row, error) {
+			var r row
+			return r, s.Scan(&r.project, &r.name, &r.doc)
+		})
+	}
+	var out []string
+	projects, err := read(`SELECT name, name, process FROM projects WHERE process LIKE ? ESCAPE '\'`)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range projects {
+		var steps []model.Step
+		if err := unmarshal(r.doc, &steps); err != nil {
+			return nil, fmt.Errorf("read the process of %s: %w", r.project, err)
+		}
+		if step := uses(steps); step != "" {
+			out = append(out, fmt.Sprintf("project %s (step %s)", r.project, step))
+		}
+	}
+	runbooks, err := read(`SELECT p.name, r.name, r.doc FROM runbooks r JOIN projects p ON p.id = r.project_id WHERE r.doc LIKE ? ESCAPE '\'`)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runbooks {
+		var d runbookDoc
+		if err := unmarshal(r.doc, &d); err != nil {
+			return nil, fmt.Errorf("read runbook %s: %w", r.name, err)
+		}
+		if step := uses(d.Steps); step != "" {
+			out = append(out, fmt.Sprintf("runbook %s of %s (step %s)", r.name, r.project, step))
+		}
+	}
+	releases, err := read(`SELECT p.name, r.version, r.packages FROM releases r JOIN projects p ON p.id = r.project_id WHERE r.packages LIKE ? ESCAPE '\'`)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range releases {
+		var pkgs []model.ReleasePackage
+		if err := unmarshal(r.doc, &pkgs); err != nil {
+			return nil, fmt.Errorf("read release %s of %s: %w", r.name, r.project, err)
+		}
+		for _, p := range pkgs {
+			if strings.EqualFold(p.FeedID, feedID) {
+				out = append(out, fmt.Sprintf("release %s of %s", r.name, r.project))
+				break
+			}
+		}
+	}
+	return out, nil
 }

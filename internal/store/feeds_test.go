@@ -97,7 +97,29 @@ func TestFeeds(t *testing.T) {
 			t.Errorf("delete the built-in feed: %v", err)
 		}
 
-		tx(t, s, func(q *store.Queries) error { return q.DeleteFeed(ctx, hub.ID) })
+		// A feed a process takes packages from stays until the step changes.
+		var web model.Project
+		tx(t, s, func(q *store.Queries) error {
+			web = model.Project{Name: "web"}
+			if err := q.CreateProject(ctx, &web); err != nil {
+				return err
+			}
+			return q.SaveProcess(ctx, &model.DeploymentProcess{ProjectID: web.ID, Steps: []model.Step{{Name: "Install",
+				Package: &model.PackageAction{PackageID: "team/web", FeedID: hub.ID}}}})
+		})
+		err = mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteFeed(ctx, hub.ID) })
+		if !strings.Contains(err.Error(), "project web (step Install)") {
+			t.Errorf("delete a feed in use: %v", err)
+		}
+		tx(t, s, func(q *store.Queries) error {
+			d, err := q.GetProcess(ctx, web.ID)
+			if err != nil {
+				return err
+			}
+			d.Steps[0].Package.FeedID, d.Steps[0].Package.PackageID = "", "web"
+			return q.SaveProcess(ctx, &d)
+		})
+		tx(t, s, func(q *store.Queries) error { return q.DeleteFeed(ctx, "Docker Hub") })
 		mustFail(t, s, store.ErrNotFound, func(q *store.Queries) error { return q.DeleteFeed(ctx, hub.ID) })
 
 		// Rotation re-seals the password.
