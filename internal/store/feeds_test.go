@@ -105,7 +105,8 @@ func TestFeeds(t *testing.T) {
 				return err
 			}
 			return q.SaveProcess(ctx, &model.DeploymentProcess{ProjectID: web.ID, Steps: []model.Step{{Name: "Install",
-				Package: &model.PackageAction{PackageID: "team/web", FeedID: hub.ID}}}})
+				Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "docker run #{Octopus.Action.Package[web].Image}",
+					Packages: []model.PackageReference{{Name: "web", PackageID: "team/web", FeedID: hub.ID, Acquisition: model.AcquireNone}}}}}})
 		})
 		err = mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteFeed(ctx, hub.ID) })
 		if !strings.Contains(err.Error(), "project web (step Install)") {
@@ -116,7 +117,7 @@ func TestFeeds(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			d.Steps[0].Package.FeedID, d.Steps[0].Package.PackageID = "", "web"
+			d.Steps[0].Script.Packages[0].FeedID, d.Steps[0].Script.Packages[0].PackageID = "", "web"
 			return q.SaveProcess(ctx, &d)
 		})
 		tx(t, s, func(q *store.Queries) error { return q.DeleteFeed(ctx, "Docker Hub") })

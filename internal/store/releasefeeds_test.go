@@ -18,10 +18,19 @@ func TestReleasesTakePackageVersionsFromExternalFeeds(t *testing.T) {
 			if err := q.CreateProject(ctx, &p); err != nil {
 				return err
 			}
+			for _, f := range []model.Feed{ // Feeds-1 and Feeds-2
+				{Name: "Nexus", Type: model.FeedMaven, URL: "https://nexus.example.com/maven/"},
+				{Name: "Registry", Type: model.FeedDocker, URL: "https://registry.example.com"},
+			} {
+				if err := q.CreateFeed(ctx, &f); err != nil {
+					return err
+				}
+			}
 			proc := model.DeploymentProcess{ProjectID: p.ID, Steps: []model.Step{
 				{Name: "Deploy app", Package: &model.PackageAction{PackageID: "com.shop:app", FeedID: "Feeds-1"}},
 				{Name: "Run container", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo #{Octopus.Action.Package[web].Image}",
-					Packages: []model.PackageReference{{Name: "web", PackageID: "shop/web", FeedID: "Feeds-2", Acquisition: model.AcquireNone}}}},
+					// A feed may be named: the step keeps its id.
+					Packages: []model.PackageReference{{Name: "web", PackageID: "shop/web", FeedID: "Registry", Acquisition: model.AcquireNone}}}},
 			}}
 			if err := q.SaveProcess(ctx, &proc); err != nil {
 				return err
@@ -80,6 +89,9 @@ func TestReleasesTakePackageVersionsFromExternalFeeds(t *testing.T) {
 			{"versions not read before the transaction", nil,
 				store.FeedVersions{}, `its versions were not read`},
 		}
+		if proc, _ := s.Read().GetProcess(ctx, p.ID); proc.Steps[1].Script.Packages[0].FeedID != "Feeds-2" {
+			t.Fatalf("a feed named in a step is kept by id: %+v", proc.Steps[1].Script.Packages[0])
+		}
 		for _, c := range refusals {
 			t.Run(c.name, func(t *testing.T) {
 				r := model.Release{ProjectID: p.ID, Version: "5.0.0", Packages: c.ask}
@@ -90,6 +102,48 @@ func TestReleasesTakePackageVersionsFromExternalFeeds(t *testing.T) {
 				}
 				if _, err := s.Read().FindRelease(ctx, p.ID, "5.0.0"); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("a refused release was stored: %v", err)
+				}
+			})
+		}
+	})
+}
+
+func TestAProcessNamesFeedsThatExistAndFitTheStep(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store, _ *clock) {
+		ctx := context.Background()
+		p := model.Project{Name: "shop"}
+		tx(t, s, func(q *store.Queries) error {
+			if err := q.CreateProject(ctx, &p); err != nil {
+				return err
+			}
+			return q.CreateFeed(ctx, &model.Feed{Name: "Registry", Type: model.FeedDocker, URL: "https://registry.example.com"})
+		})
+		cases := []struct {
+			name string
+			step model.Step
+			want string
+		}{
+			{"a feed that does not exist", model.Step{Name: "a", Package: &model.PackageAction{PackageID: "app", FeedID: "Feeds-9"}},
+				`steps[0].package.feedId: feed "Feeds-9" does not exist`},
+			{"an image as a package step's package", model.Step{Name: "a", Package: &model.PackageAction{PackageID: "team/web", FeedID: "Registry"}},
+				"feed Registry is a container registry"},
+			{"an image holding a script", model.Step{Name: "a", Script: &model.ScriptAction{FromPackage: &model.ScriptPackage{PackageID: "team/web", FeedID: "Registry", File: "x.sh"}}},
+				"steps[0].script.fromPackage.feedId: feed Registry is a container registry"},
+			{"a reference to a feed that does not exist", model.Step{Name: "a", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo",
+				Packages: []model.PackageReference{{Name: "x", PackageID: "x", FeedID: "Nope"}}}}, `steps[0].script.packages[0].feedId: feed "Nope" does not exist`},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				err := mustFail(t, s, nil, func(q *store.Queries) error {
+					proc, err := q.GetProcess(ctx, p.ID)
+					if err != nil {
+						return err
+					}
+					proc.Steps = []model.Step{c.step}
+					return q.SaveProcess(ctx, &proc)
+				})
+				if !isValidation(err) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("want a validation error containing %q, got %v", c.want, err)
 				}
 			})
 		}
