@@ -104,9 +104,9 @@ func (q *Queries) boardCells(ctx context.Context, f BoardFilter) (map[[2]string]
 	}
 	type dep struct {
 		taskID, releaseID, version, by, project, env string
-		state                                          model.TaskState
-		seq, created                                   int64
-		completed                                      sql.NullInt64
+		state                                        model.TaskState
+		seq, created                                 int64
+		completed                                    sql.NullInt64
 	}
 	read := func(extra string, extraArgs ...any) ([]dep, error) {
 		ranked := `SELECT d.task_id, d.release_id, r.version, d.created_by, d.project_id, d.environment_id, t.state, t.seq, d.created_at, t.completed_at,

@@ -78,7 +78,10 @@ func deployTo(t *testing.T, s *store.Store, c *clock, p model.Project, r model.R
 		i := model.Interruption{Kind: model.InterruptionManual, ActivityID: 1, Title: "Approve", Instructions: "Look",
 			Answers: []string{model.AnswerProceed, model.AnswerAbort}}
 		tx(t, s, func(q *store.Queries) error { return q.CreateInterruption(ctx, lease, &i) })
-		tx(t, s, func(q *store.Queries) error { _, err := q.AnswerInterruption(ctx, i.ID, approver, "Proceed", ""); return err })
+		tx(t, s, func(q *store.Queries) error {
+			_, err := q.AnswerInterruption(ctx, i.ID, approver, "Proceed", "")
+			return err
+		})
 	}
 	c.Advance(time.Minute)
 	if state != "" {
