@@ -31,7 +31,11 @@ type offsetClock struct {
 	offset time.Duration
 }
 
-func (c *offsetClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
 func (c *offsetClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.offset += d

@@ -31,12 +31,12 @@ type boardPage struct {
 	Empty        bool
 	// For people logged in: the share links, the form's choices, and a
 	// link just made (shown once).
-	Shares   []boardShareView
-	ProjectGroups  []model.ProjectGroup
-	Projects []model.Project
-	Created  *wire.CreatedBoardShare
-	Link     string
-	CanShare bool
+	Shares        []boardShareView
+	ProjectGroups []model.ProjectGroup
+	Projects      []model.Project
+	Created       *wire.CreatedBoardShare
+	Link          string
+	CanShare      bool
 }
 
 type boardGroupView struct {
