@@ -406,3 +406,52 @@ func clientStatus(err error) int {
 	}
 	return 0
 }
+
+func TestReleaseBoardShowsOnlyWhatTheReaderMaySee(t *testing.T) {
+	w := newWorld(t, start(t, ""))
+	rows := func(user string) (int, []string) {
+		t.Helper()
+		st, raw := w.as(t, user, "GET", "/api/v1/release-board", "")
+		var b model.Board
+		json.Unmarshal(raw, &b)
+		var names []string
+		for _, g := range b.Groups {
+			for _, p := range g.Projects {
+				names = append(names, p.Name)
+			}
+		}
+		return st, names
+	}
+	for _, tc := range []struct {
+		user   string
+		status int
+		rows   string
+	}{
+		{"admin", 200, ""},
+		{"shopviewer", 200, "shop"},
+		{"blogsviewer", 200, "blog"},
+		{"nobody", 403, ""},
+	} {
+		st, names := rows(tc.user)
+		got := strings.Join(names, ",")
+		if tc.user == "admin" {
+			if st != 200 || len(names) != 2 {
+				t.Errorf("admin: %d %s", st, got)
+			}
+			continue
+		}
+		if st != tc.status || got != tc.rows {
+			t.Errorf("%s: %d %q, want %d %q", tc.user, st, got, tc.status, tc.rows)
+		}
+	}
+	share := fmt.Sprintf(`{"name":"Sales","projectId":%q}`, w.shop.ID)
+	if st, _ := w.as(t, "shopviewer", "POST", "/api/v1/release-board/shares", share); st != 403 {
+		t.Errorf("a viewer shared the board: %d", st)
+	}
+	if st, _ := w.as(t, "lead", "POST", "/api/v1/release-board/shares", share); st != 201 {
+		t.Errorf("a project lead could not share the board: %d", st)
+	}
+	if st, raw := w.as(t, "blogsviewer", "GET", "/api/v1/release-board/shares", ""); st != 200 || strings.Contains(string(raw), "Sales") {
+		t.Errorf("a viewer of other projects sees the shop's link: %d %s", st, raw)
+	}
+}
