@@ -80,6 +80,7 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["subscriptions"] = subscriptionsData{Items: []model.Subscription{{ID: "Subscriptions-1", Name: "Chat", Events: []model.EventKind{model.EventDeploymentFailed},
 		WebhookURL: "https://x", HasSecret: true}}, Deliveries: map[string][]model.Delivery{"Subscriptions-1": {{Event: model.EventPing, State: "Delivered", Attempts: 1, LastStatus: 200}}},
 		Events: model.EventKinds}
+	pages["board"] = boardSample(now) // board_test.go
 	pages["machine"] = machineData{Machine: model.Machine{ID: "Machines-1", Name: "web-01", Kind: model.MachineListening, Usage: model.UsageTarget,
 		Address: "web-01:10933", Thumbprint: "AB", EnvironmentIDs: []string{"Environments-1"}, Roles: []string{"web"}, PolicyID: "MachinePolicies-1",
 		Health: model.Health{Status: model.HealthUnavailable, Reason: "refused", CheckedAt: &now, UnavailableSince: &now}},
