@@ -286,7 +286,8 @@ func TestReleaseBoardAfterRealDeployments(t *testing.T) {
 			t.Fatalf("the board page: %d\n%s", resp.StatusCode, html)
 		}
 		noLeak("the board page", html)
-		if strings.Contains(html, "<script>alert") || strings.Contains(html, "<b>fails</b>") || !strings.Contains(html, "&lt;script&gt;") {
+		if strings.Contains(html, "<script>alert") || strings.Contains(html, "<b>fails</b>") || !strings.Contains(html, "&lt;script&gt;") ||
+			!strings.Contains(html, "<strong>login</strong>") {
 			t.Errorf("notes or work item titles are not escaped:\n%s", html)
 		}
 

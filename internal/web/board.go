@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -53,6 +54,8 @@ type boardCellView struct {
 	Env   string
 	Live  *model.BoardRelease
 	Since string
+	// Notes are the release notes drawn from their markdown (notes.go).
+	Notes template.HTML
 	Newer string
 	// NewerClass colours the newer deployment by how it is going.
 	NewerClass string
@@ -75,6 +78,7 @@ func boardView(b model.Board) boardPage {
 				cv := boardCellView{Env: b.Environments[i].Name, Live: c.Live}
 				if c.Live != nil {
 					cv.Since = boardTime(c.Live.LiveSince)
+					cv.Notes = renderNotes(c.Live.Notes)
 				}
 				if c.Newer != nil {
 					cv.Newer = c.Newer.Version + " " + c.Newer.Label()

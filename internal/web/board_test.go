@@ -59,3 +59,22 @@ func TestTheBoardPageEscapesNotesAndWorkItems(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseNotesAreDrawnSafely(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"paragraphs and lines", "One\ntwo\n\nThree", "<p>One<br>two</p><p>Three</p>"},
+		{"a list", "Changes:\n- **Faster** login\n- `pulpo board`", "<p>Changes:</p><ul><li><strong>Faster</strong> login</li><li><code>pulpo board</code></li></ul>"},
+		{"a heading", "## What is new", `<p class="notes-heading"><strong>What is new</strong></p>`},
+		{"italics", "a _quiet_ change", "<p>a <em>quiet</em> change</p>"},
+		{"a link", "[WEB-1](https://issues.example/WEB-1?a=1&b=2)", `<p><a href="https://issues.example/WEB-1?a=1&amp;b=2" rel="noopener noreferrer">WEB-1</a></p>`},
+		{"markup is text", "<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"},
+		{"a script link is text", "[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"},
+		{"a quote cannot leave the attribute", `[x](https://a.example/"onmouseover="alert(1))`, `<p><a href="https://a.example/&#34;onmouseover=&#34;alert(1" rel="noopener noreferrer">x</a>)</p>`},
+	} {
+		if got := string(renderNotes(tc.in)); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}
