@@ -40,7 +40,7 @@ func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
 	}
 	var link struct {
 		Share struct{ ID string } `json:"share"`
-		Path  string             `json:"path"`
+		Path  string              `json:"path"`
 	}
 	s.okJSON(&link, "board", "share", "create", "Wall screen", "--project", "shop", "--expires", "24h")
 	if !strings.HasPrefix(link.Path, "/board/") {
