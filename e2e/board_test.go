@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The release board as someone outside engineering sees it: a share link
@@ -99,6 +101,36 @@ func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
 	}
 	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 		os.WriteFile(filepath.Join(screenshotDir(t), "board-shared.png"), png, 0o644)
+	}
+
+	// A release manager makes a link in the portal: the page shows its
+	// address once, and the address opens the board.
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("the server printed no administrator password:\n%s", s.out)
+		}
+	}
+	run("log in and open the board",
+		chromedp.Navigate(s.url+"/login?next=/release-board"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"+kb.Tab),
+		chromedp.SendKeys(chromedp.CSS(`#password`), m[1]+kb.Enter),
+		chromedp.WaitVisible(`//h2[text()="Share the board"]`))
+	if problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11y)); err != nil || len(problems) > 0 {
+		t.Errorf("the board page: %v %v", err, problems)
+	}
+	run("share through the form",
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Portal link"),
+		chromedp.Submit(chromedp.CSS(`input[name=name]`)),
+		chromedp.WaitVisible(chromedp.CSS(`code.share-link`)))
+	made := eval(`document.querySelector("code.share-link").textContent`)
+	if !strings.HasPrefix(made, "/board/") || !strings.Contains(eval(`document.querySelector("main").innerText`), "Wall screen") {
+		t.Fatalf("the link made in the portal: %q", made)
+	}
+	run("open the portal's link", chromedp.Navigate(s.url+made), chromedp.WaitVisible(`//h1[text()="Release board"]`))
+	if main := eval(`document.querySelector("main").innerText`); !strings.Contains(main, "1.0.0") {
+		t.Errorf("the portal's link shows:\n%s", main)
 	}
 
 	s.ok("board", "share", "revoke", link.Share.ID)
