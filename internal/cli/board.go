@@ -167,13 +167,14 @@ func (a *app) boardShareCommand() *cobra.Command {
 			}
 			return a.print(shares, func() {
 				rows := make([][]string, 0, len(shares))
+				names := newNamer(cmd.Context(), c)
 				for _, s := range shares {
 					scope, state := "everything", "active"
 					switch {
 					case s.ProjectID != "":
-						scope = "project " + s.ProjectID
+						scope = "project " + names.project(s.ProjectID)
 					case s.ProjectGroupID != "":
-						scope = "project group " + s.ProjectGroupID
+						scope = "project group " + names.group(s.ProjectGroupID)
 					}
 					expiry := "never"
 					if s.ExpiresAt != nil {
