@@ -205,7 +205,11 @@ func (a *API) pathShare(r *http.Request) (access.Scope, error) {
 		return access.Scope{}, err
 	}
 	if s.ProjectID != "" {
-		return a.projectScope(r.Context(), q, s.ProjectID)
+		scope, err := a.projectScope(r.Context(), q, s.ProjectID)
+		if errors.Is(err, store.ErrNotFound) {
+			return shareScope(s), nil // its project is gone: still revocable
+		}
+		return scope, err
 	}
 	return shareScope(s), nil
 }
