@@ -221,5 +221,6 @@ func (p *Portal) sharedBoard(w http.ResponseWriter, r *http.Request) {
 	d := boardView(b)
 	d.Shared = true
 	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the address
+	w.Header().Set("X-Robots-Tag", "noindex")
 	p.render(w, http.StatusOK, "board", &view{Title: "Release board", Version: p.version, Data: d})
 }
