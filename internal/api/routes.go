@@ -374,6 +374,7 @@ func (a *API) registerRoutes() {
 	a.previewRoutes()
 	a.packageRoutes()
 	a.feedRoutes()
+	a.boardRoutes()
 	a.artifactRoutes()
 }
 
@@ -507,7 +508,8 @@ func (a *API) releaseRoutes() {
 			if err := a.allow(r, model.ReleaseCreate, s); err != nil {
 				return err
 			}
-			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r), ChannelID: req.Channel}
+			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r), ChannelID: req.Channel,
+				WorkItems: req.WorkItems}
 			for key, version := range req.Packages {
 				// A key names a package id, or a step: both are tried.
 				rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: key, Version: version})

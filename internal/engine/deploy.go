@@ -1114,6 +1114,10 @@ func (h deployHandler) Finished(ctx context.Context, q *store.Queries, t model.T
 	if err := q.EnqueueEvent(ctx, ev); err != nil {
 		return err
 	}
+	// The release board's subscribers get the project's rows as they are now.
+	if err := q.EnqueueBoardUpdate(ctx, x.project.ID, x.env.ID); err != nil {
+		return err
+	}
 	if t.ParentTaskID != "" {
 		// The parent deployment waits for this one: it goes on now.
 		if err := q.WakeTask(ctx, t.ParentTaskID); err != nil {

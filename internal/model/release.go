@@ -33,6 +33,9 @@ type Release struct {
 	// Children are the releases of other projects its deploy-a-release
 	// steps deploy, chosen when it was created.
 	Children []ReleaseChild `json:"children,omitempty"`
+	// WorkItems are the issues it delivers: given at creation, and those
+	// of its package versions' build information then (kept with it).
+	WorkItems []WorkItem `json:"workItems,omitempty"`
 }
 
 // ReleaseChild is the release of another project a deploy-a-release step

@@ -132,6 +132,8 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 		return h.deployments(c, rest)
 	case "tasks":
 		return h.tasks(c, rest)
+	case "build-information":
+		return h.buildInformation(c, rest)
 	}
 	return c.unserved("see /api/v1/openapi.json for Pulpo's own API")
 }

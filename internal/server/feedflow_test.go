@@ -47,8 +47,8 @@ func TestDeploymentsTakePackagesFromMavenAndNuGetFeeds(t *testing.T) {
 	})
 	nuget := staticFeed(t, "ci", nugetPassword, func(url string) map[string]string {
 		return map[string]string{
-			"v3/index.json":                              fmt.Sprintf(`{"version": "3.0.0", "resources": [{"@id": "%s/flat/", "@type": "PackageBaseAddress/3.0.0"}]}`, url),
-			"flat/acme.tools/index.json":                 `{"versions": ["1.0.0", "2.0.0"]}`,
+			"v3/index.json":                                fmt.Sprintf(`{"version": "3.0.0", "resources": [{"@id": "%s/flat/", "@type": "PackageBaseAddress/3.0.0"}]}`, url),
+			"flat/acme.tools/index.json":                   `{"versions": ["1.0.0", "2.0.0"]}`,
 			"flat/acme.tools/2.0.0/acme.tools.2.0.0.nupkg": zipOf(t, map[string]string{"tools/greet.sh": "echo tools two", "Acme.Tools.nuspec": "<package/>"}),
 		}
 	})

@@ -94,7 +94,10 @@ func (q *Queries) CreateReleaseFrom(ctx context.Context, r *model.Release, feeds
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create release: %w", err)
 	}
-	return q.insertRelease(ctx, r, strings.ToLower(r.Version))
+	if err := q.insertRelease(ctx, r, strings.ToLower(r.Version)); err != nil {
+		return err
+	}
+	return q.linkWorkItems(ctx, r) // board.go
 }
 
 // insertRelease stores a release under a version key (the version; a
@@ -152,6 +155,9 @@ func (q *Queries) GetRelease(ctx context.Context, id string) (model.Release, err
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("release", id)
 	}
+	if err == nil {
+		r.WorkItems, err = q.releaseWorkItems(ctx, r.ID)
+	}
 	return r, err
 }
 
@@ -161,6 +167,9 @@ func (q *Queries) FindRelease(ctx context.Context, projectID, version string) (m
 		projectID, strings.ToLower(version)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("release", version)
+	}
+	if err == nil {
+		r.WorkItems, err = q.releaseWorkItems(ctx, r.ID)
 	}
 	return r, err
 }

@@ -37,6 +37,7 @@ func (p *Portal) routes() {
 	p.projectOpsRoutes()
 	p.processRoutes()
 	p.subscriptionRoutes()
+	p.boardRoutes()
 	p.stagingRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,

@@ -83,6 +83,7 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["feeds"] = feedsData{Items: []model.Feed{model.BuiltInFeed(), {ID: "Feeds-1", Name: "Registry", Type: model.FeedDocker, URL: "https://r", Username: "ci", HasPassword: true}},
 		Types: model.ExternalFeedTypes, Form: model.Feed{ID: "Feeds-1", Name: "Registry", Type: model.FeedDocker, HasPassword: true},
 		Browse: model.Feed{ID: "Feeds-1", Name: "Registry"}, PackageID: "team/web", Versions: []string{"1.1.0", "1.0.0"}, VersionsTotal: 3}
+	pages["board"] = boardSample(now) // board_test.go
 	pages["machine"] = machineData{Machine: model.Machine{ID: "Machines-1", Name: "web-01", Kind: model.MachineListening, Usage: model.UsageTarget,
 		Address: "web-01:10933", Thumbprint: "AB", EnvironmentIDs: []string{"Environments-1"}, Roles: []string{"web"}, PolicyID: "MachinePolicies-1",
 		Health: model.Health{Status: model.HealthUnavailable, Reason: "refused", CheckedAt: &now, UnavailableSince: &now}},
