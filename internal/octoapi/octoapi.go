@@ -122,7 +122,9 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 		return workers.serve(c, rest)
 	case "workerpools":
 		return workerPools.serve(c, rest)
-	case "tenants", "tagsets", "accounts", "proxies", "certificates", "feeds":
+	case "feeds":
+		return feeds.serve(c, rest)
+	case "tenants", "tagsets", "accounts", "proxies", "certificates":
 		return h.empty(c, rest, segs[0])
 	case "packages":
 		return h.packages(c, rest)
