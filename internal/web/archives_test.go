@@ -116,7 +116,7 @@ func TestArchivePageExportsAndImports(t *testing.T) {
 	form.Set("csrf_token", src.csrf)
 	status, hdr, file := src.postRaw("/archives/export", "application/x-www-form-urlencoded", []byte(form.Encode()))
 	if status != http.StatusOK || hdr.Get("Content-Type") != "application/octet-stream" ||
-		!regexp.MustCompile(`^attachment; filename="pulpo-shop-\d{8}-\d{6}\` + archive.Extension + `"$`).MatchString(hdr.Get("Content-Disposition")) {
+		!regexp.MustCompile(`^attachment; filename="pulpo-shop-\d{8}-\d{6}\`+archive.Extension+`"$`).MatchString(hdr.Get("Content-Disposition")) {
 		t.Fatalf("export: %d %v\n%.500s", status, hdr, file)
 	}
 	contents, err := archive.Open(file, archivePassword)
