@@ -13,6 +13,11 @@ import (
 // A project's process and its runbooks hold the same steps, so one pair of
 // conversions serves both: a field added to model.Step is written and read
 // in one place (steps_test.go fails until it is).
+//
+// Actions (script, package, manual) travel as the model has them. Their
+// feedId is an id, which is right for the built-in feed (the same on every
+// server); an external feed's id is this server's, so once feeds are
+// stored it belongs here, turned into the feed's name both ways.
 
 // stepNames turns the ids a step refers to into names, for export.
 type stepNames struct {
