@@ -281,6 +281,10 @@ func TestEveryStepFieldSurvivesExportAndImport(t *testing.T) {
 						everyFieldSet(t, "the exported runbook "+rb.Name, rb.Steps)
 					}
 				}
+				// Applied back to the server it came from, it changes nothing.
+				if res, err := apply.Apply(ctx, src, parse(t, string(text)), true); err != nil || res.Changed() != 0 {
+					t.Errorf("the export applied to its own server: %v, changes %q", err, actions(res))
+				}
 				fresh, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
 				if err != nil {
 					t.Fatal(err)
