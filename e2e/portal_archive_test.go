@@ -53,14 +53,26 @@ func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
 		return v
 	}
 	// accessible checks the page's basics (a heading, labelled fields, no
-	// mouse-only controls), as the portal's other browser test does.
+	// mouse-only controls), as the portal's other browser test does, and
+	// keeps a picture of it when one comes in time.
+	shots := screenshotDir(t)
 	accessible := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
+			if err != nil {
+				return err
+			}
 			for _, p := range problems {
 				t.Errorf("%s: %s", name, p)
 			}
-			return err
+			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
+			if err != nil {
+				t.Logf("no screenshot of %s: %v", name, err)
+				return nil
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
 		})
 	}
 	logIn := func(s *server) {
@@ -91,7 +103,7 @@ func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
 		}),
 		chromedp.Click(`//a[text()="Import/export"]`),
 		chromedp.WaitVisible(`//h1[text()="Import and export"]`),
-		accessible("the import and export page"),
+		accessible("archives"),
 		chromedp.Click(css(`input[name=project][value=shop]`)),
 		chromedp.SendKeys(css("#export-password"), archivePassword),
 		chromedp.SendKeys(css("#export-password2"), archivePassword),
@@ -134,7 +146,7 @@ func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
 		chromedp.SendKeys(css("#import-password"), archivePassword),
 		chromedp.Click(css("#import-button")),
 		chromedp.WaitVisible(css("#import-changes")),
-		accessible("the dry run's page"),
+		accessible("archives-dry-run"),
 	)
 	changes := text("#import-changes")
 	for _, want := range []string{"project\tshop\tcreated", "lifecycle\tDev then Production\tcreated", "library set\tCommon\tcreated"} {

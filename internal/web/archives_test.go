@@ -126,6 +126,9 @@ func TestArchivePageExportsAndImports(t *testing.T) {
 	if len(contents.Document.Projects) != 1 || contents.Document.Projects[0].Name != "shop" {
 		t.Fatalf("the archive holds %+v", contents.Document.Projects)
 	}
+	if u, _ := url.Parse(src.url); contents.Manifest.Server != u.Host {
+		t.Errorf("the archive says it was made on %q, want %q", contents.Manifest.Server, u.Host)
+	}
 	if bytes.Contains(file, []byte("s3cret-token")) {
 		t.Fatal("the archive holds a sensitive value in the clear")
 	}

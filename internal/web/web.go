@@ -248,6 +248,7 @@ func (p *Portal) send(r *http.Request, method, path string, body io.Reader, head
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.TLS = r.TLS
+	req.Host = r.Host // what the API records as this server's address (an archive's manifest)
 	for k, v := range header {
 		req.Header[k] = v
 	}
