@@ -574,33 +574,20 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 		}
 	}
 
-	rbDiff, err := a.runbooks(ctx, p, want.Runbooks)
+	// Channels first: steps, the process's and the runbooks', name them.
+	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
 	if err != nil {
 		return err
 	}
-	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
+	rbDiff, err := a.runbooks(ctx, p, want.Runbooks, channelIDs)
 	if err != nil {
 		return err
 	}
 	diff = append(diff, chDiff...)
 	diff = append(diff, rbDiff...)
-	steps, err := a.steps(ctx, want.Name, want.Steps)
+	steps, err := a.steps(ctx, fmt.Sprintf("project %q", want.Name), "steps", want.Steps, channelIDs)
 	if err != nil {
 		return err
-	}
-	var chProblems []string
-	for i := range steps {
-		for _, name := range want.Steps[i].Channels {
-			id, ok := channelIDs[model.NameKey(name)]
-			if !ok {
-				chProblems = append(chProblems, fmt.Sprintf("steps[%d].channels: the project has no channel %q", i, name))
-				continue
-			}
-			steps[i].Channels = append(steps[i].Channels, id)
-		}
-	}
-	if len(chProblems) > 0 {
-		return &model.ValidationError{Subject: fmt.Sprintf("project %q", want.Name), Problems: chProblems}
 	}
 	changed, err := a.process(ctx, p.ID, steps)
 	if err != nil {
@@ -642,7 +629,7 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 }
 
 // runbooks creates and updates the listed runbooks' drafts.
-func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.Runbook) ([]string, error) {
+func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.Runbook, channels map[string]string) ([]string, error) {
 	existing, err := a.q.ListRunbooks(ctx, p.ID)
 	if err != nil {
 		return nil, err
@@ -655,7 +642,7 @@ func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.
 	for i, w := range want {
 		var problems []string
 		envs := a.envRefs(fmt.Sprintf("runbooks[%d].environments", i), w.Environments, &problems)
-		steps, err := a.steps(ctx, p.Name+" runbook "+w.Name, w.Steps)
+		steps, err := a.steps(ctx, fmt.Sprintf("project %q", p.Name), fmt.Sprintf("runbooks[%d].steps", i), w.Steps, channels)
 		if err != nil {
 			return nil, err
 		}
@@ -762,7 +749,7 @@ func childrenFirst(projects []confdoc.Project) []confdoc.Project {
 			return
 		}
 		state[i] = 1
-		for _, s := range projects[i].Steps {
+		for _, s := range allSteps(projects[i]) {
 			if s.DeployRelease != nil {
 				if j, ok := byName[model.NameKey(s.DeployRelease.Project)]; ok {
 					visit(j)
@@ -776,60 +763,6 @@ func childrenFirst(projects []confdoc.Project) []confdoc.Project {
 		visit(i)
 	}
 	return out
-}
-
-// steps turns the file's steps into the model's, worker pools by name.
-func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step) ([]model.Step, error) {
-	var problems []string
-	out := make([]model.Step, len(want))
-	for i, s := range want {
-		field := fmt.Sprintf("steps[%d]", i)
-		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
-			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
-			Environments:         a.envRefs(field+".environments", s.Environments, &problems),
-			ExcludedEnvironments: a.envRefs(field+".excludedEnvironments", s.ExcludedEnvironments, &problems),
-			Required:             s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-			StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
-		if s.ManualIntervention != nil {
-			m := *s.ManualIntervention
-			step.Manual = &m
-		}
-		if dr := s.DeployRelease; dr != nil {
-			child, err := a.q.FindProject(ctx, dr.Project)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				problems = append(problems, fmt.Sprintf("%s.deployRelease.project: project %q is neither in the file nor on the server", field, dr.Project))
-			case err != nil:
-				return nil, err
-			default:
-				step.DeployRelease = &model.DeployReleaseAction{ProjectID: child.ID, Mode: dr.Mode, Variables: dr.Variables}
-			}
-		}
-		if s.Script != nil {
-			sc := *s.Script
-			step.Script = &sc
-		}
-		if s.Package != nil {
-			pa := *s.Package
-			step.Package = &pa
-		}
-		if s.WorkerPool != "" {
-			pool, err := a.q.FindWorkerPool(ctx, s.WorkerPool)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				problems = append(problems, fmt.Sprintf("steps[%d].workerPool: worker pool %q does not exist", i, s.WorkerPool))
-			case err != nil:
-				return nil, err
-			default:
-				step.WorkerPoolID = pool.ID
-			}
-		}
-		out[i] = step
-	}
-	if len(problems) > 0 {
-		return nil, &model.ValidationError{Subject: fmt.Sprintf("project %q", project), Problems: problems}
-	}
-	return out, nil
 }
 
 // process makes the project's steps those of the file. A step keeps its id

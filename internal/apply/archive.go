@@ -56,7 +56,7 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 			return
 		}
 		wanted[k] = true
-		for _, s := range p.Steps {
+		for _, s := range allSteps(p) {
 			if s.DeployRelease != nil {
 				visit(s.DeployRelease.Project)
 			}

@@ -43,7 +43,9 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 	if err != nil {
 		return nil, fmt.Errorf("export worker pools: %w", err)
 	}
+	poolNames := map[string]string{}
 	for _, p := range pools {
+		poolNames[p.ID] = p.Name
 		doc.WorkerPools = append(doc.WorkerPools, confdoc.WorkerPool{Name: p.Name, Description: p.Description})
 	}
 	policies, _, err := q.ListMachinePolicies(ctx, store.ListOptions{})
@@ -117,6 +119,10 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 	if err != nil {
 		return nil, fmt.Errorf("export projects: %w", err)
 	}
+	projectNames := map[string]string{}
+	for _, p := range projects {
+		projectNames[p.ID] = p.Name
+	}
 	for _, p := range projects {
 		out := confdoc.Project{Name: p.Name, Description: p.Description,
 			ProjectGroup: groupNames[p.ProjectGroupID], Lifecycle: lifecycleNames[p.LifecycleID]}
@@ -125,20 +131,6 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		out.ReleaseVersionTemplate = p.ReleaseVersionTemplate
-		runbooks, err := q.ListRunbooks(ctx, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-		}
-		for _, rb := range runbooks {
-			doc := confdoc.Runbook{Name: rb.Name, Description: rb.Description, Environments: toNames(rb.EnvironmentIDs)}
-			for _, s := range rb.Steps {
-				doc.Steps = append(doc.Steps, confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package,
-					ManualIntervention: s.Manual, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, Environments: toNames(s.Environments),
-					Condition: s.Condition, ConditionExpression: s.ConditionExpression, StartWithPrevious: s.StartWithPrevious,
-					Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds})
-			}
-			out.Runbooks = append(out.Runbooks, doc)
-		}
 		channels, err := q.ListChannels(ctx, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
@@ -149,30 +141,21 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 			out.Channels = append(out.Channels, confdoc.Channel{Name: c.Name, Description: c.Description,
 				Lifecycle: lifecycleNames[c.LifecycleID], Default: c.IsDefault, Rules: c.Rules})
 		}
-		for _, s := range d.Steps {
-			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, ManualIntervention: s.Manual,
-				TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
-				Environments: toNames(s.Environments), ExcludedEnvironments: toNames(s.ExcludedEnvironments),
-				Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-				StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
-			for _, id := range s.Channels {
-				step.Channels = append(step.Channels, channelNames[id])
+		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames}
+		if out.Steps, err = exportSteps(d.Steps, refs); err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		runbooks, err := q.ListRunbooks(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		for _, rb := range runbooks {
+			steps, err := exportSteps(rb.Steps, refs)
+			if err != nil {
+				return nil, fmt.Errorf("export project %q runbook %q: %w", p.Name, rb.Name, err)
 			}
-			if dr := s.DeployRelease; dr != nil {
-				child, err := q.GetProject(ctx, dr.ProjectID)
-				if err != nil {
-					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-				}
-				step.DeployRelease = &confdoc.DeployRelease{Project: child.Name, Mode: dr.Mode, Variables: dr.Variables}
-			}
-			if s.WorkerPoolID != "" {
-				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)
-				if err != nil {
-					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-				}
-				step.WorkerPool = pool.Name
-			}
-			out.Steps = append(out.Steps, step)
+			out.Runbooks = append(out.Runbooks, confdoc.Runbook{Name: rb.Name, Description: rb.Description,
+				Environments: toNames(rb.EnvironmentIDs), Steps: steps})
 		}
 		vs, err := q.GetVariables(ctx, p.ID)
 		if err != nil {

@@ -110,6 +110,7 @@ func TestEveryPageRenders(t *testing.T) {
 		Config: configRows(*tmpl, running.Overrides, model.StagingConfig{App: map[string]string{"tag": tag, "replicas": "1", "password": model.StagingMask}})}
 	pages["stagingtemplate"] = stagingTemplateData{Project: model.Project{ID: "Projects-1", Name: "web"}, Exists: true, Form: templateFormOf(*tmpl),
 		Pools: []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default"}}}
+	pages["archives"] = archivesData{Projects: []model.Project{{ID: "Projects-1", Name: "web"}}} // each state: TestArchivePageRendersEachState
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
