@@ -13,6 +13,7 @@ test:
 	go test -race -count=1 $(RACE_PKGS)
 	go test -count=1 $(OTHER_PKGS)
 	go test -run '^$$' -fuzz FuzzParseRender -fuzztime 20s ./internal/template
+	go test -run '^$$' -fuzz FuzzOpen -fuzztime 20s ./internal/archive
 
 build:
 	CGO_ENABLED=0 go build -o bin/pulpo ./cmd/pulpo

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
@@ -76,6 +77,9 @@ type Deps struct {
 	Nodes NodeRunner
 	// Stagings runs per-feature stagings.
 	Stagings *staging.Service
+	// Feeds opens external feeds (and the built-in one); one reading the
+	// store when nil.
+	Feeds extfeed.Resolver
 }
 
 // API is the REST API.
@@ -99,6 +103,10 @@ type route struct {
 	status       int
 	public       bool // served without an API key
 	stream       bool // answers with text/event-stream
+	// rawBody and rawResponse are the media types of a body that is not
+	// JSON (a file), and headers the request headers the route reads.
+	rawBody, rawResponse string
+	headers              []param
 	// perm is the permission the route needs. With scope, the caller needs
 	// it for the thing the URL names; without, somewhere, and the handler
 	// filters or checks the thing itself (a.allow).
@@ -130,6 +138,9 @@ func New(d Deps) *API {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &API{Deps: d, mux: http.NewServeMux()}
+	if a.Feeds == nil {
+		a.Feeds = StoreFeedResolver(d.Store, nil)
+	}
 	a.registerRoutes()
 	a.openapi = a.buildOpenAPI()
 	for _, rt := range a.routes {

@@ -35,8 +35,15 @@ func (a *API) buildOpenAPI() []byte {
 			}
 			params = append(params, p)
 		}
+		for _, h := range rt.headers {
+			params = append(params, map[string]any{"name": h.name, "in": "header", "required": true, "description": h.doc, "schema": map[string]any{"type": h.kind}})
+		}
 		if len(params) > 0 {
 			op["parameters"] = params
+		}
+		if rt.rawBody != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				rt.rawBody: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}
 		}
 		if rt.body != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
@@ -47,6 +54,8 @@ func (a *API) buildOpenAPI() []byte {
 		switch {
 		case rt.stream:
 			ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
+		case rt.rawResponse != "":
+			ok["content"] = map[string]any{rt.rawResponse: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 		case rt.response != nil:
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.response))}}
 		}
@@ -58,8 +67,11 @@ func (a *API) buildOpenAPI() []byte {
 		if !rt.public {
 			responses["401"] = errResp("no valid API key")
 		}
-		if rt.body != nil || len(rt.query) > 0 {
+		if rt.body != nil || len(rt.query) > 0 || rt.rawBody != "" {
 			responses["400"] = errResp("invalid input; details says what to fix")
+		}
+		if rt.rawBody != "" {
+			responses["413"] = errResp("the body is larger than the route accepts")
 		}
 		if strings.Contains(rt.path, "{") {
 			responses["404"] = errResp("not found")

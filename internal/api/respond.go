@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/access"
 	"github.com/pulpo-deploy/pulpo/internal/auth"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
@@ -45,7 +46,14 @@ func statusOf(err error) (int, wire.ErrorBody) {
 	var csrf *auth.CSRFError
 	var throttled *auth.ThrottledError
 	var issuer *auth.IssuerError
+	var feedErr *extfeed.Error
 	switch {
+	case errors.As(err, &feedErr) && feedErr.NotFound:
+		return http.StatusNotFound, wire.ErrorBody{Error: feedErr.Error()}
+	case errors.As(err, &feedErr):
+		// The feed, not the caller, failed: a bad gateway, never a 401
+		// the caller would take for its own credentials.
+		return http.StatusBadGateway, wire.ErrorBody{Error: feedErr.Error()}
 	case errors.As(err, &issuer):
 		return http.StatusBadGateway, wire.ErrorBody{Error: issuer.Error()}
 	case errors.As(err, &denied):

@@ -283,8 +283,15 @@ func (a *API) registerRoutes() {
 		summary: "Publish a runbook: its steps and the project's variables now become the snapshot runs use",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			var snap model.Release
+			var feeds store.FeedVersions
+			if rb, err := a.Store.Read().GetRunbook(r.Context(), r.PathValue("id")); err == nil {
+				// External feeds are read before the transaction.
+				if feeds, err = a.Engine.FeedVersions(r.Context(), rb.Steps); err != nil {
+					return err
+				}
+			}
 			err := a.Store.Tx(r.Context(), func(q *store.Queries) (err error) {
-				snap, err = q.PublishRunbook(r.Context(), r.PathValue("id"), caller(r))
+				snap, err = q.PublishRunbookFrom(r.Context(), r.PathValue("id"), caller(r), feeds)
 				return err
 			})
 			if err != nil {
@@ -362,11 +369,14 @@ func (a *API) registerRoutes() {
 	a.taskRoutes()
 	a.interruptionRoutes()
 	a.configRoutes()
+	a.archiveRoutes()
 	a.machineRoutes()
 	a.stagingRoutes()
 	a.librarySetRoutes()
 	a.previewRoutes()
 	a.packageRoutes()
+	a.feedRoutes()
+	a.boardRoutes()
 	a.artifactRoutes()
 }
 
@@ -501,7 +511,8 @@ func (a *API) releaseRoutes() {
 			if err := a.allow(r, model.ReleaseCreate, s); err != nil {
 				return err
 			}
-			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r), ChannelID: req.Channel}
+			rel := model.Release{ProjectID: req.ProjectID, Version: req.Version, Notes: req.Notes, CreatedBy: caller(r), ChannelID: req.Channel,
+				WorkItems: req.WorkItems}
 			for key, version := range req.Packages {
 				// A key names a package id, or a step: both are tried.
 				rel.Packages = append(rel.Packages, model.ReleasePackage{PackageID: key, Version: version})

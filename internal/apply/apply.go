@@ -24,12 +24,19 @@ var errDryRun = errors.New("dry run")
 // wrong nothing changes, and the error says what to fix. A dry run does all
 // the same checks and reports the same changes, then rolls back.
 func Apply(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun bool) (confdoc.Result, error) {
+	return run(ctx, s, doc, dryRun, false)
+}
+
+// run applies a document; keep leaves every object that exists as it is
+// (an import without --update-existing), reporting those that differ as
+// skipped.
+func run(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun, keep bool) (confdoc.Result, error) {
 	if err := checkDocument(doc); err != nil {
 		return confdoc.Result{}, err
 	}
 	var res confdoc.Result
 	err := s.Tx(ctx, func(q *store.Queries) error {
-		a := &applier{q: q}
+		a := &applier{q: q, keep: keep}
 		res = confdoc.Result{DryRun: dryRun}
 		if err := a.apply(ctx, doc); err != nil {
 			return err
@@ -88,6 +95,23 @@ type applier struct {
 	q       *store.Queries
 	changes []confdoc.Change
 	envIDs  map[string]string // name key -> id, after environments are applied
+	// keep leaves objects that exist unchanged (importing an archive
+	// without updating existing ones).
+	keep bool
+}
+
+// kept reports an existing object left alone because of keep: skipped
+// with what differs, or unchanged. It says whether the caller must stop.
+func (a *applier) kept(kind, name string, diff []string) bool {
+	if !a.keep {
+		return false
+	}
+	if len(diff) == 0 {
+		a.record(kind, name, confdoc.Unchanged)
+	} else {
+		a.record(kind, name, confdoc.Skipped, diff...)
+	}
+	return true
 }
 
 func (a *applier) record(kind, name, action string, fields ...string) {
@@ -167,6 +191,9 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 	if len(list) == 0 {
 		return nil
 	}
+	if a.keep {
+		return a.keepEnvironments(ctx, list)
+	}
 	all, err := a.q.AllEnvironments(ctx)
 	if err != nil {
 		return err
@@ -231,6 +258,28 @@ func (a *applier) environments(ctx context.Context, list []confdoc.Environment) 
 			continue
 		}
 		a.recordDiff("environment", want.Name, diffs[all[index[model.NameKey(want.Name)]].ID])
+	}
+	return nil
+}
+
+// keepEnvironments creates the listed environments that are missing, after
+// those there are, and leaves the others, their order included, alone.
+func (a *applier) keepEnvironments(ctx context.Context, list []confdoc.Environment) error {
+	for _, want := range list {
+		e, err := a.q.FindEnvironment(ctx, want.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			e = model.Environment{Name: want.Name, Description: want.Description, UseGuidedFailure: want.UseGuidedFailure}
+			if err := a.q.CreateEnvironment(ctx, &e); err != nil {
+				return inFile("environment", want.Name, err)
+			}
+			a.record("environment", want.Name, confdoc.Created)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		a.kept("environment", want.Name, diffFields(e.Name != want.Name, "name", e.Description != want.Description, "description",
+			e.UseGuidedFailure != want.UseGuidedFailure, "useGuidedFailure"))
 	}
 	return nil
 }
@@ -308,6 +357,9 @@ func (a *applier) lifecycle(ctx context.Context, want confdoc.Lifecycle) error {
 	}
 	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description",
 		!reflect.DeepEqual(normalPhases(l.Phases), normalPhases(phases)), "phases", l.ReleaseRetention != retention, "releaseRetention")
+	if a.kept("lifecycle", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		l.Name, l.Description, l.Phases, l.ReleaseRetention = want.Name, want.Description, phases, retention
 		if err := a.q.UpdateLifecycle(ctx, &l); err != nil {
@@ -347,6 +399,9 @@ func (a *applier) workerPool(ctx context.Context, want confdoc.WorkerPool) error
 		return err
 	}
 	diff := diffFields(p.Name != want.Name, "name", p.Description != want.Description, "description")
+	if a.kept("worker pool", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		p.Name, p.Description = want.Name, want.Description
 		if err := a.q.UpdateWorkerPool(ctx, &p); err != nil {
@@ -396,6 +451,9 @@ func (a *applier) machinePolicy(ctx context.Context, want confdoc.MachinePolicy)
 	diff := diffFields(p.Name != next.Name, "name", p.Description != next.Description, "description",
 		p.HealthCheckInterval != next.HealthCheckInterval, "healthCheckInterval", p.HealthCheckScript != next.HealthCheckScript, "healthCheckScript",
 		p.WhenUnavailable != next.WhenUnavailable, "whenUnavailable", p.DeleteUnavailableAfter != next.DeleteUnavailableAfter, "deleteUnavailableAfter")
+	if a.kept("machine policy", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		if err := a.q.UpdateMachinePolicy(ctx, &next); err != nil {
 			return inFile("machine policy", want.Name, err)
@@ -419,6 +477,9 @@ func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) e
 		return err
 	}
 	diff := diffFields(g.Name != want.Name, "name", g.Description != want.Description, "description")
+	if a.kept("project group", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		g.Name, g.Description = want.Name, want.Description
 		if err := a.q.UpdateProjectGroup(ctx, &g); err != nil {
@@ -430,6 +491,18 @@ func (a *applier) projectGroup(ctx context.Context, want confdoc.ProjectGroup) e
 }
 
 func (a *applier) project(ctx context.Context, want confdoc.Project) error {
+	if a.keep {
+		// An existing project is skipped whole: what differs would take
+		// applying to find out, and applying is what was not asked for.
+		_, err := a.q.FindProject(ctx, want.Name)
+		if err == nil {
+			a.record("project", want.Name, confdoc.Skipped)
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	var problems []string
 	var groupID, lifecycleID string
 	if want.ProjectGroup != "" {
@@ -501,33 +574,20 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 		}
 	}
 
-	rbDiff, err := a.runbooks(ctx, p, want.Runbooks)
+	// Channels first: steps, the process's and the runbooks', name them.
+	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
 	if err != nil {
 		return err
 	}
-	channelIDs, chDiff, err := a.channels(ctx, p, want.Channels)
+	rbDiff, err := a.runbooks(ctx, p, want.Runbooks, channelIDs)
 	if err != nil {
 		return err
 	}
 	diff = append(diff, chDiff...)
 	diff = append(diff, rbDiff...)
-	steps, err := a.steps(ctx, want.Name, want.Steps)
+	steps, err := a.steps(ctx, fmt.Sprintf("project %q", want.Name), "steps", want.Steps, channelIDs)
 	if err != nil {
 		return err
-	}
-	var chProblems []string
-	for i := range steps {
-		for _, name := range want.Steps[i].Channels {
-			id, ok := channelIDs[model.NameKey(name)]
-			if !ok {
-				chProblems = append(chProblems, fmt.Sprintf("steps[%d].channels: the project has no channel %q", i, name))
-				continue
-			}
-			steps[i].Channels = append(steps[i].Channels, id)
-		}
-	}
-	if len(chProblems) > 0 {
-		return &model.ValidationError{Subject: fmt.Sprintf("project %q", want.Name), Problems: chProblems}
 	}
 	changed, err := a.process(ctx, p.ID, steps)
 	if err != nil {
@@ -569,7 +629,7 @@ func (a *applier) project(ctx context.Context, want confdoc.Project) error {
 }
 
 // runbooks creates and updates the listed runbooks' drafts.
-func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.Runbook) ([]string, error) {
+func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.Runbook, channels map[string]string) ([]string, error) {
 	existing, err := a.q.ListRunbooks(ctx, p.ID)
 	if err != nil {
 		return nil, err
@@ -582,7 +642,7 @@ func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.
 	for i, w := range want {
 		var problems []string
 		envs := a.envRefs(fmt.Sprintf("runbooks[%d].environments", i), w.Environments, &problems)
-		steps, err := a.steps(ctx, p.Name+" runbook "+w.Name, w.Steps)
+		steps, err := a.steps(ctx, fmt.Sprintf("project %q", p.Name), fmt.Sprintf("runbooks[%d].steps", i), w.Steps, channels)
 		if err != nil {
 			return nil, err
 		}
@@ -689,7 +749,7 @@ func childrenFirst(projects []confdoc.Project) []confdoc.Project {
 			return
 		}
 		state[i] = 1
-		for _, s := range projects[i].Steps {
+		for _, s := range allSteps(projects[i]) {
 			if s.DeployRelease != nil {
 				if j, ok := byName[model.NameKey(s.DeployRelease.Project)]; ok {
 					visit(j)
@@ -703,60 +763,6 @@ func childrenFirst(projects []confdoc.Project) []confdoc.Project {
 		visit(i)
 	}
 	return out
-}
-
-// steps turns the file's steps into the model's, worker pools by name.
-func (a *applier) steps(ctx context.Context, project string, want []confdoc.Step) ([]model.Step, error) {
-	var problems []string
-	out := make([]model.Step, len(want))
-	for i, s := range want {
-		field := fmt.Sprintf("steps[%d]", i)
-		step := model.Step{Name: s.Name, Disabled: s.Disabled, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer,
-			MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
-			Environments:         a.envRefs(field+".environments", s.Environments, &problems),
-			ExcludedEnvironments: a.envRefs(field+".excludedEnvironments", s.ExcludedEnvironments, &problems),
-			Required:             s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-			StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
-		if s.ManualIntervention != nil {
-			m := *s.ManualIntervention
-			step.Manual = &m
-		}
-		if dr := s.DeployRelease; dr != nil {
-			child, err := a.q.FindProject(ctx, dr.Project)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				problems = append(problems, fmt.Sprintf("%s.deployRelease.project: project %q is neither in the file nor on the server", field, dr.Project))
-			case err != nil:
-				return nil, err
-			default:
-				step.DeployRelease = &model.DeployReleaseAction{ProjectID: child.ID, Mode: dr.Mode, Variables: dr.Variables}
-			}
-		}
-		if s.Script != nil {
-			sc := *s.Script
-			step.Script = &sc
-		}
-		if s.Package != nil {
-			pa := *s.Package
-			step.Package = &pa
-		}
-		if s.WorkerPool != "" {
-			pool, err := a.q.FindWorkerPool(ctx, s.WorkerPool)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				problems = append(problems, fmt.Sprintf("steps[%d].workerPool: worker pool %q does not exist", i, s.WorkerPool))
-			case err != nil:
-				return nil, err
-			default:
-				step.WorkerPoolID = pool.ID
-			}
-		}
-		out[i] = step
-	}
-	if len(problems) > 0 {
-		return nil, &model.ValidationError{Subject: fmt.Sprintf("project %q", project), Problems: problems}
-	}
-	return out, nil
 }
 
 // process makes the project's steps those of the file. A step keeps its id
@@ -893,6 +899,9 @@ func (a *applier) librarySet(ctx context.Context, want confdoc.LibrarySet) error
 		return err
 	}
 	diff := diffFields(l.Name != want.Name, "name", l.Description != want.Description, "description", changed, "variables")
+	if a.kept("library set", want.Name, diff) {
+		return nil
+	}
 	if len(diff) > 0 {
 		l.Name, l.Description, l.Variables = want.Name, want.Description, merged
 		if err := a.q.UpdateLibrarySet(ctx, &l); err != nil {

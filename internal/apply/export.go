@@ -12,6 +12,12 @@ import (
 // Export writes everything apply knows about as a document, references by
 // name, in display order. Applying it to the same server changes nothing.
 func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
+	return export(ctx, q, nil)
+}
+
+// export writes the document; open, when given, opens sensitive values so
+// they travel too (archives), and without it they are left blank.
+func export(ctx context.Context, q *store.Queries, open func(string) (string, error)) (*confdoc.Document, error) {
 	doc := &confdoc.Document{}
 	envs, err := q.AllEnvironments(ctx)
 	if err != nil {
@@ -37,7 +43,9 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export worker pools: %w", err)
 	}
+	poolNames := map[string]string{}
 	for _, p := range pools {
+		poolNames[p.ID] = p.Name
 		doc.WorkerPools = append(doc.WorkerPools, confdoc.WorkerPool{Name: p.Name, Description: p.Description})
 	}
 	policies, _, err := q.ListMachinePolicies(ctx, store.ListOptions{})
@@ -100,13 +108,20 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 	setNames := map[string]string{}
 	for _, l := range sets {
 		setNames[l.ID] = l.Name
-		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description,
-			Variables: exportVariables(l.Variables, toNames, machineNames, nil, nil)})
+		vars, err := exportVariables(l.Variables, toNames, machineNames, nil, nil, open)
+		if err != nil {
+			return nil, fmt.Errorf("export library set %q: %w", l.Name, err)
+		}
+		doc.LibrarySets = append(doc.LibrarySets, confdoc.LibrarySet{Name: l.Name, Description: l.Description, Variables: vars})
 	}
 
 	projects, _, err := q.ListProjects(ctx, store.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("export projects: %w", err)
+	}
+	projectNames := map[string]string{}
+	for _, p := range projects {
+		projectNames[p.ID] = p.Name
 	}
 	for _, p := range projects {
 		out := confdoc.Project{Name: p.Name, Description: p.Description,
@@ -116,20 +131,6 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
 		out.ReleaseVersionTemplate = p.ReleaseVersionTemplate
-		runbooks, err := q.ListRunbooks(ctx, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-		}
-		for _, rb := range runbooks {
-			doc := confdoc.Runbook{Name: rb.Name, Description: rb.Description, Environments: toNames(rb.EnvironmentIDs)}
-			for _, s := range rb.Steps {
-				doc.Steps = append(doc.Steps, confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package,
-					ManualIntervention: s.Manual, TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, Environments: toNames(s.Environments),
-					Condition: s.Condition, ConditionExpression: s.ConditionExpression, StartWithPrevious: s.StartWithPrevious,
-					Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds})
-			}
-			out.Runbooks = append(out.Runbooks, doc)
-		}
 		channels, err := q.ListChannels(ctx, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
@@ -140,30 +141,21 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 			out.Channels = append(out.Channels, confdoc.Channel{Name: c.Name, Description: c.Description,
 				Lifecycle: lifecycleNames[c.LifecycleID], Default: c.IsDefault, Rules: c.Rules})
 		}
-		for _, s := range d.Steps {
-			step := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, ManualIntervention: s.Manual,
-				TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
-				Environments: toNames(s.Environments), ExcludedEnvironments: toNames(s.ExcludedEnvironments),
-				Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-				StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
-			for _, id := range s.Channels {
-				step.Channels = append(step.Channels, channelNames[id])
+		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames}
+		if out.Steps, err = exportSteps(d.Steps, refs); err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		runbooks, err := q.ListRunbooks(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
+		for _, rb := range runbooks {
+			steps, err := exportSteps(rb.Steps, refs)
+			if err != nil {
+				return nil, fmt.Errorf("export project %q runbook %q: %w", p.Name, rb.Name, err)
 			}
-			if dr := s.DeployRelease; dr != nil {
-				child, err := q.GetProject(ctx, dr.ProjectID)
-				if err != nil {
-					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-				}
-				step.DeployRelease = &confdoc.DeployRelease{Project: child.Name, Mode: dr.Mode, Variables: dr.Variables}
-			}
-			if s.WorkerPoolID != "" {
-				pool, err := q.GetWorkerPool(ctx, s.WorkerPoolID)
-				if err != nil {
-					return nil, fmt.Errorf("export project %q: %w", p.Name, err)
-				}
-				step.WorkerPool = pool.Name
-			}
-			out.Steps = append(out.Steps, step)
+			out.Runbooks = append(out.Runbooks, confdoc.Runbook{Name: rb.Name, Description: rb.Description,
+				Environments: toNames(rb.EnvironmentIDs), Steps: steps})
 		}
 		vs, err := q.GetVariables(ctx, p.ID)
 		if err != nil {
@@ -173,7 +165,10 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 		for _, s := range d.Steps {
 			stepNames[s.ID] = s.Name
 		}
-		out.Variables = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames)
+		out.Variables, err = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames, open)
+		if err != nil {
+			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
+		}
 		for _, id := range p.LibrarySetIDs {
 			out.LibrarySets = append(out.LibrarySets, setNames[id])
 		}
@@ -183,8 +178,9 @@ func Export(ctx context.Context, q *store.Queries) (*confdoc.Document, error) {
 }
 
 // exportVariables writes variables by name; sensitive values stay on the
-// server (applying the file keeps them).
-func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string) []confdoc.Variable {
+// server (applying the file keeps them) unless open is given.
+func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string,
+	open func(string) (string, error)) ([]confdoc.Variable, error) {
 	var out []confdoc.Variable
 	names := func(ids []string, m map[string]string) []string {
 		if len(ids) == 0 {
@@ -198,12 +194,18 @@ func exportVariables(vs []model.Variable, envNames func([]string) []string, mach
 	}
 	for _, v := range vs {
 		value := v.Value
-		if v.Sensitive {
+		if v.Sensitive && open == nil {
 			value = ""
+		} else if v.Sensitive && value != "" {
+			plain, err := open(value)
+			if err != nil {
+				return nil, fmt.Errorf("open sensitive variable %q: %w", v.Name, err)
+			}
+			value = plain
 		}
 		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt,
 			Environments: envNames(v.Scope.Environments), Roles: v.Scope.Roles,
 			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps), Channels: names(v.Scope.Channels, channels)})
 	}
-	return out
+	return out, nil
 }

@@ -70,11 +70,34 @@ anything in it is wrong, nothing changes. "pulpo export" writes this format.`,
 }
 
 func (a *app) exportCommand() *cobra.Command {
-	var file string
-	cmd := &cobra.Command{Use: "export", Short: "Write the server's environments, lifecycles and projects as an apply file", Args: cobra.NoArgs,
+	var file, archiveFile string
+	var projects []string
+	var all bool
+	var pw passwordFlags
+	cmd := &cobra.Command{Use: "export", Short: "Write the server's environments, lifecycles and projects as an apply file, or projects as an encrypted archive", Args: cobra.NoArgs,
+		Long: `Without --archive, write everything "pulpo apply" accepts as a plain YAML
+file; sensitive values are left out (applying the file keeps them).
+
+With --archive FILE, write the chosen projects (--project, repeatable) or
+everything (--all), with what they reference and their sensitive values, as
+one password-encrypted archive for "pulpo import" on another server. The
+password (at least 12 characters) comes from --password-file,
+--password-stdin or PULPO_ARCHIVE_PASSWORD. Exporting an archive needs the
+system administrator role, since it holds every secret it reaches.`,
 		Example: `  pulpo export > pulpo.yaml
-  pulpo export -f pulpo.yaml`,
+  pulpo export -f pulpo.yaml
+  pulpo export --archive shop.pulpoarchive --project Shop --password-file pw.txt
+  PULPO_ARCHIVE_PASSWORD=... pulpo export --archive all.pulpoarchive --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if archiveFile != "" {
+				if file != "" {
+					return fmt.Errorf("give -f for a plain file or --archive for an archive, not both")
+				}
+				return a.exportArchive(cmd, archiveFile, projects, all, &pw)
+			}
+			if len(projects) > 0 || all {
+				return fmt.Errorf("--project and --all choose what goes into an archive: add --archive FILE")
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -101,5 +124,9 @@ func (a *app) exportCommand() *cobra.Command {
 			return nil
 		}}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&archiveFile, "archive", "", "write a password-encrypted archive (with sensitive values) to this file")
+	cmd.Flags().StringArrayVar(&projects, "project", nil, "a project to put in the archive (repeat for several)")
+	cmd.Flags().BoolVar(&all, "all", false, "put every project and shared thing in the archive")
+	pw.add(cmd)
 	return cmd
 }

@@ -16,7 +16,7 @@ import (
 func (a *app) releaseCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Create, list and deploy releases"}
 	var project, version, notes, channel string
-	var packageArgs, childArgs []string
+	var packageArgs, childArgs, workItemArgs []string
 	create := &cobra.Command{Use: "create", Short: "Create a release: a snapshot of the project's process and variables", Args: cobra.NoArgs,
 		Example: `  pulpo release create --project web --version 1.4.0 --notes "New login page"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -26,9 +26,12 @@ func (a *app) releaseCommand() *cobra.Command {
 			}
 			pkgs := map[string]string{}
 			for _, spec := range packageArgs {
-				id, v, ok := strings.Cut(spec, ":")
-				if !ok || id == "" || v == "" {
-					return fmt.Errorf("--package takes ID:VERSION (or STEP:VERSION), not %q", spec)
+				// The version follows the last colon: ids (Maven's
+				// group:artifact) and STEP:REFERENCE keys hold colons.
+				i := strings.LastIndex(spec, ":")
+				id, v := spec[:max(i, 0)], spec[i+1:]
+				if i < 0 || id == "" || v == "" {
+					return fmt.Errorf("--package takes ID:VERSION, STEP:VERSION or STEP:REFERENCE:VERSION, not %q", spec)
 				}
 				pkgs[id] = v
 			}
@@ -40,7 +43,12 @@ func (a *app) releaseCommand() *cobra.Command {
 				}
 				children[name] = v
 			}
-			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs, ChildReleases: children, Channel: channel})
+			items, err := parseWorkItems(workItemArgs) // board.go
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateRelease(cmd.Context(), wire.CreateReleaseRequest{ProjectID: p.ID, Version: version, Notes: notes, Packages: pkgs, ChildReleases: children, Channel: channel,
+				WorkItems: items})
 			if err != nil {
 				return err
 			}
@@ -66,7 +74,8 @@ func (a *app) releaseCommand() *cobra.Command {
 	create.Flags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
 	create.Flags().StringVar(&version, "version", "", "release version (default the next patch number)")
 	create.Flags().StringVar(&notes, "notes", "", "release notes")
-	create.Flags().StringArrayVar(&packageArgs, "package", nil, "ID:VERSION (or STEP:VERSION) of a package step's package; the feed's newest otherwise (repeat)")
+	create.Flags().StringArrayVar(&workItemArgs, "work-item", nil, "a work item it delivers, 'ID|Title|URL' (title and URL optional; repeat); those of its packages' build information are added")
+	create.Flags().StringArrayVar(&packageArgs, "package", nil, "ID:VERSION, STEP:VERSION or STEP:REFERENCE:VERSION of a package a step takes (Maven ids hold a colon: group:artifact:1.0); the newest in its feed otherwise (repeat)")
 	create.Flags().StringVar(&channel, "channel", "", "the channel the release follows (default: the default channel if it takes the packages, else the first that does)")
 	create.Flags().StringArrayVar(&childArgs, "child-release", nil, "PROJECT:VERSION (or STEP:VERSION) a deploy-a-release step deploys; the child's newest release otherwise (repeat)")
 	create.MarkFlagRequired("project")

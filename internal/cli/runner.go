@@ -41,3 +41,20 @@ func (a *app) runScriptPackageCommand() *cobra.Command {
 		},
 	}
 }
+
+// fetchPackagesCommand downloads and extracts the packages a script step
+// refers to, before its script runs; people never call it.
+func (a *app) fetchPackagesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "fetch-packages MANIFEST",
+		Short:  "Download and extract a script step's packages on this machine (internal)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := runner.MainFetch(args, a.version, a.stdout, a.stderr); code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+}

@@ -257,6 +257,9 @@ const (
 	Created   = "created"
 	Updated   = "updated"
 	Unchanged = "unchanged"
+	// Skipped is an object that exists and was left as it is although the
+	// document differs (an archive imported without updating existing ones).
+	Skipped = "skipped"
 )
 
 // Change is what applying did (or, in a dry run, would do) to one object.
@@ -278,7 +281,7 @@ type Result struct {
 func (r *Result) Changed() int {
 	n := 0
 	for _, c := range r.Changes {
-		if c.Action != Unchanged {
+		if c.Action == Created || c.Action == Updated {
 			n++
 		}
 	}

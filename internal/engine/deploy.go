@@ -693,17 +693,30 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 	}
 	var sc scriptToRun
 	var err error
-	switch {
-	case step.Package != nil:
-		sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
-	case step.Script != nil && step.Script.FromPackage != nil:
-		sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
-	default:
-		sc, err = h.prepareScript(run, step, stepValues)
-		if mods := bashModules(x, step); mods != "" && err == nil {
-			sc.body = mods + sc.body
+	// The ticket is chosen before the script is prepared: paths in the
+	// script's workspace (extracted packages) name it.
+	ticket := a.ScriptTicket
+	if ticket == "" {
+		ticket = newTicket(run.Task.ID, a.ID)
+	}
+	prelude := ""
+	if step.Script != nil {
+		prelude, err = h.referencedPackages(ctx, run, x, step, p, stepValues, ticket)
+	}
+	if err == nil {
+		switch {
+		case step.Package != nil:
+			sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
+		case step.Script != nil && step.Script.FromPackage != nil:
+			sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
+		default:
+			sc, err = h.prepareScript(run, step, stepValues)
+			if mods := bashModules(x, step); mods != "" && err == nil {
+				sc.body = mods + sc.body
+			}
 		}
 	}
+	sc.ticket, sc.body = ticket, prelude+sc.body
 	if err != nil {
 		run.Logf(a.ID, model.LevelError, "%v", err)
 		h.setState(run, a, model.ActivityFailed)
@@ -776,6 +789,8 @@ type scriptToRun struct {
 	// concurrent lets it run beside other deployment scripts on the target
 	// (OctopusBypassDeploymentMutex), instead of one at a time.
 	concurrent bool
+	// ticket is the ticket the script starts under, unless it started.
+	ticket string
 }
 
 // prepareScript renders a script step's body: #{…} with Octopus's filters
@@ -798,7 +813,10 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		// The ticket is stored before the script starts: whoever resumes
 		// this task asks for the same ticket and cannot start it twice.
 		now := run.Store().Now().UTC()
-		target.ScriptTicket = newTicket(run.Task.ID, target.ID)
+		target.ScriptTicket = sc.ticket
+		if target.ScriptTicket == "" {
+			target.ScriptTicket = newTicket(run.Task.ID, target.ID)
+		}
 		target.State, target.StartedAt = model.ActivityRunning, &now
 		if err := run.Tx(ctx, func(q *store.Queries) error { return q.UpdateActivity(ctx, run.Lease, target) }); err != nil {
 			return 0, "", err
@@ -1101,6 +1119,10 @@ func (h deployHandler) Finished(ctx context.Context, q *store.Queries, t model.T
 		ev.Payload["error"] = t.Error
 	}
 	if err := q.EnqueueEvent(ctx, ev); err != nil {
+		return err
+	}
+	// The release board's subscribers get the project's rows as they are now.
+	if err := q.EnqueueBoardUpdate(ctx, x.project.ID, x.env.ID); err != nil {
 		return err
 	}
 	if t.ParentTaskID != "" {

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
@@ -44,6 +46,14 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Packages gives package steps their packages (the built-in feed).
 	Packages PackageSource
+	// Feeds reads external feeds; nil: only the built-in feed's packages
+	// can be deployed.
+	Feeds extfeed.Resolver
+	// FeedCacheDir keeps the packages the server downloads from external
+	// feeds, one file per version, in a folder all nodes share.
+	FeedCacheDir string
+	// FeedHTTP downloads from external feeds (default http.DefaultClient).
+	FeedHTTP *http.Client
 	// Runners gives targets the server's runner; nil leaves each target
 	// with its own binary's.
 	Runners RunnerSource
@@ -63,6 +73,8 @@ type Engine struct {
 	// levels holds the log level a script switched its output to, by
 	// task and activity ("##octopus[stdout-warning]").
 	levels sync.Map
+	// downloads serialises downloads of one external package version.
+	downloads sync.Map
 }
 
 func levelKey(taskID string, activityID int) string { return fmt.Sprintf("%s/%d", taskID, activityID) }
@@ -213,8 +225,14 @@ func (e *Engine) deployTx(ctx context.Context, q *store.Queries, req DeployReque
 // lifecycle makes automatic from the start.
 func (e *Engine) CreateRelease(ctx context.Context, r *model.Release) ([]model.Deployment, error) {
 	var auto []model.Deployment
+	var feeds store.FeedVersions
+	if process, err := e.cfg.Store.Read().GetProcess(ctx, r.ProjectID); err == nil {
+		if feeds, err = e.FeedVersions(ctx, process.Steps); err != nil {
+			return nil, err
+		}
+	}
 	err := e.cfg.Store.Tx(ctx, func(q *store.Queries) error {
-		if err := q.CreateRelease(ctx, r); err != nil {
+		if err := q.CreateReleaseFrom(ctx, r, feeds); err != nil {
 			return err
 		}
 		var err error

@@ -15,6 +15,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runner"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/tasks"
@@ -25,6 +26,7 @@ var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
 	scriptsvc.RunIfSupervisor()
+	runner.RunIfRunner("test")
 	code := m.Run()
 	pg.Stop()
 	os.Exit(code)

@@ -21,58 +21,116 @@ type PackageSource interface {
 	Package(ctx context.Context, packageID, version string) (transfer.Source, model.Package, error)
 }
 
-// acquired is a package in the target's cache, ready for the runner.
+// acquired is a package in the target's cache, ready for the runner (or,
+// for a target that downloads it itself, where it will be).
 type acquired struct {
 	pkg    model.Package
 	file   contract.FileInfo
 	caps   contract.Capabilities
 	runner string // the shell word that runs the server's runner there
+	// download says where the target fetches the package from itself.
+	download *runner.Download
+	// image is a container image's reference: nothing is downloaded.
+	image string
+	// chosen is the release's choice for this package.
+	chosen model.ReleasePackage
 }
 
-// acquirePackage sends the step's package to the target (nothing when it
-// is cached there; on from where it stopped after a break), and the
-// server's runner when the target lacks it.
-func (h deployHandler) acquirePackage(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement) (acquired, error) {
-	packageID := step.PackageID()
-	var chosen *model.ReleasePackage
-	for i := range x.release.Packages {
-		if x.release.Packages[i].StepID == step.ID {
-			chosen = &x.release.Packages[i]
+// packageFile is the package as the runner's manifest names it.
+func (a acquired) packageFile() runner.PackageFile {
+	return runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256, Download: a.download}
+}
+
+// chosenPackage is the version the release chose for one package of a step.
+func chosenPackage(x deployment, step model.Step, sp model.StepPackage) (model.ReleasePackage, error) {
+	for _, rp := range x.release.Packages {
+		if rp.StepID == step.ID && rp.Reference == sp.Reference {
+			return rp, nil
 		}
 	}
-	if chosen == nil {
-		return acquired{}, fmt.Errorf("release %s chose no version of %s for step %q", x.release.Version, packageID, step.Name)
+	return model.ReleasePackage{}, fmt.Errorf("release %s chose no version of %s for step %q", x.release.Version, sp.PackageID, step.Name)
+}
+
+// acquirePackage sends the step's own package to the target (see acquire).
+func (h deployHandler) acquirePackage(ctx context.Context, run *tasks.Run, x deployment, step model.Step, p placement) (acquired, error) {
+	pkgs := step.Packages()
+	if len(pkgs) == 0 || pkgs[0].Reference != "" {
+		return acquired{}, fmt.Errorf("step %q takes no package of its own", step.Name)
 	}
-	if h.e.cfg.Packages == nil {
-		return acquired{}, errors.New("this server has no package feed")
-	}
-	src, pkg, err := h.e.cfg.Packages.Package(ctx, chosen.PackageID, chosen.Version)
-	if err != nil {
-		return acquired{}, fmt.Errorf("package %s %s: %w", chosen.PackageID, chosen.Version, err)
-	}
-	caps, err := p.target.Capabilities(ctx)
-	if err != nil {
-		return acquired{}, fmt.Errorf("reach %s: %w", p.target.Name(), err)
-	}
-	cachePath := fmt.Sprintf("packages/%s.%s.%s%s", pkg.PackageID, pkg.Version, pkg.SHA256[:16], pkg.Extension)
-	info, rep, err := transfer.Send(ctx, p.target.Files(), cachePath, src, h.e.cfg.TargetRetry)
-	if err != nil {
-		return acquired{}, fmt.Errorf("send %s %s to %s: %w", pkg.PackageID, pkg.Version, p.target.Name(), err)
-	}
-	switch {
-	case rep.Cached:
-		run.Logf(p.act.ID, model.LevelInfo, "Package %s %s is on %s already: 0 bytes sent", pkg.PackageID, pkg.Version, p.target.Name())
-	case len(rep.ResumedAt) > 0:
-		run.Logf(p.act.ID, model.LevelInfo, "Sent package %s %s to %s: %d bytes sent of %d, resumed at byte %d after the connection broke",
-			pkg.PackageID, pkg.Version, p.target.Name(), rep.Sent, pkg.SizeBytes, rep.ResumedAt[len(rep.ResumedAt)-1])
-	default:
-		run.Logf(p.act.ID, model.LevelInfo, "Sent package %s %s to %s: %d bytes sent", pkg.PackageID, pkg.Version, p.target.Name(), rep.Sent)
-	}
-	runnerWord, err := h.runnerFor(ctx, run, p, caps)
+	return h.acquire(ctx, run, x, step, pkgs[0], p, true)
+}
+
+// acquire makes one of the step's packages available on the target: the
+// server sends it (nothing when it is cached there; on from where it
+// stopped after a break), downloading it first from an external feed; or
+// the target is told where to download it itself; or, for a container
+// image or a package nobody acquires, only its coordinates are given. The
+// server's runner is sent when the target lacks it and needRunner says so.
+func (h deployHandler) acquire(ctx context.Context, run *tasks.Run, x deployment, step model.Step, sp model.StepPackage, p placement, needRunner bool) (acquired, error) {
+	chosen, err := chosenPackage(x, step, sp)
 	if err != nil {
 		return acquired{}, err
 	}
-	return acquired{pkg: pkg, file: info, caps: caps, runner: runnerWord}, nil
+	a := acquired{chosen: chosen, pkg: model.Package{PackageID: chosen.PackageID, Version: chosen.Version}}
+	var src transfer.Source
+	var at located
+	if model.IsExternalFeed(chosen.FeedID) {
+		if at, err = h.e.locate(ctx, chosen); err != nil {
+			return acquired{}, fmt.Errorf("package %s %s: %w", chosen.PackageID, chosen.Version, err)
+		}
+		if at.loc.Image != "" || sp.Acquisition == model.AcquireNone {
+			a.image = at.loc.Image
+			return a, nil
+		}
+		a.pkg.Extension = at.loc.Extension
+		if sp.Acquisition != model.AcquireOnTarget {
+			if src, a.pkg, err = h.e.downloadExternal(ctx, chosen, at); err != nil {
+				return acquired{}, err
+			}
+			run.Logf(p.act.ID, model.LevelVerbose, "Package %s %s from feed %s is on the server: %d bytes", chosen.PackageID, chosen.Version, at.feed.Name, a.pkg.SizeBytes)
+		}
+	} else {
+		if sp.Acquisition == model.AcquireNone {
+			return a, nil
+		}
+		if h.e.cfg.Packages == nil {
+			return acquired{}, errors.New("this server has no package feed")
+		}
+		if src, a.pkg, err = h.e.cfg.Packages.Package(ctx, chosen.PackageID, chosen.Version); err != nil {
+			return acquired{}, fmt.Errorf("package %s %s: %w", chosen.PackageID, chosen.Version, err)
+		}
+	}
+	if a.caps, err = p.target.Capabilities(ctx); err != nil {
+		return acquired{}, fmt.Errorf("reach %s: %w", p.target.Name(), err)
+	}
+	if src == nil { // the target downloads it from the feed
+		a.file = contract.FileInfo{Path: path.Join(a.caps.Home, "packages", "feeds", externalFileName(chosen, at.loc.Extension))}
+		a.download = &runner.Download{URL: at.loc.URL, Header: headerMap(at.loc.Header)}
+		run.Logf(p.act.ID, model.LevelInfo, "%s downloads package %s %s from feed %s itself", p.target.Name(), chosen.PackageID, chosen.Version, at.feed.Name)
+	} else {
+		pkg := a.pkg
+		cachePath := fmt.Sprintf("packages/%s.%s.%s%s", fileNameUnsafe.ReplaceAllString(pkg.PackageID, "_"), pkg.Version, pkg.SHA256[:16], pkg.Extension)
+		info, rep, err := transfer.Send(ctx, p.target.Files(), cachePath, src, h.e.cfg.TargetRetry)
+		if err != nil {
+			return acquired{}, fmt.Errorf("send %s %s to %s: %w", pkg.PackageID, pkg.Version, p.target.Name(), err)
+		}
+		a.file = info
+		switch {
+		case rep.Cached:
+			run.Logf(p.act.ID, model.LevelInfo, "Package %s %s is on %s already: 0 bytes sent", pkg.PackageID, pkg.Version, p.target.Name())
+		case len(rep.ResumedAt) > 0:
+			run.Logf(p.act.ID, model.LevelInfo, "Sent package %s %s to %s: %d bytes sent of %d, resumed at byte %d after the connection broke",
+				pkg.PackageID, pkg.Version, p.target.Name(), rep.Sent, pkg.SizeBytes, rep.ResumedAt[len(rep.ResumedAt)-1])
+		default:
+			run.Logf(p.act.ID, model.LevelInfo, "Sent package %s %s to %s: %d bytes sent", pkg.PackageID, pkg.Version, p.target.Name(), rep.Sent)
+		}
+	}
+	if needRunner {
+		if a.runner, err = h.runnerFor(ctx, run, p, a.caps); err != nil {
+			return acquired{}, err
+		}
+	}
+	return a, nil
 }
 
 // manifestVariables are the step's values for the runner, sensitive ones
@@ -118,7 +176,7 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	boot, warnings := bootstrap(model.SyntaxBash, values)
 	boot += bashModules(x, step)
 	m := runner.Manifest{
-		Package:          runner.PackageFile{Path: a.file.Path, ID: pkg.PackageID, Version: pkg.Version, SHA256: pkg.SHA256},
+		Package:          a.packageFile(),
 		Project:          x.project.Name,
 		Environment:      x.env.Name,
 		AppsRoot:         path.Join(home, "apps"),
@@ -158,7 +216,7 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 	boot, warnings := bootstrap(model.SyntaxBash, values)
 	boot += bashModules(x, step)
 	m := runner.ScriptManifest{
-		Package:   runner.PackageFile{Path: a.file.Path, ID: a.pkg.PackageID, Version: a.pkg.Version, SHA256: a.pkg.SHA256},
+		Package:   a.packageFile(),
 		File:      fp.File,
 		Syntax:    string(step.Script.Syntax),
 		Arguments: args,

@@ -100,6 +100,7 @@ const (
 	InterruptionSubmit Permission = "InterruptionSubmit"
 
 	FeedView          Permission = "FeedView"
+	FeedEdit          Permission = "FeedEdit"
 	FeedPush          Permission = "BuiltInFeedPush"
 	FeedAdminister    Permission = "BuiltInFeedAdminister"
 	SubscriptionView  Permission = "SubscriptionView"
@@ -161,7 +162,8 @@ var permissionTable = []PermissionInfo{
 	{Name: TaskCancel, Description: "cancel tasks", Dims: ByProject | ByEnvironment},
 	{Name: InterruptionView, Description: "see manual interventions and guided failures", Dims: ByProject | ByEnvironment, View: true},
 	{Name: InterruptionSubmit, Description: "take and answer manual interventions and guided failures", Dims: ByProject | ByEnvironment},
-	{Name: FeedView, Description: "see and download the built-in feed's packages", View: true},
+	{Name: FeedView, Description: "see and download the built-in feed's packages; see external feeds and search them", View: true},
+	{Name: FeedEdit, Description: "add, change, test and remove external feeds"},
 	{Name: FeedPush, Description: "push packages to the built-in feed"},
 	{Name: FeedAdminister, Description: "delete packages from the built-in feed"},
 	{Name: SubscriptionView, Description: "see subscriptions and their deliveries", View: true},

@@ -198,6 +198,11 @@ func (s *Step) Kind() string {
 // PostDeploy (DeployFailed on failure).
 type PackageAction struct {
 	PackageID string `json:"packageId" yaml:"packageId"`
+	// FeedID is the feed the version is chosen from; empty: the built-in feed.
+	FeedID string `json:"feedId,omitempty" yaml:"feedId,omitempty"`
+	// Acquisition says whether the server sends the package (default) or
+	// each target downloads it from the feed.
+	Acquisition PackageAcquisition `json:"acquisition,omitempty" yaml:"acquisition,omitempty"`
 	// SubstituteFiles are globs of files rendered as templates.
 	SubstituteFiles []string `json:"substituteFiles,omitempty" yaml:"substituteFiles,omitempty"`
 	// StructuredConfigFiles are globs of JSON, YAML, XML and .properties
@@ -234,6 +239,10 @@ type ScriptAction struct {
 	// FromPackage takes the script from a file in a package instead of
 	// Body (the step of a run-a-script kind only).
 	FromPackage *ScriptPackage `json:"fromPackage,omitempty" yaml:"fromPackage,omitempty"`
+	// Packages are packages the script refers to by name (a container
+	// image it runs, a tool it unpacks); their versions are chosen when a
+	// release is created.
+	Packages []PackageReference `json:"packages,omitempty" yaml:"packages,omitempty"`
 }
 
 // ScriptPackage is a script kept in a package: the package's version is
@@ -242,6 +251,9 @@ type ScriptAction struct {
 // there, bash (or sh) for .sh and python3 for .py.
 type ScriptPackage struct {
 	PackageID string `json:"packageId" yaml:"packageId"`
+	// FeedID and Acquisition are as a package step's.
+	FeedID      string             `json:"feedId,omitempty" yaml:"feedId,omitempty"`
+	Acquisition PackageAcquisition `json:"acquisition,omitempty" yaml:"acquisition,omitempty"`
 	// File is the script's path inside the package, e.g. scripts/migrate.sh.
 	File string `json:"file" yaml:"file"`
 	// Arguments is a template rendered with the step's variables and
@@ -371,9 +383,12 @@ func validateScript(p *problems, field string, a *ScriptAction) {
 		if strings.TrimSpace(a.Body) != "" {
 			p.add(field, "takes its script from the package or from body, not both")
 		}
-		if !packageIDPattern.MatchString(fp.PackageID) {
-			p.add(field+".fromPackage.packageId", "%q is not a package id", fp.PackageID)
+		validatePackageID(p, field+".fromPackage.packageId", fp.PackageID, fp.FeedID)
+		validateAcquisition(p, field+".fromPackage.acquisition", fp.Acquisition, fp.FeedID)
+		if fp.Acquisition == AcquireNone {
+			p.add(field+".fromPackage.acquisition", "the script is in the package, so the package must be acquired: use server or target")
 		}
+		validatePackageReferences(p, field, a.Packages)
 		clean := path.Clean(fp.File)
 		switch {
 		case strings.TrimSpace(fp.File) == "":
@@ -400,6 +415,7 @@ func validateScript(p *problems, field string, a *ScriptAction) {
 	if strings.TrimSpace(a.Body) == "" {
 		p.add(field+".body", "is required")
 	}
+	validatePackageReferences(p, field, a.Packages)
 	if len(a.Body) > MaxScriptLength {
 		p.add(field+".body", "is %d bytes; the limit is %d", len(a.Body), MaxScriptLength)
 	}
@@ -439,8 +455,10 @@ func btoi(b bool) int {
 }
 
 func validatePackageAction(p *problems, field string, a *PackageAction) {
-	if !packageIDPattern.MatchString(a.PackageID) {
-		p.add(field+".packageId", "%q is not a package id", a.PackageID)
+	validatePackageID(p, field+".packageId", a.PackageID, a.FeedID)
+	validateAcquisition(p, field+".acquisition", a.Acquisition, a.FeedID)
+	if a.Acquisition == AcquireNone {
+		p.add(field+".acquisition", "a package step extracts its package, so it must be acquired: use server or target (a container image belongs in a script step's packages)")
 	}
 	for name, sc := range map[string]*ScriptAction{"preDeploy": a.PreDeploy, "deploy": a.Deploy, "postDeploy": a.PostDeploy, "deployFailed": a.DeployFailed} {
 		if sc == nil {
@@ -449,6 +467,9 @@ func validatePackageAction(p *problems, field string, a *PackageAction) {
 		if sc.FromPackage != nil {
 			p.add(field+"."+name+".fromPackage", "a package step's own scripts come from its package (%s.sh at its root) or inline, not from another package", strings.ToUpper(name[:1])+name[1:])
 			continue
+		}
+		if len(sc.Packages) > 0 {
+			p.add(field+"."+name+".packages", "package references belong to script steps")
 		}
 		validateScript(p, field+"."+name, sc)
 	}

@@ -33,6 +33,9 @@ type Release struct {
 	// Children are the releases of other projects its deploy-a-release
 	// steps deploy, chosen when it was created.
 	Children []ReleaseChild `json:"children,omitempty"`
+	// WorkItems are the issues it delivers: given at creation, and those
+	// of its package versions' build information then (kept with it).
+	WorkItems []WorkItem `json:"workItems,omitempty"`
 }
 
 // ReleaseChild is the release of another project a deploy-a-release step
@@ -47,10 +50,15 @@ type ReleaseChild struct {
 
 // ReleasePackage is the package version a release deploys in one step.
 type ReleasePackage struct {
-	StepID    string `json:"stepId"`
-	StepName  string `json:"stepName"`
+	StepID   string `json:"stepId"`
+	StepName string `json:"stepName"`
+	// Reference names a package the step's script refers to; empty for
+	// the step's own package.
+	Reference string `json:"reference,omitempty"`
 	PackageID string `json:"packageId"`
-	Version   string `json:"version"`
+	// FeedID is the external feed the version came from; empty: built-in.
+	FeedID  string `json:"feedId,omitempty"`
+	Version string `json:"version"`
 }
 
 // versionPattern accepts SemVer 2 and the looser forms Octopus users have

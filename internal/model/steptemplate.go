@@ -186,12 +186,13 @@ func (t *StepTemplate) ApplyTo(step *Step, field string) (sensitive map[string]s
 	p := problems{subject: "deployment process"}
 	ref := step.Template
 	step.Script, step.Package, step.Manual, step.DeployRelease = nil, nil, nil, nil
+	// Deep copies: the step must share no list with the template.
 	if t.Script != nil {
-		s := *t.Script
+		s := clone(*t.Script)
 		step.Script = &s
 	}
 	if t.Package != nil {
-		pk := clonePackage(*t.Package)
+		pk := clone(*t.Package)
 		step.Package = &pk
 	}
 	ref.Defaults = nil
@@ -238,9 +239,9 @@ func (t *StepTemplate) ApplyTo(step *Step, field string) (sensitive map[string]s
 	return sensitive, p.err()
 }
 
-func clonePackage(p PackageAction) PackageAction {
-	b, _ := json.Marshal(p)
-	var out PackageAction
+func clone[T any](v T) T {
+	b, _ := json.Marshal(v)
+	var out T
 	json.Unmarshal(b, &out)
 	return out
 }

@@ -122,7 +122,9 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 		return workers.serve(c, rest)
 	case "workerpools":
 		return workerPools.serve(c, rest)
-	case "tenants", "tagsets", "accounts", "proxies", "certificates", "feeds":
+	case "feeds":
+		return feeds.serve(c, rest)
+	case "tenants", "tagsets", "accounts", "proxies", "certificates":
 		return h.empty(c, rest, segs[0])
 	case "packages":
 		return h.packages(c, rest)
@@ -132,6 +134,8 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 		return h.deployments(c, rest)
 	case "tasks":
 		return h.tasks(c, rest)
+	case "build-information":
+		return h.buildInformation(c, rest)
 	}
 	return c.unserved("see /api/v1/openapi.json for Pulpo's own API")
 }

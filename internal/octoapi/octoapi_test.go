@@ -3,6 +3,7 @@ package octoapi
 import (
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -86,5 +87,28 @@ func TestDateTimesAsOctopusClientsSendThem(t *testing.T) {
 	}
 	if _, err := octopusTime("runAt", "tomorrow"); err == nil {
 		t.Error("tomorrow was taken as a time")
+	}
+}
+
+func TestPackageSpecsNameStepsReferencesAndPackages(t *testing.T) {
+	cases := []struct{ spec, key, version, err string }{
+		{"web:1.4.0", "web", "1.4.0", ""},
+		{"Run container:img:1.27", "Run container:img", "1.27", ""},
+		{"Deploy::2.0.0", "Deploy", "2.0.0", ""},
+		{"web", "", "", "write it as StepOrPackageId:Version"},
+		{"a:b:c:d", "", "", "write it as StepOrPackageId:Version"},
+		{"web:", "", "", "write it as StepOrPackageId:Version"},
+	}
+	for _, c := range cases {
+		key, version, err := packageSpec(c.spec)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: want an error containing %q, got %v", c.spec, c.err, err)
+			}
+			continue
+		}
+		if err != nil || key != c.key || version != c.version {
+			t.Errorf("%q: got %q %q %v, want %q %q", c.spec, key, version, err, c.key, c.version)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func releaseOf(r model.Release) release {
 	}
 	out.Links["Channel"] = spacePath + "/channels/" + out.ChannelID
 	for _, p := range r.Packages {
-		out.SelectedPackages = append(out.SelectedPackages, selectedPackage{ActionName: p.StepName, StepName: p.StepName, Version: p.Version})
+		out.SelectedPackages = append(out.SelectedPackages, selectedPackage{ActionName: p.StepName, StepName: p.StepName, PackageReferenceName: p.Reference, Version: p.Version})
 	}
 	return out
 }
@@ -204,12 +204,16 @@ func (h *Handler) createRelease(c *call) error {
 	return c.created(out)
 }
 
-// packageSpec reads "StepOrPackage:Version", or "Step:PackageReference:Version":
-// a Pulpo step has one package, so the step names it.
+// packageSpec reads "StepOrPackage:Version", or "Step:PackageReference:Version"
+// (the native API's "Step:Reference" key; a step's own package has an
+// empty reference name in Octopus, so "Step::Version" names it).
 func packageSpec(spec string) (key, version string, err error) {
 	parts := strings.Split(spec, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[len(parts)-1] == "" {
 		return "", "", badRequest("package %q: write it as StepOrPackageId:Version (or Step:PackageReference:Version)", spec)
+	}
+	if len(parts) == 3 && parts[1] != "" {
+		return parts[0] + ":" + parts[1], parts[2], nil
 	}
 	return parts[0], parts[len(parts)-1], nil
 }

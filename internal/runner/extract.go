@@ -31,12 +31,12 @@ func archiveKindOf(name string) (archiveKind, error) {
 		return kindTarGz, nil
 	case strings.HasSuffix(lower, ".tar"):
 		return kindTar, nil
-	case strings.HasSuffix(lower, ".zip"):
+	case strings.HasSuffix(lower, ".zip"), strings.HasSuffix(lower, ".jar"), strings.HasSuffix(lower, ".war"), strings.HasSuffix(lower, ".ear"):
 		return kindZip, nil
 	case strings.HasSuffix(lower, ".nupkg"):
 		return kindNupkg, nil
 	}
-	return 0, fmt.Errorf("%s: unsupported package format (use .tar.gz, .tgz, .tar, .zip or .nupkg)", filepath.Base(name))
+	return 0, fmt.Errorf("%s: unsupported package format (use .tar.gz, .tgz, .tar, .zip, .jar, .war, .ear or .nupkg)", filepath.Base(name))
 }
 
 // openArchive opens a package file and says its format and size.

@@ -46,7 +46,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // RunIfRunner makes a binary serve as the runner when invoked as one
-// ("run-package" or "run-script-package" first). Test binaries that stand
+// ("run-package", "run-script-package" or "fetch-packages" first). Test binaries that stand
 // in for pulpo call it in TestMain, so package steps on their built-in
 // worker run the real runner rather than the tests again.
 func RunIfRunner(version string) {
@@ -58,5 +58,7 @@ func RunIfRunner(version string) {
 		os.Exit(Main(os.Args[2:], version, os.Stdout, os.Stderr))
 	case "run-script-package":
 		os.Exit(MainScript(os.Args[2:], version, os.Stdout, os.Stderr))
+	case "fetch-packages":
+		os.Exit(MainFetch(os.Args[2:], version, os.Stdout, os.Stderr))
 	}
 }

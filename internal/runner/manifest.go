@@ -62,6 +62,9 @@ type PackageFile struct {
 	Version string `json:"version"`
 	// SHA256 (hex), when given, is checked before anything is extracted.
 	SHA256 string `json:"sha256,omitempty"`
+	// Download, when given, is where this machine fetches the package
+	// from (an external feed) when Path does not exist yet.
+	Download *Download `json:"download,omitempty"`
 }
 
 // Variable is one resolved variable.

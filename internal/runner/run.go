@@ -58,6 +58,10 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 		d.out.Infof("Runner: Pulpo %s", opts.Version)
 	}
 
+	if err := ensurePackage(ctx, m.Package, d.out); err != nil {
+		d.out.Errorf("%v", err)
+		return err
+	}
 	tempDir, err := os.MkdirTemp("", "pulpo-run-package-")
 	if err != nil {
 		return fmt.Errorf("create a temporary folder: %w", err)

@@ -106,6 +106,9 @@ func RunScriptPackage(ctx context.Context, m ScriptManifest, opts Options, stdou
 	if opts.Version != "" {
 		out.Infof("Runner: Pulpo %s", opts.Version)
 	}
+	if err := ensurePackage(ctx, m.Package, out); err != nil {
+		return err
+	}
 	if m.Package.SHA256 != "" {
 		if err := checkSHA256(m.Package.Path, m.Package.SHA256); err != nil {
 			return fmt.Errorf("extract: %w", err)

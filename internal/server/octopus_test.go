@@ -117,6 +117,24 @@ func TestOctopusClientDrivesADeploymentThroughPulpo(t *testing.T) {
 			t.Fatalf("users/me: %+v %v", me, err)
 		}
 
+		// Feeds: the built-in one and those of Octopus's types (a plain
+		// HTTP folder has no Octopus type), passwords never sent.
+		if _, err := s.client.CreateFeed(ctx, model.Feed{Name: "Registry", Type: model.FeedDocker, URL: "https://registry.example.com", Username: "ci", Password: "reg-Pa55"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.CreateFeed(ctx, model.Feed{Name: "Files", Type: model.FeedHTTP, URL: "https://files.example.com/"}); err != nil {
+			t.Fatal(err)
+		}
+		allFeeds, err := octo.Feeds.GetAll()
+		if err != nil || len(allFeeds) != 2 || allFeeds[0].GetID() != "feeds-builtin" || allFeeds[0].GetFeedType() != "BuiltIn" ||
+			allFeeds[1].GetName() != "Registry" || allFeeds[1].GetFeedType() != "Docker" {
+			t.Fatalf("feeds: %+v %v", allFeeds, err)
+		}
+		if status, _, body := s.call(t, "GET", "/api/Spaces-1/feeds?feedType=Docker", "", nil); status != 200 || !strings.Contains(string(body), `"Registry"`) ||
+			strings.Contains(string(body), "reg-Pa55") || strings.Contains(string(body), "feeds-builtin") {
+			t.Fatalf("feeds of one type: %d %s", status, body)
+		}
+
 		// Environments.
 		env := map[string]*environments.Environment{}
 		for _, name := range []string{"Dev", "Test", "Production"} {

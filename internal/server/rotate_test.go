@@ -74,6 +74,11 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An external feed's password.
+	if _, err := c.CreateFeed(ctx, model.Feed{Name: "Nexus", Type: model.FeedMaven, URL: "https://nexus.example.com/repository/releases/",
+		Username: "ci", Password: "feed-password"}); err != nil {
+		t.Fatal(err)
+	}
 	// A staging template's sensitive default and a staging's sensitive
 	// override.
 	if _, err := c.SaveStagingTemplate(ctx, model.StagingTemplate{ProjectID: p.ID,
@@ -123,10 +128,10 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 		t.Fatal(err)
 	}
 	// key check, server key, machine, project variable, release snapshot,
-	// webhook secret, staging default and override, the parent's variable
-	// and its snapshot, the value passed to the child, the template
-	// parameter in a process and a release
-	if count < 13 {
+	// webhook secret, feed password, staging default and override, the
+	// parent's variable and its snapshot, the value passed to the child,
+	// the template parameter in a process and a release
+	if count < 14 {
 		t.Fatalf("re-sealed only %d secrets", count)
 	}
 	if cur, _ := os.ReadFile(filepath.Join(data, "master.key")); strings.TrimSpace(string(cur)) != newKey || string(cur) == string(oldKey) {
@@ -175,7 +180,8 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 }
 
 // checkResealed opens, with the new key and not with the old one, the
-// secrets stored outside variables: a webhook's signing secret, a staging
+// secrets stored outside variables: a webhook's signing secret, a feed's
+// password, a staging
 // template's sensitive default and a staging's sensitive override, and the
 // value a parent deployment passed to its child.
 func checkResealed(t *testing.T, cfg server.Config, oldKey, newKey, subscriptionID, projectID, childDeploymentID string) {
@@ -234,6 +240,16 @@ func checkResealed(t *testing.T, cfg server.Config, oldKey, newKey, subscription
 		t.Fatalf("the child deployment's values from its parent: %+v", d.ParentVariables)
 	}
 	opens("the value the parent passed down", d.ParentVariables[0].Value, "handed-down")
+
+	// The feed's password opens with the new key only.
+	st.SetSealer(newBox)
+	if _, pw, err := st.Read().FeedWithPassword(ctx, "Nexus"); pw != "feed-password" || err != nil {
+		t.Errorf("the feed's password with the new key: %q, %v", pw, err)
+	}
+	st.SetSealer(oldBox)
+	if _, _, err := st.Read().FeedWithPassword(ctx, "Nexus"); err == nil {
+		t.Error("the feed's password still opens with the old key")
+	}
 
 	// The webhook's secret is read, opened, only to sign a delivery.
 	claimSecret := func(b *secrets.Box) (string, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/auth"
 	"github.com/pulpo-deploy/pulpo/internal/comms"
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/feed"
 	"github.com/pulpo-deploy/pulpo/internal/health"
 	"github.com/pulpo-deploy/pulpo/internal/localtarget"
@@ -117,10 +118,17 @@ type Node struct {
 	identity    *comms.Identity
 	pollingAddr net.Addr
 
+	// feeds opens feeds by id: Feeds() hands it out.
+	feeds *extfeed.StoreResolver
+
 	stopRunner context.CancelFunc
 	runnerDone chan error
 	background sync.WaitGroup
 }
+
+// Feeds opens the node's feeds by id: external ones with their unsealed
+// credentials, and feeds-builtin from the store.
+func (n *Node) Feeds() extfeed.Resolver { return n.feeds }
 
 // New opens the store, creates the first administrator on a first start,
 // and wires the engine, the task runner and the HTTP handlers. The task
@@ -166,6 +174,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.store.SetSealer(box)
+	// External feeds (and the built-in one), opened with their unsealed
+	// credentials: for the API, releases and deployments.
+	n.feeds = api.StoreFeedResolver(n.store, nil)
 	if n.identity, err = serverIdentity(ctx, n.store, box); err != nil {
 		return nil, err
 	}
@@ -204,7 +215,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Version: cfg.Version, APIURL: cfg.PublicURL, PollingAddress: n.PollingPublicAddress(),
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
-		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir})
+		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir,
+		Feeds: n.feeds, FeedCacheDir: filepath.Join(filepath.Dir(packagesDir), "feed-cache")})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 	stagings := staging.New(staging.Config{Store: n.store, Engine: eng, Queue: n.runner, Logger: cfg.Logger.With("component", "stagings"),
 		CheckTick: cfg.StagingCheckTick})
@@ -219,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		ServerThumbprint: n.identity.Thumbprint, PollingAddress: n.PollingPublicAddress(),
 		Feed: pkgFeed, ArtifactsDir: artifactsDir, EmailEnabled: cfg.SMTP != nil,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), OIDC: oidcLogin(cfg), OIDCAutoCreate: cfg.OIDC.AutoCreate,
-		Nodes: n.runner, Stagings: stagings})
+		Nodes: n.runner, Stagings: stagings, Feeds: n.feeds})
 	m := newMetrics(n.store, n.runner)
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", a)

@@ -219,12 +219,13 @@ func (q *Queries) chooseChannel(ctx context.Context, r *model.Release) (*model.C
 func (q *Queries) channelTakes(c model.Channel, r *model.Release) (bool, string) {
 	for _, a := range r.Packages {
 		for _, step := range r.ProcessSnapshot.EnabledSteps() {
-			pid := step.PackageID()
-			if pid == "" || !(strings.EqualFold(a.PackageID, pid) || model.SameName(a.PackageID, step.Name) || model.SameName(a.StepName, step.Name)) {
-				continue
-			}
-			if ok, why := c.Accepts(pid, step.Name, a.Version); !ok {
-				return false, why
+			for _, sp := range step.Packages() {
+				if !matchesAsked(a, step, sp) {
+					continue
+				}
+				if ok, why := c.Accepts(sp.PackageID, step.Name, a.Version); !ok {
+					return false, why
+				}
 			}
 		}
 	}

@@ -289,8 +289,32 @@ func (q *Queries) SaveProcess(ctx context.Context, d *model.DeploymentProcess) e
 	return nil
 }
 
-// checkStepEnvironments refuses steps limited to environments that do not
-// exist.
+// feedRef is a step's feed field, for checking and naming.
+type feedRef struct {
+	field     string
+	id        *string
+	extracted bool // the step extracts the package or runs a script from it
+}
+
+// stepFeedRefs lists the feed fields of a step.
+func stepFeedRefs(s *model.Step) []feedRef {
+	var out []feedRef
+	if s.Package != nil {
+		out = append(out, feedRef{"package.feedId", &s.Package.FeedID, true})
+	}
+	if s.Script != nil {
+		if fp := s.Script.FromPackage; fp != nil {
+			out = append(out, feedRef{"script.fromPackage.feedId", &fp.FeedID, true})
+		}
+		for j := range s.Script.Packages {
+			out = append(out, feedRef{fmt.Sprintf("script.packages[%d].feedId", j), &s.Script.Packages[j].FeedID, false})
+		}
+	}
+	return out
+}
+
+// checkStepEnvironments refuses steps limited to environments, channels,
+// projects or feeds that do not exist.
 func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.DeploymentProcess) error {
 	var problems []string
 	known := map[string]bool{}
@@ -316,6 +340,23 @@ func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.Deployment
 				problems = append(problems, fmt.Sprintf("steps[%d].channels: the project has no channel %q", i, id))
 			case err != nil:
 				return err
+			}
+		}
+		for _, ref := range stepFeedRefs(&d.Steps[i]) {
+			if !model.IsExternalFeed(*ref.id) {
+				continue
+			}
+			f, err := q.GetFeed(ctx, *ref.id)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				problems = append(problems, fmt.Sprintf("steps[%d].%s: feed %q does not exist", i, ref.field, *ref.id))
+				continue
+			case err != nil:
+				return err
+			}
+			*ref.id = f.ID // a feed may be named; the step keeps its id
+			if f.Type == model.FeedDocker && ref.extracted {
+				problems = append(problems, fmt.Sprintf("steps[%d].%s: feed %s is a container registry: an image is not a package to extract or take scripts from; refer to it from a script step's packages and use #{Octopus.Action.Package[NAME].Image}", i, ref.field, f.Name))
 			}
 		}
 		if dr := s.DeployRelease; dr != nil {

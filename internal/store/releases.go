@@ -43,8 +43,15 @@ func scanRelease(s scanner) (model.Release, error) {
 }
 
 // CreateRelease snapshots the project's current process and variables into
-// a new release. Without a version it takes the next patch number.
+// a new release. Without a version it takes the next patch number. A
+// process taking packages of external feeds needs CreateReleaseFrom.
 func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
+	return q.CreateReleaseFrom(ctx, r, nil)
+}
+
+// CreateReleaseFrom is CreateRelease with the versions external feeds hold
+// of the packages the process takes (read before the transaction).
+func (q *Queries) CreateReleaseFrom(ctx context.Context, r *model.Release, feeds FeedVersions) error {
 	project, err := q.GetProject(ctx, r.ProjectID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -68,7 +75,7 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	if err != nil {
 		return err
 	}
-	if err := q.choosePackages(ctx, r, channel); err != nil {
+	if err := q.choosePackages(ctx, r, channel, feeds); err != nil {
 		return err
 	}
 	if err := q.chooseChildren(ctx, r); err != nil {
@@ -90,7 +97,10 @@ func (q *Queries) CreateRelease(ctx context.Context, r *model.Release) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create release: %w", err)
 	}
-	return q.insertRelease(ctx, r, strings.ToLower(r.Version))
+	if err := q.insertRelease(ctx, r, strings.ToLower(r.Version)); err != nil {
+		return err
+	}
+	return q.linkWorkItems(ctx, r) // board.go
 }
 
 // insertRelease stores a release under a version key (the version; a
@@ -148,6 +158,9 @@ func (q *Queries) GetRelease(ctx context.Context, id string) (model.Release, err
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("release", id)
 	}
+	if err == nil {
+		r.WorkItems, err = q.releaseWorkItems(ctx, r.ID)
+	}
 	return r, err
 }
 
@@ -157,6 +170,9 @@ func (q *Queries) FindRelease(ctx context.Context, projectID, version string) (m
 		projectID, strings.ToLower(version)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("release", version)
+	}
+	if err == nil {
+		r.WorkItems, err = q.releaseWorkItems(ctx, r.ID)
 	}
 	return r, err
 }
@@ -266,6 +282,10 @@ func versionTemplateValues(versions []string, r *model.Release, now time.Time) m
 	}
 	for _, p := range r.Packages {
 		for _, k := range []string{"PackageVersion", "NuGetPackageVersion"} {
+			if p.Reference != "" {
+				vals[strings.ToLower(fmt.Sprintf("Octopus.Action[%s].Package[%s].%s", p.StepName, p.Reference, k))] = p.Version
+				continue
+			}
 			vals[strings.ToLower(fmt.Sprintf("Octopus.Action[%s].Package.%s", p.StepName, k))] = p.Version
 		}
 	}
@@ -363,50 +383,91 @@ func (q *Queries) chooseChildren(ctx context.Context, r *model.Release) error {
 	return nil
 }
 
-// choosePackages fixes the package version of every step that takes a
-// package (a package step, or a script kept in a package): the one
-// asked for in r.Packages (matched by step name or package id), else the
-// newest in the feed.
-func (q *Queries) choosePackages(ctx context.Context, r *model.Release, channel *model.Channel) error {
+// FeedPackage names a package of an external feed.
+type FeedPackage struct{ FeedID, PackageID string }
+
+// FeedVersions are the versions external feeds hold of the packages a
+// process takes, read before the transaction that creates a release: no
+// feed is waited on while the database is held.
+type FeedVersions map[FeedPackage]FeedVersionList
+
+// FeedVersionList is one package's versions in its feed, newest first, or
+// why the feed could not list them.
+type FeedVersionList struct {
+	Feed     string // the feed's name, for messages
+	Versions []string
+	Err      error
+}
+
+// matchesAsked reports whether a version asked for (keyed by package id,
+// step name, "step:reference" or reference name) is for this package.
+func matchesAsked(a model.ReleasePackage, step model.Step, sp model.StepPackage) bool {
+	if sp.Reference == "" {
+		return model.SameName(a.StepName, step.Name) && a.Reference == "" || model.SameName(a.PackageID, step.Name) || strings.EqualFold(a.PackageID, sp.PackageID)
+	}
+	return model.SameName(a.StepName, step.Name) && model.SameName(a.Reference, sp.Reference) ||
+		model.SameName(a.PackageID, step.Name+":"+sp.Reference) || model.SameName(a.PackageID, sp.Reference) || strings.EqualFold(a.PackageID, sp.PackageID)
+}
+
+// choosePackages fixes the package version of every package a step takes
+// (a package step's, a script kept in a package, the packages a script
+// refers to): the one asked for in r.Packages (matched by step name,
+// reference name or package id), else the newest in its feed that the
+// channel takes. External feeds' versions come from feeds.
+func (q *Queries) choosePackages(ctx context.Context, r *model.Release, channel *model.Channel, feeds FeedVersions) error {
 	asked := r.Packages
 	r.Packages = nil
 	used := make([]bool, len(asked))
 	var problems []string
 	for _, step := range r.ProcessSnapshot.EnabledSteps() {
-		packageID := step.PackageID()
-		if packageID == "" {
-			continue
-		}
-		version := ""
-		for i, a := range asked {
-			if model.SameName(a.StepName, step.Name) || model.SameName(a.PackageID, step.Name) || strings.EqualFold(a.PackageID, packageID) {
-				version, used[i] = a.Version, true
-				break
+		for _, sp := range step.Packages() {
+			what := fmt.Sprintf("step %q takes package %s", step.Name, sp.PackageID)
+			if sp.Reference != "" {
+				what = fmt.Sprintf("step %q refers to package %s as %s", step.Name, sp.PackageID, sp.Reference)
 			}
-		}
-		if version == "" {
-			newest, why, err := q.newestAccepted(ctx, packageID, step.Name, channel)
-			if err != nil {
+			version := ""
+			for i, a := range asked {
+				if matchesAsked(a, step, sp) {
+					version, used[i] = a.Version, true
+					break
+				}
+			}
+			if version != "" && channel != nil {
+				if ok, why := channel.Accepts(sp.PackageID, step.Name, version); !ok {
+					problems = append(problems, fmt.Sprintf("packages: channel %s does not take it: %s", channel.Name, why))
+					continue
+				}
+			}
+			if sp.External() {
+				v, why := chooseExternal(feeds, sp, step.Name, version, channel)
+				if v == "" {
+					problems = append(problems, fmt.Sprintf("packages: %s from feed %s: %s", what, feedName(feeds, sp), why))
+					continue
+				}
+				r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, Reference: sp.Reference,
+					PackageID: sp.PackageID, FeedID: sp.FeedID, Version: v})
+				continue
+			}
+			if version == "" {
+				newest, why, err := q.newestAccepted(ctx, sp.PackageID, step.Name, channel)
+				if err != nil {
+					return err
+				}
+				version = newest
+				if version == "" {
+					problems = append(problems, fmt.Sprintf("packages: %s: %s", what, why))
+					continue
+				}
+			}
+			if _, err := q.FindPackage(ctx, sp.PackageID, version); errors.Is(err, ErrNotFound) {
+				problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", sp.PackageID, version, step.Name))
+				continue
+			} else if err != nil {
 				return err
 			}
-			version = newest
-			if version == "" {
-				problems = append(problems, fmt.Sprintf("packages: step %q takes package %s: %s", step.Name, packageID, why))
-				continue
-			}
-		} else if channel != nil {
-			if ok, why := channel.Accepts(packageID, step.Name, version); !ok {
-				problems = append(problems, fmt.Sprintf("packages: channel %s does not take it: %s", channel.Name, why))
-				continue
-			}
+			r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, Reference: sp.Reference,
+				PackageID: sp.PackageID, Version: version})
 		}
-		if _, err := q.FindPackage(ctx, packageID, version); errors.Is(err, ErrNotFound) {
-			problems = append(problems, fmt.Sprintf("packages: the feed has no %s %s for step %q", packageID, version, step.Name))
-			continue
-		} else if err != nil {
-			return err
-		}
-		r.Packages = append(r.Packages, model.ReleasePackage{StepID: step.ID, StepName: step.Name, PackageID: packageID, Version: version})
 	}
 	for i, a := range asked {
 		if !used[i] {
@@ -417,4 +478,47 @@ func (q *Queries) choosePackages(ctx context.Context, r *model.Release, channel 
 		return &model.ValidationError{Subject: "release", Problems: problems}
 	}
 	return nil
+}
+
+func feedName(feeds FeedVersions, sp model.StepPackage) string {
+	if l, ok := feeds[FeedPackage{sp.FeedID, sp.PackageID}]; ok && l.Feed != "" {
+		return l.Feed
+	}
+	return sp.FeedID
+}
+
+// chooseExternal checks a version asked for against the feed's list, or
+// takes the newest the channel accepts; "" and why when there is none.
+func chooseExternal(feeds FeedVersions, sp model.StepPackage, stepName, asked string, channel *model.Channel) (string, string) {
+	l, ok := feeds[FeedPackage{sp.FeedID, sp.PackageID}]
+	switch {
+	case !ok:
+		return "", "its versions were not read (the process changed while the release was being created); try again"
+	case l.Err != nil:
+		return "", l.Err.Error()
+	case len(l.Versions) == 0:
+		return "", "the feed has no version of it"
+	}
+	if asked != "" {
+		for _, v := range l.Versions {
+			if v == asked {
+				return v, ""
+			}
+		}
+		for _, v := range l.Versions {
+			if strings.EqualFold(v, asked) {
+				return v, ""
+			}
+		}
+		return "", fmt.Sprintf("the feed has no version %s (newest: %s)", asked, l.Versions[0])
+	}
+	for _, v := range l.Versions {
+		if channel == nil {
+			return v, ""
+		}
+		if ok, _ := channel.Accepts(sp.PackageID, stepName, v); ok {
+			return v, ""
+		}
+	}
+	return "", fmt.Sprintf("no version in the feed fits channel %s (newest: %s)", channel.Name, l.Versions[0])
 }

@@ -10,7 +10,7 @@ import (
 
 // RotateSecrets re-seals every secret the database holds from one master
 // key to another, in the caller's transaction: the key check, the server's
-// private key, machine credentials, webhook signing secrets, the sensitive
+// private key, machine credentials, webhook signing secrets, external feeds' passwords, the sensitive
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
 // the sensitive defaults and overrides of stagings, and the sensitive
@@ -45,6 +45,7 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		{"server_settings", "name", "value"},
 		{"machines", "id", "credentials"},
 		{"subscriptions", "id", "secret"},
+		{"feeds", "id", "password"},
 	} {
 		rows, err := q.query(ctx, `SELECT `+col.key+`, `+col.column+` FROM `+col.table)
 		if err != nil {

@@ -167,6 +167,12 @@ func (q *Queries) DeleteRunbook(ctx context.Context, id string) error {
 // into a new snapshot (a release marked with the runbook; package versions
 // chosen now) and makes it the one runs use.
 func (q *Queries) PublishRunbook(ctx context.Context, id, by string) (model.Release, error) {
+	return q.PublishRunbookFrom(ctx, id, by, nil)
+}
+
+// PublishRunbookFrom is PublishRunbook with the versions external feeds
+// hold of the packages the runbook takes (read before the transaction).
+func (q *Queries) PublishRunbookFrom(ctx context.Context, id, by string, feeds FeedVersions) (model.Release, error) {
 	rb, err := q.GetRunbook(ctx, id)
 	if err != nil {
 		return model.Release{}, err
@@ -192,7 +198,7 @@ func (q *Queries) PublishRunbook(ctx context.Context, id, by string) (model.Rele
 	if err := q.snapshotScriptModules(ctx, &r.ProcessSnapshot); err != nil {
 		return r, err
 	}
-	if err := q.choosePackages(ctx, &r, nil); err != nil {
+	if err := q.choosePackages(ctx, &r, nil, feeds); err != nil {
 		return r, err
 	}
 	if err := q.chooseChildren(ctx, &r); err != nil {

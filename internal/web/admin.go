@@ -22,6 +22,7 @@ func (p *Portal) adminRoutes() {
 	m.HandleFunc("POST /profile/apikeys", p.createKey)
 	m.HandleFunc("POST /profile/apikeys/{key}/revoke", p.revokeKey)
 	p.infraRoutes()
+	p.archiveRoutes()
 }
 
 // infrastructure

@@ -33,10 +33,12 @@ func (p *Portal) routes() {
 	p.variableRoutes()
 	p.peopleRoutes()
 	p.libraryRoutes()
+	p.feedRoutes()
 	p.stepTemplateRoutes()
 	p.projectOpsRoutes()
 	p.processRoutes()
 	p.subscriptionRoutes()
+	p.boardRoutes()
 	p.stagingRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,

@@ -256,12 +256,14 @@ func applyStepForm(s *model.Step, f url.Values) {
 	case s.Script != nil && s.Script.FromPackage != nil:
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.FromPackage = &model.ScriptPackage{PackageID: text("package"), File: text("file"),
-			Arguments: text("arguments"), SubstituteFiles: splitComma(f.Get("substitute"))}
+			Arguments: text("arguments"), SubstituteFiles: splitComma(f.Get("substitute")),
+			FeedID: s.Script.FromPackage.FeedID, Acquisition: s.Script.FromPackage.Acquisition}
 	case s.Script != nil:
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.Body = script("body")
 	case s.Package != nil:
-		*s.Package = model.PackageAction{PackageID: text("package"), SubstituteFiles: splitComma(f.Get("substitute")),
+		*s.Package = model.PackageAction{PackageID: text("package"), FeedID: s.Package.FeedID, Acquisition: s.Package.Acquisition,
+			SubstituteFiles:       splitComma(f.Get("substitute")),
 			StructuredConfigFiles: splitComma(f.Get("structured")), CustomInstallDir: text("installdir"),
 			PurgeCustomInstallDir: on("purge"), CustomInstallExclude: splitComma(f.Get("exclude")),
 			SkipPackageScripts: on("skipscripts"), RetainInstallations: number("retain"),

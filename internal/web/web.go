@@ -214,24 +214,46 @@ func (r *recorder) WriteHeader(status int) {
 // answer into out. It returns the answer's headers.
 func (p *Portal) call(r *http.Request, method, path string, in, out any) (http.Header, error) {
 	var body io.Reader
+	header := http.Header{}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
 		}
 		body = bytes.NewReader(b)
+		header.Set("Content-Type", "application/json")
 	}
+	rec, err := p.send(r, method, path, body, header)
+	if err != nil {
+		return nil, err
+	}
+	if rec.status >= 400 {
+		return rec.header, rec.err()
+	}
+	if out != nil && rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+			return rec.header, fmt.Errorf("read %s %s: %w", method, path, err)
+		}
+	}
+	return rec.header, nil
+}
+
+// send sends a request to the API as the visitor, with the given headers,
+// and returns the answer whatever its status (rec.err turns a refusal into
+// an error): call for JSON, and for files (archives) as they are.
+func (p *Portal) send(r *http.Request, method, path string, body io.Reader, header http.Header) (*recorder, error) {
 	req, err := http.NewRequestWithContext(r.Context(), method, "/api/v1"+path, body)
 	if err != nil {
 		return nil, err
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.TLS = r.TLS
+	req.Host = r.Host // what the API records as this server's address (an archive's manifest)
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	if c := r.Header.Get("Cookie"); c != "" {
 		req.Header.Set("Cookie", c)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	if method != http.MethodGet {
 		req.Header.Set("X-CSRF-Token", r.PostFormValue("csrf_token"))
@@ -241,20 +263,17 @@ func (p *Portal) call(r *http.Request, method, path string, in, out any) (http.H
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.status >= 400 {
-		var eb wire.ErrorBody
-		json.Unmarshal(rec.body.Bytes(), &eb)
-		if eb.Error == "" {
-			eb.Error = http.StatusText(rec.status)
-		}
-		return rec.header, &apiError{Status: rec.status, Message: eb.Error, Details: eb.Details}
+	return rec, nil
+}
+
+// err is the API's refusal as an error.
+func (r *recorder) err() error {
+	var eb wire.ErrorBody
+	json.Unmarshal(r.body.Bytes(), &eb)
+	if eb.Error == "" {
+		eb.Error = http.StatusText(r.status)
 	}
-	if out != nil && rec.body.Len() > 0 {
-		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-			return rec.header, fmt.Errorf("read %s %s: %w", method, path, err)
-		}
-	}
-	return rec.header, nil
+	return &apiError{Status: r.status, Message: eb.Error, Details: eb.Details}
 }
 
 // view is what every page's template gets.

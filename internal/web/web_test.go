@@ -84,6 +84,10 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["subscriptions"] = subscriptionsData{Items: []model.Subscription{{ID: "Subscriptions-1", Name: "Chat", Events: []model.EventKind{model.EventDeploymentFailed},
 		WebhookURL: "https://x", HasSecret: true}}, Deliveries: map[string][]model.Delivery{"Subscriptions-1": {{Event: model.EventPing, State: "Delivered", Attempts: 1, LastStatus: 200}}},
 		Events: model.EventKinds}
+	pages["feeds"] = feedsData{Items: []model.Feed{model.BuiltInFeed(), {ID: "Feeds-1", Name: "Registry", Type: model.FeedDocker, URL: "https://r", Username: "ci", HasPassword: true}},
+		Types: model.ExternalFeedTypes, Form: model.Feed{ID: "Feeds-1", Name: "Registry", Type: model.FeedDocker, HasPassword: true},
+		Browse: model.Feed{ID: "Feeds-1", Name: "Registry"}, PackageID: "team/web", Versions: []string{"1.1.0", "1.0.0"}, VersionsTotal: 3}
+	pages["board"] = boardSample(now) // board_test.go
 	pages["machine"] = machineData{Machine: model.Machine{ID: "Machines-1", Name: "web-01", Kind: model.MachineListening, Usage: model.UsageTarget,
 		Address: "web-01:10933", Thumbprint: "AB", EnvironmentIDs: []string{"Environments-1"}, Roles: []string{"web"}, PolicyID: "MachinePolicies-1",
 		Health: model.Health{Status: model.HealthUnavailable, Reason: "refused", CheckedAt: &now, UnavailableSince: &now}},
@@ -110,6 +114,7 @@ func TestEveryPageRenders(t *testing.T) {
 		Config: configRows(*tmpl, running.Overrides, model.StagingConfig{App: map[string]string{"tag": tag, "replicas": "1", "password": model.StagingMask}})}
 	pages["stagingtemplate"] = stagingTemplateData{Project: model.Project{ID: "Projects-1", Name: "web"}, Exists: true, Form: templateFormOf(*tmpl),
 		Pools: []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default"}}}
+	pages["archives"] = archivesData{Projects: []model.Project{{ID: "Projects-1", Name: "web"}}} // each state: TestArchivePageRendersEachState
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer

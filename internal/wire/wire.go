@@ -60,6 +60,9 @@ type CreateReleaseRequest struct {
 	// channel if it takes the package versions asked for, else the first
 	// channel that does.
 	Channel string `json:"channel,omitempty"`
+	// WorkItems the release delivers, besides those of its package
+	// versions' build information.
+	WorkItems []model.WorkItem `json:"workItems,omitempty"`
 }
 
 // CreateReleaseResponse is the new release and the deployments its

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+)
+
+// TestThePortalMovesAProjectBetweenServers exports a project from one
+// server process on the portal's import and export page, in headless
+// Chromium (the archive downloaded as a person downloads it), and imports
+// the file into a second server from the same page: a wrong password is
+// shown and imports nothing, the dry run lists the changes, Import makes
+// them.
+func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
+	ctx := browserContext(t)
+	a := startServer(t, t.TempDir(), "", freePort(t))
+	b := startServer(t, t.TempDir(), "", freePort(t))
+	applyText(t, a, archiveSource)
+	downloads := t.TempDir()
+	const archivePassword = "tide pool octopus 2026"
+	type css = chromedp.CSS
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			_, err := chromedp.Run(stepCtx, step)
+			cancel()
+			if err != nil {
+				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+				cancel()
+				t.Fatalf("%s, step %d: %v\npage:\n%s", what, i+1, err, body)
+			}
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return v
+	}
+	// accessible checks the page's basics (a heading, labelled fields, no
+	// mouse-only controls), as the portal's other browser test does, and
+	// keeps a picture of it when one comes in time.
+	shots := screenshotDir(t)
+	accessible := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				t.Errorf("%s: %s", name, p)
+			}
+			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
+			if err != nil {
+				t.Logf("no screenshot of %s: %v", name, err)
+				return nil
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	logIn := func(s *server) {
+		t.Helper()
+		var m []string
+		for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+			if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
+				t.Fatalf("the server printed no administrator password:\n%s", s.out)
+			}
+		}
+		do("log in to "+s.url,
+			chromedp.Navigate(s.url+"/login"),
+			chromedp.WaitVisible(css("#username")),
+			chromedp.SendKeys(css("#username"), "admin"),
+			chromedp.SendKeys(css("#password"), m[1]),
+			chromedp.Submit(css("#password")),
+			chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+		)
+	}
+
+	// Export from A: the project ticked, the password twice, downloaded.
+	logIn(a)
+	do("export",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+			return err
+		}),
+		chromedp.Click(`//a[text()="Import/export"]`),
+		chromedp.WaitVisible(`//h1[text()="Import and export"]`),
+		accessible("archives"),
+		chromedp.Click(css(`input[name=project][value=shop]`)),
+		chromedp.SendKeys(css("#export-password"), archivePassword),
+		chromedp.SendKeys(css("#export-password2"), archivePassword),
+		chromedp.Click(css("#export-button")),
+	)
+	var file string
+	for deadline := time.Now().Add(30 * time.Second); file == ""; time.Sleep(50 * time.Millisecond) {
+		// Chromium writes NAME.crdownload and renames it when it is whole.
+		found, _ := filepath.Glob(filepath.Join(downloads, "pulpo-shop-*.pulpoarchive"))
+		if len(found) == 1 {
+			file = found[0]
+		} else if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(downloads)
+			t.Fatalf("no archive downloaded: %v", entries)
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil || !strings.HasPrefix(string(data), "PULPOARC") || strings.Contains(string(data), "s3cr3t") {
+		t.Fatalf("the downloaded file (%v) is not a sealed archive: %.40q", err, data)
+	}
+
+	// Import into B: a wrong password first, shown on the page; the
+	// archive stays in the form, so the right password is all it takes.
+	logIn(b)
+	do("a dry run with a wrong password",
+		chromedp.Navigate(b.url+"/archives"),
+		chromedp.WaitVisible(css("#import-file")),
+		chromedp.SetUploadFiles(css("#import-file"), []string{file}),
+		chromedp.SendKeys(css("#import-password"), "not the password at all"),
+		chromedp.Click(css("#import-button")),
+		chromedp.WaitVisible(css("#import-error")),
+	)
+	if e := text("#import-error"); !strings.Contains(e, "the password does not open this archive") {
+		t.Errorf("a wrong password's message: %q", e)
+	}
+	if r := b.pulpo("project", "show", "shop"); r.code == 0 {
+		t.Fatal("a wrong password imported the project")
+	}
+	do("the dry run",
+		chromedp.SendKeys(css("#import-password"), archivePassword),
+		chromedp.Click(css("#import-button")),
+		chromedp.WaitVisible(css("#import-changes")),
+		accessible("archives-dry-run"),
+	)
+	changes := text("#import-changes")
+	for _, want := range []string{"project\tshop\tcreated", "lifecycle\tDev then Production\tcreated", "library set\tCommon\tcreated"} {
+		if !strings.Contains(changes, want) {
+			t.Errorf("the dry run's table lacks %q:\n%s", want, changes)
+		}
+	}
+	if r := b.pulpo("project", "show", "shop"); r.code == 0 {
+		t.Fatal("the dry run imported the project")
+	}
+	do("the import",
+		chromedp.SendKeys(css("#import-password"), archivePassword),
+		chromedp.Click(`//button[text()="Import"]`),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Imported the archive")]`),
+	)
+	out := b.ok("project", "show", "shop")
+	if !strings.Contains(out, "shop") {
+		t.Errorf("the imported project: %s", out)
+	}
+}

@@ -1,0 +1,169 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Download is where a target fetches a package from an external feed
+// itself. Header holds the feed's credentials: it is never printed.
+type Download struct {
+	URL    string            `json:"url"`
+	Header map[string]string `json:"header,omitempty"`
+}
+
+// downloadClient fetches packages; a stalled feed fails rather than hangs.
+func downloadClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 30 * time.Second, ResponseHeaderTimeout: 2 * time.Minute,
+	}}
+}
+
+// ensurePackage downloads the package into p.Path when it is not there yet
+// and p says where from. The file appears whole or not at all: it is
+// written beside its place and renamed, so a broken download leaves
+// nothing a later run could take for the package.
+func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
+	if p.Download == nil {
+		return nil
+	}
+	if _, err := os.Stat(p.Path); err == nil {
+		out.Infof("Package %s %s is on this machine already", p.ID, p.Version)
+		return nil
+	}
+	host := p.Download.URL
+	if u, err := url.Parse(p.Download.URL); err == nil {
+		host = u.Host
+	}
+	out.Infof("Downloading package %s %s from %s", p.ID, p.Version, host)
+	if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
+		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Download.URL, nil)
+	if err != nil {
+		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
+	}
+	for k, v := range p.Download.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := downloadClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s %s from %s: %w", p.ID, p.Version, host, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return fmt.Errorf("download %s %s from %s: the feed answered %s", p.ID, p.Version, host, resp.Status)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p.Path), ".download-*")
+	if err != nil {
+		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("received %d bytes of %d", n, resp.ContentLength)
+	}
+	if err != nil {
+		return fmt.Errorf("download %s %s from %s: %w", p.ID, p.Version, host, err)
+	}
+	if err := os.Rename(tmp.Name(), p.Path); err != nil {
+		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
+	}
+	out.Infof("Downloaded %s", humanBytes(n))
+	return nil
+}
+
+// scrubURLError drops the URL from an HTTP client error: a feed may carry
+// a token in its query.
+func scrubURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// FetchManifest is what `pulpo fetch-packages MANIFEST` reads: the packages
+// a script refers to, to be downloaded (when the target acquires them)
+// and extracted (when the script asked) before the script runs.
+type FetchManifest struct {
+	Packages []FetchPackage `json:"packages"`
+}
+
+// FetchPackage is one package of a FetchManifest.
+type FetchPackage struct {
+	Package PackageFile `json:"package"`
+	// ExtractTo, when given, is a folder that does not exist yet, relative
+	// to the working folder: the package is extracted there.
+	ExtractTo string `json:"extractTo,omitempty"`
+}
+
+// Fetch downloads and extracts the packages of a FetchManifest.
+func Fetch(ctx context.Context, m FetchManifest, opts Options, stdout, stderr io.Writer) error {
+	out := newOutput(stdout, stderr)
+	opts = opts.withDefaults()
+	for _, p := range m.Packages {
+		if !filepath.IsAbs(p.Package.Path) {
+			return fmt.Errorf("package %s: path %q must be absolute", p.Package.ID, p.Package.Path)
+		}
+		if err := ensurePackage(ctx, p.Package, out); err != nil {
+			return err
+		}
+		if p.Package.SHA256 != "" {
+			if err := checkSHA256(p.Package.Path, p.Package.SHA256); err != nil {
+				return err
+			}
+		}
+		if p.ExtractTo == "" {
+			continue
+		}
+		if filepath.IsAbs(p.ExtractTo) || strings.HasPrefix(filepath.Clean(p.ExtractTo), "..") {
+			return fmt.Errorf("package %s: extractTo %q must be a folder under the working folder", p.Package.ID, p.ExtractTo)
+		}
+		files, size, err := Extract(ctx, p.Package.Path, p.ExtractTo, opts)
+		if err != nil {
+			return fmt.Errorf("extract %s %s: %w", p.Package.ID, p.Package.Version, err)
+		}
+		out.Infof("Extracted %s %s into %s: %d entries (%s)", p.Package.ID, p.Package.Version, p.ExtractTo, files, humanBytes(size))
+	}
+	return nil
+}
+
+// MainFetch runs `pulpo fetch-packages MANIFEST.json`.
+func MainFetch(args []string, version string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: pulpo fetch-packages MANIFEST.json")
+		return exitUsage
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "fetch-packages: %v\n", err)
+		return exitUsage
+	}
+	var m FetchManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		fmt.Fprintf(stderr, "fetch-packages: read manifest: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if err := Fetch(ctx, m, Options{Version: version}, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "Fetching the step's packages failed: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}

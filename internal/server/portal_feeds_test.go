@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/wire"
+)
+
+// The portal's external feeds page adds, tests, searches, changes and
+// removes a feed, and never shows its password.
+func TestThePortalManagesExternalFeeds(t *testing.T) {
+	const password = "folder-Pa55-word"
+	files := staticFeed(t, "u", password, func(string) map[string]string {
+		return map[string]string{"app.1.0.0.zip": "a", "app.1.1.0.zip": "b", "tool.2.0.0.tgz": "c"}
+	})
+	hs, _ := tlsServer(t)
+	b := portalAdmin(t, hs)
+	page := func(path string) string {
+		t.Helper()
+		resp, raw := b.do("GET", path, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+		}
+		if strings.Contains(string(raw), password) {
+			t.Fatalf("GET %s shows the password", path)
+		}
+		return string(raw)
+	}
+
+	if resp, body := b.post("/feeds", url.Values{"name": {"Bad"}, "type": {"nuget"}, "url": {"https://nuget.example.com/"}}); resp.StatusCode != 400 ||
+		!strings.Contains(body, "index.json") {
+		t.Errorf("an invalid feed: %d", resp.StatusCode)
+	}
+	resp, _ := b.post("/feeds", url.Values{"name": {"Files"}, "type": {"http"}, "url": {files.URL}, "username": {"u"}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d", resp.StatusCode)
+	}
+	var list wire.Page[model.Feed]
+	admin(t, hs, "GET", "/api/v1/feeds?name=Files", nil, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("the added feed: %+v", list)
+	}
+	f := list.Items[0]
+	if body := page("/feeds"); !strings.Contains(body, "Files") || !strings.Contains(body, "password set") || !strings.Contains(body, "Built-in") {
+		t.Errorf("the list does not show the feeds:\n%s", body)
+	}
+	resp, _ = b.post("/feeds/"+f.ID+"/test", url.Values{})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "answered") {
+		t.Errorf("test: %d %s", resp.StatusCode, loc)
+	}
+	if body := page("/feeds?feed=" + f.ID + "&search=ap"); !strings.Contains(body, "packageId=app") || strings.Contains(body, "tool") {
+		t.Errorf("search:\n%s", body)
+	}
+	if body := page("/feeds?feed=" + f.ID + "&packageId=app"); !strings.Contains(body, "<li>1.1.0</li><li>1.0.0</li>") {
+		t.Errorf("versions:\n%s", body)
+	}
+	if body := page("/feeds?edit=" + f.ID); !strings.Contains(body, "leave empty to keep") || !strings.Contains(body, `value="`+files.URL+`"`) {
+		t.Errorf("edit form:\n%s", body)
+	}
+	// Saved without a password: the stored one stays and still works.
+	resp, _ = b.post("/feeds/"+f.ID, url.Values{"name": {"Folder"}, "type": {"http"}, "url": {files.URL}, "username": {"u"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d", resp.StatusCode)
+	}
+	if resp, _ = b.post("/feeds/"+f.ID+"/test", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("test after a save without a password: %d", resp.StatusCode)
+	}
+	b.post("/feeds/"+f.ID, url.Values{"name": {"Folder"}, "type": {"http"}, "url": {files.URL}, "username": {"u"}, "password": {"wrong"}})
+	if resp, body := b.post("/feeds/"+f.ID+"/test", url.Values{}); resp.StatusCode != http.StatusBadGateway ||
+		!strings.Contains(body, "check the feed&#39;s username and password") {
+		t.Errorf("test with a wrong password: %d", resp.StatusCode)
+	}
+	if resp, _ = b.post("/feeds/"+f.ID+"/delete", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("remove: %d", resp.StatusCode)
+	}
+	if st := admin(t, hs, "GET", "/api/v1/feeds/"+f.ID, nil, nil); st != 404 {
+		t.Errorf("the removed feed: %d", st)
+	}
+}
