@@ -21,13 +21,17 @@ const (
 	// intervention, or a failure under guided failure).
 	EventInterventionWaiting EventKind = "intervention-waiting"
 	EventMachineUnhealthy    EventKind = "machine-unhealthy"
+	// EventCertificateExpiring: a certificate comes within
+	// CertificateExpiryWindow of its end (or is found already expired);
+	// sent once per certificate and expiry date.
+	EventCertificateExpiring EventKind = "certificate-expiring"
 	// EventPing is sent by "test" to check a subscription's endpoint.
 	EventPing EventKind = "ping"
 )
 
 // EventKinds lists the events a subscription may ask for.
 var EventKinds = []EventKind{EventDeploymentStarted, EventDeploymentSucceeded, EventDeploymentFailed, EventDeploymentCanceled,
-	EventInterventionWaiting, EventMachineUnhealthy}
+	EventInterventionWaiting, EventMachineUnhealthy, EventCertificateExpiring}
 
 // Subscription sends events to a webhook: an HTTPS (or HTTP) endpoint that
 // receives a JSON POST signed with HMAC-SHA256 under the secret.
