@@ -83,3 +83,12 @@ const VariableTypeCertificate = "Certificate"
 func (v Variable) IsCertificate() bool {
 	return strings.EqualFold(v.Type, VariableTypeCertificate)
 }
+
+// CertificateUse is a variable that names a certificate.
+type CertificateUse struct {
+	// Owner is "project" or "library variable set".
+	Owner     string `json:"owner"`
+	OwnerID   string `json:"ownerId"`
+	OwnerName string `json:"ownerName"`
+	Variable  string `json:"variable"`
+}

@@ -12,8 +12,8 @@ import (
 // private key, machine credentials, webhook signing secrets, the sensitive
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
-// and the sensitive defaults and overrides of stagings. It returns how many
-// values it re-sealed.
+// the sensitive defaults and overrides of stagings, and certificates'
+// material. It returns how many values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
 	reseal := func(sealed string) (string, error) {
@@ -42,6 +42,7 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		{"server_settings", "name", "value"},
 		{"machines", "id", "credentials"},
 		{"subscriptions", "id", "secret"},
+		{"certificates", "id", "material"},
 	} {
 		rows, err := q.query(ctx, `SELECT `+col.key+`, `+col.column+` FROM `+col.table)
 		if err != nil {
