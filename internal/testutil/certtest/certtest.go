@@ -19,7 +19,7 @@ type Cert struct {
 	// Thumbprint is `openssl x509 -fingerprint -sha1` without colons.
 	Thumbprint string
 	NotAfter   time.Time
-	Subject    string // `openssl x509 -subject`
+	Subject    string // `openssl x509 -subject -nameopt RFC2253`
 }
 
 // OpenSSL runs openssl and returns its output; the test fails when it
@@ -61,7 +61,7 @@ func MakeDays(t testing.TB, dir, name, newkey, cn string, days int) Cert {
 	if c.NotAfter, err = time.Parse("Jan _2 15:04:05 2006 MST", strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(end), "notAfter="))); err != nil {
 		t.Fatalf("read openssl's end date %q: %v", end, err)
 	}
-	subj := OpenSSL(t, "x509", "-in", c.Cert, "-noout", "-subject")
+	subj := OpenSSL(t, "x509", "-in", c.Cert, "-noout", "-subject", "-nameopt", "RFC2253")
 	c.Subject = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(subj), "subject="))
 	return c
 }
