@@ -118,7 +118,7 @@ func TestCertificates(t *testing.T) {
 			})
 			return told
 		}
-		clk.Advance(site.NotAfter.Add(-25*24*time.Hour).Sub(clk.Now()))
+		clk.Advance(site.NotAfter.Add(-25 * 24 * time.Hour).Sub(clk.Now()))
 		if told := notify(); len(told) != 0 {
 			t.Fatalf("25 days before the end: %+v", told)
 		}
