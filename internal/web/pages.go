@@ -36,6 +36,7 @@ func (p *Portal) routes() {
 	p.projectOpsRoutes()
 	p.processRoutes()
 	p.subscriptionRoutes()
+	p.certificateRoutes()
 	p.stagingRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,
