@@ -140,3 +140,71 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// A chain, a legacy encrypted key and a DER certificate, all made by
+// openssl.
+func TestChainsEncryptedKeysAndDER(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	ca := certtest.Make(t, dir, "ca", "rsa:2048", "Pulpo Test CA")
+	certtest.OpenSSL(t, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", p("leaf.key"), "-out", p("leaf.csr"), "-subj", "/CN=leaf.example.test")
+	os.WriteFile(p("ext"), []byte("subjectAltName=DNS:leaf.example.test,IP:127.0.0.1\n"), 0o600)
+	certtest.OpenSSL(t, "x509", "-req", "-in", p("leaf.csr"), "-CA", ca.Cert, "-CAkey", ca.Key, "-CAcreateserial", "-out", p("leaf.crt"), "-days", "5", "-extfile", p("ext"))
+	certtest.OpenSSL(t, "pkey", "-in", p("leaf.key"), "-traditional", "-aes256", "-passout", "pass:legacy-pw", "-out", p("leaf-enc.key"))
+	certtest.OpenSSL(t, "x509", "-in", p("leaf.crt"), "-outform", "DER", "-out", p("leaf.der"))
+	fp := certtest.OpenSSL(t, "x509", "-in", p("leaf.crt"), "-noout", "-fingerprint", "-sha1")
+	thumb := strings.ReplaceAll(strings.TrimSpace(fp[strings.Index(fp, "=")+1:]), ":", "")
+	read := func(names ...string) []byte {
+		var out []byte
+		for _, n := range names {
+			out = append(out, must(os.ReadFile(n))...)
+		}
+		return out
+	}
+	tests := []struct {
+		name, password string
+		data           []byte
+		chain          int
+		key            bool
+		problem        string
+	}{
+		{name: "CA first, then the leaf and its key", data: read(ca.Cert, p("leaf.crt"), p("leaf.key")), chain: 1, key: true},
+		{name: "leaf and CA without a key", data: read(ca.Cert, p("leaf.crt")), chain: 1},
+		{name: "legacy encrypted key", data: read(p("leaf.crt"), p("leaf-enc.key")), password: "legacy-pw", key: true},
+		{name: "legacy encrypted key, wrong password", data: read(p("leaf.crt"), p("leaf-enc.key")), password: "nope", problem: "does not decrypt"},
+		{name: "legacy encrypted key, no password", data: read(p("leaf.crt"), p("leaf-enc.key")), problem: "give its password"},
+		{name: "DER", data: read(p("leaf.der"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := certs.Parse(tt.data, tt.password)
+			if tt.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.problem) {
+					t.Fatalf("want an error about %q, got %v", tt.problem, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c model.Certificate
+			b.Describe(&c)
+			if c.Thumbprint != thumb || c.ChainLength != tt.chain || c.HasPrivateKey != tt.key || c.SelfSigned || c.Issuer != "CN=Pulpo Test CA" {
+				t.Errorf("%+v", c)
+			}
+			if strings.Join(c.SubjectAlternativeNames, " ") != "DNS:leaf.example.test IP:127.0.0.1" {
+				t.Errorf("names %v", c.SubjectAlternativeNames)
+			}
+			m, _ := b.Material()
+			values, err := certs.Expand(c, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range values {
+				if v.Suffix == ".ChainPem" && (tt.chain > 0) != strings.Contains(v.Value, strings.TrimSpace(string(read(ca.Cert)))) {
+					t.Errorf("ChainPem %q", v.Value)
+				}
+			}
+		})
+	}
+}
