@@ -328,8 +328,15 @@ func (q *Queries) CertificateMaterial(ctx context.Context, id string) (model.Cer
 // checkCertificateVariables checks that every certificate variable names a
 // certificate that exists (by id; a name is turned into the id) and, when
 // the variable is scoped to environments, one the certificate may be used
-// in. It sets the canonical type name.
-func (q *Queries) checkCertificateVariables(ctx context.Context, subject string, vs []model.Variable) error {
+// in. An archived certificate can be kept by the variables that named it
+// (stored) but not newly named. It sets the canonical type name.
+func (q *Queries) checkCertificateVariables(ctx context.Context, subject string, vs, stored []model.Variable) error {
+	named := map[string]bool{}
+	for _, v := range stored {
+		if v.IsCertificate() {
+			named[v.Value] = true
+		}
+	}
 	var problems []string
 	for i := range vs {
 		v := &vs[i]
@@ -346,6 +353,9 @@ func (q *Queries) checkCertificateVariables(ctx context.Context, subject string,
 			return err
 		}
 		v.Value = c.ID
+		if c.Archived && !named[c.ID] {
+			problems = append(problems, fmt.Sprintf("variables[%d].value: certificate %q is archived; restore it to use it", i, c.Name))
+		}
 		if len(c.EnvironmentIDs) > 0 {
 			if len(v.Scope.Environments) == 0 {
 				problems = append(problems, fmt.Sprintf("variables[%d].scope.environments: certificate %q may be used only in %s; scope %q to those environments",

@@ -160,13 +160,24 @@ func TestCertificates(t *testing.T) {
 			t.Fatalf("after the renewed one's end: %+v", told)
 		}
 
-		// Archived ones leave the list, and come back.
+		// Archived ones are listed only when asked for.
 		tx(t, s, func(q *store.Queries) error { _, err := q.SetCertificateArchived(ctx, cert.ID, true); return err })
 		if l, n, _ := s.Read().ListCertificates(ctx, store.CertificateFilter{}); n != 0 || len(l) != 0 {
 			t.Errorf("archived still listed: %+v", l)
 		}
 		if l, _, _ := s.Read().ListCertificates(ctx, store.CertificateFilter{Archived: true}); len(l) != 1 || !l[0].Archived || !l[0].Expired {
 			t.Errorf("with archived: %+v", l)
+		}
+
+		// An archived certificate stays with the variables that named it,
+		// but new ones cannot name it.
+		tx(t, s, func(q *store.Queries) error { _, err := q.SetCertificateArchived(ctx, cert.ID, true); return err })
+		tx(t, s, func(q *store.Queries) error { return q.SaveVariables(ctx, &bvs) })
+		other := model.Project{Name: "api"}
+		tx(t, s, func(q *store.Queries) error { return q.CreateProject(ctx, &other) })
+		ovs := model.VariableSet{OwnerID: other.ID, Variables: []model.Variable{{Name: "C", Type: "Certificate", Value: cert.ID, Scope: bvs.Variables[0].Scope}}}
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.SaveVariables(ctx, &ovs) }); !strings.Contains(err.Error(), "archived") {
+			t.Errorf("naming an archived certificate: %v", err)
 		}
 
 		// Once no variable names it, it can go.
