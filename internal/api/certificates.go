@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
@@ -99,4 +100,15 @@ func (a *API) registerCertificates() {
 			w.Write([]byte(m.PublicPEM()))
 			return nil
 		}})
+}
+
+// previewCertificates adds the values certificate variables give scripts
+// to a variable preview (those with the private key stay sensitive, which
+// the preview blanks).
+func previewCertificates(ctx context.Context, q *store.Queries, vs []model.Variable, envID string) ([]model.Variable, error) {
+	out, err := engine.PreviewCertificates(ctx, q, vs, envID)
+	if err != nil {
+		return nil, &model.RefusedError{Reason: err.Error()}
+	}
+	return out, nil
 }

@@ -51,3 +51,10 @@ func expandCertificates(ctx context.Context, q *store.Queries, vs []model.Variab
 	}
 	return out, nil
 }
+
+// PreviewCertificates expands certificate variables for a preview of what
+// a step would get in an environment: the values with the private key stay
+// marked sensitive, for the caller to blank.
+func PreviewCertificates(ctx context.Context, q *store.Queries, vs []model.Variable, envID string) ([]model.Variable, error) {
+	return expandCertificates(ctx, q, vs, envID, vars.NewMasker())
+}

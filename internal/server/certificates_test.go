@@ -242,7 +242,7 @@ echo "and the password: #{SiteCert.Password}"`}}}}); err != nil {
 	// No API answer holds the key or the password.
 	for _, path := range []string{"/api/v1/certificates", "/api/v1/certificates?archived=true", "/api/v1/certificates/" + fromPFX.ID,
 		"/api/v1/certificates/" + fromPFX.ID + "/usage", "/api/v1/certificates/" + fromPFX.ID + "/public", "/api/v1/projects/" + p.ID + "/variables",
-		"/api/v1/releases/" + rel.ID, "/api/v1/tasks/" + d.TaskID + "/log", "/api/v1/tasks/" + d.TaskID, "/api/v1/export", "/api/v1/audit"} {
+		"/api/v1/releases/" + rel.ID, "/api/v1/tasks/" + d.TaskID + "/log", "/api/v1/projects/" + p.ID + "/variables/preview?environmentId=Dev", "/api/v1/tasks/" + d.TaskID, "/api/v1/export", "/api/v1/audit"} {
 		status, _, raw := ts.call(t, "GET", path, "", nil)
 		if status != http.StatusOK {
 			t.Errorf("%s: %d %s", path, status, raw)
@@ -253,6 +253,20 @@ echo "and the password: #{SiteCert.Password}"`}}}}); err != nil {
 			}
 		}
 	}
+	// The variable preview shows the public values and blanks the key.
+	var preview []wire.PreviewVariable
+	_, _, raw := ts.call(t, "GET", "/api/v1/projects/"+p.ID+"/variables/preview?environmentId=Dev", "", nil)
+	if err := json.Unmarshal(raw, &preview); err != nil {
+		t.Fatalf("preview: %v: %s", err, raw)
+	}
+	shown := map[string]string{}
+	for _, v := range preview {
+		shown[v.Name] = v.Value
+	}
+	if shown["SiteCert.Thumbprint"] != site.Thumbprint || shown["SiteCert.PrivateKeyPem"] != "********" || shown["SiteCert"] != fromPFX.ID {
+		t.Errorf("preview: %s", raw)
+	}
+
 	// Deleting it is refused while the project's variable names it.
 	if err := c.DeleteCertificate(ctx, fromPFX.ID); !errors.As(err, &ce) || ce.Status != http.StatusConflict || !strings.Contains(ce.Error(), `project "web"`) {
 		t.Errorf("delete in use: %v", err)
