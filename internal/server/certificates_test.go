@@ -267,6 +267,20 @@ echo "and the password: #{SiteCert.Password}"`}}}}); err != nil {
 		t.Errorf("preview: %s", raw)
 	}
 
+	// Each upload left an audit record, without the file or password.
+	var audit wire.Page[model.AuditEvent]
+	_, _, raw = ts.call(t, "GET", "/api/v1/audit?take=500", "", nil)
+	json.Unmarshal(raw, &audit)
+	uploads := 0
+	for _, e := range audit.Items {
+		if e.ObjectType == "certificate" && e.Action == model.AuditCreate {
+			uploads++
+		}
+	}
+	if uploads != 4 || strings.Contains(string(raw), pfxPassword) || strings.Contains(string(raw), "certificateData") {
+		t.Errorf("%d upload records in the audit log:\n%s", uploads, raw)
+	}
+
 	// Deleting it is refused while the project's variable names it.
 	if err := c.DeleteCertificate(ctx, fromPFX.ID); !errors.As(err, &ce) || ce.Status != http.StatusConflict || !strings.Contains(ce.Error(), `project "web"`) {
 		t.Errorf("delete in use: %v", err)
