@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -348,6 +349,34 @@ func checkCertificateResealed(t *testing.T, cfg server.Config, oldKey, newKey, i
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// The raw rows hold no key: the material is sealed text.
+	driver, dsn := "sqlite", "file:"+filepath.Join(cfg.DataDir, "pulpo.db")+"?mode=ro"
+	if cfg.DatabaseURL != "" {
+		driver, dsn = "pgx", cfg.DatabaseURL
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT id, doc, material FROM certificates`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for rows.Next() {
+		seen++
+		var rid, doc, material string
+		if err := rows.Scan(&rid, &doc, &material); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(doc+material, "PRIVATE KEY") || strings.Contains(material, "certificatePem") || !strings.Contains(doc, "rotate.example.test") {
+			t.Errorf("certificate %s's raw row: doc %s, material %.80s", rid, doc, material)
+		}
+	}
+	if err := rows.Err(); err != nil || seen != 1 {
+		t.Fatalf("%d certificate rows: %v", seen, err)
+	}
 	for _, k := range []struct {
 		key   string
 		opens bool
