@@ -221,6 +221,53 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 			return a.print(map[string]string{"deleted": cert.ID}, func() { fmt.Fprintf(a.stdout, "Deleted certificate %q (%s)\n", cert.Name, cert.ID) })
 		}}
 
+	var newName, newNotes string
+	var newEnvs []string
+	var allEnvs bool
+	update := &cobra.Command{Use: "update CERTIFICATE", Short: "Change a certificate's name, notes or environments (its file changes with replace)", Args: cobra.ExactArgs(1),
+		Example: `  pulpo certificate update "Site TLS" --environment Staging --environment Production
+  pulpo certificate update "Site TLS" --all-environments --notes "renewed by ops"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("name") {
+				cert.Name = newName
+			}
+			if cmd.Flags().Changed("notes") {
+				cert.Notes = newNotes
+			}
+			if allEnvs && len(newEnvs) > 0 {
+				return errors.New("give --environment or --all-environments, not both")
+			}
+			if allEnvs {
+				cert.EnvironmentIDs = nil
+			}
+			if len(newEnvs) > 0 {
+				cert.EnvironmentIDs = nil
+				for _, n := range newEnvs {
+					e, err := c.FindEnvironment(cmd.Context(), n)
+					if err != nil {
+						return err
+					}
+					cert.EnvironmentIDs = append(cert.EnvironmentIDs, e.ID)
+				}
+			}
+			if cert, err = c.UpdateCertificate(cmd.Context(), cert); err != nil {
+				return err
+			}
+			return a.print(cert, func() { fmt.Fprintf(a.stdout, "Updated certificate %q (%s)\n", cert.Name, cert.ID) })
+		}}
+	update.Flags().StringVar(&newName, "name", "", "a new name")
+	update.Flags().StringVar(&newNotes, "notes", "", "new notes")
+	update.Flags().StringArrayVar(&newEnvs, "environment", nil, "an environment that may use it (repeat; replaces the list)")
+	update.Flags().BoolVar(&allEnvs, "all-environments", false, "let every environment use it")
+
 	download := &cobra.Command{Use: "download CERTIFICATE", Short: "Write the public certificate (PEM, never the key) to standard output", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -238,7 +285,7 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 			_, err = a.stdout.Write(b)
 			return err
 		}}
-	cmd.AddCommand(importCmd, list, show, replace, archive, del, download)
+	cmd.AddCommand(importCmd, list, show, update, replace, archive, del, download)
 	return cmd
 }
 

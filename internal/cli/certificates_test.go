@@ -57,6 +57,13 @@ func TestCertificateCommands(t *testing.T) {
 	s.fails(`project "web"`, "certificate", "delete", "Site PFX")
 	contains(t, "show usage", s.ok("certificate", "show", "Site PFX"), "Used by variable SiteCert of project web")
 
+	s.ok("environment", "create", "Production")
+	s.fails("variable SiteCert of project \"web\" may be used outside them", "certificate", "update", "Site PFX", "--environment", "Production")
+	contains(t, "update", s.ok("certificate", "update", "site", "--environment", "Production", "--notes", "old one", "--name", "Site PEM"), `"Site PEM"`)
+	contains(t, "show after update", s.ok("certificate", "show", "Site PEM"), "Environments: Environments-1")
+	s.ok("certificate", "update", "Site PEM", "--all-environments")
+	s.ok("certificate", "update", "Site PEM", "--name", "site")
+
 	out = s.ok("certificate", "replace", "Site PFX", renewedFile)
 	contains(t, "replace", out, imported.ID, renewed.Thumbprint)
 	s.ok("certificate", "archive", "site")

@@ -191,6 +191,27 @@ func (q *Queries) UpdateCertificate(ctx context.Context, c *model.Certificate) e
 	if err != nil {
 		return err
 	}
+	// Limiting it to environments must leave every variable naming it
+	// scoped within them.
+	if len(c.EnvironmentIDs) > 0 {
+		uses, vars, err := q.certificateVariables(ctx, old.ID)
+		if err != nil {
+			return err
+		}
+		var problems []string
+		for i, v := range vars {
+			outside := len(v.Scope.Environments) == 0
+			for _, e := range v.Scope.Environments {
+				outside = outside || !slices.Contains(c.EnvironmentIDs, e)
+			}
+			if outside {
+				problems = append(problems, fmt.Sprintf("environmentIds: variable %s of %s %q may be used outside them; scope it to them first", v.Name, uses[i].Owner, uses[i].OwnerName))
+			}
+		}
+		if len(problems) > 0 {
+			return &model.ValidationError{Subject: "certificate", Problems: problems}
+		}
+	}
 	// What was read from the file stays as it was.
 	upd := old
 	upd.Name, upd.Notes, upd.EnvironmentIDs = c.Name, c.Notes, c.EnvironmentIDs
@@ -250,34 +271,44 @@ func (q *Queries) SetCertificateArchived(ctx context.Context, id string, archive
 // CertificateUses lists the project and library-set variables that name a
 // certificate.
 func (q *Queries) CertificateUses(ctx context.Context, id string) ([]model.CertificateUse, error) {
-	var out []model.CertificateUse
+	uses, _, err := q.certificateVariables(ctx, id)
+	return uses, err
+}
+
+// certificateVariables finds the variables that name a certificate, with
+// each one's scope.
+func (q *Queries) certificateVariables(ctx context.Context, id string) ([]model.CertificateUse, []model.Variable, error) {
+	var uses []model.CertificateUse
+	var vars []model.Variable
 	projects, _, err := q.ListProjects(ctx, ListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, p := range projects {
 		vs, err := q.GetVariables(ctx, p.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, v := range vs.Variables {
 			if v.IsCertificate() && v.Value == id {
-				out = append(out, model.CertificateUse{Owner: "project", OwnerID: p.ID, OwnerName: p.Name, Variable: v.Name})
+				uses = append(uses, model.CertificateUse{Owner: "project", OwnerID: p.ID, OwnerName: p.Name, Variable: v.Name})
+				vars = append(vars, v)
 			}
 		}
 	}
 	sets, _, err := q.ListLibrarySets(ctx, ListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, l := range sets {
 		for _, v := range l.Variables {
 			if v.IsCertificate() && v.Value == id {
-				out = append(out, model.CertificateUse{Owner: "library variable set", OwnerID: l.ID, OwnerName: l.Name, Variable: v.Name})
+				uses = append(uses, model.CertificateUse{Owner: "library variable set", OwnerID: l.ID, OwnerName: l.Name, Variable: v.Name})
+				vars = append(vars, v)
 			}
 		}
 	}
-	return out, nil
+	return uses, vars, nil
 }
 
 // DeleteCertificate removes a certificate no variable names.

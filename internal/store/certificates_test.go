@@ -86,19 +86,25 @@ func TestCertificates(t *testing.T) {
 				t.Errorf("%+v: %v", bad, err)
 			}
 		}
-		// A certificate limited to Production needs variables scoped there.
+		// A certificate limited to Production needs variables scoped there:
+		// limiting it is refused while a variable may use it elsewhere, and
+		// a variable cannot name it for Dev.
 		cert.EnvironmentIDs = []string{envs[1].ID}
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.UpdateCertificate(ctx, &cert) }); !strings.Contains(err.Error(), `variable SiteCert of project "web"`) {
+			t.Errorf("limiting a certificate an unscoped variable names: %v", err)
+		}
+		bvs := model.VariableSet{OwnerID: p.ID, Version: vs.Version, Variables: []model.Variable{{Name: "SiteCert", Type: "Certificate", Value: cert.ID,
+			Scope: model.Scope{Environments: []string{envs[1].ID}}}}}
+		tx(t, s, func(q *store.Queries) error { return q.SaveVariables(ctx, &bvs) })
 		tx(t, s, func(q *store.Queries) error { return q.UpdateCertificate(ctx, &cert) })
 		if cert.Thumbprint != site.Thumbprint || len(cert.EnvironmentIDs) != 1 {
 			t.Fatalf("update changed what was read: %+v", cert)
 		}
-		bvs := model.VariableSet{OwnerID: p.ID, Version: vs.Version, Variables: []model.Variable{{Name: "SiteCert", Type: "Certificate", Value: cert.ID,
+		dev := model.VariableSet{OwnerID: p.ID, Version: bvs.Version, Variables: []model.Variable{{Name: "SiteCert", Type: "Certificate", Value: cert.ID,
 			Scope: model.Scope{Environments: []string{envs[0].ID}}}}}
-		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.SaveVariables(ctx, &bvs) }); !strings.Contains(err.Error(), "may not be used in") {
+		if err := mustFail(t, s, nil, func(q *store.Queries) error { return q.SaveVariables(ctx, &dev) }); !strings.Contains(err.Error(), "may not be used in") {
 			t.Errorf("a variable for Dev of a Production certificate: %v", err)
 		}
-		bvs.Variables[0].Scope.Environments = []string{envs[1].ID}
-		tx(t, s, func(q *store.Queries) error { return q.SaveVariables(ctx, &bvs) })
 
 		// Deleting is refused while a variable uses it, naming the project.
 		if err := mustFail(t, s, store.ErrConflict, func(q *store.Queries) error { return q.DeleteCertificate(ctx, cert.ID) }); !strings.Contains(err.Error(), `project "web"`) {

@@ -18,6 +18,7 @@ func (p *Portal) certificateRoutes() {
 	p.mux.HandleFunc("GET /certificates", p.certificates)
 	p.mux.HandleFunc("POST /certificates", p.uploadCertificate)
 	p.mux.HandleFunc("GET /certificates/{id}", p.certificate)
+	p.mux.HandleFunc("POST /certificates/{id}", p.editCertificate)
 	p.mux.HandleFunc("POST /certificates/{id}/replace", p.replaceCertificate)
 	p.mux.HandleFunc("POST /certificates/{id}/archive", p.archiveCertificate)
 	p.mux.HandleFunc("POST /certificates/{id}/unarchive", p.archiveCertificate)
@@ -33,9 +34,10 @@ type certificatesData struct {
 }
 
 type certificateData struct {
-	Certificate model.Certificate
-	Usage       []model.CertificateUse
-	EnvNames    map[string]string
+	Certificate  model.Certificate
+	Usage        []model.CertificateUse
+	EnvNames     map[string]string
+	Environments []model.Environment
 }
 
 func (p *Portal) envNames(r *http.Request) ([]model.Environment, map[string]string) {
@@ -132,7 +134,7 @@ func (p *Portal) showCertificate(w http.ResponseWriter, r *http.Request, v *view
 		return
 	}
 	p.call(r, http.MethodGet, "/certificates/"+id+"/usage", nil, &d.Usage)
-	_, d.EnvNames = p.envNames(r)
+	d.Environments, d.EnvNames = p.envNames(r)
 	v.Title, v.Nav, v.Data = d.Certificate.Name, "library", d
 	p.render(w, status, "certificate", v)
 }
@@ -185,4 +187,26 @@ func (p *Portal) deleteCertificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/certificates?done="+url.QueryEscape("Deleted the certificate"), http.StatusSeeOther)
+}
+
+// editCertificate changes the name, notes and environments.
+func (p *Portal) editCertificate(w http.ResponseWriter, r *http.Request) {
+	v, ok := p.session(w, r)
+	if !ok {
+		return
+	}
+	r.ParseForm()
+	id := url.PathEscape(r.PathValue("id"))
+	var c model.Certificate
+	if _, err := p.call(r, http.MethodGet, "/certificates/"+id, nil, &c); err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	c.Name, c.Notes, c.EnvironmentIDs = strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("notes")), r.PostForm["environment"]
+	if _, err := p.call(r, http.MethodPut, "/certificates/"+id, c, nil); err != nil {
+		v.Error = err
+		p.showCertificate(w, r, v, statusOf(err))
+		return
+	}
+	http.Redirect(w, r, "/certificates/"+id+"?done="+url.QueryEscape("Saved "+c.Name), http.StatusSeeOther)
 }

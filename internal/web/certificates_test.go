@@ -87,6 +87,21 @@ func TestCertificatePages(t *testing.T) {
 		t.Errorf("detail: %d\n%s", status, body)
 	}
 
+	// Renaming and limiting to an environment through the edit form.
+	var dev model.Environment
+	s.api("POST", "/environments", model.Environment{Name: "Dev"}, &dev, http.StatusCreated)
+	if status, body, _ = s.post("/certificates/Certificates-1", url.Values{"name": {"Site"}, "notes": {"main site"}, "environment": {dev.ID}}); status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", status, body)
+	}
+	var edited model.Certificate
+	s.api("GET", "/certificates/Certificates-1", nil, &edited, http.StatusOK)
+	if edited.Name != "Site" || edited.Notes != "main site" || len(edited.EnvironmentIDs) != 1 || edited.Thumbprint != site.Thumbprint {
+		t.Errorf("after editing: %+v", edited)
+	}
+	if status, body, _ = s.post("/certificates/Certificates-1", url.Values{"name": {""}}); status != http.StatusBadRequest || !strings.Contains(body, "is required") {
+		t.Errorf("edit without a name: %d\n%s", status, body)
+	}
+
 	// Archive hides it from the list; restore brings it back.
 	if status, _, loc = s.post("/certificates/Certificates-1/archive", url.Values{}); status != http.StatusSeeOther {
 		t.Fatalf("archive: %d", status)
