@@ -12,8 +12,8 @@ import (
 // private key, machine credentials, webhook signing secrets, external feeds' passwords, the sensitive
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
-// and the sensitive defaults and overrides of stagings. It returns how many
-// values it re-sealed.
+// the sensitive defaults and overrides of stagings, and certificates'
+// material. It returns how many values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
 	reseal := func(sealed string) (string, error) {
@@ -43,6 +43,7 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		{"machines", "id", "credentials"},
 		{"subscriptions", "id", "secret"},
 		{"feeds", "id", "password"},
+		{"certificates", "id", "material"},
 	} {
 		rows, err := q.query(ctx, `SELECT `+col.key+`, `+col.column+` FROM `+col.table)
 		if err != nil {
