@@ -311,6 +311,9 @@ func (a *API) previewRoutes() {
 			if err != nil {
 				return err
 			}
+			if all, err = previewCertificates(ctx, q, all, scope.EnvironmentID); err != nil {
+				return err
+			}
 			sensitive := map[string]bool{}
 			for i := range all {
 				if all[i].Sensitive {

@@ -203,6 +203,8 @@ func (a *API) registerRoutes() {
 			return nil
 		}})
 
+	a.registerCertificates()
+
 	a.add(route{method: "GET", path: Prefix + "/dashboard/marker", tag: "deployments", perm: model.DeploymentView, response: wire.DashboardMarker{},
 		summary: "A short value that changes whenever the dashboard may have: poll it, and read the dashboard only when it changed",
 		h: func(w http.ResponseWriter, r *http.Request) error {

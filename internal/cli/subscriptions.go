@@ -16,7 +16,7 @@ import (
 // subscriptionCommand manages webhook subscriptions to events.
 func (a *app) subscriptionCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "subscription", Aliases: []string{"subscriptions"},
-		Short: "Send events (deployments started, succeeded, failed; interventions waiting; machines unhealthy) to webhooks"}
+		Short: "Send events (deployments started, succeeded, failed; interventions waiting; machines unhealthy; certificates expiring) to webhooks"}
 
 	var webhook string
 	var events, projects, envs, emails []string

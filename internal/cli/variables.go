@@ -180,13 +180,16 @@ func (a *app) variableCommand() *cobra.Command {
 					if v.Sensitive {
 						value = "(sensitive, set)"
 					}
+					if v.IsCertificate() {
+						value += " (certificate)"
+					}
 					rows = append(rows, []string{v.Name, value, scopeText(v.Scope, names, own)})
 				}
 				a.table([]string{"NAME", "VALUE", "SCOPE"}, rows)
 			})
 		}}
 	var flags scopeFlags
-	var sensitive, fromStdin, promptRequired bool
+	var sensitive, fromStdin, promptRequired, certificate bool
 	var promptLabel string
 	setCmd := &cobra.Command{Use: "set NAME [VALUE]", Short: "Set a variable's value for a scope (replacing the value with the same scope)",
 		Args: cobra.RangeArgs(1, 2),
@@ -195,7 +198,8 @@ func (a *app) variableCommand() *cobra.Command {
   pulpo variable set -p web LogLevel debug --role web --environment Test
   pulpo variable set -p web Banner "beta build" --channel Beta
   pulpo variable set -p web DbPassword --sensitive --value-stdin < password.txt
-  pulpo variable set --library-set Common SmtpHost smtp.internal`,
+  pulpo variable set --library-set Common SmtpHost smtp.internal
+  pulpo variable set -p web SiteCert "Site TLS" --certificate`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			value, err := valueArg(args, fromStdin)
 			if err != nil {
@@ -206,6 +210,9 @@ func (a *app) variableCommand() *cobra.Command {
 				return err
 			}
 			v := model.Variable{Name: args[0], Value: value, Scope: scope, Sensitive: sensitive}
+			if certificate {
+				v.Type = model.VariableTypeCertificate
+			}
 			if promptLabel != "" || promptRequired {
 				v.Prompt = &model.Prompt{Label: promptLabel, Required: promptRequired}
 			}
@@ -229,6 +236,7 @@ func (a *app) variableCommand() *cobra.Command {
 	setCmd.Flags().BoolVar(&fromStdin, "value-stdin", false, "read the value from standard input (keeps secrets out of shell history)")
 	setCmd.Flags().StringVar(&promptLabel, "prompt", "", "ask for the value when deploying (release deploy --variable NAME=VALUE), with this label; VALUE is the default")
 	setCmd.Flags().BoolVar(&promptRequired, "prompt-required", false, "a prompted value that must be given at every deployment")
+	setCmd.Flags().BoolVar(&certificate, "certificate", false, "VALUE is a certificate of the library (name or id): scripts get #{NAME.CertificatePem}, #{NAME.PrivateKeyPem}, #{NAME.Thumbprint}…")
 	var all bool
 	del := &cobra.Command{Use: "delete NAME", Short: "Delete a variable's value for a scope (every value with --all)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

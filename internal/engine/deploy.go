@@ -122,6 +122,9 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 	if x.release.VariableSnapshot.Variables, err = applyPrompted(run.Store().Read(), x.release.VariableSnapshot.Variables, x.d.Prompted, masker); err != nil {
 		return err
 	}
+	if x.release.VariableSnapshot.Variables, err = expandCertificates(ctx, run.Store().Read(), x.release.VariableSnapshot.Variables, x.env.ID, masker); err != nil {
+		return err
+	}
 	steps := x.release.ProcessSnapshot.EnabledSteps()
 	acts, err := h.stepActivities(ctx, run, steps)
 	if err != nil {

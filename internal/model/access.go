@@ -99,10 +99,14 @@ const (
 	InterruptionView   Permission = "InterruptionView"
 	InterruptionSubmit Permission = "InterruptionSubmit"
 
-	FeedView          Permission = "FeedView"
-	FeedEdit          Permission = "FeedEdit"
-	FeedPush          Permission = "BuiltInFeedPush"
-	FeedAdminister    Permission = "BuiltInFeedAdminister"
+	FeedView       Permission = "FeedView"
+	FeedEdit       Permission = "FeedEdit"
+	FeedPush       Permission = "BuiltInFeedPush"
+	FeedAdminister Permission = "BuiltInFeedAdminister"
+	// Certificates: view one's public fields (no one reads a private key
+	// through the API); upload, replace, archive and delete them.
+	CertificateView   Permission = "CertificateView"
+	CertificateEdit   Permission = "CertificateEdit"
 	SubscriptionView  Permission = "SubscriptionView"
 	SubscriptionEdit  Permission = "SubscriptionEdit"
 	ConfigurationEdit Permission = "ConfigurationEdit"
@@ -166,6 +170,8 @@ var permissionTable = []PermissionInfo{
 	{Name: FeedEdit, Description: "add, change, test and remove external feeds"},
 	{Name: FeedPush, Description: "push packages to the built-in feed"},
 	{Name: FeedAdminister, Description: "delete packages from the built-in feed"},
+	{Name: CertificateView, Description: "see certificates' public fields (subject, issuer, thumbprint, expiry) and download public certificates", View: true},
+	{Name: CertificateEdit, Description: "upload, replace, change, archive and delete certificates"},
 	{Name: SubscriptionView, Description: "see subscriptions and their deliveries", View: true},
 	{Name: SubscriptionEdit, Description: "create, change, test and delete subscriptions"},
 	{Name: ConfigurationEdit, Description: "apply and export whole configuration documents, and apply retention"},
@@ -244,7 +250,7 @@ const (
 func BuiltInRoles() []Role {
 	projectViewer := []Permission{ProjectView, ProcessView, VariableView, TriggerView, RunbookView, ReleaseView,
 		DeploymentView, TaskView, InterruptionView, EnvironmentView, LifecycleView, ProjectGroupView, MachineView,
-		LibraryVariableSetView, FeedView, AuditView, StagingView, ActionTemplateView}
+		LibraryVariableSetView, FeedView, AuditView, StagingView, CertificateView, ActionTemplateView}
 	contributor := append(slices.Clone(projectViewer), ProjectEdit, ProcessEdit, VariableEdit, TriggerEdit, RunbookEdit, StagingEdit)
 	lead := append(slices.Clone(contributor), ReleaseCreate, ReleaseDelete, FeedPush, StagingDelete, StagingTemplateEdit)
 	deployer := append(slices.Clone(lead), DeploymentCreate, TaskCancel, InterruptionSubmit, RunbookRun)

@@ -24,6 +24,10 @@ const (
 	// EventReleaseBoardUpdated carries a project's release board rows
 	// after each finished deployment, for an outside page to show.
 	EventReleaseBoardUpdated EventKind = "release-board-updated"
+	// EventCertificateExpiring: a certificate comes within
+	// CertificateExpiryWindow of its end (or is found already expired);
+	// sent once per certificate and expiry date.
+	EventCertificateExpiring EventKind = "certificate-expiring"
 	// EventPing is sent by "test" to check a subscription's endpoint.
 	EventPing EventKind = "ping"
 )
@@ -31,7 +35,7 @@ const (
 // EventKinds lists the events a subscription may ask for.
 var EventKinds = []EventKind{EventDeploymentStarted, EventDeploymentSucceeded, EventDeploymentFailed, EventDeploymentCanceled,
 	EventInterventionWaiting, EventMachineUnhealthy,
-	EventReleaseBoardUpdated}
+	EventReleaseBoardUpdated, EventCertificateExpiring}
 
 // Subscription sends events to a webhook: an HTTPS (or HTTP) endpoint that
 // receives a JSON POST signed with HMAC-SHA256 under the secret.

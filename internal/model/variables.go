@@ -30,6 +30,9 @@ type Variable struct {
 	// LibrarySetID marks a value that came from a library variable set
 	// (in a release's snapshot); on a tie a project's own value wins.
 	LibrarySetID string `json:"librarySetId,omitempty"`
+	// Type is empty for text; Certificate makes Value a certificate's id
+	// (see certificate.go).
+	Type string `json:"type,omitempty"`
 }
 
 // Scope narrows where a value applies. Within one kind any listed value
@@ -83,6 +86,14 @@ func (vs *VariableSet) Validate(refs ScopeRefs) error {
 		checkName(&p, field+".name", v.Name)
 		if len(v.Value) > MaxVariableValueLength {
 			p.add(field+".value", "is %d bytes; the limit is %d", len(v.Value), MaxVariableValueLength)
+		}
+		switch {
+		case v.Type != "" && !v.IsCertificate():
+			p.add(field+".type", "%q is not a variable type: leave it out for text, or use %s", v.Type, VariableTypeCertificate)
+		case v.IsCertificate() && (v.Sensitive || v.Prompt != nil):
+			p.add(field+".type", "a certificate variable cannot be sensitive or prompted: its value is a certificate's id, and its private parts are sensitive anyway")
+		case v.IsCertificate() && v.Value == "":
+			p.add(field+".value", "is required: the id of a certificate (Certificates-N)")
 		}
 		check(field+".scope.environments", "environment", v.Scope.Environments, refs.Environments)
 		check(field+".scope.machines", "machine", v.Scope.Machines, refs.Machines)

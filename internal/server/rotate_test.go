@@ -120,6 +120,7 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 		t.Fatalf("the child deployment: %+v, %v", children, err)
 	}
 	child := children.Items[0].ID
+	certID := uploadForRotation(t, c)
 	ts.close()
 	oldKey, _ := os.ReadFile(filepath.Join(data, "master.key"))
 
@@ -130,14 +131,15 @@ func rotateAndCheck(t *testing.T, databaseURL string) {
 	// key check, server key, machine, project variable, release snapshot,
 	// webhook secret, feed password, staging default and override, the
 	// parent's variable and its snapshot, the value passed to the child,
-	// the template parameter in a process and a release
-	if count < 14 {
+	// the certificate, the template parameter in a process and a release
+	if count < 15 {
 		t.Fatalf("re-sealed only %d secrets", count)
 	}
 	if cur, _ := os.ReadFile(filepath.Join(data, "master.key")); strings.TrimSpace(string(cur)) != newKey || string(cur) == string(oldKey) {
 		t.Fatal("master.key does not hold the new key")
 	}
 	checkResealed(t, cfg, strings.TrimSpace(string(oldKey)), newKey, sub.ID, p.ID, child)
+	checkCertificateResealed(t, cfg, strings.TrimSpace(string(oldKey)), newKey, certID)
 
 	// The server starts with the new key and the secret still works.
 	n, err = server.New(ctx, cfg)

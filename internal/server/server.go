@@ -64,6 +64,9 @@ type Config struct {
 	// StagingCheckTick is how often due staging checks and expiries are
 	// looked for (default 1 s).
 	StagingCheckTick time.Duration
+	// CertificateCheckTick is how often certificates coming within the
+	// expiry window are looked for (default 1 min).
+	CertificateCheckTick time.Duration
 	// Supervisor is the command that runs script supervisors; this
 	// executable when empty.
 	Supervisor []string
@@ -267,7 +270,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(8)
+	n.background.Add(9)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -287,6 +290,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}()
 	go func() { defer n.background.Done(); runSchedules(runnerCtx, eng, cfg.Logger) }()
 	go func() { defer n.background.Done(); stagings.Run(runnerCtx) }()
+	go func() {
+		defer n.background.Done()
+		watchCertificates(runnerCtx, n.store, cfg.CertificateCheckTick, cfg.Logger.With("component", "certificates"))
+	}()
 	dispatcher := &notify.Dispatcher{Store: n.store, Logger: cfg.Logger.With("component", "notify"), Mailer: cfg.SMTP}
 	go func() { defer n.background.Done(); dispatcher.Run(runnerCtx) }()
 	ok = true

@@ -529,6 +529,9 @@ func (q *Queries) prepareVariables(ctx context.Context, subject, projectID strin
 	if err := checkVariableTemplates(subject, vs.Variables); err != nil {
 		return err
 	}
+	if err := q.checkCertificateVariables(ctx, subject, vs.Variables, stored); err != nil {
+		return err
+	}
 	if err := q.sealSensitiveAgainst(vs, stored); err != nil {
 		return err
 	}

@@ -13,10 +13,10 @@ import (
 // private key, machine credentials, webhook signing secrets, external feeds' passwords, the sensitive
 // values of projects, library sets, release snapshots, prompted deployment
 // values, values a parent deployment passed its children, task outputs,
-// the sensitive defaults and overrides of stagings, and the sensitive
-// parameter values of steps made from step templates (processes,
-// runbooks and release snapshots). It returns how many
-// values it re-sealed.
+// the sensitive defaults and overrides of stagings, certificates'
+// material, and the sensitive parameter values of steps made from step
+// templates (processes, runbooks and release snapshots). It returns how
+// many values it re-sealed.
 func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, error) {
 	n := 0
 	reseal := func(sealed string) (string, error) {
@@ -46,6 +46,7 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		{"machines", "id", "credentials"},
 		{"subscriptions", "id", "secret"},
 		{"feeds", "id", "password"},
+		{"certificates", "id", "material"},
 	} {
 		rows, err := q.query(ctx, `SELECT `+col.key+`, `+col.column+` FROM `+col.table)
 		if err != nil {

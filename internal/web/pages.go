@@ -39,6 +39,7 @@ func (p *Portal) routes() {
 	p.processRoutes()
 	p.subscriptionRoutes()
 	p.boardRoutes()
+	p.certificateRoutes()
 	p.stagingRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusNotFound, "error", &view{Title: "Not found", Version: p.version,

@@ -115,6 +115,11 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["stagingtemplate"] = stagingTemplateData{Project: model.Project{ID: "Projects-1", Name: "web"}, Exists: true, Form: templateFormOf(*tmpl),
 		Pools: []model.WorkerPool{{ID: "WorkerPools-1", Name: "Default"}}}
 	pages["archives"] = archivesData{Projects: []model.Project{{ID: "Projects-1", Name: "web"}}} // each state: TestArchivePageRendersEachState
+	cert := model.Certificate{ID: "Certificates-1", Name: "Site", Subject: "CN=site", Issuer: "CN=site", Thumbprint: "AB12", NotAfter: now,
+		EnvironmentIDs: []string{"Environments-1"}, ExpiringSoon: true, HasPrivateKey: true, SubjectAlternativeNames: []string{"DNS:site"}, ReplacedAt: now}
+	pages["certificates"] = certificatesData{Items: []model.Certificate{cert, {ID: "Certificates-2", Name: "Old", Expired: true, Archived: true}},
+		EnvNames: map[string]string{"Environments-1": "Dev"}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}}
+	pages["certificate"] = certificateData{Certificate: cert, Usage: []model.CertificateUse{{Owner: "project", OwnerID: "Projects-1", OwnerName: "web", Variable: "SiteCert"}}}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
