@@ -104,7 +104,7 @@ func TestThePortalMakesStepsFromExternalFeeds(t *testing.T) {
 		return string(raw)
 	}
 
-	if body := page("/projects/"+proj.ID); !strings.Contains(body, `<option value="`+f.ID+`" >Files (http)</option>`) {
+	if body := page("/projects/" + proj.ID); !strings.Contains(body, `<option value="`+f.ID+`" >Files (http)</option>`) {
 		t.Fatalf("the add-a-step form offers no external feed:\n%s", body)
 	}
 	resp, body := b.post("/projects/"+proj.ID+"/steps", url.Values{"kind": {"package"}, "name": {"Install"}, "package": {"app"},
@@ -118,11 +118,11 @@ func TestThePortalMakesStepsFromExternalFeeds(t *testing.T) {
 		t.Fatalf("the step: %+v", proc.Steps[0])
 	}
 	// The edit form shows them, and saving it without a change keeps them.
-	if body := page("/projects/"+proj.ID+"/steps/"+proc.Steps[0].ID); !strings.Contains(body, `<option value="`+f.ID+`" selected>Files (http)</option>`) ||
+	if body := page("/projects/" + proj.ID + "/steps/" + proc.Steps[0].ID); !strings.Contains(body, `<option value="`+f.ID+`" selected>Files (http)</option>`) ||
 		!strings.Contains(body, `<option value="target" selected>`) {
 		t.Fatalf("the edit form:\n%s", body)
 	}
-	if body := page("/projects/"+proj.ID); !strings.Contains(body, "app (Install) version") || !strings.Contains(body, "<option>1.1.0</option><option>1.0.0</option>") {
+	if body := page("/projects/" + proj.ID); !strings.Contains(body, "app (Install) version") || !strings.Contains(body, "<option>1.1.0</option><option>1.0.0</option>") {
 		t.Fatalf("the release form lacks the feed's versions:\n%s", body)
 	}
 	if resp, body := b.post("/projects/"+proj.ID+"/releases", url.Values{"version": {"1.0.0"}, "package:Install": {"1.0.0"}}); resp.StatusCode != http.StatusSeeOther {
