@@ -484,7 +484,7 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		chromedp.SendKeys(css("#step-package"), "app"),
 		chromedp.Submit(css("#step-name")),
 		chromedp.WaitVisible(`//strong[text()="Deploy app"]`),
-		chromedp.SetValue(css(`select[name="package:app"]`), "1.2.3"),
+		chromedp.SetValue(css(`select[name="package:Deploy app"]`), "1.2.3"),
 		chromedp.Click(`//button[text()="Create release"]`),
 		chromedp.WaitVisible(`//h2[text()="Deploy"]`),
 	)
