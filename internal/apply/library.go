@@ -156,7 +156,10 @@ func exportLibrary(ctx context.Context, q *store.Queries, doc *confdoc.Document,
 		}
 		out := confdoc.StepTemplate{Name: t.Name}
 		for _, v := range slices.Backward(versions) {
-			cv := confdoc.StepTemplateVersion{Version: v.Version, Description: v.Description, Parameters: v.Parameters}
+			cv := confdoc.StepTemplateVersion{Version: v.Version, Description: v.Description}
+			for _, p := range v.Parameters {
+				cv.Parameters = append(cv.Parameters, confdoc.StepTemplateParameter(p))
+			}
 			if cv.Script, err = lib.script(v.Script); err == nil {
 				cv.Package, err = lib.pkg(v.Package)
 			}
@@ -358,7 +361,11 @@ func (a *applier) stepTemplate(ctx context.Context, want confdoc.StepTemplate) e
 		if v.Version != 0 && v.Version != i+1 {
 			problems = append(problems, fmt.Sprintf("%s.version: is %d, but the versions are listed oldest first from 1 (this would be %d)", f, v.Version, i+1))
 		}
-		versions[i] = model.StepTemplate{Name: want.Name, Description: v.Description, Parameters: v.Parameters,
+		var params []model.StepTemplateParameter
+		for _, p := range v.Parameters {
+			params = append(params, model.StepTemplateParameter(p))
+		}
+		versions[i] = model.StepTemplate{Name: want.Name, Description: v.Description, Parameters: params,
 			Script: a.script(ctx, f+".script", v.Script, &problems), Package: a.pkg(ctx, f+".package", v.Package, &problems)}
 	}
 	if len(problems) > 0 {

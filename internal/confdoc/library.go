@@ -38,11 +38,21 @@ type StepTemplate struct {
 // StepTemplateVersion is what one version of a template holds. Version
 // counts from 1; left out, it is the place in the list.
 type StepTemplateVersion struct {
-	Version     int                           `json:"version,omitempty" yaml:"version,omitempty"`
-	Description string                        `json:"description,omitempty" yaml:"description,omitempty"`
-	Parameters  []model.StepTemplateParameter `json:"parameters,omitempty" yaml:"parameters,omitempty"`
-	Script      *ScriptAction                 `json:"script,omitempty" yaml:"script,omitempty"`
-	Package     *PackageAction                `json:"package,omitempty" yaml:"package,omitempty"`
+	Version     int                     `json:"version,omitempty" yaml:"version,omitempty"`
+	Description string                  `json:"description,omitempty" yaml:"description,omitempty"`
+	Parameters  []StepTemplateParameter `json:"parameters,omitempty" yaml:"parameters,omitempty"`
+	Script      *ScriptAction           `json:"script,omitempty" yaml:"script,omitempty"`
+	Package     *PackageAction          `json:"package,omitempty" yaml:"package,omitempty"`
+}
+
+// StepTemplateParameter is model.StepTemplateParameter as a file spells it.
+type StepTemplateParameter struct {
+	Name         string                 `json:"name" yaml:"name"`
+	Label        string                 `json:"label,omitempty" yaml:"label,omitempty"`
+	HelpText     string                 `json:"helpText,omitempty" yaml:"helpText,omitempty"`
+	Control      model.ParameterControl `json:"control,omitempty" yaml:"control,omitempty"`
+	DefaultValue string                 `json:"defaultValue,omitempty" yaml:"defaultValue,omitempty"`
+	Options      []string               `json:"options,omitempty" yaml:"options,omitempty,flow"`
 }
 
 // StepTemplateRef makes a step from a template (by name): its version (the
