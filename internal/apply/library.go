@@ -404,7 +404,7 @@ func (a *applier) stepTemplate(ctx context.Context, want confdoc.StepTemplate) e
 	for i, v := range versions {
 		c := templateContent(v)
 		// The same number when it matches, else the newest that does.
-		if n := i + 1; n <= existing.Version {
+		if n := i + 1; n <= existing.Version && existing.Version-n < len(stored) {
 			if sv := stored[existing.Version-n]; sv.Version == n && templateContent(sv) == c {
 				ids.versions[n] = n
 				continue
@@ -420,8 +420,13 @@ func (a *applier) stepTemplate(ctx context.Context, want confdoc.StepTemplate) e
 	diff := diffFields(existing.Name != want.Name, "name", existing.Description != newest.Description, "description",
 		templateContent(existing) != templateContent(newest), fmt.Sprintf("version %d (the file's %d)", existing.Version+1, len(versions)))
 	if a.kept("step template", want.Name, diff) {
+		// What the steps' numbers become shows even when nothing else
+		// changes.
+		last := &a.changes[len(a.changes)-1]
+		last.Fields = append(last.Fields, renumbered(ids.versions)...)
 		return nil
 	}
+	action := confdoc.Unchanged
 	if len(diff) > 0 {
 		next := newest
 		next.ID, next.Version = existing.ID, existing.Version
@@ -429,8 +434,9 @@ func (a *applier) stepTemplate(ctx context.Context, want confdoc.StepTemplate) e
 			return inFile("step template", want.Name, err)
 		}
 		ids.versions[len(versions)] = next.Version
+		action = confdoc.Updated
 	}
-	a.recordDiff("step template", want.Name, append(diff, renumbered(ids.versions)...))
+	a.record("step template", want.Name, action, append(diff, renumbered(ids.versions)...)...)
 	return nil
 }
 

@@ -346,6 +346,9 @@ stepTemplates:
 				t.Errorf("%s %s: %s %q, want skipped for %s", k[0], k[1], c.Action, c.Fields, k[2])
 			}
 		}
+		if c := change(res, "step template", "Greeter"); !slices.Contains(c.Fields, "the file's version 1 is version 2 here") {
+			t.Errorf("the import does not say which version the step's became: %q", c.Fields)
+		}
 		if greet := step(t, q, "app", "Greet"); greet.Template.Version != 2 || !strings.Contains(greet.Script.Body, "echo v1") {
 			t.Errorf("the imported step uses version %d (%q), want this server's 2 (the file's 1)", greet.Template.Version, greet.Script.Body)
 		}
