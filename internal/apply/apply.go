@@ -106,6 +106,9 @@ type applier struct {
 	// them, by name key; certIDs the file's certificates' ids.
 	templates map[string]templateIDs
 	certIDs   map[string]string
+	// archiveLater are certificates the file has archived, archived once
+	// the variables that name them are saved.
+	archiveLater []string
 }
 
 // kept reports an existing object left alone because of keep: skipped
@@ -207,6 +210,11 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 	// Children first, so a parent's deploy-a-release steps find them.
 	for _, p := range childrenFirst(doc.Projects) {
 		if err := a.project(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, id := range a.archiveLater {
+		if _, err := a.q.SetCertificateArchived(ctx, id, true); err != nil {
 			return err
 		}
 	}

@@ -176,7 +176,7 @@ func exportLibrary(ctx context.Context, q *store.Queries, doc *confdoc.Document,
 	}
 	for _, c := range certs {
 		lib.certs[c.ID] = c.Name
-		out := confdoc.Certificate{Name: c.Name, Notes: c.Notes, Environments: envNames(c.EnvironmentIDs), Thumbprint: c.Thumbprint}
+		out := confdoc.Certificate{Name: c.Name, Notes: c.Notes, Environments: envNames(c.EnvironmentIDs), Thumbprint: c.Thumbprint, Archived: c.Archived}
 		if open != nil {
 			_, m, err := q.CertificateMaterial(ctx, c.ID)
 			if err != nil {
@@ -472,6 +472,9 @@ func (a *applier) certificate(ctx context.Context, want confdoc.Certificate) err
 			return inFile("certificate", want.Name, err)
 		}
 		a.certIDs[model.NameKey(want.Name)] = c.ID
+		if want.Archived {
+			a.archiveLater = append(a.archiveLater, c.ID)
+		}
 		a.record("certificate", want.Name, confdoc.Created)
 		return nil
 	}
@@ -481,9 +484,18 @@ func (a *applier) certificate(ctx context.Context, want confdoc.Certificate) err
 	a.certIDs[model.NameKey(want.Name)] = c.ID
 	replace := want.Data != "" && !strings.EqualFold(want.Thumbprint, c.Thumbprint)
 	diff := diffFields(c.Name != want.Name, "name", c.Notes != want.Notes, "notes", !sameSet(c.EnvironmentIDs, envs), "environments",
-		replace, "certificate (thumbprint "+want.Thumbprint+")")
+		replace, "certificate (thumbprint "+want.Thumbprint+")", c.Archived != want.Archived, "archived")
 	if a.kept("certificate", want.Name, diff) {
 		return nil
+	}
+	// Archived only once the file's variables are saved: new variables
+	// cannot name an archived certificate.
+	if c.Archived != want.Archived {
+		if want.Archived {
+			a.archiveLater = append(a.archiveLater, c.ID)
+		} else if c, err = a.q.SetCertificateArchived(ctx, c.ID, false); err != nil {
+			return inFile("certificate", want.Name, err)
+		}
 	}
 	if replace {
 		if c, err = a.q.ReplaceCertificate(ctx, c.ID, model.Certificate{CertificateData: want.Data, Password: want.Password}); err != nil {

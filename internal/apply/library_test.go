@@ -218,11 +218,19 @@ func TestLibraryPlainExportAndApply(t *testing.T) {
 // template and certificate it uses (not Unused, not other's), with their
 // secrets; a dry run of its import changes nothing; the import creates
 // them on a fresh server, secrets sealed with that server's key and
-// opening to the same values; importing again changes nothing.
+// opening to the same values (the certificate archived, as at the
+// source, after the variables naming it); importing again changes nothing.
 func TestLibraryArchiveMovesSecrets(t *testing.T) {
 	eachStore(t, func(t *testing.T, src *store.Store) {
 		ctx := context.Background()
 		buildLibrary(t, src)
+		// Archived, it still serves the variables that name it.
+		if err := src.Tx(ctx, func(q *store.Queries) error {
+			_, err := q.SetCertificateArchived(ctx, "Site TLS", true)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		doc, err := apply.ExportSelection(ctx, src.Read(), apply.Selection{Projects: []string{"app"}})
 		if err != nil {
 			t.Fatal(err)
@@ -279,6 +287,9 @@ func TestLibraryArchiveMovesSecrets(t *testing.T) {
 		cert, material, err := q.CertificateMaterial(ctx, "Site TLS")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !cert.Archived {
+			t.Error("the imported certificate is not archived as the source's is")
 		}
 		if material.PrivateKeyPEM != srcMaterial.PrivateKeyPEM || material.Password != "pfx-pw" || material.PrivateKeyPEM == "" {
 			t.Error("the imported certificate's key or password differs from the source's")

@@ -75,6 +75,8 @@ type Certificate struct {
 	Notes        string   `json:"notes,omitempty" yaml:"notes,omitempty"`
 	Environments []string `json:"environments,omitempty" yaml:"environments,omitempty,flow"`
 	Thumbprint   string   `json:"thumbprint,omitempty" yaml:"thumbprint,omitempty"`
+	// Archived certificates stay usable by the variables that name them.
+	Archived bool `json:"archived,omitempty" yaml:"archived,omitempty"`
 	// Data and Password are the upload (archives only).
 	Data     string `json:"data,omitempty" yaml:"data,omitempty"`
 	Password string `json:"password,omitempty" yaml:"password,omitempty"`
