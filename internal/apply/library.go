@@ -250,6 +250,7 @@ func clone[T any](v T) T {
 type templateIDs struct {
 	id       string
 	versions map[int]int
+	newest   int // the file's newest version
 }
 
 // templateRef turns a step's template by name into the server's id and
@@ -261,8 +262,12 @@ func (a *applier) templateRef(ctx context.Context, field string, r *confdoc.Step
 		if r.Version != 0 {
 			v, ok := t.versions[r.Version]
 			if !ok {
-				*problems = append(*problems, fmt.Sprintf("%s.version: step template %q version %d of the file has no version with the same parameters and action on this server; "+
-					"move the step to the template's newest version before exporting, or import with --update-existing so the newest is added", field, r.Name, r.Version))
+				hint := "move the step to the template's newest version where the file comes from, and export again"
+				if r.Version == t.newest {
+					hint = "import with --update-existing, which adds it as this server's next version"
+				}
+				*problems = append(*problems, fmt.Sprintf("%s.version: step template %q version %d of the file has no version with the same parameters and action on this server; %s",
+					field, r.Name, r.Version, hint))
 				return nil
 			}
 			out.Version = v
@@ -371,7 +376,7 @@ func (a *applier) stepTemplate(ctx context.Context, want confdoc.StepTemplate) e
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: subject, Problems: problems}
 	}
-	ids := templateIDs{versions: map[int]int{}}
+	ids := templateIDs{versions: map[int]int{}, newest: len(versions)}
 	defer func() { a.templates[model.NameKey(want.Name)] = ids }()
 	newest := versions[len(versions)-1]
 	existing, err := a.q.FindStepTemplate(ctx, want.Name)

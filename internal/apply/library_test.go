@@ -342,7 +342,7 @@ stepTemplates:
 		v2 := parse(t, string(text))
 		v2.Projects[0].Steps[0].Template.Version = 2
 		_, err := apply.Import(ctx, dst, v2, apply.ImportOptions{})
-		if err == nil || !strings.Contains(err.Error(), `step template "Greeter" version 2 of the file has no version`) {
+		if err == nil || !strings.Contains(err.Error(), `step template "Greeter" version 2 of the file has no version`) || !strings.Contains(err.Error(), "--update-existing") {
 			t.Errorf("a step at a version the server lacks: %v", err)
 		}
 
