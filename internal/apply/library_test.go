@@ -181,6 +181,12 @@ func TestLibraryPlainExportAndApply(t *testing.T) {
 			t.Errorf("a refused apply left feeds %v", feeds)
 		}
 		cert := uploadCert(t, fresh, "Site TLS", c)
+		if res := mustApply(t, fresh, parse(t, text), true); change(res, "feed", "Artifacts").Action != confdoc.Created {
+			t.Errorf("the dry run's changes: %q", actions(res))
+		}
+		if tm, _, _ := fresh.Read().ListStepTemplates(ctx, store.ListOptions{}); len(tm) != 0 {
+			t.Errorf("the dry run left step templates %v", tm)
+		}
 		if res := mustApply(t, fresh, parse(t, text), false); change(res, "step template", "Greeter").Action != confdoc.Created {
 			t.Errorf("the fresh server's changes: %q", actions(res))
 		}
