@@ -399,3 +399,34 @@ stepTemplates:
 		}
 	})
 }
+
+// TestLibraryReferencesAreChecked: a file's references to the library are
+// checked by name, and each mistake is named with its field.
+func TestLibraryReferencesAreChecked(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		sealedStore(t, s)
+		mustApply(t, s, parse(t, `feeds: [{name: Artifacts, type: http, url: "http://files.example/"}]`), false)
+		for _, c := range []struct{ name, doc, want string }{
+			{"a feed by id", `projects: [{name: p, steps: [{name: s, package: {packageId: app, feedId: Feeds-1}}]}]`,
+				"steps[0].package.feedId: name the feed with feed: NAME"},
+			{"an unknown feed", `projects: [{name: p, steps: [{name: s, script: {body: x, packages: [{name: t, packageId: t, feed: Nope}]}}]}]`,
+				`steps[0].script.packages[0].feed: feed "Nope" is neither in the file nor on the server`},
+			{"an unknown template", `projects: [{name: p, steps: [{name: s, template: {name: Nope, version: 1}}]}]`,
+				`steps[0].template.name: step template "Nope" is neither in the file nor on the server`},
+			{"a version out of order", `stepTemplates: [{name: T, versions: [{version: 2, script: {body: x}}]}]`,
+				"versions[0].version: is 2, but the versions are listed oldest first from 1"},
+			{"a template without versions", `stepTemplates: [{name: T, versions: []}]`, "versions: list at least one version"},
+			{"a template's unknown feed", `stepTemplates: [{name: T, versions: [{package: {packageId: app, feed: Nope}}]}]`,
+				`versions[0].package.feed: feed "Nope" is neither in the file nor on the server`},
+			{"an unknown certificate", `projects: [{name: p, variables: [{name: C, type: certificate, value: Nope}]}]`,
+				`variables[0].value: certificate "Nope" is neither in the file nor on the server`},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := apply.Apply(context.Background(), s, parse(t, c.doc), false)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("got %v, want an error with %q", err, c.want)
+				}
+			})
+		}
+	})
+}
