@@ -331,13 +331,21 @@ func (a *app) processCommand() *cobra.Command {
 	var retries, retryDelay int
 	var fromTemplate string
 	var templateParams, modules []string
+	var feedName, acquisition string
+	var packageRefs []string
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
   pulpo process step add -p web --name Install --package web-app --substitute 'config/*.yaml' --role web
-  pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'`,
+  pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'
+  pulpo process step add -p api --name Install --package org.acme:api --feed Nexus --acquisition target --role api
+  pulpo process step add -p web --name Run --package-ref name=web,package=team/web,feed=Registry --script 'docker run -d #{Octopus.Action.Package[web].Image}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case (feedName != "" || acquisition != "") && pkgID == "" && scriptPkg == "":
+				return fmt.Errorf("--feed and --acquisition say where --package or --script-package comes from; a script's other packages go in --package-ref")
+			case len(packageRefs) > 0 && (pkgID != "" || manual != "" || deployProject != "" || fromTemplate != ""):
+				return fmt.Errorf("--package-ref gives a script step packages it refers to: use it with --script, --script-file or --script-package")
 			case scriptPkg != "" && (pkgID != "" || script != "" || scriptFile != ""):
 				return fmt.Errorf("--script-package takes the script from a package: leave out --package, --script and --script-file")
 			case (scriptPkg == "") != (scriptInPkg == ""):
@@ -408,16 +416,24 @@ func (a *app) processCommand() *cobra.Command {
 			} else if manual != "" {
 				s.Manual = &model.ManualAction{Instructions: manual, ResponsibleTeams: teams}
 			} else if pkgID != "" {
-				s.Package = &model.PackageAction{PackageID: pkgID, SubstituteFiles: substitute, StructuredConfigFiles: structured,
-					RetainInstallations: retain}
+				s.Package = &model.PackageAction{PackageID: pkgID, FeedID: feedName, Acquisition: model.PackageAcquisition(acquisition),
+					SubstituteFiles: substitute, StructuredConfigFiles: structured, RetainInstallations: retain}
 				if script != "" {
 					s.Package.Deploy = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
 				}
 			} else if scriptPkg != "" {
 				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), FromPackage: &model.ScriptPackage{
-					PackageID: scriptPkg, File: scriptInPkg, Arguments: scriptArgs, SubstituteFiles: substitute}}
+					PackageID: scriptPkg, File: scriptInPkg, Arguments: scriptArgs, SubstituteFiles: substitute,
+					FeedID: feedName, Acquisition: model.PackageAcquisition(acquisition)}}
 			} else {
 				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
+			}
+			for _, spec := range packageRefs {
+				ref, err := parsePackageRef(spec)
+				if err != nil {
+					return err
+				}
+				s.Script.Packages = append(s.Script.Packages, ref)
 			}
 			if stepPool != "" {
 				pool, err := c.FindWorkerPool(cmd.Context(), stepPool)
@@ -448,6 +464,9 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
 	add.Flags().StringVar(&pkgID, "package", "", "deploy this package from the feed (its version is chosen when a release is created); --script becomes its inline Deploy script")
+	add.Flags().StringVar(&feedName, "feed", "", "with --package or --script-package: the external feed (name or id) the package comes from (default: the built-in feed)")
+	add.Flags().StringVar(&acquisition, "acquisition", "", "with --package or --script-package from an external feed: server (default: the server downloads it once and sends it) or target (each target downloads it itself)")
+	add.Flags().StringArrayVar(&packageRefs, "package-ref", nil, "a package the script refers to, name=NAME,package=ID[,feed=FEED][,acquisition=server|target|none][,extract]; the script reads #{Octopus.Action.Package[NAME].Image}, .PackageVersion, .OriginalPath or .ExtractedPath (repeat)")
 	add.Flags().StringVar(&scriptPkg, "script-package", "", "take the script from this package of the feed (its version is chosen when a release is created)")
 	add.Flags().StringVar(&scriptInPkg, "script-in-package", "", "with --script-package: the script's path in the package (.sh runs with --syntax, .py with python3)")
 	add.Flags().StringVar(&scriptArgs, "script-arguments", "", "with --script-package: arguments for the script, a template the shell then splits")
@@ -599,4 +618,31 @@ func deleteCommand[T any](a *app, use, short, kind string,
 			}
 			return a.print(v, func() { fmt.Fprintf(a.stdout, "Deleted %s %s (%s)\n", kind, name, id) })
 		}}
+}
+
+// parsePackageRef reads --package-ref's
+// name=NAME,package=ID[,feed=FEED][,acquisition=WHERE][,extract].
+func parsePackageRef(spec string) (model.PackageReference, error) {
+	var ref model.PackageReference
+	for _, part := range strings.Split(spec, ",") {
+		key, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch strings.ToLower(key) {
+		case "name":
+			ref.Name = value
+		case "package":
+			ref.PackageID = value
+		case "feed":
+			ref.FeedID = value
+		case "acquisition":
+			ref.Acquisition = model.PackageAcquisition(value)
+		case "extract":
+			ref.Extract = value == "" || strings.EqualFold(value, "true")
+		default:
+			return ref, fmt.Errorf("--package-ref %q: %q is not a field: use name=, package=, feed=, acquisition= and extract", spec, key)
+		}
+	}
+	if ref.Name == "" || ref.PackageID == "" {
+		return ref, fmt.Errorf("--package-ref %q: name= and package= are required, e.g. name=web,package=team/web,feed=Registry", spec)
+	}
+	return ref, nil
 }

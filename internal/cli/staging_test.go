@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runner"
 	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/server"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
@@ -22,6 +23,8 @@ import (
 func TestMain(m *testing.M) {
 	// Scripts run under a supervisor: this test binary, started again.
 	scriptsvc.RunIfSupervisor()
+	// Package steps run the runner: this test binary too.
+	runner.RunIfRunner("test")
 	os.Exit(m.Run())
 }
 

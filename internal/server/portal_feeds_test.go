@@ -81,3 +81,56 @@ func TestThePortalManagesExternalFeeds(t *testing.T) {
 		t.Errorf("the removed feed: %d", st)
 	}
 }
+
+// In the portal a package step is made from an external feed, downloaded
+// by its targets; the release form lists that feed's versions, and the
+// release takes the one chosen there.
+func TestThePortalMakesStepsFromExternalFeeds(t *testing.T) {
+	files := staticFeed(t, "u", "folder-Pa55-word", func(string) map[string]string {
+		return map[string]string{"app.1.0.0.zip": "a", "app.1.1.0.zip": "b"}
+	})
+	hs, _ := tlsServer(t)
+	b := portalAdmin(t, hs)
+	var f model.Feed
+	admin(t, hs, "POST", "/api/v1/feeds", model.Feed{Name: "Files", Type: model.FeedHTTP, URL: files.URL, Username: "u", Password: "folder-Pa55-word"}, &f)
+	var proj model.Project
+	admin(t, hs, "POST", "/api/v1/projects", model.Project{Name: "web"}, &proj)
+	page := func(path string) string {
+		t.Helper()
+		resp, raw := b.do("GET", path, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+		}
+		return string(raw)
+	}
+
+	if body := page("/projects/" + proj.ID); !strings.Contains(body, `<option value="`+f.ID+`" >Files (http)</option>`) {
+		t.Fatalf("the add-a-step form offers no external feed:\n%s", body)
+	}
+	resp, body := b.post("/projects/"+proj.ID+"/steps", url.Values{"kind": {"package"}, "name": {"Install"}, "package": {"app"},
+		"feed": {f.ID}, "acquisition": {"target"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add a package step: %d\n%s", resp.StatusCode, body)
+	}
+	var proc model.DeploymentProcess
+	admin(t, hs, "GET", "/api/v1/projects/"+proj.ID+"/process", nil, &proc)
+	if pa := proc.Steps[0].Package; pa == nil || pa.FeedID != f.ID || pa.Acquisition != model.AcquireOnTarget {
+		t.Fatalf("the step: %+v", proc.Steps[0])
+	}
+	// The edit form shows them, and saving it without a change keeps them.
+	if body := page("/projects/" + proj.ID + "/steps/" + proc.Steps[0].ID); !strings.Contains(body, `<option value="`+f.ID+`" selected>Files (http)</option>`) ||
+		!strings.Contains(body, `<option value="target" selected>`) {
+		t.Fatalf("the edit form:\n%s", body)
+	}
+	if body := page("/projects/" + proj.ID); !strings.Contains(body, "app (Install) version") || !strings.Contains(body, "<option>1.1.0</option><option>1.0.0</option>") {
+		t.Fatalf("the release form lacks the feed's versions:\n%s", body)
+	}
+	if resp, body := b.post("/projects/"+proj.ID+"/releases", url.Values{"version": {"1.0.0"}, "package:Install": {"1.0.0"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create a release: %d\n%s", resp.StatusCode, body)
+	}
+	var rels wire.Page[model.Release]
+	admin(t, hs, "GET", "/api/v1/releases?projectId="+proj.ID, nil, &rels)
+	if len(rels.Items) != 1 || len(rels.Items[0].Packages) != 1 || rels.Items[0].Packages[0].Version != "1.0.0" || rels.Items[0].Packages[0].FeedID != f.ID {
+		t.Fatalf("the release: %+v", rels.Items)
+	}
+}

@@ -28,9 +28,9 @@ func (p *Portal) processRoutes() {
 }
 
 type projectData struct {
-	// Versions lists the feed's versions of each package a step takes,
-	// newest first, for the release form.
-	Versions map[string][]string
+	// PackageChoices are the packages the steps take, with their feeds'
+	// versions newest first, for the release form.
+	PackageChoices []packageChoice
 	// ChildReleases lists the releases of each project a deploy-a-release
 	// step deploys, newest first.
 	ChildReleases map[string][]string
@@ -45,6 +45,8 @@ type projectData struct {
 	ReleaseForm   releaseForm
 	// StepTemplates are the library's, for the add form.
 	StepTemplates []model.StepTemplate
+	// Feeds are where a step's package can come from.
+	Feeds []model.Feed
 }
 
 type releaseRow struct {
@@ -58,6 +60,8 @@ type stepForm struct {
 
 	// Template is the id of the step template a step is made from.
 	Template string
+	// Feed and Acquisition say where a package comes from.
+	Feed, Acquisition string
 }
 
 type releaseForm struct{ Version, Notes, Channel string }
@@ -95,16 +99,9 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 		p.call(r, http.MethodGet, "/releases/"+rel.ID+"/progression", nil, &row.Progress)
 		d.Releases = append(d.Releases, row)
 	}
-	d.Versions, d.ChildReleases = map[string][]string{}, map[string][]string{}
+	d.ChildReleases = map[string][]string{}
+	d.PackageChoices = p.packageChoices(r, d.Process.EnabledSteps())
 	for _, st := range d.Process.Steps {
-		if pkg := st.PackageID(); pkg != "" && d.Versions[pkg] == nil {
-			var versions wire.Page[model.Package]
-			p.call(r, http.MethodGet, "/packages?take=50&packageId="+url.QueryEscape(pkg), nil, &versions)
-			d.Versions[pkg] = []string{}
-			for _, pv := range versions.Items {
-				d.Versions[pkg] = append(d.Versions[pkg], pv.Version)
-			}
-		}
 		if st.DeployRelease != nil && d.ChildReleases[st.DeployRelease.ProjectID] == nil {
 			child := st.DeployRelease.ProjectID
 			var crs wire.Page[model.Release]
@@ -118,6 +115,7 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 	var feed wire.Page[model.Package]
 	p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
 	d.Packages = feed.Items
+	d.Feeds = p.feedList(r)
 	d.Projects, d.ProjectNames = p.projectList(r)
 	var channels wire.Page[model.Channel]
 	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
@@ -201,7 +199,7 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
 		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
-		Template: f.Get("template")}
+		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition")}
 	var step model.Step
 	switch form.Kind {
 	case kindTemplate: // version 0: the newest; the server fills the action in
@@ -248,6 +246,22 @@ func applyStepForm(s *model.Step, f url.Values) {
 		return nil
 	}
 
+	// A form without the feed fields keeps what the step had.
+	feed := func(was string) string {
+		if f.Has("feed") {
+			return text("feed")
+		}
+		return was
+	}
+	acquisition := func(was model.PackageAcquisition) model.PackageAcquisition {
+		if f.Has("acquisition") && !model.IsExternalFeed(text("feed")) {
+			return "" // the built-in feed's packages are sent by the server
+		}
+		if f.Has("acquisition") {
+			return model.PackageAcquisition(text("acquisition"))
+		}
+		return was
+	}
 	s.Name = text("name")
 	s.TargetRoles = splitComma(f.Get("roles"))
 	switch {
@@ -257,12 +271,12 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.FromPackage = &model.ScriptPackage{PackageID: text("package"), File: text("file"),
 			Arguments: text("arguments"), SubstituteFiles: splitComma(f.Get("substitute")),
-			FeedID: s.Script.FromPackage.FeedID, Acquisition: s.Script.FromPackage.Acquisition}
+			FeedID: feed(s.Script.FromPackage.FeedID), Acquisition: acquisition(s.Script.FromPackage.Acquisition)}
 	case s.Script != nil:
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.Body = script("body")
 	case s.Package != nil:
-		*s.Package = model.PackageAction{PackageID: text("package"), FeedID: s.Package.FeedID, Acquisition: s.Package.Acquisition,
+		*s.Package = model.PackageAction{PackageID: text("package"), FeedID: feed(s.Package.FeedID), Acquisition: acquisition(s.Package.Acquisition),
 			SubstituteFiles:       splitComma(f.Get("substitute")),
 			StructuredConfigFiles: splitComma(f.Get("structured")), CustomInstallDir: text("installdir"),
 			PurgeCustomInstallDir: on("purge"), CustomInstallExclude: splitComma(f.Get("exclude")),
@@ -364,6 +378,7 @@ type stepEditData struct {
 	Pools        []model.WorkerPool
 	Projects     []model.Project
 	Packages     []model.Package
+	Feeds        []model.Feed
 	// ChildVariables is the deploy-a-release step's variables as the
 	// form's "Key = value" lines.
 	ChildVariables string
@@ -420,6 +435,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		var feed wire.Page[model.Package]
 		p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
 		data.Packages = feed.Items
+		data.Feeds = p.feedList(r)
 	}
 	data.Step = step
 	data.Template = p.templateView(r, id, step)
@@ -493,4 +509,62 @@ func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/releases/"+res.Release.ID+"?done="+url.QueryEscape("Created release "+res.Release.Version), http.StatusSeeOther)
+}
+
+// packageChoice is one package a step takes, in the release form: its
+// field ("package:STEP" or "package:STEP:REFERENCE"), what it is, and the
+// versions its feed has.
+type packageChoice struct {
+	Key, Label string
+	Versions   []string
+	// Error says why the feed could not list them.
+	Error string
+}
+
+// packageChoices reads the versions of every package the steps take, from
+// the built-in feed or the step's external feed (each package once).
+func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageChoice {
+	var out []packageChoice
+	seen := map[string]packageChoice{}
+	for _, st := range steps {
+		for _, sp := range st.Packages() {
+			c := packageChoice{Key: st.Name, Label: sp.PackageID + " (" + st.Name + ")"}
+			if sp.Reference != "" {
+				c.Key, c.Label = st.Name+":"+sp.Reference, sp.PackageID+" ("+st.Name+", "+sp.Reference+")"
+			}
+			source := sp.FeedID + "\x00" + sp.PackageID
+			if known, ok := seen[source]; ok {
+				c.Versions, c.Error = known.Versions, known.Error
+			} else if sp.External() {
+				var vs wire.FeedVersions
+				if _, err := p.call(r, http.MethodGet, "/feeds/"+url.PathEscape(sp.FeedID)+"/versions?take=50&packageId="+url.QueryEscape(sp.PackageID), nil, &vs); err != nil {
+					c.Error = err.Error()
+				}
+				c.Versions = vs.Versions
+			} else {
+				var versions wire.Page[model.Package]
+				p.call(r, http.MethodGet, "/packages?take=50&packageId="+url.QueryEscape(sp.PackageID), nil, &versions)
+				for _, pv := range versions.Items {
+					c.Versions = append(c.Versions, pv.Version)
+				}
+			}
+			seen[source] = c
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// feedList is every feed, the built-in one first, for the step forms.
+func (p *Portal) feedList(r *http.Request) []model.Feed {
+	var feeds wire.Page[model.Feed]
+	p.call(r, http.MethodGet, "/feeds?take=1000", nil, &feeds)
+	return feeds.Items
+}
+
+// feedFieldsData is what the "feedfields" template shows.
+type feedFieldsData struct {
+	Prefix              string
+	Feeds               []model.Feed
+	FeedID, Acquisition string
 }

@@ -117,7 +117,10 @@ var funcs = template.FuncMap{
 		}
 		return nil
 	},
-	"join":        strings.Join,
+	"join": strings.Join,
+	"feedFields": func(prefix string, feeds []model.Feed, feedID, acquisition string) feedFieldsData {
+		return feedFieldsData{Prefix: prefix, Feeds: feeds, FeedID: feedID, Acquisition: acquisition}
+	},
 	"field":       fieldError,
 	"errorsUnder": errorsUnder,
 	"stateClass": func(s any) string {
