@@ -36,7 +36,7 @@ func run(ctx context.Context, s *store.Store, doc *confdoc.Document, dryRun, kee
 	}
 	var res confdoc.Result
 	err := s.Tx(ctx, func(q *store.Queries) error {
-		a := &applier{q: q, keep: keep}
+		a := &applier{q: q, keep: keep, templates: map[string]templateIDs{}, certIDs: map[string]string{}}
 		res = confdoc.Result{DryRun: dryRun}
 		if err := a.apply(ctx, doc); err != nil {
 			return err
@@ -76,6 +76,10 @@ func checkDocument(doc *confdoc.Document) error {
 	dup("librarySets", names(doc.LibrarySets, func(l confdoc.LibrarySet) string { return l.Name }))
 	dup("lifecycles", names(doc.Lifecycles, func(l confdoc.Lifecycle) string { return l.Name }))
 	dup("projectGroups", names(doc.ProjectGroups, func(g confdoc.ProjectGroup) string { return g.Name }))
+	dup("feeds", names(doc.Feeds, func(f confdoc.Feed) string { return f.Name }))
+	dup("scriptModules", names(doc.ScriptModules, func(m confdoc.ScriptModule) string { return m.Name }))
+	dup("stepTemplates", names(doc.StepTemplates, func(t confdoc.StepTemplate) string { return t.Name }))
+	dup("certificates", names(doc.Certificates, func(c confdoc.Certificate) string { return c.Name }))
 	dup("projects", names(doc.Projects, func(p confdoc.Project) string { return p.Name }))
 	if len(problems) > 0 {
 		return &model.ValidationError{Subject: "the file", Problems: problems}
@@ -98,6 +102,13 @@ type applier struct {
 	// keep leaves objects that exist unchanged (importing an archive
 	// without updating existing ones).
 	keep bool
+	// templates are the file's step templates as this server numbers
+	// them, by name key; certIDs the file's certificates' ids.
+	templates map[string]templateIDs
+	certIDs   map[string]string
+	// archiveLater are certificates the file has archived, archived once
+	// the variables that name them are saved.
+	archiveLater []string
 }
 
 // kept reports an existing object left alone because of keep: skipped
@@ -159,6 +170,28 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 			return err
 		}
 	}
+	// The library before what names it: templates name feeds, library
+	// sets' variables name certificates.
+	for _, f := range doc.Feeds {
+		if err := a.feed(ctx, f); err != nil {
+			return err
+		}
+	}
+	for _, m := range doc.ScriptModules {
+		if err := a.scriptModule(ctx, m); err != nil {
+			return err
+		}
+	}
+	for _, t := range doc.StepTemplates {
+		if err := a.stepTemplate(ctx, t); err != nil {
+			return err
+		}
+	}
+	for _, c := range doc.Certificates {
+		if err := a.certificate(ctx, c); err != nil {
+			return err
+		}
+	}
 	for _, l := range doc.LibrarySets {
 		if err := a.librarySet(ctx, l); err != nil {
 			return err
@@ -177,6 +210,11 @@ func (a *applier) apply(ctx context.Context, doc *confdoc.Document) error {
 	// Children first, so a parent's deploy-a-release steps find them.
 	for _, p := range childrenFirst(doc.Projects) {
 		if err := a.project(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, id := range a.archiveLater {
+		if _, err := a.q.SetCertificateArchived(ctx, id, true); err != nil {
 			return err
 		}
 	}
@@ -668,7 +706,11 @@ func (a *applier) runbooks(ctx context.Context, p model.Project, want []confdoc.
 		}
 		next := model.DeploymentProcess{Steps: rb.Steps}
 		next.Normalize()
-		if old.Description == rb.Description && slices.Equal(old.EnvironmentIDs, rb.EnvironmentIDs) && reflect.DeepEqual(normalSteps(old.Steps), normalSteps(next.Steps)) {
+		same, err := a.sameSteps(ctx, old.Steps, next.Steps)
+		if err != nil {
+			return nil, err
+		}
+		if old.Description == rb.Description && slices.Equal(old.EnvironmentIDs, rb.EnvironmentIDs) && same {
 			continue
 		}
 		rb.ID = old.ID
@@ -782,8 +824,8 @@ func (a *applier) process(ctx context.Context, projectID string, want []model.St
 		next.Steps[i] = s
 	}
 	next.Normalize()
-	if reflect.DeepEqual(normalSteps(d.Steps), normalSteps(next.Steps)) {
-		return false, nil
+	if same, err := a.sameSteps(ctx, d.Steps, next.Steps); err != nil || same {
+		return false, err
 	}
 	return true, a.q.SaveProcess(ctx, &next)
 }
@@ -839,7 +881,11 @@ func (a *applier) modelVariables(ctx context.Context, subject string, in []confd
 			}
 			sc.Channels = append(sc.Channels, id)
 		}
-		out[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive, Scope: sc, Prompt: v.Prompt}
+		out[i] = model.Variable{Name: v.Name, Value: v.Value, Sensitive: v.Sensitive, Scope: sc, Prompt: v.Prompt, Type: v.Type}
+		if out[i].IsCertificate() {
+			out[i].Type = model.VariableTypeCertificate
+			out[i].Value = a.certificateID(ctx, field, v.Value, &problems)
+		}
 	}
 	if len(problems) > 0 {
 		return nil, &model.ValidationError{Subject: subject, Problems: problems}

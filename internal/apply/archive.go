@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -75,6 +76,7 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 	out := &confdoc.Document{}
 	need := func() map[string]bool { return map[string]bool{} }
 	envs, pools, sets, lifecycles, groups := need(), need(), need(), need(), need()
+	feeds, modules, templates, certs := need(), need(), need(), need()
 	add := func(m map[string]bool, names ...string) {
 		for _, n := range names {
 			if n != "" {
@@ -85,6 +87,22 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 	varEnvs := func(vs []confdoc.Variable) {
 		for _, v := range vs {
 			add(envs, v.Environments...)
+			if strings.EqualFold(v.Type, model.VariableTypeCertificate) {
+				add(certs, v.Value)
+			}
+		}
+	}
+	actionFeeds := func(sc *confdoc.ScriptAction, pk *confdoc.PackageAction) {
+		if sc != nil {
+			if sc.FromPackage != nil {
+				add(feeds, sc.FromPackage.Feed)
+			}
+			for _, r := range sc.Packages {
+				add(feeds, r.Feed)
+			}
+		}
+		if pk != nil {
+			add(feeds, pk.Feed)
 		}
 	}
 	steps := func(ss []confdoc.Step) {
@@ -92,6 +110,11 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 			add(envs, s.Environments...)
 			add(envs, s.ExcludedEnvironments...)
 			add(pools, s.WorkerPool)
+			actionFeeds(s.Script, s.Package)
+			add(modules, s.ScriptModules...)
+			if s.Template != nil {
+				add(templates, s.Template.Name)
+			}
 		}
 	}
 	for _, p := range doc.Projects {
@@ -118,6 +141,22 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 			varEnvs(l.Variables)
 		}
 	}
+	// Every version of a template, so the receiving server numbers them
+	// as the steps do.
+	for _, t := range doc.StepTemplates {
+		if templates[model.NameKey(t.Name)] {
+			out.StepTemplates = append(out.StepTemplates, t)
+			for _, v := range t.Versions {
+				actionFeeds(v.Script, v.Package)
+			}
+		}
+	}
+	for _, c := range doc.Certificates {
+		if certs[model.NameKey(c.Name)] {
+			out.Certificates = append(out.Certificates, c)
+			add(envs, c.Environments...)
+		}
+	}
 	for _, l := range doc.Lifecycles {
 		if lifecycles[model.NameKey(l.Name)] {
 			out.Lifecycles = append(out.Lifecycles, l)
@@ -129,6 +168,8 @@ func referencedBy(doc *confdoc.Document, projects []string) (*confdoc.Document, 
 	}
 	keep := func(m map[string]bool, name string) bool { return m[model.NameKey(name)] }
 	out.ProjectGroups = slices.DeleteFunc(slices.Clone(doc.ProjectGroups), func(g confdoc.ProjectGroup) bool { return !keep(groups, g.Name) })
+	out.Feeds = slices.DeleteFunc(slices.Clone(doc.Feeds), func(f confdoc.Feed) bool { return !keep(feeds, f.Name) })
+	out.ScriptModules = slices.DeleteFunc(slices.Clone(doc.ScriptModules), func(m confdoc.ScriptModule) bool { return !keep(modules, m.Name) })
 	out.WorkerPools = slices.DeleteFunc(slices.Clone(doc.WorkerPools), func(p confdoc.WorkerPool) bool { return !keep(pools, p.Name) })
 	out.Environments = slices.DeleteFunc(slices.Clone(doc.Environments), func(e confdoc.Environment) bool { return !keep(envs, e.Name) })
 	// Machine policies belong to machines, which stay on their server: a

@@ -93,6 +93,11 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 		doc.ProjectGroups = append(doc.ProjectGroups, confdoc.ProjectGroup{Name: g.Name, Description: g.Description})
 	}
 
+	lib, err := exportLibrary(ctx, q, doc, toNames, open)
+	if err != nil {
+		return nil, err
+	}
+
 	machines, _, err := q.ListMachines(ctx, store.MachineFilter{})
 	if err != nil {
 		return nil, fmt.Errorf("export machines: %w", err)
@@ -108,7 +113,7 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 	setNames := map[string]string{}
 	for _, l := range sets {
 		setNames[l.ID] = l.Name
-		vars, err := exportVariables(l.Variables, toNames, machineNames, nil, nil, open)
+		vars, err := exportVariables(l.Variables, toNames, machineNames, nil, nil, lib)
 		if err != nil {
 			return nil, fmt.Errorf("export library set %q: %w", l.Name, err)
 		}
@@ -141,7 +146,7 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 			out.Channels = append(out.Channels, confdoc.Channel{Name: c.Name, Description: c.Description,
 				Lifecycle: lifecycleNames[c.LifecycleID], Default: c.IsDefault, Rules: c.Rules})
 		}
-		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames}
+		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames, lib: lib}
 		if out.Steps, err = exportSteps(d.Steps, refs); err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
@@ -165,7 +170,7 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 		for _, s := range d.Steps {
 			stepNames[s.ID] = s.Name
 		}
-		out.Variables, err = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames, open)
+		out.Variables, err = exportVariables(vs.Variables, toNames, machineNames, stepNames, channelNames, lib)
 		if err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}
@@ -177,10 +182,12 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 	return doc, nil
 }
 
-// exportVariables writes variables by name; sensitive values stay on the
-// server (applying the file keeps them) unless open is given.
+// exportVariables writes variables by name (a certificate variable's value
+// too); sensitive values stay on the server (applying the file keeps them)
+// unless lib.open is given.
 func exportVariables(vs []model.Variable, envNames func([]string) []string, machines, steps, channels map[string]string,
-	open func(string) (string, error)) ([]confdoc.Variable, error) {
+	lib libraryNames) ([]confdoc.Variable, error) {
+	open := lib.open
 	var out []confdoc.Variable
 	names := func(ids []string, m map[string]string) []string {
 		if len(ids) == 0 {
@@ -203,7 +210,16 @@ func exportVariables(vs []model.Variable, envNames func([]string) []string, mach
 			}
 			value = plain
 		}
-		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt,
+		typ := ""
+		if v.IsCertificate() {
+			typ = "certificate"
+			name, ok := lib.certs[value]
+			if !ok {
+				return nil, fmt.Errorf("variable %q: certificate %q does not exist", v.Name, value)
+			}
+			value = name
+		}
+		out = append(out, confdoc.Variable{Name: v.Name, Value: value, Sensitive: v.Sensitive, Prompt: v.Prompt, Type: typ,
 			Environments: envNames(v.Scope.Environments), Roles: v.Scope.Roles,
 			Machines: names(v.Scope.Machines, machines), Steps: names(v.Scope.Steps, steps), Channels: names(v.Scope.Channels, channels)})
 	}

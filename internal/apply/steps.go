@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pulpo-deploy/pulpo/internal/confdoc"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -14,10 +15,11 @@ import (
 // conversions serves both: a field added to model.Step is written and read
 // in one place (steps_test.go fails until it is).
 //
-// Actions (script, package, manual) travel as the model has them. Their
-// feedId is an id, which is right for the built-in feed (the same on every
-// server); an external feed's id is this server's, so once feeds are
-// stored it belongs here, turned into the feed's name both ways.
+// Actions (script, package, manual) travel as the model has them, except
+// that feeds are named by name (the built-in feed's id, the same on every
+// server, is its name). A step made from a step template names the
+// template by name and carries no action: saving it fills the action from
+// the template's version.
 
 // stepNames turns the ids a step refers to into names, for export.
 type stepNames struct {
@@ -25,6 +27,7 @@ type stepNames struct {
 	pools    map[string]string // worker pool id -> name
 	projects map[string]string // project id -> name
 	channels map[string]string // the project's channel id -> name
+	lib      libraryNames
 }
 
 // names maps ids to names; an id with no name (a dangling reference the
@@ -58,11 +61,24 @@ func exportSteps(steps []model.Step, n stepNames) ([]confdoc.Step, error) {
 }
 
 func exportStep(s model.Step, n stepNames) (confdoc.Step, error) {
-	out := confdoc.Step{Name: s.Name, Disabled: s.Disabled, Script: s.Script, Package: s.Package, ManualIntervention: s.Manual,
+	out := confdoc.Step{Name: s.Name, Disabled: s.Disabled, ManualIntervention: s.Manual,
 		TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
 		Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-		StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
+		StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds,
+		ScriptModules: s.ScriptModules}
 	var err error
+	if s.Template != nil {
+		if out.Template, err = n.lib.templateRef(s.Template); err != nil {
+			return out, err
+		}
+	} else {
+		if out.Script, err = n.lib.script(s.Script); err != nil {
+			return out, err
+		}
+		if out.Package, err = n.lib.pkg(s.Package); err != nil {
+			return out, err
+		}
+	}
 	if out.Environments, err = n.names("environment", s.Environments, n.envs); err != nil {
 		return out, err
 	}
@@ -102,19 +118,17 @@ func (a *applier) steps(ctx context.Context, subject, field string, want []confd
 			Environments:         a.envRefs(f+".environments", s.Environments, &problems),
 			ExcludedEnvironments: a.envRefs(f+".excludedEnvironments", s.ExcludedEnvironments, &problems),
 			Required:             s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
-			StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds}
+			StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds,
+			ScriptModules: slices.Clone(s.ScriptModules)}
 		// Copies, so the document and the model never share an action.
 		if s.ManualIntervention != nil {
 			m := *s.ManualIntervention
 			step.Manual = &m
 		}
-		if s.Script != nil {
-			sc := *s.Script
-			step.Script = &sc
-		}
-		if s.Package != nil {
-			pa := *s.Package
-			step.Package = &pa
+		step.Script = a.script(ctx, f+".script", s.Script, &problems)
+		step.Package = a.pkg(ctx, f+".package", s.Package, &problems)
+		if s.Template != nil {
+			step.Template = a.templateRef(ctx, f+".template", s.Template, &problems)
 		}
 		for _, name := range s.Channels {
 			id, ok := channels[model.NameKey(name)]

@@ -259,6 +259,10 @@ func Count(d *confdoc.Document) map[string]int {
 		"librarySets":     len(d.LibrarySets),
 		"lifecycles":      len(d.Lifecycles),
 		"projectGroups":   len(d.ProjectGroups),
+		"feeds":           len(d.Feeds),
+		"scriptModules":   len(d.ScriptModules),
+		"stepTemplates":   len(d.StepTemplates),
+		"certificates":    len(d.Certificates),
 		"projects":        len(d.Projects),
 	}
 	for k, n := range counts {

@@ -19,7 +19,12 @@ func (a *app) applyCommand() *cobra.Command {
 their steps and variables) from a YAML file. Objects are matched by name;
 applying the same file twice changes nothing. Objects the file does not
 mention are left alone. The whole file is applied in one transaction: if
-anything in it is wrong, nothing changes. "pulpo export" writes this format.`,
+anything in it is wrong, nothing changes. "pulpo export" writes this format.
+
+The library goes by name too: feeds (a file without a password keeps the
+server's), script modules, step templates (every version, oldest first; a
+step names the version it uses) and certificates (a plain file cannot carry
+one: a certificate it lists must exist on the server).`,
 		Example: `  pulpo apply -f pulpo.yaml
   pulpo apply -f pulpo.yaml --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,10 +81,12 @@ func (a *app) exportCommand() *cobra.Command {
 	var pw passwordFlags
 	cmd := &cobra.Command{Use: "export", Short: "Write the server's environments, lifecycles and projects as an apply file, or projects as an encrypted archive", Args: cobra.NoArgs,
 		Long: `Without --archive, write everything "pulpo apply" accepts as a plain YAML
-file; sensitive values are left out (applying the file keeps them).
+file; sensitive values, feed passwords and certificates' material are left
+out (applying the file keeps them).
 
 With --archive FILE, write the chosen projects (--project, repeatable) or
-everything (--all), with what they reference and their sensitive values, as
+everything (--all), with what they reference (feeds, script modules, step
+templates, certificates included) and their sensitive values, as
 one password-encrypted archive for "pulpo import" on another server. The
 password (at least 12 characters) comes from --password-file,
 --password-stdin or PULPO_ARCHIVE_PASSWORD. Exporting an archive needs the

@@ -26,6 +26,10 @@ type Document struct {
 	LibrarySets     []LibrarySet    `json:"librarySets,omitempty" yaml:"librarySets,omitempty"`
 	Lifecycles      []Lifecycle     `json:"lifecycles,omitempty" yaml:"lifecycles,omitempty"`
 	ProjectGroups   []ProjectGroup  `json:"projectGroups,omitempty" yaml:"projectGroups,omitempty"`
+	Feeds           []Feed          `json:"feeds,omitempty" yaml:"feeds,omitempty"`
+	ScriptModules   []ScriptModule  `json:"scriptModules,omitempty" yaml:"scriptModules,omitempty"`
+	StepTemplates   []StepTemplate  `json:"stepTemplates,omitempty" yaml:"stepTemplates,omitempty"`
+	Certificates    []Certificate   `json:"certificates,omitempty" yaml:"certificates,omitempty"`
 	Projects        []Project       `json:"projects,omitempty" yaml:"projects,omitempty"`
 }
 
@@ -131,11 +135,16 @@ type LibrarySet struct {
 // Step is a process step, matched to the stored one by name so its id (and
 // whatever refers to it) survives an apply.
 type Step struct {
-	Name     string              `json:"name" yaml:"name"`
-	Disabled bool                `json:"disabled,omitempty" yaml:"disabled,omitempty"`
-	Script   *model.ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
+	Name     string        `json:"name" yaml:"name"`
+	Disabled bool          `json:"disabled,omitempty" yaml:"disabled,omitempty"`
+	Script   *ScriptAction `json:"script,omitempty" yaml:"script,omitempty"`
 	// Package deploys a package from the feed by the conventions.
-	Package *model.PackageAction `json:"package,omitempty" yaml:"package,omitempty"`
+	Package *PackageAction `json:"package,omitempty" yaml:"package,omitempty"`
+	// Template makes the step from a step template (its action is the
+	// template version's, so the step sets none).
+	Template *StepTemplateRef `json:"template,omitempty" yaml:"template,omitempty"`
+	// ScriptModules (by name) are included in the step's scripts.
+	ScriptModules []string `json:"scriptModules,omitempty" yaml:"scriptModules,omitempty,flow"`
 	// ManualIntervention waits for a person to proceed or abort.
 	ManualIntervention *model.ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 	// DeployRelease deploys a release of another project (by name).
@@ -179,6 +188,9 @@ type Variable struct {
 	Name      string `json:"name" yaml:"name"`
 	Value     string `json:"value,omitempty" yaml:"value,omitempty"`
 	Sensitive bool   `json:"sensitive,omitempty" yaml:"sensitive,omitempty"`
+	// Type is empty for text; "certificate" makes Value a certificate's
+	// name.
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
 	// Roles, Machines (by name), and Steps and Channels (by name, projects
 	// only) narrow the value further; Prompt asks for it when deploying.
 	Roles        []string      `json:"roles,omitempty" yaml:"roles,omitempty,flow"`
@@ -264,7 +276,7 @@ const (
 
 // Change is what applying did (or, in a dry run, would do) to one object.
 type Change struct {
-	Kind   string `json:"kind"` // environment, worker pool, machine policy, library set, lifecycle, project group, project
+	Kind   string `json:"kind"` // environment, worker pool, machine policy, library set, lifecycle, project group, feed, script module, step template, certificate, project
 	Name   string `json:"name"`
 	Action string `json:"action"`
 	// What differs, for an update, such as "steps" or "variables".

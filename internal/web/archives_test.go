@@ -92,9 +92,9 @@ func TestArchivePageExportsAndImports(t *testing.T) {
 	doc := confdoc.Document{
 		Environments: []confdoc.Environment{{Name: "Dev"}},
 		Projects: []confdoc.Project{
-			{Name: "shop", Steps: []confdoc.Step{{Name: "Hello", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo #{Greeting}"}}},
+			{Name: "shop", Steps: []confdoc.Step{{Name: "Hello", Script: &confdoc.ScriptAction{Syntax: model.SyntaxBash, Body: "echo #{Greeting}"}}},
 				Variables: []confdoc.Variable{{Name: "Greeting", Value: "hello", Environments: []string{"Dev"}}, {Name: "Token", Value: "s3cret-token", Sensitive: true}}},
-			{Name: "misc", Steps: []confdoc.Step{{Name: "Noop", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "true"}}}},
+			{Name: "misc", Steps: []confdoc.Step{{Name: "Noop", Script: &confdoc.ScriptAction{Syntax: model.SyntaxBash, Body: "true"}}}},
 		}}
 	src.api("POST", "/apply", doc, nil, http.StatusOK)
 
