@@ -128,7 +128,7 @@ func TestStepTemplateFormReading(t *testing.T) {
 		"parameters[0].name": {"Port"}, "parameters[0].control": {"select"}, "parameters[0].options": {"80\r\n\r\n 443 \n"}, "parameters[0].defaultValue": {"443"},
 		"parameters[1].name": {"Gone"}, "parameters[1].remove": {"on"},
 		"parameters[2].control": {"text"},
-		"parameters[3].name": {"Key"}, "parameters[3].control": {"sensitive"},
+		"parameters[3].name":    {"Key"}, "parameters[3].control": {"sensitive"},
 		"parameters[9].name": {"beyond the rows"}})
 	was := model.StepTemplate{ID: "ActionTemplates-1", Package: &model.PackageAction{PackageID: "old", StructuredConfigFiles: []string{"app.yaml"},
 		Deploy: &model.ScriptAction{Syntax: model.SyntaxSh, Body: "old"}}}
