@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,6 +45,9 @@ func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
 		}
 		return v
 	}
+	// accessible checks the page's basics, as the portal's other browser
+	// tests do, and keeps a picture of it when one comes in time.
+	shots := screenshotDir(t)
 	accessible := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
@@ -52,7 +57,14 @@ func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
 			for _, p := range problems {
 				t.Errorf("%s: %s", name, p)
 			}
-			return nil
+			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
+			if err != nil {
+				t.Logf("no screenshot of %s: %v", name, err)
+				return nil
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
 		})
 	}
 	visible := func(sel string) bool {
@@ -88,7 +100,7 @@ func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
 		chromedp.WaitVisible(`//a[text()="New step template"]`),
 		chromedp.Click(`//a[text()="New step template"]`),
 		chromedp.WaitVisible(css("#tmpl-name")),
-		accessible("new step template"),
+		accessible("steptemplate-new"),
 	)
 	if visible("#tmpl-package") || !visible("#tmpl-body") {
 		t.Errorf("a script template shows the package's fields, or hides its script")
@@ -113,7 +125,7 @@ func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
 		chromedp.SendKeys(css("#par-2-default"), "quiet"),
 		chromedp.Click(`//button[text()="Create step template"]`),
 		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Created step template Notify")]`),
-		accessible("step template"),
+		accessible("steptemplate"),
 	)
 	if v := text("#current-version"); v != "version 1" {
 		t.Errorf("the new template's version: %q", v)
