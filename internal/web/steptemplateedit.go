@@ -72,7 +72,7 @@ func (r parameterRow) empty() bool {
 	return r.Name == "" && r.Label == "" && r.HelpText == "" && r.Default == "" && r.Options == ""
 }
 
-// templateFormOf is a template as the form shows it, with blank rows for
+// stepTemplateFormOf is a template as the form shows it, with blank rows for
 // more parameters. A sensitive parameter has no default to show.
 func stepTemplateFormOf(t model.StepTemplate) stepTemplateForm {
 	f := stepTemplateForm{Version: t.Version, Name: t.Name, Description: t.Description, Kind: "script", Syntax: string(model.SyntaxBash)}
@@ -212,7 +212,7 @@ func (p *Portal) stepTemplatePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // showStepTemplate draws the page of template id (the new page when
-// empty), with form as typed, or as the current version when it is zero.
+// empty), with form as typed, or the current version when form is zero.
 func (p *Portal) showStepTemplate(w http.ResponseWriter, r *http.Request, v *view, status int, id string, form stepTemplateForm) {
 	d := stepTemplateData{MayEdit: p.may(r, model.ActionTemplateEdit)}
 	if id != "" {
