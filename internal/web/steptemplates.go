@@ -13,47 +13,20 @@ import (
 func (p *Portal) stepTemplateRoutes() {
 	p.mux.HandleFunc("GET /step-templates", p.stepTemplates)
 	p.mux.HandleFunc("GET /script-modules", p.scriptModules)
+	p.mux.HandleFunc("POST /script-modules", p.saveScriptModule)
+	p.mux.HandleFunc("POST /script-modules/{id}", p.saveScriptModule)
+	p.mux.HandleFunc("POST /script-modules/{id}/delete", p.deleteScriptModule)
+	p.mux.HandleFunc("GET /step-templates/new", p.newStepTemplate)
+	p.mux.HandleFunc("POST /step-templates", p.saveStepTemplate)
+	p.mux.HandleFunc("GET /step-templates/{id}", p.stepTemplatePage)
+	p.mux.HandleFunc("POST /step-templates/{id}", p.saveStepTemplate)
+	p.mux.HandleFunc("POST /step-templates/{id}/delete", p.deleteStepTemplate)
 	p.mux.HandleFunc("POST /projects/{id}/steps/{step}/update-template", p.updateStepTemplate)
 }
 
 type stepTemplateRow struct {
 	Template model.StepTemplate
 	Usage    []model.StepTemplateUsage
-}
-
-// stepTemplates lists the library's step templates and where each is used.
-func (p *Portal) stepTemplates(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	var items wire.Page[model.StepTemplate]
-	if _, err := p.call(r, http.MethodGet, "/step-templates?take=1000", nil, &items); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	rows := make([]stepTemplateRow, 0, len(items.Items))
-	for _, t := range items.Items {
-		row := stepTemplateRow{Template: t}
-		p.call(r, http.MethodGet, "/step-templates/"+url.PathEscape(t.ID)+"/usage", nil, &row.Usage)
-		rows = append(rows, row)
-	}
-	v.Title, v.Nav, v.Data = "Step templates", "library", rows
-	p.render(w, http.StatusOK, "steptemplates", v)
-}
-
-func (p *Portal) scriptModules(w http.ResponseWriter, r *http.Request) {
-	v, ok := p.session(w, r)
-	if !ok {
-		return
-	}
-	var items wire.Page[model.ScriptModule]
-	if _, err := p.call(r, http.MethodGet, "/script-modules?take=1000", nil, &items); err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	v.Title, v.Nav, v.Data = "Script modules", "library", items.Items
-	p.render(w, http.StatusOK, "scriptmodules", v)
 }
 
 // templateView is what a step page shows of the template its step is

@@ -75,10 +75,12 @@ func TestEveryPageRenders(t *testing.T) {
 		Runbooks:   []model.Runbook{{ID: "Runbooks-1", Name: "Restart", PublishedSnapshotID: "Releases-9"}},
 		Lifecycles: []model.Lifecycle{{ID: "Lifecycles-1", Name: "Default"}}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
 		Names: map[string]string{"Environments-1": "Dev"}}
-	pages["steptemplates"] = []stepTemplateRow{{Template: model.StepTemplate{ID: "ActionTemplates-1", Name: "Notify", Version: 2,
+	pages["steptemplates"] = stepTemplatesData{MayEdit: true, Rows: []stepTemplateRow{{Template: model.StepTemplate{ID: "ActionTemplates-1", Name: "Notify", Version: 2,
 		Parameters: []model.StepTemplateParameter{{Name: "Mode", Control: model.ControlSelect, Options: []string{"a", "b"}}}},
-		Usage: []model.StepTemplateUsage{{ProjectID: "Projects-1", ProjectName: "web", StepID: "step-1", StepName: "Tell", Version: 1, Latest: 2, Behind: true}}}}
-	pages["scriptmodules"] = []model.ScriptModule{{ID: "ScriptModules-1", Name: "common", Syntax: model.SyntaxBash, Body: "say() { :; }"}}
+		Usage: []model.StepTemplateUsage{{ProjectID: "Projects-1", ProjectName: "web", StepID: "step-1", StepName: "Tell", Version: 1, Latest: 2, Behind: true}}}}}
+	pages["scriptmodules"] = scriptModulesData{MayEdit: true, Items: []model.ScriptModule{{ID: "ScriptModules-1", Name: "common", Syntax: model.SyntaxBash, Body: "say() { :; }"}},
+		Form: model.ScriptModule{ID: "ScriptModules-1", Name: "common", Syntax: model.SyntaxPython, Body: "def say(): pass"}}
+	pages["steptemplate"] = stepTemplateSample() // each state: TestStepTemplatePagesRenderEachState
 	pages["variablesets"] = []model.LibraryVariableSet{{ID: "LibraryVariableSets-1", Name: "Shared", Variables: []model.Variable{{Name: "Db", Sensitive: true}, {Name: "Host", Value: "db"}}}}
 	pages["step"] = stepEditData{Project: model.Project{ID: "Projects-1", Name: "web"}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
 		Step: model.Step{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, Environments: []string{"Environments-1"}, Condition: model.ConditionVariable, Retries: 2}}

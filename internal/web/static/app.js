@@ -130,11 +130,14 @@ function uploadWithProgress() {
   });
 }
 
-// showFieldsForKind hides the add-a-step fields the chosen kind does not
-// use; without this script the form shows them all, each labelled.
+// showFieldsForKind hides the fields the chosen kind does not use, in the
+// add-a-step and step template forms; without this script the forms show
+// them all, each labelled.
 function showFieldsForKind() {
-  const form = document.getElementById("add-step");
-  if (!form) return;
+  document.querySelectorAll("#add-step, #template-form").forEach(showKindFields);
+}
+
+function showKindFields(form) {
   const show = () => {
     const kind = (form.querySelector('input[name="kind"]:checked') || {}).value || "script";
     form.querySelectorAll("[data-kinds]").forEach((el) => {

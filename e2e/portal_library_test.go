@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestThePortalMakesAStepTemplateAndAStepFromIt creates a step template
+// with two parameters in the Library, in headless Chromium against a
+// server process (the script's fields shown for a script, the package's
+// for a package, a third parameter row added on request), and adds a
+// project step made from it, whose page asks for the parameters.
+func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
+	ctx := browserContext(t)
+	s := startServer(t, t.TempDir(), "", freePort(t))
+	type css = chromedp.CSS
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			_, err := chromedp.Run(stepCtx, step)
+			cancel()
+			if err != nil {
+				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+				cancel()
+				t.Fatalf("%s, step %d: %v\npage:\n%s", what, i+1, err, body)
+			}
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return v
+	}
+	// accessible checks the page's basics, as the portal's other browser
+	// tests do, and keeps a picture of it when one comes in time.
+	shots := screenshotDir(t)
+	accessible := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				t.Errorf("%s: %s", name, p)
+			}
+			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
+			if err != nil {
+				t.Logf("no screenshot of %s: %v", name, err)
+				return nil
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	visible := func(sel string) bool {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(readCtx, chromedp.Evaluate[bool](`document.querySelector(`+"`"+sel+"`"+`).offsetParent !== null`))
+		if err != nil {
+			t.Fatalf("look at %s: %v", sel, err)
+		}
+		return v
+	}
+
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("the server printed no administrator password:\n%s", s.out)
+		}
+	}
+	do("log in",
+		chromedp.Navigate(s.url+"/login"),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "admin"),
+		chromedp.SendKeys(css("#password"), m[1]),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+	)
+
+	do("open the new template form",
+		chromedp.Click(`//a[text()="Library"]`),
+		chromedp.WaitVisible(`//a[text()="Step templates"]`),
+		chromedp.Click(`//a[text()="Step templates"]`),
+		chromedp.WaitVisible(`//a[text()="New step template"]`),
+		chromedp.Click(`//a[text()="New step template"]`),
+		chromedp.WaitVisible(css("#tmpl-name")),
+		accessible("steptemplate-new"),
+	)
+	if visible("#tmpl-package") || !visible("#tmpl-body") {
+		t.Errorf("a script template shows the package's fields, or hides its script")
+	}
+	do("a package template's fields", chromedp.Click(css(`input[name=kind][value=package]`)), chromedp.WaitVisible(css("#tmpl-package")))
+	if visible("#tmpl-body") {
+		t.Errorf("a package template shows the script")
+	}
+	do("fill the template in",
+		chromedp.Click(css(`input[name=kind][value=script]`)),
+		chromedp.WaitVisible(css("#tmpl-body")),
+		chromedp.SendKeys(css("#tmpl-name"), "Notify"),
+		chromedp.SendKeys(css("#tmpl-body"), `echo "to #{Channel} as #{Mode}"`),
+		chromedp.SendKeys(css("#par-0-name"), "Channel"),
+		chromedp.SendKeys(css("#par-0-label"), "Chat channel"),
+		chromedp.SendKeys(css("#par-0-default"), "#ops"),
+		chromedp.Click(`//button[text()="Add another parameter"]`),
+		chromedp.WaitVisible(css("#par-2-name")),
+		chromedp.SendKeys(css("#par-2-name"), "Mode"),
+		chromedp.SetValue(css("#par-2-control"), "select"),
+		chromedp.SendKeys(css("#par-2-options"), "loud\nquiet"),
+		chromedp.SendKeys(css("#par-2-default"), "quiet"),
+		chromedp.Click(`//button[text()="Create step template"]`),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Created step template Notify")]`),
+		accessible("steptemplate"),
+	)
+	if v := text("#current-version"); v != "version 1" {
+		t.Errorf("the new template's version: %q", v)
+	}
+	if h := text("#versions"); !strings.Contains(h, "the first version") {
+		t.Errorf("the history: %q", h)
+	}
+
+	do("a project with a step made from it",
+		chromedp.Navigate(s.url+"/projects"),
+		chromedp.WaitVisible(css("#project-name")),
+		chromedp.SendKeys(css("#project-name"), "web"),
+		chromedp.Submit(css("#project-name")),
+		chromedp.WaitVisible(css("#step-name")),
+		chromedp.Click(css(`input[name=kind][value=template]`)),
+		chromedp.WaitVisible(css("#step-template")),
+		chromedp.SendKeys(css("#step-name"), "Tell the team"),
+		chromedp.Submit(css("#step-name")),
+		chromedp.WaitVisible(`//strong[text()="Tell the team"]`),
+		chromedp.Click(`//a[@aria-label="Edit Tell the team"]`),
+		chromedp.WaitVisible(css("#template-h")),
+	)
+	if h := text("#template-h"); !strings.Contains(h, "Notify, version 1") {
+		t.Errorf("the step page's template: %q", h)
+	}
+	do("the step's parameters", chromedp.WaitVisible(css(`input[name="param.Channel"]`)), chromedp.WaitVisible(css(`select[name="param.Mode"]`)))
+
+	// The template page lists the step as using it.
+	do("the template's usage",
+		chromedp.Click(`//h2[@id="template-h"]/a`),
+		chromedp.WaitVisible(`//a[text()="Tell the team"]`),
+	)
+}
