@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,5 +133,37 @@ func TestThePortalMakesStepsFromExternalFeeds(t *testing.T) {
 	admin(t, hs, "GET", "/api/v1/releases?projectId="+proj.ID, nil, &rels)
 	if len(rels.Items) != 1 || len(rels.Items[0].Packages) != 1 || rels.Items[0].Packages[0].Version != "1.0.0" || rels.Items[0].Packages[0].FeedID != f.ID {
 		t.Fatalf("the release: %+v", rels.Items)
+	}
+}
+
+// The step page shows the packages a script refers to and lets the step
+// include script modules, or none.
+func TestThePortalChoosesAStepsScriptModules(t *testing.T) {
+	hs, _ := tlsServer(t)
+	b := portalAdmin(t, hs)
+	var proj model.Project
+	admin(t, hs, "POST", "/api/v1/projects", model.Project{Name: "web"}, &proj)
+	admin(t, hs, "POST", "/api/v1/script-modules", model.ScriptModule{Name: "common", Syntax: model.SyntaxBash, Body: "say() { echo \"$1\"; }"}, nil)
+	var proc model.DeploymentProcess
+	admin(t, hs, "GET", "/api/v1/projects/"+proj.ID+"/process", nil, &proc)
+	proc.Steps = []model.Step{{Name: "Run", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "say hi",
+		Packages: []model.PackageReference{{Name: "tools", PackageID: "tools"}}}}}
+	admin(t, hs, "PUT", "/api/v1/projects/"+proj.ID+"/process", proc, &proc)
+	step := proc.Steps[0]
+	resp, raw := b.do("GET", "/projects/"+proj.ID+"/steps/"+step.ID, "", nil)
+	if body := string(raw); resp.StatusCode != 200 || !strings.Contains(body, "Octopus.Action.Package[tools]") || !strings.Contains(body, `name="module" value="common" >`) {
+		t.Fatalf("the step page: %d\n%s", resp.StatusCode, body)
+	}
+	form := url.Values{"name": {"Run"}, "syntax": {"bash"}, "body": {"say hi"}, "modules-field": {"1"}, "module": {"common"}}
+	for _, want := range [][]string{{"common"}, nil} {
+		if resp, body := b.post("/projects/"+proj.ID+"/steps/"+step.ID+"/edit", form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("save the step: %d\n%s", resp.StatusCode, body)
+		}
+		proc = model.DeploymentProcess{} // decoding into the last answer would keep its fields
+		admin(t, hs, "GET", "/api/v1/projects/"+proj.ID+"/process", nil, &proc)
+		if got := proc.Steps[0]; !slices.Equal(got.ScriptModules, want) || len(got.Script.Packages) != 1 {
+			t.Fatalf("after the save: modules %q, packages %+v; want modules %q and the reference kept", got.ScriptModules, got.Script.Packages, want)
+		}
+		form.Del("module") // and none ticked next
 	}
 }

@@ -264,6 +264,9 @@ func applyStepForm(s *model.Step, f url.Values) {
 	}
 	s.Name = text("name")
 	s.TargetRoles = splitComma(f.Get("roles"))
+	if f.Has("modules-field") { // the edit form's checkboxes: none ticked is none
+		s.ScriptModules = f["module"]
+	}
 	switch {
 	case s.Template != nil: // the action is the template's
 		applyTemplateForm(s.Template, f)
@@ -379,6 +382,10 @@ type stepEditData struct {
 	Projects     []model.Project
 	Packages     []model.Package
 	Feeds        []model.Feed
+	// FeedNames names feeds by id, for the packages a script refers to.
+	FeedNames map[string]string
+	// Modules are the library's script modules a step may include.
+	Modules []model.ScriptModule
 	// ChildVariables is the deploy-a-release step's variables as the
 	// form's "Key = value" lines.
 	ChildVariables string
@@ -436,6 +443,17 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
 		data.Packages = feed.Items
 		data.Feeds = p.feedList(r)
+	}
+	if step.Script != nil || step.Package != nil {
+		var modules wire.Page[model.ScriptModule]
+		p.call(r, http.MethodGet, "/script-modules?take=1000", nil, &modules)
+		data.Modules = modules.Items
+	}
+	if step.Script != nil && len(step.Script.Packages) > 0 {
+		data.FeedNames = map[string]string{}
+		for _, f := range p.feedList(r) {
+			data.FeedNames[f.ID] = f.Name
+		}
 	}
 	data.Step = step
 	data.Template = p.templateView(r, id, step)

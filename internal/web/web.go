@@ -110,6 +110,8 @@ var funcs = template.FuncMap{
 	"inc":      func(n int) int { return n + 1 },
 	"has":      func(list []string, s string) bool { return slices.Contains(list, s) },
 	"contains": strings.Contains,
+	// hasString reports whether a list holds a string.
+	"hasString": func(list []string, s string) bool { return slices.Contains(list, s) },
 	"errorDetails": func(err error) []string {
 		var ae *apiError
 		if errors.As(err, &ae) {

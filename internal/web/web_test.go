@@ -83,7 +83,10 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["steptemplate"] = stepTemplateSample() // each state: TestStepTemplatePagesRenderEachState
 	pages["variablesets"] = []model.LibraryVariableSet{{ID: "LibraryVariableSets-1", Name: "Shared", Variables: []model.Variable{{Name: "Db", Sensitive: true}, {Name: "Host", Value: "db"}}}}
 	pages["step"] = stepEditData{Project: model.Project{ID: "Projects-1", Name: "web"}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}},
-		Step: model.Step{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo"}, Environments: []string{"Environments-1"}, Condition: model.ConditionVariable, Retries: 2}}
+		Step: model.Step{ID: "s1", Name: "Run", Script: &model.ScriptAction{Body: "echo", Packages: []model.PackageReference{
+			{Name: "web", PackageID: "team/web", FeedID: "Feeds-1", Acquisition: model.AcquireNone}, {Name: "tools", PackageID: "tools", Extract: true}}},
+			Environments: []string{"Environments-1"}, Condition: model.ConditionVariable, Retries: 2, ScriptModules: []string{"common"}},
+		FeedNames: map[string]string{"Feeds-1": "Registry"}, Modules: []model.ScriptModule{{Name: "common", Syntax: model.SyntaxBash}, {Name: "py", Syntax: model.SyntaxPython}}}
 	pages["subscriptions"] = subscriptionsData{Items: []model.Subscription{{ID: "Subscriptions-1", Name: "Chat", Events: []model.EventKind{model.EventDeploymentFailed},
 		WebhookURL: "https://x", HasSecret: true}}, Deliveries: map[string][]model.Delivery{"Subscriptions-1": {{Event: model.EventPing, State: "Delivered", Attempts: 1, LastStatus: 200}}},
 		Events: model.EventKinds}
