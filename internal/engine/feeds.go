@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -116,6 +118,9 @@ func (e *Engine) downloadExternal(ctx context.Context, rp model.ReleasePackage, 
 	unlock := e.lockFile(name)
 	defer unlock()
 	if meta, ok := readCachedMeta(name); ok {
+		// A use renews the file's time: PruneFeedCache keeps what is used.
+		now := time.Now()
+		os.Chtimes(name, now, now)
 		pkg.SizeBytes, pkg.SHA256 = meta.Size, meta.SHA256
 		return transfer.FileSource{Path: name, Length: meta.Size, Sum: meta.SHA256}, pkg, nil
 	}
@@ -208,6 +213,68 @@ func (e *Engine) lockFile(name string) func() {
 	ch := v.(chan struct{})
 	ch <- struct{}{}
 	return func() { <-ch }
+}
+
+// tryLockFile is lockFile without waiting: ok is false while the file is
+// being downloaded or sent.
+func (e *Engine) tryLockFile(name string) (unlock func(), ok bool) {
+	v, _ := e.downloads.LoadOrStore(name, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
+	}
+}
+
+// PruneFeedCache removes the packages of external feeds that no deployment
+// has taken for maxAge (each use renews a file's time), and downloads a
+// crash left half-written; a file in use is left for the next sweep. It
+// returns how many files it removed. Releases that still name a removed
+// version download it again when they are deployed.
+func (e *Engine) PruneFeedCache(now time.Time, maxAge time.Duration) (int, error) {
+	if e.cfg.FeedCacheDir == "" || maxAge <= 0 {
+		return 0, nil
+	}
+	cutoff := now.Add(-maxAge)
+	removed := 0
+	err := filepath.WalkDir(e.cfg.FeedCacheDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasSuffix(p, ".json") || strings.HasPrefix(d.Name(), ".meta-") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".download-") { // a download a crash cut short
+			if os.Remove(p) == nil {
+				removed++
+			}
+			return nil
+		}
+		unlock, ok := e.tryLockFile(p)
+		if !ok {
+			return nil
+		}
+		defer unlock()
+		// The record goes first: a file without one is never used.
+		if err := os.Remove(p + ".json"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune the feed cache: %w", err)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune the feed cache: %w", err)
+		}
+		removed++
+		return nil
+	})
+	return removed, err
 }
 
 func (e *Engine) feedHTTP() *http.Client {

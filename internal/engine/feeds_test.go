@@ -6,11 +6,15 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/extfeed"
@@ -145,13 +149,13 @@ func TestStepsTakePackagesFromExternalFeeds(t *testing.T) {
 					{Name: "tool", PackageID: "app", FeedID: "Feeds-1", Acquisition: model.AcquireOnTarget, Extract: true},
 				}}},
 		)
-		home := t.TempDir()
+		home, cacheDir := t.TempDir(), t.TempDir()
 		srv := newServer(t, s, t.TempDir(), func(c *engine.Config) {
 			worker, err := localtarget.New("built-in worker", home, "test", scriptsvc.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.Worker, c.Feeds, c.FeedCacheDir = worker, resolver, t.TempDir()
+			c.Worker, c.Feeds, c.FeedCacheDir = worker, resolver, cacheDir
 		})
 		r := model.Release{ProjectID: f.project.ID, Version: "1.0.0", Packages: []model.ReleasePackage{{PackageID: "Use refs:tool", Version: "1.0.0"}}}
 		if _, err := srv.engine.CreateRelease(context.Background(), &r); err != nil {
@@ -176,6 +180,28 @@ func TestStepsTakePackagesFromExternalFeeds(t *testing.T) {
 			t.Fatalf("downloads from the feed: 1.1.0 (server) %d, 1.0.0 (target) %d; want 1 each", a, b)
 		}
 
+		t.Run("the server forgets what it has not sent for a while", func(t *testing.T) {
+			if n, err := srv.engine.PruneFeedCache(time.Now(), time.Hour); n != 0 || err != nil {
+				t.Fatalf("a fresh cache lost %d files: %v", n, err)
+			}
+			old := time.Now().Add(-2 * time.Hour)
+			stale := filepath.Join(cacheDir, ".download-cut")
+			os.WriteFile(stale, []byte("half"), 0o644)
+			filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					os.Chtimes(p, old, old)
+				}
+				return nil
+			})
+			if n, err := srv.engine.PruneFeedCache(time.Now(), time.Hour); n != 2 || err != nil {
+				t.Fatalf("pruned %d files (%v); want the package and the cut download", n, err)
+			}
+			d := srv.deploy(r, f.envs["Dev"])
+			waitTask(t, s, d.TaskID, model.TaskSuccess)
+			if n := folder.downloads("app.1.1.0.tar.gz"); n != 2 {
+				t.Fatalf("after pruning, the server downloaded 1.1.0 %d times in all; want 2", n)
+			}
+		})
 		t.Run("a feed that disappeared after the process was saved", func(t *testing.T) {
 			delete(resolver, "Feeds-1")
 			_, err := srv.engine.CreateRelease(context.Background(), &model.Release{ProjectID: f.project.ID, Version: "2.0.1"})

@@ -85,6 +85,9 @@ type Config struct {
 	PackagesDir string
 	// FeedRetention bounds what the feed keeps of each package.
 	FeedRetention feed.Retention
+	// FeedCacheMaxAge is how long the server keeps a package it downloaded
+	// from an external feed after it last sent it; 0 keeps them all.
+	FeedCacheMaxAge time.Duration
 	// RunnerBinary is the runner targets of this platform get (this
 	// executable when empty); RunnersDir holds pulpo-OS-ARCH binaries for
 	// other platforms (DATA/runners when empty).
@@ -270,7 +273,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	runnerCtx, stop := context.WithCancel(context.Background())
 	n.stopRunner, n.runnerDone = stop, make(chan error, 1)
 	go func() { n.runnerDone <- n.runner.Run(runnerCtx) }()
-	n.background.Add(9)
+	n.background.Add(10)
 	go func() {
 		defer n.background.Done()
 		if pollingLn == nil {
@@ -283,6 +286,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { defer n.background.Done(); n.targets.Sweep(runnerCtx, 10*time.Second) }()
 	go func() { defer n.background.Done(); n.health.Run(runnerCtx) }()
 	go func() { defer n.background.Done(); pruneSessions(runnerCtx, n.store, cfg.Logger) }()
+	go func() {
+		defer n.background.Done()
+		pruneFeedCache(runnerCtx, eng, n.store.Now, cfg.FeedCacheMaxAge, cfg.Logger.With("component", "feeds"))
+	}()
 	// Work queued on any node wakes this one at once (PostgreSQL).
 	go func() {
 		defer n.background.Done()
@@ -345,6 +352,29 @@ func pruneSessions(ctx context.Context, s *store.Store, logger *slog.Logger) {
 		})
 		if err != nil && ctx.Err() == nil {
 			logger.Warn("prune expired sessions", "error", err)
+		}
+	}
+}
+
+// pruneFeedCache removes, every hour, the external feeds' packages the
+// server has not sent for maxAge.
+func pruneFeedCache(ctx context.Context, eng *engine.Engine, now func() time.Time, maxAge time.Duration, logger *slog.Logger) {
+	if maxAge <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := eng.PruneFeedCache(now(), maxAge)
+		if err != nil {
+			logger.Warn("prune the feed cache", "error", err)
+		} else if n > 0 {
+			logger.Info("pruned the feed cache", "files", n)
 		}
 	}
 }
