@@ -57,6 +57,10 @@ func TestTheBoardPageEscapesNotesAndWorkItems(t *testing.T) {
 		if strings.Contains(html, "Create share link") == shared {
 			t.Errorf("shared=%v: the share form shows %v", shared, !shared)
 		}
+		// A shared board left on a wall screen refreshes itself.
+		if strings.Contains(html, `<meta http-equiv="refresh" content="60">`) != shared {
+			t.Errorf("shared=%v: the page refreshes itself: %v", shared, !shared)
+		}
 	}
 }
 
