@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -105,7 +106,8 @@ func (h deployHandler) acquire(ctx context.Context, run *tasks.Run, x deployment
 	}
 	if src == nil { // the target downloads it from the feed
 		a.file = contract.FileInfo{Path: path.Join(a.caps.Home, "packages", "feeds", externalFileName(chosen, at.loc.Extension))}
-		a.download = &runner.Download{URL: at.loc.URL, Header: headerMap(at.loc.Header)}
+		a.download = &runner.Download{URL: at.loc.URL, Header: headerMap(at.loc.Header),
+			CacheRoot: path.Join(a.caps.Home, "packages", "feeds"), KeepSeconds: int64(h.e.cfg.FeedCacheMaxAge / time.Second)}
 		run.Logf(p.act.ID, model.LevelInfo, "%s downloads package %s %s from feed %s itself", p.target.Name(), chosen.PackageID, chosen.Version, at.feed.Name)
 	} else {
 		pkg := a.pkg

@@ -18,6 +18,11 @@ import (
 type Download struct {
 	URL    string            `json:"url"`
 	Header map[string]string `json:"header,omitempty"`
+	// CacheRoot and KeepSeconds bound the machine's cache of downloads:
+	// after a download, files under CacheRoot no step took for
+	// KeepSeconds go (each use renews a file's time). 0 keeps them all.
+	CacheRoot   string `json:"cacheRoot,omitempty"`
+	KeepSeconds int64  `json:"keepSeconds,omitempty"`
 }
 
 // downloadClient fetches packages; a stalled feed fails rather than hangs.
@@ -36,6 +41,8 @@ func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
 		return nil
 	}
 	if _, err := os.Stat(p.Path); err == nil {
+		now := time.Now()
+		os.Chtimes(p.Path, now, now) // a use: the cache keeps it
 		out.Infof("Package %s %s is on this machine already", p.ID, p.Version)
 		return nil
 	}
@@ -85,7 +92,27 @@ func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
 		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
 	}
 	out.Infof("Downloaded %s", humanBytes(n))
+	if d := p.Download; d.CacheRoot != "" && d.KeepSeconds > 0 && within(d.CacheRoot, p.Path) {
+		pruneDownloads(d.CacheRoot, time.Now().Add(-time.Duration(d.KeepSeconds)*time.Second), out)
+	}
 	return nil
+}
+
+// pruneDownloads removes the files under root last used before cutoff. A
+// file another step is reading stays readable (it is only unlinked), and a
+// step that needs it later downloads it again.
+func pruneDownloads(root string, cutoff time.Time, out *output) {
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+			if os.Remove(p) == nil {
+				out.Infof("Removed %s from the package cache: unused since %s", filepath.Base(p), info.ModTime().UTC().Format(time.DateOnly))
+			}
+		}
+		return nil
+	})
 }
 
 // scrubURLError drops the URL from an HTTP client error: a feed may carry

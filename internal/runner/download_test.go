@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // feedServer serves one archive at /app.1.0.0.tar.gz to callers with the
@@ -92,5 +93,43 @@ func TestAFailedDownloadLeavesNothingBehind(t *testing.T) {
 				t.Fatalf("left in the cache: %v", left)
 			}
 		})
+	}
+}
+
+// A download sweeps the machine's cache of downloads: what no step took
+// for the time the server gives goes, what was used lately stays, and a
+// use renews a file's time.
+func TestADownloadSweepsFilesUnusedForLong(t *testing.T) {
+	dir := t.TempDir()
+	archive, _ := os.ReadFile(writeArchive(t, filepath.Join(dir, "src.tar.gz"), file("hello.txt", "hi")))
+	srv, _ := feedServer(t, archive)
+	root := filepath.Join(t.TempDir(), "feeds")
+	old, recent := filepath.Join(root, "Feeds-1", "old.1.0.tar.gz"), filepath.Join(root, "Feeds-2", "recent.1.0.tar.gz")
+	used := filepath.Join(root, "Feeds-1", "used.1.0.tar.gz")
+	for _, f := range []string{old, recent, used} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		os.WriteFile(f, []byte("x"), 0o644)
+	}
+	longAgo := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old, longAgo, longAgo)
+	os.Chtimes(used, longAgo, longAgo)
+	download := &Download{URL: srv.URL + "/app.1.0.0.tar.gz", Header: map[string]string{"Authorization": "Bearer s3cret-token"},
+		CacheRoot: root, KeepSeconds: 24 * 3600}
+	var stdout, stderr bytes.Buffer
+	out := newOutput(&stdout, &stderr)
+	// A step takes "used" from the cache: its time is renewed.
+	if err := ensurePackage(context.Background(), PackageFile{Path: used, ID: "used", Version: "1.0", Download: download}, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensurePackage(context.Background(), PackageFile{Path: filepath.Join(root, "Feeds-1", "app.1.0.0.tar.gz"), ID: "app", Version: "1.0.0", Download: download}, out); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]bool{old: false, recent: true, used: true, filepath.Join(root, "Feeds-1", "app.1.0.0.tar.gz"): true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s kept: %v, want %v", filepath.Base(f), err == nil, want)
+		}
+	}
+	if !strings.Contains(stdout.String(), "Removed old.1.0.tar.gz from the package cache") {
+		t.Errorf("the log does not say what was removed:\n%s", stdout.String())
 	}
 }

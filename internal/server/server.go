@@ -85,8 +85,9 @@ type Config struct {
 	PackagesDir string
 	// FeedRetention bounds what the feed keeps of each package.
 	FeedRetention feed.Retention
-	// FeedCacheMaxAge is how long the server keeps a package it downloaded
-	// from an external feed after it last sent it; 0 keeps them all.
+	// FeedCacheMaxAge is how long the server (and each target) keeps a
+	// package it downloaded from an external feed after a deployment last
+	// took it; 0 keeps them all.
 	FeedCacheMaxAge time.Duration
 	// RunnerBinary is the runner targets of this platform get (this
 	// executable when empty); RunnersDir holds pulpo-OS-ARCH binaries for
@@ -222,7 +223,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Logger: cfg.Logger.With("component", "tasks")})
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
 		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir,
-		Feeds: n.feeds, FeedCacheDir: filepath.Join(filepath.Dir(packagesDir), "feed-cache")})
+		Feeds: n.feeds, FeedCacheDir: filepath.Join(filepath.Dir(packagesDir), "feed-cache"),
+		FeedCacheMaxAge: cfg.FeedCacheMaxAge})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 	stagings := staging.New(staging.Config{Store: n.store, Engine: eng, Queue: n.runner, Logger: cfg.Logger.With("component", "stagings"),
 		CheckTick: cfg.StagingCheckTick})
