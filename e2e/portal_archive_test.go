@@ -20,7 +20,7 @@ import (
 // shown and imports nothing, the dry run lists the changes, Import makes
 // them.
 func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
-	ctx := browserContext(t)
+	br := newBrowser(t)
 	a := startServer(t, t.TempDir(), "", freePort(t))
 	b := startServer(t, t.TempDir(), "", freePort(t))
 	applyText(t, a, archiveSource)
@@ -28,53 +28,7 @@ func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
 	const archivePassword = "tide pool octopus 2026"
 	type css = chromedp.CSS
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for i, step := range steps {
-			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			_, err := chromedp.Run(stepCtx, step)
-			cancel()
-			if err != nil {
-				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-				cancel()
-				t.Fatalf("%s, step %d: %v\npage:\n%s", what, i+1, err, body)
-			}
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return v
-	}
-	// accessible checks the page's basics (a heading, labelled fields, no
-	// mouse-only controls), as the portal's other browser test does, and
-	// keeps a picture of it when one comes in time.
-	shots := screenshotDir(t)
-	accessible := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				t.Errorf("%s: %s", name, p)
-			}
-			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
-			if err != nil {
-				t.Logf("no screenshot of %s: %v", name, err)
-				return nil
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
+	do, text, accessible := br.do, br.text, br.page
 	logIn := func(s *server) {
 		t.Helper()
 		var m []string

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,55 +16,11 @@ import (
 // for a package, a third parameter row added on request), and adds a
 // project step made from it, whose page asks for the parameters.
 func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
-	ctx := browserContext(t)
+	br := newBrowser(t)
+	ctx := br.ctx
 	s := startServer(t, t.TempDir(), "", freePort(t))
 	type css = chromedp.CSS
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for i, step := range steps {
-			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			_, err := chromedp.Run(stepCtx, step)
-			cancel()
-			if err != nil {
-				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-				cancel()
-				t.Fatalf("%s, step %d: %v\npage:\n%s", what, i+1, err, body)
-			}
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return v
-	}
-	// accessible checks the page's basics, as the portal's other browser
-	// tests do, and keeps a picture of it when one comes in time.
-	shots := screenshotDir(t)
-	accessible := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				t.Errorf("%s: %s", name, p)
-			}
-			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
-			if err != nil {
-				t.Logf("no screenshot of %s: %v", name, err)
-				return nil
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
+	do, text, accessible := br.do, br.text, br.page
 	visible := func(sel string) bool {
 		t.Helper()
 		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -86,7 +86,8 @@ const a11y = `(() => {
 })()`
 
 func TestThePortalFromLoginToApproval(t *testing.T) {
-	ctx := browserContext(t)
+	br := newBrowser(t)
+	ctx := br.ctx
 	s := startServer(t, t.TempDir(), "", freePort(t))
 	// The output is copied from the server's pipe in the background: wait
 	// for the line.
@@ -97,68 +98,8 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 		}
 	}
 	password := m[1]
-	shots := screenshotDir(t)
 	type css = chromedp.CSS
-	// page checks the page's accessibility basics and keeps a screenshot.
-	page := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			// The page must be whole before it is judged and pictured.
-			for {
-				done, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.body.clientWidth > 0`)(ctx, tg)
-				if err == nil && done {
-					break
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-			problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				t.Errorf("%s page: %s", name, p)
-			}
-			// A picture of the window (full-page captures resize the
-			// viewport, which stalls now and then). It is a by-product: one
-			// that does not come in time is noted, not a failure.
-			shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
-			if err != nil {
-				t.Logf("no screenshot of %s: %v", name, err)
-				return nil
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for i, step := range steps {
-			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			_, err := chromedp.Run(stepCtx, step)
-			cancel()
-			if err != nil {
-				diagCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-				url, _ := chromedp.Run(diagCtx, chromedp.Location())
-				cancel()
-				t.Fatalf("%s, step %d: %v\nat %s\npage:\n%s", what, i+1, err, url, body)
-			}
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(readCtx, chromedp.Text(css(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return v
-	}
+	do, text, page := br.do, br.text, br.page
 	// poll waits until expr holds, across page loads (a form's redirect
 	// may still be landing when it starts).
 	poll := func(expr string) chromedp.Action[chromedp.Void] {
@@ -657,5 +598,5 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	if e := text(".error"); !strings.Contains(e, "UserView") {
 		t.Errorf("dana on the people page: %q", e)
 	}
-	t.Logf("screenshots in %s", shots)
+	t.Logf("screenshots in %s", br.shots)
 }

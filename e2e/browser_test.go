@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// portalBrowser drives one headless Chromium for a test: each step has its own
+// deadline and a failure ends the test with where the page was and what it
+// said; page() checks a page's accessibility basics and keeps a picture.
+type portalBrowser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+func newBrowser(t *testing.T) *portalBrowser {
+	return &portalBrowser{t: t, ctx: browserContext(t), shots: screenshotDir(t)}
+}
+
+// do runs the steps of one thing a user does, each within a minute.
+func (b *portalBrowser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	for i, step := range steps {
+		stepCtx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+		_, err := chromedp.Run(stepCtx, step)
+		cancel()
+		if err != nil {
+			diagCtx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+			body, _ := chromedp.Run(diagCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			url, _ := chromedp.Run(diagCtx, chromedp.Location())
+			cancel()
+			b.t.Fatalf("%s, step %d: %v\nat %s\npage:\n%s", what, i+1, err, url, body)
+		}
+	}
+}
+
+// text reads the text of the element sel (CSS) names.
+func (b *portalBrowser) text(sel string) string {
+	b.t.Helper()
+	readCtx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(readCtx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return v
+}
+
+// page checks the page's accessibility basics (a11y) and keeps a screenshot
+// named name.
+func (b *portalBrowser) page(name string) chromedp.Action[chromedp.Void] {
+	t := b.t
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		// The page must be whole before it is judged and pictured.
+		for {
+			done, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.body.clientWidth > 0`)(ctx, tg)
+			if err == nil && done {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			t.Errorf("%s page: %s", name, p)
+		}
+		// A picture of the window (full-page captures resize the
+		// viewport, which stalls now and then). It is a by-product: one
+		// that does not come in time is noted, not a failure.
+		shotCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		png, err := chromedp.CaptureScreenshot()(shotCtx, tg)
+		if err != nil {
+			t.Logf("no screenshot of %s: %v", name, err)
+			return nil
+		}
+		return os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644)
+	})
+}
