@@ -2,12 +2,9 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/pulpo-deploy/pulpo/internal/extfeed"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/runner"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 	"github.com/pulpo-deploy/pulpo/internal/transfer"
 )
@@ -124,50 +122,11 @@ func (e *Engine) downloadExternal(ctx context.Context, rp model.ReleasePackage, 
 		pkg.SizeBytes, pkg.SHA256 = meta.Size, meta.SHA256
 		return transfer.FileSource{Path: name, Length: meta.Size, Sum: meta.SHA256}, pkg, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return nil, pkg, fmt.Errorf("feed cache: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at.loc.URL, nil)
+	size, sum, err := runner.DownloadFile(ctx, e.feedHTTP(), at.loc.URL, at.loc.Header, name)
 	if err != nil {
 		return nil, pkg, fmt.Errorf("download %s %s from feed %s: %w", rp.PackageID, rp.Version, at.feed.Name, err)
 	}
-	for k, vs := range at.loc.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	resp, err := e.feedHTTP().Do(req)
-	if err != nil {
-		return nil, pkg, fmt.Errorf("download %s %s from feed %s: %w", rp.PackageID, rp.Version, at.feed.Name, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, pkg, fmt.Errorf("download %s %s from feed %s: the feed answered %s", rp.PackageID, rp.Version, at.feed.Name, resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".download-*")
-	if err != nil {
-		return nil, pkg, fmt.Errorf("feed cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), resp.Body)
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = fmt.Errorf("received %d bytes of %d", n, resp.ContentLength)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, pkg, fmt.Errorf("download %s %s from feed %s: %w", rp.PackageID, rp.Version, at.feed.Name, err)
-	}
-	meta := cachedMeta{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return nil, pkg, fmt.Errorf("feed cache: %w", err)
-	}
+	meta := cachedMeta{Size: size, SHA256: sum}
 	b, _ := json.Marshal(meta)
 	if err := writeFileAtomic(name+".json", b); err != nil {
 		return nil, pkg, fmt.Errorf("feed cache: %w", err)

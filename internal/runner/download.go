@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,45 +53,13 @@ func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
 		host = u.Host
 	}
 	out.Infof("Downloading package %s %s from %s", p.ID, p.Version, host)
-	if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
-		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Download.URL, nil)
-	if err != nil {
-		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
-	}
+	header := http.Header{}
 	for k, v := range p.Download.Header {
-		req.Header.Set(k, v)
+		header.Set(k, v)
 	}
-	resp, err := downloadClient().Do(req)
-	if err != nil {
-		return fmt.Errorf("download %s %s from %s: %w", p.ID, p.Version, host, scrubURLError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("download %s %s from %s: the feed answered %s", p.ID, p.Version, host, resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p.Path), ".download-*")
-	if err != nil {
-		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = fmt.Errorf("received %d bytes of %d", n, resp.ContentLength)
-	}
+	n, _, err := DownloadFile(ctx, downloadClient(), p.Download.URL, header, p.Path)
 	if err != nil {
 		return fmt.Errorf("download %s %s from %s: %w", p.ID, p.Version, host, err)
-	}
-	if err := os.Rename(tmp.Name(), p.Path); err != nil {
-		return fmt.Errorf("download %s %s: %w", p.ID, p.Version, err)
 	}
 	out.Infof("Downloaded %s", humanBytes(n))
 	if d := p.Download; d.CacheRoot != "" && d.KeepSeconds > 0 && within(d.CacheRoot, p.Path) {
@@ -113,6 +83,54 @@ func pruneDownloads(root string, cutoff time.Time, out *output) {
 		}
 		return nil
 	})
+}
+
+// DownloadFile fetches url into dest, whole or not at all: it is written
+// beside dest, checked against the length the server announced, synced and
+// renamed, so a cut download leaves nothing a later run could take for the
+// file. It returns the size and the SHA-256 (hex). The server's feed cache
+// and targets' downloads both use it.
+func DownloadFile(ctx context.Context, hc *http.Client, url string, header http.Header, dest string) (int64, string, error) {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header = header.Clone()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", scrubURLError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return 0, "", fmt.Errorf("the feed answered %s", resp.Status)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".download-*")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("received %d bytes of %d", n, resp.ContentLength)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // scrubURLError drops the URL from an HTTP client error: a feed may carry
