@@ -163,50 +163,17 @@ func (q *Queries) RotateSecrets(ctx context.Context, from, to Sealer) (int, erro
 		}
 		return nil
 	}
-	if err := q.rotateJSON(ctx, "projects", "id", "process", func(text string) (string, error) {
-		if !strings.Contains(text, `"sensitive"`) {
-			return text, nil
+	for _, doc := range []struct {
+		table, column string
+		reseal        func(string) (string, error)
+	}{
+		{"projects", "process", resealStepsIn(func(steps *[]model.Step) []model.Step { return *steps }, resealSteps)},
+		{"runbooks", "doc", resealStepsIn(func(d *runbookDoc) []model.Step { return d.Steps }, resealSteps)},
+		{"releases", "process", resealStepsIn(func(d *model.DeploymentProcess) []model.Step { return d.Steps }, resealSteps)},
+	} {
+		if err := q.rotateJSON(ctx, doc.table, "id", doc.column, doc.reseal); err != nil {
+			return n, err
 		}
-		var steps []model.Step
-		if err := unmarshal(text, &steps); err != nil {
-			return "", err
-		}
-		if err := resealSteps(steps); err != nil {
-			return "", err
-		}
-		return marshal(steps)
-	}); err != nil {
-		return n, err
-	}
-	if err := q.rotateJSON(ctx, "runbooks", "id", "doc", func(text string) (string, error) {
-		if !strings.Contains(text, `"sensitive"`) {
-			return text, nil
-		}
-		var d runbookDoc
-		if err := unmarshal(text, &d); err != nil {
-			return "", err
-		}
-		if err := resealSteps(d.Steps); err != nil {
-			return "", err
-		}
-		return marshal(d)
-	}); err != nil {
-		return n, err
-	}
-	if err := q.rotateJSON(ctx, "releases", "id", "process", func(text string) (string, error) {
-		if !strings.Contains(text, `"sensitive"`) {
-			return text, nil
-		}
-		var d model.DeploymentProcess
-		if err := unmarshal(text, &d); err != nil {
-			return "", err
-		}
-		if err := resealSteps(d.Steps); err != nil {
-			return "", err
-		}
-		return marshal(d)
-	}); err != nil {
-		return n, err
 	}
 	if err := q.rotateStagings(ctx, reseal); err != nil {
 		return n, err
@@ -353,4 +320,23 @@ func (q *Queries) rotateJSON(ctx context.Context, table, key, column string, rew
 		}
 	}
 	return nil
+}
+
+// resealStepsIn re-seals the template parameter values of the steps a JSON
+// document of type T holds (a process, a runbook, a release's snapshot);
+// documents without sensitive values are left as they are.
+func resealStepsIn[T any](stepsOf func(*T) []model.Step, reseal func([]model.Step) error) func(string) (string, error) {
+	return func(text string) (string, error) {
+		if !strings.Contains(text, `"sensitive"`) {
+			return text, nil
+		}
+		var d T
+		if err := unmarshal(text, &d); err != nil {
+			return "", err
+		}
+		if err := reseal(stepsOf(&d)); err != nil {
+			return "", err
+		}
+		return marshal(d)
+	}
 }
