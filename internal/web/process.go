@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
@@ -544,6 +546,12 @@ type packageChoice struct {
 func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageChoice {
 	var out []packageChoice
 	seen := map[string]packageChoice{}
+	// External feeds are asked with one short deadline between them: a
+	// slow feed must not hold the project's page (its field then says so,
+	// and "newest" still lets the release take the feed's newest).
+	ctx, cancel := context.WithTimeout(r.Context(), externalFeedWait)
+	defer cancel()
+	external := r.WithContext(ctx)
 	for _, st := range steps {
 		for _, sp := range st.Packages() {
 			c := packageChoice{Key: st.Name, Label: sp.PackageID + " (" + st.Name + ")"}
@@ -555,8 +563,11 @@ func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageCh
 				c.Versions, c.Error = known.Versions, known.Error
 			} else if sp.External() {
 				var vs wire.FeedVersions
-				if _, err := p.call(r, http.MethodGet, "/feeds/"+url.PathEscape(sp.FeedID)+"/versions?take=50&packageId="+url.QueryEscape(sp.PackageID), nil, &vs); err != nil {
+				if _, err := p.call(external, http.MethodGet, "/feeds/"+url.PathEscape(sp.FeedID)+"/versions?take=50&packageId="+url.QueryEscape(sp.PackageID), nil, &vs); err != nil {
 					c.Error = err.Error()
+					if ctx.Err() != nil {
+						c.Error = fmt.Sprintf("feed %s did not list its versions within %s", sp.FeedID, externalFeedWait)
+					}
 				}
 				c.Versions = vs.Versions
 			} else {
@@ -572,6 +583,10 @@ func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageCh
 	}
 	return out
 }
+
+// externalFeedWait bounds how long the project's page waits for external
+// feeds to list their versions.
+const externalFeedWait = 5 * time.Second
 
 // feedList is every feed, the built-in one first, for the step forms.
 func (p *Portal) feedList(r *http.Request) []model.Feed {
