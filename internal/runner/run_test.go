@@ -414,7 +414,8 @@ func TestRunStopsWhenCanceled(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, f.manifest(p, "1.0.0"), Options{}, &out, &out) }()
-	for f.logLines(t) == nil {
+	// The shell creates the log file before it writes the line: wait for the whole line.
+	for !slices.Equal(f.logLines(t), []string{"started"}) {
 		select {
 		case err := <-done:
 			t.Fatalf("ended early: %v", err)
