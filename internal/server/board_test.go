@@ -183,6 +183,13 @@ func TestReleaseBoardAfterRealDeployments(t *testing.T) {
 		_, err = c.CreateSubscription(ctx, model.Subscription{Name: "Status page", Events: []model.EventKind{model.EventReleaseBoardUpdated},
 			WebhookURL: hookServer.URL, Secret: hook.secret, ProjectIDs: []string{web.ID}})
 		must(err)
+		// A page meant for Test only gets Test's column.
+		testHook := &hookReceiver{secret: "test-board-secret", got: make(chan struct{}, 1)}
+		testHookServer := httptest.NewServer(testHook)
+		defer testHookServer.Close()
+		_, err = c.CreateSubscription(ctx, model.Subscription{Name: "Test status page", Events: []model.EventKind{model.EventReleaseBoardUpdated},
+			WebhookURL: testHookServer.URL, Secret: testHook.secret, EnvironmentIDs: []string{test.ID}})
+		must(err)
 
 		r1, err := c.CreateRelease(ctx, wire.CreateReleaseRequest{ProjectID: web.ID, Version: "1.0.0", Packages: map[string]string{"web": "1.0.0"},
 			Notes:     "Fixes <script>alert('notes')</script> the **login**",
@@ -353,21 +360,47 @@ func TestReleaseBoardAfterRealDeployments(t *testing.T) {
 		}
 
 		// The webhook got the board after each deployment of web, signed.
-		deadline := time.After(time.Minute)
-		for {
-			hook.mu.Lock()
-			done := len(hook.events) >= 3
-			hook.mu.Unlock()
-			if done {
-				break
-			}
-			select {
-			case <-hook.got:
-			case <-deadline:
-				hook.mu.Lock()
-				t.Fatalf("webhook deliveries: %d good, bad: %v", len(hook.events), hook.bad)
+		waitForEvents := func(h *hookReceiver, n int) {
+			t.Helper()
+			deadline := time.After(time.Minute)
+			for {
+				h.mu.Lock()
+				done := len(h.events) >= n
+				h.mu.Unlock()
+				if done {
+					return
+				}
+				select {
+				case <-h.got:
+				case <-deadline:
+					h.mu.Lock()
+					t.Fatalf("webhook deliveries: %d good, bad: %v", len(h.events), h.bad)
+				}
 			}
 		}
+		waitForEvents(hook, 3)
+		// The Test-only subscription heard of the one deployment to Test,
+		// and its board has Test's column alone.
+		waitForEvents(testHook, 1)
+		testHook.mu.Lock()
+		if len(testHook.events) != 1 || len(testHook.bad) > 0 {
+			t.Errorf("the Test-only subscription's deliveries: %v, bad: %v", testHook.events, testHook.bad)
+		}
+		for _, e := range testHook.events {
+			raw, _ := json.Marshal(e)
+			var ev struct {
+				Project struct {
+					Cells []model.BoardCell `json:"cells"`
+				} `json:"project"`
+				Environments []model.BoardEnvironment `json:"environments"`
+			}
+			json.Unmarshal(raw, &ev)
+			if len(ev.Environments) != 1 || ev.Environments[0].ID != test.ID || len(ev.Project.Cells) != 1 ||
+				ev.Project.Cells[0].EnvironmentID != test.ID || ev.Project.Cells[0].Live == nil || ev.Project.Cells[0].Live.Version != "1.0.0" {
+				t.Errorf("the Test-only board: %s", raw)
+			}
+		}
+		testHook.mu.Unlock()
 		hook.mu.Lock()
 		defer hook.mu.Unlock()
 		if len(hook.bad) > 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/access"
@@ -293,31 +294,59 @@ func (q *Queries) linkWorkItems(ctx context.Context, r *model.Release) error {
 
 // EnqueueBoardUpdate queues a release-board-updated event with the
 // project's board rows for every subscription that wants one, in the
-// caller's transaction (the one that records a finished deployment).
+// caller's transaction (the one that records a finished deployment). A
+// subscription limited to some environments gets only their columns: an
+// outside page fed from it shows what it was meant to show.
 func (q *Queries) EnqueueBoardUpdate(ctx context.Context, projectID, environmentID string) error {
 	subs, _, err := q.ListSubscriptions(ctx, ListOptions{})
 	if err != nil {
 		return err
 	}
-	wanted := false
-	for _, s := range subs {
-		wanted = wanted || s.Wants(model.EventReleaseBoardUpdated, projectID, environmentID)
-	}
-	if !wanted {
+	subs = slices.DeleteFunc(subs, func(s model.Subscription) bool {
+		return !s.Wants(model.EventReleaseBoardUpdated, projectID, environmentID)
+	})
+	if len(subs) == 0 {
 		return nil // the board costs a few queries: only when someone listens
 	}
 	b, err := q.ReleaseBoard(ctx, BoardFilter{ProjectID: projectID})
 	if err != nil {
 		return err
 	}
+	now := q.now()
+	for _, s := range subs {
+		envs, project := boardColumns(b, s.EnvironmentIDs)
+		e := Event{Kind: model.EventReleaseBoardUpdated, ProjectID: projectID, EnvironmentID: environmentID,
+			Payload: map[string]any{"environmentId": environmentID, "environments": envs, "project": project, "generatedAt": b.GeneratedAt}}
+		if err := q.enqueueAll(ctx, s, e, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boardColumns is a one-project board's environments and row, kept to the
+// environments given (all when none are).
+func boardColumns(b model.Board, environmentIDs []string) ([]model.BoardEnvironment, any) {
+	keep := func(id string) bool { return len(environmentIDs) == 0 || slices.Contains(environmentIDs, id) }
+	envs := []model.BoardEnvironment{}
+	for _, e := range b.Environments {
+		if keep(e.ID) {
+			envs = append(envs, e)
+		}
+	}
 	var project any
 	for _, g := range b.Groups {
 		for _, p := range g.Projects {
-			project = map[string]any{"id": p.ID, "name": p.Name, "projectGroup": g.Name, "cells": p.Cells}
+			cells := []model.BoardCell{}
+			for _, c := range p.Cells {
+				if keep(c.EnvironmentID) {
+					cells = append(cells, c)
+				}
+			}
+			project = map[string]any{"id": p.ID, "name": p.Name, "projectGroup": g.Name, "cells": cells}
 		}
 	}
-	return q.EnqueueEvent(ctx, Event{Kind: model.EventReleaseBoardUpdated, ProjectID: projectID, EnvironmentID: environmentID,
-		Payload: map[string]any{"environmentId": environmentID, "environments": b.Environments, "project": project, "generatedAt": b.GeneratedAt}})
+	return envs, project
 }
 
 // chunks splits ids into lists short enough for one IN (...).
