@@ -549,7 +549,7 @@ func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageCh
 	// External feeds are asked with one short deadline between them: a
 	// slow feed must not hold the project's page (its field then says so,
 	// and "newest" still lets the release take the feed's newest).
-	ctx, cancel := context.WithTimeout(r.Context(), externalFeedWait)
+	ctx, cancel := context.WithTimeout(r.Context(), p.feedWait)
 	defer cancel()
 	external := r.WithContext(ctx)
 	for _, st := range steps {
@@ -566,7 +566,7 @@ func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageCh
 				if _, err := p.call(external, http.MethodGet, "/feeds/"+url.PathEscape(sp.FeedID)+"/versions?take=50&packageId="+url.QueryEscape(sp.PackageID), nil, &vs); err != nil {
 					c.Error = err.Error()
 					if ctx.Err() != nil {
-						c.Error = fmt.Sprintf("feed %s did not list its versions within %s", sp.FeedID, externalFeedWait)
+						c.Error = fmt.Sprintf("feed %s did not list its versions within %s", sp.FeedID, p.feedWait)
 					}
 				}
 				c.Versions = vs.Versions
@@ -585,7 +585,7 @@ func (p *Portal) packageChoices(r *http.Request, steps []model.Step) []packageCh
 }
 
 // externalFeedWait bounds how long the project's page waits for external
-// feeds to list their versions.
+// feeds to list their versions (Portal.feedWait; tests shorten it).
 const externalFeedWait = 5 * time.Second
 
 // feedList is every feed, the built-in one first, for the step forms.

@@ -42,6 +42,8 @@ type Portal struct {
 	version string
 	logger  *slog.Logger
 	mux     *http.ServeMux
+	// feedWait bounds the wait for external feeds' versions on a page.
+	feedWait time.Duration
 }
 
 // New returns the portal over the API handler (mounted at /api/v1).
@@ -49,7 +51,7 @@ func New(api http.Handler, version string, logger *slog.Logger) (*Portal, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Portal{api: api, version: version, logger: logger, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	p := &Portal{api: api, version: version, logger: logger, pages: map[string]*template.Template{}, mux: http.NewServeMux(), feedWait: externalFeedWait}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
