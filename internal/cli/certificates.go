@@ -55,7 +55,7 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 		c.Flags().StringVar(&passwordFile, "password-file", "", "read the file's password from this file")
 	}
 
-	importCmd := &cobra.Command{Use: "import FILE", Short: "Upload a certificate (PEM, PFX/PKCS#12 or DER)", Args: cobra.ExactArgs(1),
+	importCmd := &cobra.Command{Use: "import FILE", Short: "Upload a certificate (PEM, PFX/PKCS#12 or DER)", Args: cobra.ExactArgs(1), SuggestFor: []string{"create", "upload", "add"},
 		Example: `  cat site.crt site.key chain.crt > site.pem && pulpo certificate import site.pem --name "Site TLS"
   pulpo certificate import site.pfx --password-file pfx.pass --environment Production`,
 		RunE: func(cmd *cobra.Command, args []string) error {
