@@ -26,28 +26,30 @@ const octopusVersion = "2024.1.0"
 
 func spaceLinks() map[string]string {
 	p := spacePath
-	return map[string]string{
-		"SpaceHome":       p,
-		"Environments":    p + "/environments{/id}{?name,skip,ids,take,partialName}",
-		"Projects":        p + "/projects{/id}{?name,skip,ids,clone,take,partialName,clonedFromProjectId}",
-		"Lifecycles":      p + "/lifecycles{/id}{?skip,take,ids,partialName}",
-		"ProjectGroups":   p + "/projectgroups{/id}{?skip,take,ids,partialName}",
-		"Channels":        p + "/channels{/id}{?skip,take,ids,partialName}",
-		"Releases":        p + "/releases{/id}{?skip,ignoreChannelRules,take,ids}",
-		"Deployments":     p + "/deployments{/id}{?skip,take,ids,projects,environments,tenants,channels,taskState,partialName}",
-		"Tasks":           p + "/tasks{/id}{?skip,active,environment,tenant,runbook,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem}",
-		"Machines":        p + "/machines{/id}{?skip,take,name,ids,partialName,roles,isDisabled,healthStatuses,commStyles,tenantIds,tenantTags,environmentIds,thumbprint,deploymentId,shellNames,deploymentTargetTypes}",
-		"Workers":         p + "/workers{/id}{?skip,take,name,ids,partialName,isDisabled,healthStatuses,commStyles,workerPoolIds,thumbprint,shellNames}",
-		"WorkerPools":     p + "/workerpools{/id}{?name,skip,ids,take,partialName}",
-		"Tenants":         p + "/tenants{/id}{?skip,projectId,name,tags,take,ids,clone,partialName,clonedFromTenantId}",
-		"TagSets":         p + "/tagsets{/id}{?skip,take,ids,partialName}",
-		"Accounts":        p + "/accounts{/id}{?skip,take,ids,partialName,accountType}",
-		"Proxies":         p + "/proxies{/id}{?skip,take,ids,partialName}",
-		"Certificates":    p + "/certificates{/id}{?skip,take,search,archived,tenant,firstResult,orderBy,ids,partialName}",
-		"Feeds":           p + "/feeds{/id}{?skip,take,ids,partialName,feedType,name}",
-		"ActionTemplates": p + "/actiontemplates{/id}{?skip,take,ids,partialName}",
-		"PackageUpload":   p + "/packages/raw{?replace,overwriteMode}",
+	links := map[string]string{
+		"SpaceHome":     p,
+		"Environments":  p + "/environments{/id}{?name,skip,ids,take,partialName}",
+		"Projects":      p + "/projects{/id}{?name,skip,ids,clone,take,partialName,clonedFromProjectId}",
+		"Lifecycles":    p + "/lifecycles{/id}{?skip,take,ids,partialName}",
+		"ProjectGroups": p + "/projectgroups{/id}{?skip,take,ids,partialName}",
+		"Channels":      p + "/channels{/id}{?skip,take,ids,partialName}",
+		"Releases":      p + "/releases{/id}{?skip,ignoreChannelRules,take,ids}",
+		"Deployments":   p + "/deployments{/id}{?skip,take,ids,projects,environments,tenants,channels,taskState,partialName}",
+		"Tasks":         p + "/tasks{/id}{?skip,active,environment,tenant,runbook,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem}",
+		"Machines":      p + "/machines{/id}{?skip,take,name,ids,partialName,roles,isDisabled,healthStatuses,commStyles,tenantIds,tenantTags,environmentIds,thumbprint,deploymentId,shellNames,deploymentTargetTypes}",
+		"Workers":       p + "/workers{/id}{?skip,take,name,ids,partialName,isDisabled,healthStatuses,commStyles,workerPoolIds,thumbprint,shellNames}",
+		"WorkerPools":   p + "/workerpools{/id}{?name,skip,ids,take,partialName}",
+		"Tenants":       p + "/tenants{/id}{?skip,projectId,name,tags,take,ids,clone,partialName,clonedFromTenantId}",
+		"TagSets":       p + "/tagsets{/id}{?skip,take,ids,partialName}",
+		"Accounts":      p + "/accounts{/id}{?skip,take,ids,partialName,accountType}",
+		"Proxies":       p + "/proxies{/id}{?skip,take,ids,partialName}",
+		"Certificates":  p + "/certificates{/id}{?skip,take,search,archived,tenant,firstResult,orderBy,ids,partialName}",
+		"Feeds":         p + "/feeds{/id}{?skip,take,ids,partialName,feedType,name}",
+		"PackageUpload": p + "/packages/raw{?replace,overwriteMode}",
 	}
+	// Apart, so the map above keeps its alignment (and merges cleanly).
+	links["ActionTemplates"] = p + "/actiontemplates{/id}{?skip,take,ids,partialName}"
+	return links
 }
 
 func (h *Handler) rootLinks() map[string]string {
