@@ -1,6 +1,7 @@
 package octoapi
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,10 +115,19 @@ type collection[T, O any] struct {
 	// accept says whether a thing the native API found by id belongs to
 	// this collection (a worker is no deployment target); nil takes all.
 	accept func(v T) bool
+	// manage, for a collection served read-only, says where these things
+	// are changed; methods other than GET are refused with it.
+	manage string
+	// detail completes an item being answered with what costs a call of
+	// its own (so only the items of the page asked for pay it); may be nil.
+	detail func(c *call, o *O) error
 }
 
 // serve answers /api/Spaces-1/<collection>[/all|/{id}].
 func (col *collection[T, O]) serve(c *call, segs []string) error {
+	if err := col.readOnly(c); err != nil {
+		return err
+	}
 	switch {
 	case len(segs) == 0 && c.r.Method == http.MethodPost && col.create != nil:
 		return col.create(c)
@@ -127,6 +137,9 @@ func (col *collection[T, O]) serve(c *call, segs []string) error {
 		return c.get(func(c *call) error {
 			items, err := col.matching(c)
 			if err != nil {
+				return err
+			}
+			if err := col.completeAll(c, items); err != nil {
 				return err
 			}
 			return c.ok(items)
@@ -143,6 +156,16 @@ func (col *collection[T, O]) serve(c *call, segs []string) error {
 	return c.unserved("")
 }
 
+// readOnly refuses a method other than GET on a read-only collection,
+// saying where to make the change instead.
+func (col *collection[T, O]) readOnly(c *call) error {
+	if col.manage == "" || c.r.Method == http.MethodGet || c.r.Method == http.MethodHead {
+		return nil
+	}
+	return &apiError{status: http.StatusMethodNotAllowed,
+		msg: fmt.Sprintf("%s is not allowed on %s: Pulpo serves %ss read-only through Octopus's API; %s", c.r.Method, c.r.URL.Path, col.itemType, col.manage)}
+}
+
 func (col *collection[T, O]) list(c *call) error {
 	p, err := pagingOf(c.r)
 	if err != nil {
@@ -152,7 +175,24 @@ func (col *collection[T, O]) list(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(pageItems(c.r, col.itemType, items, len(items), p, false))
+	page := pageItems(c.r, col.itemType, items, len(items), p, false)
+	if err := col.completeAll(c, page.Items); err != nil {
+		return err
+	}
+	return c.ok(page)
+}
+
+// completeAll runs detail on each item.
+func (col *collection[T, O]) completeAll(c *call, items []O) error {
+	if col.detail == nil {
+		return nil
+	}
+	for i := range items {
+		if err := col.detail(c, &items[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // matching lists every item that passes the request's filters.
@@ -197,7 +237,11 @@ func (col *collection[T, O]) find(c *call, x string) (O, error) {
 		err = notFound("there is no %s %q", strings.ToLower(col.itemType), x)
 	}
 	if err == nil {
-		return col.convert(c, v), nil
+		o := col.convert(c, v)
+		if col.detail != nil {
+			err = col.detail(c, &o)
+		}
+		return o, err
 	}
 	var zero O
 	if !isNotFound(err) || !col.byName {
@@ -210,7 +254,11 @@ func (col *collection[T, O]) find(c *call, x string) (O, error) {
 	for _, v := range all {
 		o := col.convert(c, v)
 		if strings.EqualFold(col.name(o), x) || slug(col.name(o)) == strings.ToLower(x) {
-			return o, nil
+			var derr error
+			if col.detail != nil {
+				derr = col.detail(c, &o)
+			}
+			return o, derr
 		}
 	}
 	return zero, err

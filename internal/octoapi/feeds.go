@@ -36,6 +36,7 @@ var octopusFeedTypes = map[model.FeedType]string{
 
 var feeds = &collection[model.Feed, feed]{
 	inner: "/feeds", itemType: "Feed",
+	manage: "create and change feeds with `pulpo feed` or /api/v1/feeds",
 	convert: func(_ *call, f model.Feed) feed {
 		where := []string{"Server", "ExecutionTarget"}
 		if f.Type == model.FeedDocker {

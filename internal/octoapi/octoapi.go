@@ -87,6 +87,10 @@ func (h *Handler) route(c *call, segs []string) error {
 		return h.users(c, segs[1:])
 	case "tasks":
 		return h.tasks(c, segs[1:])
+	case "certificates":
+		return h.certificates(c, segs[1:])
+	case "actiontemplates":
+		return h.actionTemplates(c, segs[1:])
 	}
 	if !isSpace(segs[0]) {
 		return notFound("Pulpo has one space, %s (%q); there is no %q", SpaceID, spaceName, segs[0])
@@ -124,7 +128,11 @@ func (h *Handler) inSpace(c *call, segs []string) error {
 		return workerPools.serve(c, rest)
 	case "feeds":
 		return feeds.serve(c, rest)
-	case "tenants", "tagsets", "accounts", "proxies", "certificates":
+	case "certificates":
+		return h.certificates(c, rest)
+	case "actiontemplates":
+		return h.actionTemplates(c, rest)
+	case "tenants", "tagsets", "accounts", "proxies":
 		return h.empty(c, rest, segs[0])
 	case "packages":
 		return h.packages(c, rest)
@@ -254,7 +262,7 @@ func (c *call) decodeBody(v any) error {
 
 // innerCall asks Pulpo's API, in-process, with the caller's credentials.
 // A failure comes back as an *apiError with the native API's status and
-// message; out receives a success's JSON.
+// message; out receives a success's JSON (a *[]byte: its bytes as they are).
 func (c *call) innerCall(method, path string, query url.Values, body io.Reader, contentType string, out any) (int, error) {
 	target := innerPrefix + path
 	if len(query) > 0 {
@@ -293,6 +301,11 @@ func (c *call) innerCall(method, path string, query url.Values, body io.Reader, 
 			eb.Error = strings.TrimSpace(rec.body.String())
 		}
 		return status, &apiError{status: status, msg: eb.Error, details: eb.Details}
+	}
+	if raw, ok := out.(*[]byte); ok {
+		// A document that is not JSON (a PEM file), taken as it is.
+		*raw = bytes.Clone(rec.body.Bytes())
+		return status, nil
 	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {

@@ -26,7 +26,7 @@ const octopusVersion = "2024.1.0"
 
 func spaceLinks() map[string]string {
 	p := spacePath
-	return map[string]string{
+	links := map[string]string{
 		"SpaceHome":     p,
 		"Environments":  p + "/environments{/id}{?name,skip,ids,take,partialName}",
 		"Projects":      p + "/projects{/id}{?name,skip,ids,clone,take,partialName,clonedFromProjectId}",
@@ -47,6 +47,9 @@ func spaceLinks() map[string]string {
 		"Feeds":         p + "/feeds{/id}{?skip,take,ids,partialName,feedType,name}",
 		"PackageUpload": p + "/packages/raw{?replace,overwriteMode}",
 	}
+	// Apart, so the map above keeps its alignment (and merges cleanly).
+	links["ActionTemplates"] = p + "/actiontemplates{/id}{?skip,take,ids,partialName}"
+	return links
 }
 
 func (h *Handler) rootLinks() map[string]string {
