@@ -265,6 +265,15 @@ func (q *Queries) ReplaceCertificate(ctx context.Context, id string, upload mode
 	if err != nil {
 		return c, err
 	}
+	// Two replaces at once each keep the file the other replaced: the row
+	// is locked, then read again (PostgreSQL; SQLite writes one at a time).
+	var locked string
+	if err := q.queryRow(ctx, `SELECT id FROM certificates WHERE id = ?`+q.d.forUpdate(false), c.ID).Scan(&locked); err != nil {
+		return c, fmt.Errorf("replace certificate %s: %w", c.ID, err)
+	}
+	if c, err = q.GetCertificate(ctx, locked); err != nil {
+		return c, err
+	}
 	old := c
 	c.CertificateData, c.Password = upload.CertificateData, upload.Password
 	sealed, err := q.readUpload(&c)

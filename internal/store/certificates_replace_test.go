@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,6 +129,36 @@ func TestCertificateReplaceKeepsBackups(t *testing.T) {
 			return q.CreateCertificate(ctx, &model.Certificate{Name: "Site TLS 2026", CertificateData: pemUpload(t, site)})
 		}); !strings.Contains(err.Error(), "already exists") {
 			t.Errorf("the restored backup's name taken again: %v", err)
+		}
+
+		// Two replaces at once: each keeps the file the other replaced.
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for _, c := range []certtest.Cert{site, renewed} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.Tx(ctx, func(q *store.Queries) error {
+					_, err := q.ReplaceCertificate(ctx, cert.ID, model.Certificate{CertificateData: pemUpload(t, c)})
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("a replace at the same time as another: %v", err)
+			}
+		}
+		b = backups() // the two new ones first, then the restored one and the first
+		now, _ := s.Read().GetCertificate(ctx, cert.ID)
+		seen := map[string]bool{now.Thumbprint: true}
+		for _, k := range b[:2] {
+			seen[k.Thumbprint] = true
+		}
+		if len(b) != 4 || len(seen) != 3 || !seen[third.Thumbprint] {
+			t.Errorf("after two replaces at once: current %s, backups %+v", now.Thumbprint, b)
 		}
 
 		// Deleting the certificate takes its archived backups with it; the
