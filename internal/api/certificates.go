@@ -26,7 +26,7 @@ func (a *API) registerCertificates() {
 		},
 		extraQuery: []param{{"archived", "boolean", "list archived certificates too (the earlier versions a replace keeps are archived)"},
 			{"replacedBy", "string", "list only the earlier versions a replace kept of this certificate (by id), archived or not, the latest first"}},
-		get:        (*store.Queries).GetCertificate, create: (*store.Queries).CreateCertificate,
+		get: (*store.Queries).GetCertificate, create: (*store.Queries).CreateCertificate,
 		update: (*store.Queries).UpdateCertificate, delete: (*store.Queries).DeleteCertificate})
 
 	a.add(route{method: "POST", path: Prefix + "/certificates/{id}/replace", tag: "certificates", perm: model.CertificateEdit,
