@@ -181,7 +181,7 @@ func (q *Queries) ListCertificates(ctx context.Context, f CertificateFilter) ([]
 	if f.ReplacedBy != "" {
 		where = append(where, "replaced_by = ?")
 		args = append(args, f.ReplacedBy)
-		order = "replaced_at DESC, created_at DESC, id"
+		order = "replaced_at DESC, LENGTH(id) DESC, id DESC" // ids of one sequence: the longer, the later
 	}
 	where, args = f.nameFilter(where, args, "name_key")
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM certificates`+whereClause(where), args...)
