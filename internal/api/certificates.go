@@ -22,15 +22,16 @@ func (a *API) registerCertificates() {
 		perms: crudPerms{model.CertificateView, model.CertificateEdit, model.CertificateEdit, model.CertificateEdit},
 		list: func(q *store.Queries, ctx context.Context, r *http.Request, o store.ListOptions) ([]model.Certificate, int, error) {
 			archived, _ := strconv.ParseBool(r.URL.Query().Get("archived"))
-			return q.ListCertificates(ctx, store.CertificateFilter{ListOptions: o, Archived: archived})
+			return q.ListCertificates(ctx, store.CertificateFilter{ListOptions: o, Archived: archived, ReplacedBy: r.URL.Query().Get("replacedBy")})
 		},
-		extraQuery: []param{{"archived", "boolean", "list archived certificates too"}},
-		get:        (*store.Queries).GetCertificate, create: (*store.Queries).CreateCertificate,
+		extraQuery: []param{{"archived", "boolean", "list archived certificates too (the earlier versions a replace keeps are archived)"},
+			{"replacedBy", "string", "list only the earlier versions a replace kept of this certificate (by id), archived or not, the latest first"}},
+		get: (*store.Queries).GetCertificate, create: (*store.Queries).CreateCertificate,
 		update: (*store.Queries).UpdateCertificate, delete: (*store.Queries).DeleteCertificate})
 
 	a.add(route{method: "POST", path: Prefix + "/certificates/{id}/replace", tag: "certificates", perm: model.CertificateEdit,
 		body: wire.CertificateUpload{}, response: model.Certificate{},
-		summary: "Replace a certificate's file with a new one (a renewed certificate), keeping its id: variables naming it get the new one from their next deployment",
+		summary: "Replace a certificate's file with a new one (a renewed certificate), keeping its id: variables naming it get the new one from their next deployment; the previous one is kept, archived, under a new id with replacedBy set",
 		h: func(w http.ResponseWriter, r *http.Request) error {
 			var up wire.CertificateUpload
 			if err := decode(r, &up); err != nil {

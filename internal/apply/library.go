@@ -176,6 +176,11 @@ func exportLibrary(ctx context.Context, q *store.Queries, doc *confdoc.Document,
 	}
 	for _, c := range certs {
 		lib.certs[c.ID] = c.Name
+		// The earlier versions a replace kept stay behind: they share the
+		// current one's name, and a document holds one certificate a name.
+		if c.Archived && c.ReplacedBy != "" {
+			continue
+		}
 		out := confdoc.Certificate{Name: c.Name, Notes: c.Notes, Environments: envNames(c.EnvironmentIDs), Thumbprint: c.Thumbprint, Archived: c.Archived}
 		if open != nil {
 			_, m, err := q.CertificateMaterial(ctx, c.ID)

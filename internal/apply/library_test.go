@@ -230,8 +230,17 @@ func TestLibraryArchiveMovesSecrets(t *testing.T) {
 	eachStore(t, func(t *testing.T, src *store.Store) {
 		ctx := context.Background()
 		buildLibrary(t, src)
+		// Replaced, it keeps the earlier version (archived, of the same
+		// name), which stays out of the archive.
+		renewed, err := os.ReadFile(certtest.PFX(t, t.TempDir(), certtest.Make(t, t.TempDir(), "renewed", "ec", "site.example"), "pfx-pw", false))
+		if err != nil {
+			t.Fatal(err)
+		}
 		// Archived, it still serves the variables that name it.
 		if err := src.Tx(ctx, func(q *store.Queries) error {
+			if _, err := q.ReplaceCertificate(ctx, "Site TLS", model.Certificate{CertificateData: base64.StdEncoding.EncodeToString(renewed), Password: "pfx-pw"}); err != nil {
+				return err
+			}
 			_, err := q.SetCertificateArchived(ctx, "Site TLS", true)
 			return err
 		}); err != nil {
@@ -390,6 +399,10 @@ stepTemplates:
 		cert, err := q.GetCertificate(ctx, "Site TLS")
 		if err != nil || cert.ID != other.ID || cert.Thumbprint != doc.Certificates[0].Thumbprint {
 			t.Errorf("the replaced certificate: %+v, %v; want id %s, thumbprint %s", cert, err, other.ID, doc.Certificates[0].Thumbprint)
+		}
+		// The import replaced it as a user would: this server's one is kept.
+		if kept, _, err := q.ListCertificates(ctx, store.CertificateFilter{ReplacedBy: other.ID}); err != nil || len(kept) != 1 || kept[0].Thumbprint != other.Thumbprint {
+			t.Errorf("the earlier version the import kept: %+v, %v", kept, err)
 		}
 		if tm, _ := q.FindStepTemplate(ctx, "Greeter"); tm.Version != 3 || !strings.Contains(tm.Script.Body, "echo v2") {
 			t.Errorf("the template after updating: version %d %+v", tm.Version, tm.Script)

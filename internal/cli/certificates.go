@@ -26,7 +26,14 @@ A project variable of type Certificate (value: the certificate's id) gives
 scripts #{Name.Thumbprint}, #{Name.CertificatePem}, #{Name.PrivateKeyPem},
 #{Name.Pfx} and the rest of Octopus's certificate properties; the ones with
 the key are masked in task logs. Certificates within 20 days of their end are
-flagged, and a certificate-expiring event goes to subscriptions.`}
+flagged, and a certificate-expiring event goes to subscriptions.
+
+Replacing a certificate keeps its id (variables get the new file from their
+next deployment) and keeps the previous file as an archived backup under a
+new id, whose "replaced by" names the certificate (as Octopus does); "show"
+lists a certificate's earlier versions, "list --archived" shows them all.
+Deleting a certificate deletes its archived earlier versions too; restore
+one first ("archive --restore", under a free name) to keep it.`}
 
 	var name, notes, passwordFile string
 	var passwordStdin bool
@@ -115,9 +122,9 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 				a.table([]string{"ID", "NAME", "SUBJECT CN", "THUMBPRINT", "NOT AFTER", "STATE"}, rows)
 			})
 		}}
-	list.Flags().BoolVar(&archived, "archived", false, "list archived certificates too")
+	list.Flags().BoolVar(&archived, "archived", false, "list archived certificates too (with the earlier versions replacing kept)")
 
-	show := &cobra.Command{Use: "show CERTIFICATE", Short: "Show what was read from a certificate, and the variables that use it", Args: cobra.ExactArgs(1),
+	show := &cobra.Command{Use: "show CERTIFICATE", Short: "Show what was read from a certificate, the variables that use it and its earlier versions", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -131,10 +138,15 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 			if err != nil {
 				return err
 			}
+			backups, err := c.CertificateBackups(cmd.Context(), cert.ID)
+			if err != nil {
+				return err
+			}
 			out := struct {
 				model.Certificate
-				Usage []model.CertificateUse `json:"usage"`
-			}{cert, uses}
+				Usage            []model.CertificateUse `json:"usage"`
+				PreviousVersions []model.Certificate    `json:"previousVersions,omitempty"`
+			}{cert, uses, backups}
 			return a.print(out, func() {
 				w := a.stdout
 				fmt.Fprintf(w, "%s (%s)\n", cert.Name, cert.ID)
@@ -147,13 +159,22 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 				if len(cert.EnvironmentIDs) > 0 {
 					fmt.Fprintf(w, "  Environments: %s\n", strings.Join(cert.EnvironmentIDs, ", "))
 				}
+				if cert.ReplacedBy != "" {
+					fmt.Fprintf(w, "  Replaced by: %s on %s\n", cert.ReplacedBy, cert.ReplacedAt.Format("2006-01-02 15:04 MST"))
+				}
 				for _, u := range uses {
 					fmt.Fprintf(w, "  Used by variable %s of %s %s\n", u.Variable, u.Owner, u.OwnerName)
+				}
+				if len(backups) > 0 {
+					fmt.Fprintln(w, "  Previous versions:")
+					for _, b := range backups {
+						fmt.Fprintf(w, "    %s  thumbprint %s, valid until %s, replaced %s\n", b.ID, b.Thumbprint, b.NotAfter.Format("2006-01-02"), b.ReplacedAt.Format("2006-01-02 15:04 MST"))
+					}
 				}
 			})
 		}}
 
-	replace := &cobra.Command{Use: "replace CERTIFICATE FILE", Short: "Replace a certificate's file with a renewed one, keeping its id", Args: cobra.ExactArgs(2),
+	replace := &cobra.Command{Use: "replace CERTIFICATE FILE", Short: "Replace a certificate's file with a renewed one, keeping its id (the previous one is kept, archived)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -177,6 +198,9 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 			}
 			return a.print(cert, func() {
 				fmt.Fprintf(a.stdout, "Replaced certificate %q (%s): thumbprint %s, valid until %s\n", cert.Name, cert.ID, cert.Thumbprint, cert.NotAfter.Format("2006-01-02"))
+				if backups, err := c.CertificateBackups(cmd.Context(), cert.ID); err == nil && len(backups) > 0 {
+					fmt.Fprintf(a.stdout, "The previous one is kept, archived, as %s (thumbprint %s)\n", backups[0].ID, backups[0].Thumbprint)
+				}
 			})
 		}}
 	passwordFlags(replace)
@@ -205,7 +229,7 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 		}}
 	archive.Flags().BoolVar(&restore, "restore", false, "bring an archived certificate back")
 
-	del := &cobra.Command{Use: "delete CERTIFICATE", Short: "Delete a certificate no variable uses", Args: cobra.ExactArgs(1),
+	del := &cobra.Command{Use: "delete CERTIFICATE", Short: "Delete a certificate no variable uses, with its archived earlier versions", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -292,6 +316,8 @@ flagged, and a certificate-expiring event goes to subscriptions.`}
 // certificateState says whether a certificate can be used as it is.
 func certificateState(c model.Certificate) string {
 	switch {
+	case c.Archived && c.ReplacedBy != "":
+		return "archived, replaced by " + c.ReplacedBy
 	case c.Archived:
 		return "archived"
 	case c.Expired:

@@ -12,7 +12,8 @@ import (
 )
 
 // TestCertificateCommands imports a PEM and an openssl-made PFX, lists and
-// shows them (text and -o json), replaces, refuses a wrong password and a
+// shows them (text and -o json), replaces (keeping the previous one, shown
+// as a backup), refuses a wrong password and a
 // delete while a variable uses the certificate, archives and deletes.
 func TestCertificateCommands(t *testing.T) {
 	dir := t.TempDir()
@@ -65,7 +66,16 @@ func TestCertificateCommands(t *testing.T) {
 	s.ok("certificate", "update", "Site PEM", "--name", "site")
 
 	out = s.ok("certificate", "replace", "Site PFX", renewedFile)
-	contains(t, "replace", out, imported.ID, renewed.Thumbprint)
+	contains(t, "replace", out, imported.ID, renewed.Thumbprint, "The previous one is kept, archived, as Certificates-3 (thumbprint "+site.Thumbprint+")")
+	contains(t, "show after replace", s.ok("certificate", "show", "Site PFX"), "Thumbprint:  "+renewed.Thumbprint, "Previous versions:", "Certificates-3  thumbprint "+site.Thumbprint)
+	contains(t, "show the backup", s.ok("certificate", "show", "Certificates-3"), "Site PFX (Certificates-3)", "Replaced by: "+imported.ID)
+	var shown struct {
+		PreviousVersions []model.Certificate `json:"previousVersions"`
+	}
+	if err := json.Unmarshal([]byte(s.ok("certificate", "show", "Site PFX", "-o", "json")), &shown); err != nil || len(shown.PreviousVersions) != 1 || shown.PreviousVersions[0].ReplacedBy != imported.ID {
+		t.Errorf("show -o json after replace: %+v, %v", shown, err)
+	}
+	contains(t, "list --archived with a backup", s.ok("certificate", "list", "--archived"), "Certificates-3", "archived, replaced by "+imported.ID)
 	s.ok("certificate", "archive", "site")
 	if strings.Contains(s.ok("certificate", "list"), "Certificates-1") {
 		t.Error("an archived certificate is listed")

@@ -25,6 +25,12 @@ func (c *Client) Certificates(ctx context.Context, archived bool) ([]model.Certi
 	return all[model.Certificate](ctx, c, "/certificates", ListOptions{Filters: map[string]string{"archived": strconv.FormatBool(archived)}})
 }
 
+// CertificateBackups lists the earlier versions replacing a certificate
+// kept (archived, with ReplacedBy set), the latest first.
+func (c *Client) CertificateBackups(ctx context.Context, id string) ([]model.Certificate, error) {
+	return all[model.Certificate](ctx, c, "/certificates", ListOptions{Filters: map[string]string{"replacedBy": id}})
+}
+
 // FindCertificate reads a certificate by id or name.
 func (c *Client) FindCertificate(ctx context.Context, idOrName string) (model.Certificate, error) {
 	return find[model.Certificate](ctx, c, "/certificates", "certificate", idOrName)
@@ -37,7 +43,7 @@ func (c *Client) UpdateCertificate(ctx context.Context, cert model.Certificate) 
 }
 
 // ReplaceCertificate puts a new file in place of a certificate's, keeping
-// its id.
+// its id; the server keeps the previous one as an archived backup.
 func (c *Client) ReplaceCertificate(ctx context.Context, id string, file []byte, password string) (model.Certificate, error) {
 	var out model.Certificate
 	up := wire.CertificateUpload{CertificateData: base64.StdEncoding.EncodeToString(file), Password: password}

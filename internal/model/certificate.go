@@ -52,10 +52,15 @@ type Certificate struct {
 
 	// Expired and ExpiringSoon are judged when read (ExpiringSoon: within
 	// CertificateExpiryWindow).
-	Expired      bool      `json:"expired"`
-	ExpiringSoon bool      `json:"expiringSoon"`
-	ReplacedAt   time.Time `json:"replacedAt,omitzero"`
-	CreatedAt    time.Time `json:"createdAt,omitzero"`
+	Expired      bool `json:"expired"`
+	ExpiringSoon bool `json:"expiringSoon"`
+	// ReplacedAt is when its file was last replaced; on a backup, when it
+	// was replaced.
+	ReplacedAt time.Time `json:"replacedAt,omitzero"`
+	// ReplacedBy is set on a backup of an earlier file, kept by a replace
+	// (archived, with a new id): the id of the certificate that replaced it.
+	ReplacedBy string    `json:"replacedBy,omitempty"`
+	CreatedAt  time.Time `json:"createdAt,omitzero"`
 }
 
 // Validate checks what a user sets directly.

@@ -287,22 +287,67 @@ echo "and the password: #{SiteCert.Password}"`}}}}); err != nil {
 		t.Errorf("delete in use: %v", err)
 	}
 
+	// Replacing it with the later certificate keeps the id: the next
+	// deployment gets the new one, and the site one is kept, archived,
+	// under a new id, its key shown by no API answer either.
+	replaced, err := c.ReplaceCertificate(ctx, fromPFX.ID, append(readFile(t, later.Cert), readFile(t, later.Key)...), "")
+	if err != nil || replaced.ID != fromPFX.ID || replaced.Thumbprint != later.Thumbprint {
+		t.Fatalf("replace: %+v, %v", replaced, err)
+	}
+	var backups wire.Page[model.Certificate]
+	_, _, raw = ts.call(t, "GET", "/api/v1/certificates?replacedBy="+fromPFX.ID, "", nil)
+	if err := json.Unmarshal(raw, &backups); err != nil || len(backups.Items) != 1 {
+		t.Fatalf("the backups: %s, %v", raw, err)
+	}
+	backup := backups.Items[0]
+	if backup.ReplacedBy != fromPFX.ID || !backup.Archived || backup.Thumbprint != site.Thumbprint || backup.Name != "Site PFX" {
+		t.Errorf("the backup: %+v", backup)
+	}
+	d, err = c.Deploy(ctx, wire.CreateDeploymentRequest{ReleaseID: rel.ID, EnvironmentID: dev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := follow(t, ts, d.TaskID); end.State != model.TaskSuccess {
+		t.Fatalf("the deployment after the replace: %+v", end)
+	}
+	log, _ = c.TaskLog(ctx, d.TaskID, 0)
+	found := false
+	for _, l := range log.Lines {
+		found = found || strings.Contains(l.Text, "id="+fromPFX.ID+" type=Certificate thumbprint="+later.Thumbprint+" ")
+	}
+	if !found {
+		t.Errorf("the deployment after the replace did not get the new certificate: %+v", log.Lines)
+	}
+	for _, path := range []string{"/api/v1/certificates?archived=true", "/api/v1/certificates?replacedBy=" + fromPFX.ID, "/api/v1/certificates/" + backup.ID,
+		"/api/v1/certificates/" + backup.ID + "/public", "/api/v1/export"} {
+		status, _, raw := ts.call(t, "GET", path, "", nil)
+		if status != http.StatusOK {
+			t.Errorf("%s: %d %s", path, status, raw)
+		}
+		for _, s := range append(secretsToFind, "PRIVATE KEY") {
+			if strings.Contains(string(raw), s) {
+				t.Errorf("%s shows %q", path, s)
+			}
+		}
+	}
+
 	// Expiry: a subscription hears of each certificate once, when it comes
-	// within 20 days of its end.
+	// within 20 days of its end; never of a backup.
 	if _, err := c.CreateSubscription(ctx, model.Subscription{Name: "certs", Events: []model.EventKind{model.EventCertificateExpiring}, WebhookURL: hs.URL}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(site.NotAfter.Add(-19 * 24 * time.Hour))
-	waitFor(t, "the expiring events of the three site certificates", 30*time.Second, func() bool { return len(hook.byCertificate()) == 3 })
+	waitFor(t, "the expiring events of the two site certificates", 30*time.Second, func() bool { return len(hook.byCertificate()) == 2 })
 	if got, _ := c.FindCertificate(ctx, fromPEM.ID); !got.ExpiringSoon || got.Expired {
 		t.Errorf("flags 19 days before the end: %+v", got)
 	}
-	// Later, the fourth comes within its window; by then the loop has gone
-	// round many times, and the first three were still told of once.
+	// Later, the later one and the one replaced by it come within their
+	// window; by then the loop has gone round many times, and the first two
+	// were still told of once, the backup never.
 	clk.Set(later.NotAfter.Add(-10 * 24 * time.Hour))
-	waitFor(t, "the expiring event of the later certificate", 30*time.Second, func() bool { return len(hook.byCertificate()) == 4 })
+	waitFor(t, "the expiring events of the later certificates", 30*time.Second, func() bool { return len(hook.byCertificate()) == 4 })
 	for id, count := range hook.byCertificate() {
-		if count != 1 {
+		if count != 1 || id == backup.ID {
 			t.Errorf("certificate %s told of %d times", id, count)
 		}
 	}
@@ -326,8 +371,8 @@ echo "and the password: #{SiteCert.Password}"`}}}}); err != nil {
 	}
 }
 
-// uploadForRotation stores a certificate whose material the rotation test
-// checks afterwards.
+// uploadForRotation stores a certificate, and replaces it so a backup of
+// it is kept too, whose material the rotation test checks afterwards.
 func uploadForRotation(t *testing.T, c *client.Client) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -336,11 +381,15 @@ func uploadForRotation(t *testing.T, c *client.Client) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	renewed := certtest.Make(t, dir, "renewed", "ec", "rotate.example.test")
+	if _, err := c.ReplaceCertificate(context.Background(), got.ID, append(readFile(t, renewed.Cert), readFile(t, renewed.Key)...), ""); err != nil {
+		t.Fatal(err)
+	}
 	return got.ID
 }
 
-// checkCertificateResealed: the material opens with the new key, not with
-// the old one.
+// checkCertificateResealed: the material of the certificate and of the
+// backup its replace kept opens with the new key, not with the old one.
 func checkCertificateResealed(t *testing.T, cfg server.Config, oldKey, newKey, id string) {
 	t.Helper()
 	ctx := context.Background()
@@ -359,23 +408,27 @@ func checkCertificateResealed(t *testing.T, cfg server.Config, oldKey, newKey, i
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT id, doc, material FROM certificates`)
+	rows, err := db.QueryContext(ctx, `SELECT id, doc, material, replaced_by FROM certificates`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := 0
+	var ids []string
+	backups := 0
 	for rows.Next() {
-		seen++
-		var rid, doc, material string
-		if err := rows.Scan(&rid, &doc, &material); err != nil {
+		var rid, doc, material, replacedBy string
+		if err := rows.Scan(&rid, &doc, &material, &replacedBy); err != nil {
 			t.Fatal(err)
+		}
+		ids = append(ids, rid)
+		if replacedBy == id {
+			backups++
 		}
 		if strings.Contains(doc+material, "PRIVATE KEY") || strings.Contains(material, "certificatePem") || !strings.Contains(doc, "rotate.example.test") {
 			t.Errorf("certificate %s's raw row: doc %s, material %.80s", rid, doc, material)
 		}
 	}
-	if err := rows.Err(); err != nil || seen != 1 {
-		t.Fatalf("%d certificate rows: %v", seen, err)
+	if err := rows.Err(); err != nil || len(ids) != 2 || backups != 1 {
+		t.Fatalf("certificate rows %v, %d of them backups of %s: %v", ids, backups, id, err)
 	}
 	for _, k := range []struct {
 		key   string
@@ -387,12 +440,14 @@ func checkCertificateResealed(t *testing.T, cfg server.Config, oldKey, newKey, i
 		}
 		box, _ := secrets.New(key)
 		st.SetSealer(box)
-		_, m, err := st.Read().CertificateMaterial(ctx, id)
-		if k.opens && (err != nil || !strings.Contains(m.PrivateKeyPEM, "PRIVATE KEY")) {
-			t.Errorf("the certificate with the new key: %v", err)
-		}
-		if !k.opens && err == nil {
-			t.Error("the certificate still opens with the old key")
+		for _, rid := range ids {
+			_, m, err := st.Read().CertificateMaterial(ctx, rid)
+			if k.opens && (err != nil || !strings.Contains(m.PrivateKeyPEM, "PRIVATE KEY")) {
+				t.Errorf("certificate %s with the new key: %v", rid, err)
+			}
+			if !k.opens && err == nil {
+				t.Errorf("certificate %s still opens with the old key", rid)
+			}
 		}
 	}
 }

@@ -38,7 +38,19 @@ func docOfCertificate(c *model.Certificate) (string, error) {
 		ChainLength: c.ChainLength, HasPassword: c.HasPassword})
 }
 
-const certificateColumns = `id, name, archived, doc, thumbprint, not_after, created_at, replaced_at`
+const certificateColumns = `id, name, archived, doc, thumbprint, not_after, created_at, replaced_at, replaced_by`
+
+// certificateNameKey is the name_key a certificate row holds. A backup made
+// by a replace (replacedBy set) keeps showing its name but, while it is
+// archived, must not hold the name: its key is the name's key, a control
+// character (which no name may contain, so no name's key equals it) and its
+// id (unique). It sorts right after the current certificate of that name.
+func certificateNameKey(name, id string, archived bool, replacedBy string) string {
+	if archived && replacedBy != "" {
+		return model.NameKey(name) + "\x1f" + model.NameKey(id)
+	}
+	return model.NameKey(name)
+}
 
 // scanCertificate reads a certificate's public fields and judges its
 // expiry as of now.
@@ -46,7 +58,7 @@ func scanCertificate(s scanner, now time.Time) (model.Certificate, error) {
 	var c model.Certificate
 	var doc string
 	var notAfter, created, replaced int64
-	if err := s.Scan(&c.ID, &c.Name, &c.Archived, &doc, &c.Thumbprint, &notAfter, &created, &replaced); err != nil {
+	if err := s.Scan(&c.ID, &c.Name, &c.Archived, &doc, &c.Thumbprint, &notAfter, &created, &replaced, &c.ReplacedBy); err != nil {
 		return c, err
 	}
 	var d certificateDoc
@@ -149,24 +161,34 @@ func (q *Queries) GetCertificate(ctx context.Context, id string) (model.Certific
 // CertificateFilter narrows a list of certificates.
 type CertificateFilter struct {
 	ListOptions
-	// Archived lists archived certificates too.
+	// Archived lists archived certificates too (backups made by replacing
+	// are archived).
 	Archived bool
+	// ReplacedBy lists the backups of one certificate (archived or not),
+	// the latest first.
+	ReplacedBy string
 }
 
 // ListCertificates lists certificates by name.
 func (q *Queries) ListCertificates(ctx context.Context, f CertificateFilter) ([]model.Certificate, int, error) {
 	var where []string
 	var args []any
-	if !f.Archived {
+	if !f.Archived && f.ReplacedBy == "" {
 		where = append(where, "archived = ?")
 		args = append(args, false)
+	}
+	order := "name_key"
+	if f.ReplacedBy != "" {
+		where = append(where, "replaced_by = ?")
+		args = append(args, f.ReplacedBy)
+		order = "replaced_at DESC, LENGTH(id) DESC, id DESC" // ids of one sequence: the longer, the later
 	}
 	where, args = f.nameFilter(where, args, "name_key")
 	total, err := q.count(ctx, `SELECT COUNT(*) FROM certificates`+whereClause(where), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list certificates: %w", err)
 	}
-	rows, err := q.query(ctx, `SELECT `+certificateColumns+` FROM certificates`+whereClause(where)+` ORDER BY name_key`+f.page(), args...)
+	rows, err := q.query(ctx, `SELECT `+certificateColumns+` FROM certificates`+whereClause(where)+` ORDER BY `+order+f.page(), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list certificates: %w", err)
 	}
@@ -184,12 +206,16 @@ func (q *Queries) UpdateCertificate(ctx context.Context, c *model.Certificate) e
 	if err := q.checkCertificate(ctx, c); err != nil {
 		return err
 	}
-	if err := q.checkNameFree(ctx, "certificates", "certificate", c.Name, c.ID); err != nil {
-		return err
-	}
 	old, err := q.GetCertificate(ctx, c.ID)
 	if err != nil {
 		return err
+	}
+	// An archived backup does not hold its name, so it may share one.
+	key := certificateNameKey(c.Name, old.ID, old.Archived, old.ReplacedBy)
+	if key == model.NameKey(c.Name) {
+		if err := q.checkNameFree(ctx, "certificates", "certificate", c.Name, old.ID); err != nil {
+			return err
+		}
 	}
 	// Limiting it to environments must leave every variable naming it
 	// scoped within them.
@@ -220,7 +246,7 @@ func (q *Queries) UpdateCertificate(ctx context.Context, c *model.Certificate) e
 		return err
 	}
 	if _, err := q.exec(ctx, `UPDATE certificates SET name = ?, name_key = ?, doc = ? WHERE id = ?`,
-		upd.Name, model.NameKey(upd.Name), doc, old.ID); err != nil {
+		upd.Name, key, doc, old.ID); err != nil {
 		return fmt.Errorf("update certificate: %w", err)
 	}
 	*c = upd
@@ -230,12 +256,25 @@ func (q *Queries) UpdateCertificate(ctx context.Context, c *model.Certificate) e
 // ReplaceCertificate puts a new file (CertificateData, Password) in place
 // of a certificate's, keeping its id, name and environments, so every
 // variable that names it gets the new one from the next deployment on (as
-// Octopus's "replace"). The name may change too.
+// Octopus's "replace"). The previous certificate is kept, as Octopus keeps
+// it: copied, sealed material and all, to a new id, archived, its
+// ReplacedBy naming the certificate and its ReplacedAt the time of the
+// replace. The caller's transaction makes the two one change.
 func (q *Queries) ReplaceCertificate(ctx context.Context, id string, upload model.Certificate) (model.Certificate, error) {
 	c, err := q.GetCertificate(ctx, id)
 	if err != nil {
 		return c, err
 	}
+	// Two replaces at once each keep the file the other replaced: the row
+	// is locked, then read again (PostgreSQL; SQLite writes one at a time).
+	var locked string
+	if err := q.queryRow(ctx, `SELECT id FROM certificates WHERE id = ?`+q.d.forUpdate(false), c.ID).Scan(&locked); err != nil {
+		return c, fmt.Errorf("replace certificate %s: %w", c.ID, err)
+	}
+	if c, err = q.GetCertificate(ctx, locked); err != nil {
+		return c, err
+	}
+	old := c
 	c.CertificateData, c.Password = upload.CertificateData, upload.Password
 	sealed, err := q.readUpload(&c)
 	if err != nil {
@@ -246,6 +285,17 @@ func (q *Queries) ReplaceCertificate(ctx context.Context, id string, upload mode
 		return c, err
 	}
 	now := q.now()
+	backupID, _, err := q.nextID(ctx, "Certificates")
+	if err != nil {
+		return c, err
+	}
+	// The copy keeps what the row holds (doc, material, dates, the expiry
+	// already told of); archived, it is never told of again.
+	if _, err := q.exec(ctx, `INSERT INTO certificates (id, name, name_key, archived, doc, thumbprint, not_after, material, created_at, replaced_at, expiry_notified, replaced_by)
+		SELECT ?, name, ?, ?, doc, thumbprint, not_after, material, created_at, ?, expiry_notified, ? FROM certificates WHERE id = ?`,
+		backupID, certificateNameKey(old.Name, backupID, true, old.ID), true, toMicros(now), old.ID, old.ID); err != nil {
+		return c, fmt.Errorf("keep the replaced certificate %s: %w", old.ID, err)
+	}
 	if _, err := q.exec(ctx, `UPDATE certificates SET doc = ?, thumbprint = ?, not_after = ?, material = ?, replaced_at = ? WHERE id = ?`,
 		doc, c.Thumbprint, toMicros(c.NotAfter), sealed, toMicros(now), c.ID); err != nil {
 		return c, fmt.Errorf("replace certificate: %w", err)
@@ -255,13 +305,25 @@ func (q *Queries) ReplaceCertificate(ctx context.Context, id string, upload mode
 
 // SetCertificateArchived archives a certificate (it leaves the list and
 // new variables cannot name it; variables that do still work) or brings it
-// back.
+// back. A backup brought back takes its name again, so the name must be
+// free.
 func (q *Queries) SetCertificateArchived(ctx context.Context, id string, archived bool) (model.Certificate, error) {
 	c, err := q.GetCertificate(ctx, id)
 	if err != nil {
 		return c, err
 	}
-	if _, err := q.exec(ctx, `UPDATE certificates SET archived = ? WHERE id = ?`, archived, c.ID); err != nil {
+	key := certificateNameKey(c.Name, c.ID, archived, c.ReplacedBy)
+	if c.ReplacedBy != "" && !archived {
+		var other string
+		err := q.queryRow(ctx, `SELECT id FROM certificates WHERE name_key = ? AND id <> ?`, key, c.ID).Scan(&other)
+		if err == nil {
+			return c, conflict("certificate %s already has the name %q; rename this earlier version (%s) before restoring it", other, c.Name, c.ID)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return c, fmt.Errorf("check certificate name: %w", err)
+		}
+	}
+	if _, err := q.exec(ctx, `UPDATE certificates SET archived = ?, name_key = ? WHERE id = ?`, archived, key, c.ID); err != nil {
 		return c, fmt.Errorf("archive certificate: %w", err)
 	}
 	c.Archived = archived
@@ -311,30 +373,63 @@ func (q *Queries) certificateVariables(ctx context.Context, id string) ([]model.
 	return uses, vars, nil
 }
 
-// DeleteCertificate removes a certificate no variable names.
+// DeleteCertificate removes a certificate no variable names, with its
+// archived backups (the earlier versions replacing it kept, and theirs):
+// they are its history. A backup that was restored is a certificate of its
+// own and stays, no longer naming the deleted one.
 func (q *Queries) DeleteCertificate(ctx context.Context, id string) error {
 	c, err := q.GetCertificate(ctx, id)
 	if err != nil {
 		return err
 	}
-	uses, err := q.CertificateUses(ctx, c.ID)
-	if err != nil {
-		return fmt.Errorf("delete certificate: %w", err)
-	}
-	if len(uses) > 0 {
-		var names []string
-		for _, u := range uses {
-			if n := fmt.Sprintf("%s %q", u.Owner, u.OwnerName); !slices.Contains(names, n) {
-				names = append(names, n)
-			}
+	ids := []string{c.ID}
+	for i := 0; i < len(ids); i++ {
+		rows, err := q.query(ctx, `SELECT id FROM certificates WHERE replaced_by = ? AND archived = ?`, ids[i], true)
+		if err != nil {
+			return fmt.Errorf("delete certificate: find its earlier versions: %w", err)
 		}
-		return conflict("certificate %q is used by variables of %s; change those variables first (or archive the certificate)", c.Name, strings.Join(names, ", "))
+		more, err := collect(rows, func(s scanner) (string, error) {
+			var id string
+			return id, s.Scan(&id)
+		})
+		if err != nil {
+			return fmt.Errorf("delete certificate: find its earlier versions: %w", err)
+		}
+		ids = append(ids, more...)
 	}
-	res, err := q.exec(ctx, `DELETE FROM certificates WHERE id = ?`, c.ID)
-	if err != nil {
-		return fmt.Errorf("delete certificate: %w", err)
+	for _, del := range ids {
+		uses, err := q.CertificateUses(ctx, del)
+		if err != nil {
+			return fmt.Errorf("delete certificate: %w", err)
+		}
+		if len(uses) > 0 {
+			var names []string
+			for _, u := range uses {
+				if n := fmt.Sprintf("%s %q", u.Owner, u.OwnerName); !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+			which := fmt.Sprintf("certificate %q", c.Name)
+			if del != c.ID {
+				which = fmt.Sprintf("its earlier version %s", del)
+			}
+			return conflict("%s is used by variables of %s; change those variables first (or archive the certificate)", which, strings.Join(names, ", "))
+		}
 	}
-	return mustAffect(res, "certificate", c.ID)
+	for _, del := range ids {
+		res, err := q.exec(ctx, `DELETE FROM certificates WHERE id = ?`, del)
+		if err != nil {
+			return fmt.Errorf("delete certificate %s: %w", del, err)
+		}
+		if err := mustAffect(res, "certificate", del); err != nil {
+			return err
+		}
+		// A restored backup no longer names what is gone.
+		if _, err := q.exec(ctx, `UPDATE certificates SET replaced_by = '' WHERE replaced_by = ?`, del); err != nil {
+			return fmt.Errorf("delete certificate %s: %w", del, err)
+		}
+	}
+	return nil
 }
 
 // CertificateMaterial opens a certificate's sealed material: for

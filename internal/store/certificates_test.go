@@ -171,7 +171,8 @@ func TestCertificates(t *testing.T) {
 		if l, n, _ := s.Read().ListCertificates(ctx, store.CertificateFilter{}); n != 0 || len(l) != 0 {
 			t.Errorf("archived still listed: %+v", l)
 		}
-		if l, _, _ := s.Read().ListCertificates(ctx, store.CertificateFilter{Archived: true}); len(l) != 1 || !l[0].Archived || !l[0].Expired {
+		// (the replace kept the first file: archived, after it)
+		if l, _, _ := s.Read().ListCertificates(ctx, store.CertificateFilter{Archived: true}); len(l) != 2 || l[0].ID != cert.ID || !l[0].Archived || !l[0].Expired || l[1].ReplacedBy != cert.ID {
 			t.Errorf("with archived: %+v", l)
 		}
 

@@ -34,7 +34,11 @@ type certificatesData struct {
 }
 
 type certificateData struct {
-	Certificate  model.Certificate
+	Certificate model.Certificate
+	// ReplacedBy is the certificate that replaced this one, when it is a
+	// backup a replace kept; Backups are the ones kept of this one.
+	ReplacedBy   *model.Certificate
+	Backups      []model.Certificate
 	Usage        []model.CertificateUse
 	EnvNames     map[string]string
 	Environments []model.Environment
@@ -134,6 +138,15 @@ func (p *Portal) showCertificate(w http.ResponseWriter, r *http.Request, v *view
 		return
 	}
 	p.call(r, http.MethodGet, "/certificates/"+id+"/usage", nil, &d.Usage)
+	var backups wire.Page[model.Certificate]
+	p.call(r, http.MethodGet, "/certificates?take=100&replacedBy="+url.QueryEscape(d.Certificate.ID), nil, &backups)
+	d.Backups = backups.Items
+	if by := d.Certificate.ReplacedBy; by != "" {
+		var c model.Certificate
+		if _, err := p.call(r, http.MethodGet, "/certificates/"+url.PathEscape(by), nil, &c); err == nil {
+			d.ReplacedBy = &c
+		}
+	}
 	d.Environments, d.EnvNames = p.envNames(r)
 	v.Title, v.Nav, v.Data = d.Certificate.Name, "library", d
 	p.render(w, status, "certificate", v)
@@ -154,7 +167,7 @@ func (p *Portal) replaceCertificate(w http.ResponseWriter, r *http.Request) {
 		p.showCertificate(w, r, v, statusOf(err))
 		return
 	}
-	http.Redirect(w, r, "/certificates/"+id+"?done="+url.QueryEscape("Replaced the certificate; variables naming it get the new one from their next deployment"), http.StatusSeeOther)
+	http.Redirect(w, r, "/certificates/"+id+"?done="+url.QueryEscape("Replaced the certificate; variables naming it get the new one from their next deployment, and the previous one is kept under Previous versions"), http.StatusSeeOther)
 }
 
 func (p *Portal) archiveCertificate(w http.ResponseWriter, r *http.Request) {

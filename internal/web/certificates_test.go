@@ -42,10 +42,12 @@ func (s *portalSite) postFile(path string, fields map[string]string, file []byte
 
 // The certificate pages upload a PEM and a PFX through the forms, show
 // what openssl shows (thumbprint, expiry), put a wrong password next to the
-// field, and archive and restore.
+// field, replace (listing the previous version, which names what replaced
+// it), and archive and restore.
 func TestCertificatePages(t *testing.T) {
 	dir := t.TempDir()
 	site := certtest.MakeDays(t, dir, "site", "rsa:2048", "site.example.test", 10)
+	renewed := certtest.MakeDays(t, dir, "renewed", "ec", "site.example.test", 90)
 	pfx := certtest.PFX(t, dir, site, "pfx-pass", false)
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
@@ -102,6 +104,29 @@ func TestCertificatePages(t *testing.T) {
 		t.Errorf("edit without a name: %d\n%s", status, body)
 	}
 
+	// Replacing keeps the previous version: the page lists it, linked, and
+	// its page says what replaced it; it cannot come back under the taken
+	// name.
+	if status, body, loc = s.postFile("/certificates/Certificates-1/replace", nil, append(read(renewed.Cert), read(renewed.Key)...)); status != http.StatusSeeOther {
+		t.Fatalf("replace: %d %q\n%s", status, loc, body)
+	}
+	status, body = s.get("/certificates/Certificates-1")
+	if status != http.StatusOK || !strings.Contains(body, renewed.Thumbprint) || !strings.Contains(body, "Previous versions") ||
+		!strings.Contains(body, `<a href="/certificates/Certificates-3"><code>`+site.Thumbprint+`</code></a>`) || !strings.Contains(body, site.NotAfter.Format("2006-01-02")) {
+		t.Errorf("the replaced certificate's page: %d\n%s", status, body)
+	}
+	status, body = s.get("/certificates/Certificates-3")
+	if status != http.StatusOK || !strings.Contains(body, site.Thumbprint) || !strings.Contains(body, `Replaced by <a href="/certificates/Certificates-1">Site</a>`) ||
+		strings.Contains(body, "Previous versions") || strings.Contains(body, "/certificates/Certificates-3/replace") {
+		t.Errorf("the backup's page: %d\n%s", status, body)
+	}
+	if status, body, _ = s.post("/certificates/Certificates-3/unarchive", url.Values{}); status != http.StatusConflict || !strings.Contains(body, "rename this earlier version") {
+		t.Errorf("restoring the backup under a taken name: %d\n%s", status, body)
+	}
+	if status, body = s.get("/certificates?archived=true"); !strings.Contains(body, "earlier version, replaced by Certificates-1") {
+		t.Errorf("the list with archived ones: %d\n%s", status, body)
+	}
+
 	// Archive hides it from the list; restore brings it back.
 	if status, _, loc = s.post("/certificates/Certificates-1/archive", url.Values{}); status != http.StatusSeeOther {
 		t.Fatalf("archive: %d", status)
@@ -118,4 +143,5 @@ func TestCertificatePages(t *testing.T) {
 		t.Fatalf("delete: %d", status)
 	}
 	s.api("GET", "/certificates/Certificates-1", nil, nil, http.StatusNotFound)
+	s.api("GET", "/certificates/Certificates-3", nil, nil, http.StatusNotFound) // its previous version went with it
 }
