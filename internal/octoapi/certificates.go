@@ -78,9 +78,8 @@ func (h *Handler) certificates(c *call, segs []string) error {
 
 func certificateOf(_ *call, m model.Certificate) certificate {
 	return certificate{ID: m.ID, SpaceID: SpaceID, Name: m.Name, Notes: m.Notes, CertificateDataFormat: m.Format,
-		Archived: archivedAt(m),
-		// model.Certificate has no ReplacedBy yet: the lead wires it at the merge.
-		ReplacedBy:               nullable(""),
+		Archived:                 archivedAt(m),
+		ReplacedBy:               nullable(m.ReplacedBy),
 		SubjectDistinguishedName: m.Subject, SubjectCommonName: m.SubjectCommonName, IssuerDistinguishedName: m.Issuer,
 		SelfSigned: m.SelfSigned, Thumbprint: m.Thumbprint, NotAfter: m.NotAfter, NotBefore: m.NotBefore, IsExpired: m.Expired,
 		HasPrivateKey: m.HasPrivateKey, SerialNumber: m.SerialNumber, SubjectAlternativeNames: orEmpty(m.SubjectAlternativeNames),

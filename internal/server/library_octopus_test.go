@@ -166,6 +166,20 @@ func TestOctopusClientReadsCertificates(t *testing.T) {
 	if _, err := octo.Certificates.GetByID("Certificates-99"); apiStatus(err) != 404 {
 		t.Errorf("an unknown certificate: %v", err)
 	}
+
+	// Replaced: the id keeps the new file; the archived backup names it in
+	// ReplacedBy, as Octopus's does.
+	renewed := certtest.MakeDays(t, dir, "renewed", "ec", "site.example.test", 90)
+	if _, err := s.client.ReplaceCertificate(ctx, sitePEM.ID, readFile(t, renewed.Cert), ""); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := octo.Certificates.GetByID(sitePEM.ID); err != nil || now.Thumbprint != renewed.Thumbprint || now.ReplacedBy != "" {
+		t.Errorf("the replaced certificate: %+v %v", now, err)
+	}
+	backups, err := octo.Certificates.Get(certificates.CertificatesQuery{Archived: "true", PartialName: "Site"})
+	if err != nil || len(backups.Items) != 1 || backups.Items[0].ReplacedBy != sitePEM.ID || backups.Items[0].Thumbprint != site.Thumbprint {
+		t.Errorf("the backup: %+v %v", backups, err)
+	}
 }
 
 // Step templates through Octopus's client and API, as Octopus's action
