@@ -36,7 +36,7 @@ func TestADeploymentSweepsTheTargetsPackageCache(t *testing.T) {
 		}
 		// The server acquires "app" and sends it; the script reads the file.
 		setSteps(t, s, f, model.Step{Name: "Use a package", Script: &model.ScriptAction{Syntax: model.SyntaxBash,
-			Body: `echo "sent: $(tar -xzOf '#{Octopus.Action.Package[app].OriginalPath}' hello.txt)"`,
+			Body:     `echo "sent: $(tar -xzOf '#{Octopus.Action.Package[app].OriginalPath}' hello.txt)"`,
 			Packages: []model.PackageReference{{Name: "app", PackageID: "app", FeedID: "Feeds-1"}}}})
 		home := t.TempDir()
 		srv := newServer(t, s, t.TempDir(), func(c *engine.Config) {
