@@ -52,9 +52,10 @@ type Config struct {
 	// FeedCacheDir keeps the packages the server downloads from external
 	// feeds, one file per version, in a folder all nodes share.
 	FeedCacheDir string
-	// FeedCacheMaxAge is how long a target keeps a package it downloaded
-	// from an external feed after a step last took it; 0 keeps them all.
-	// (The server's own cache is swept by PruneFeedCache.)
+	// FeedCacheMaxAge is how long a target keeps any package in its cache
+	// (sent by the server or downloaded there) after a step last took it,
+	// unless an installation retention keeps was deployed from it; 0 keeps
+	// them all. (The server's own cache is swept by PruneFeedCache.)
 	FeedCacheMaxAge time.Duration
 	// FeedHTTP downloads from external feeds (default http.DefaultClient).
 	FeedHTTP *http.Client

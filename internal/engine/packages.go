@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -106,8 +105,7 @@ func (h deployHandler) acquire(ctx context.Context, run *tasks.Run, x deployment
 	}
 	if src == nil { // the target downloads it from the feed
 		a.file = contract.FileInfo{Path: path.Join(a.caps.Home, "packages", "feeds", externalFileName(chosen, at.loc.Extension))}
-		a.download = &runner.Download{URL: at.loc.URL, Header: headerMap(at.loc.Header),
-			CacheRoot: path.Join(a.caps.Home, "packages", "feeds"), KeepSeconds: int64(h.e.cfg.FeedCacheMaxAge / time.Second)}
+		a.download = &runner.Download{URL: at.loc.URL, Header: headerMap(at.loc.Header)}
 		run.Logf(p.act.ID, model.LevelInfo, "%s downloads package %s %s from feed %s itself", p.target.Name(), chosen.PackageID, chosen.Version, at.feed.Name)
 	} else {
 		pkg := a.pkg
@@ -193,6 +191,7 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 		RetainInstallations: pa.RetainInstallations,
 		JournalPath:         path.Join(home, "journal.json"),
 		CacheDir:            path.Join(home, "packages"),
+		PackageCache:        h.e.packageCache(home),
 	}
 	body, err := runnerScript(a, "run-package", m)
 	if err != nil {
@@ -228,6 +227,7 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 		Bootstrap:       boot,
 		SubstituteFiles: fp.SubstituteFiles,
 		PythonModules:   pythonModules(x, step),
+		PackageCache:    h.e.packageCache(a.caps.Home),
 	}
 	body, err := runnerScript(a, "run-script-package", m)
 	if err != nil {

@@ -49,9 +49,14 @@ func (h deployHandler) referencedPackages(ctx context.Context, run *tasks.Run, x
 			continue
 		}
 		set("OriginalPath", a.file.Path)
-		if a.download == nil && !sp.Extract {
+		cache := h.e.packageCache(a.caps.Home)
+		if a.download == nil && !sp.Extract && cache == nil {
 			continue
 		}
+		// A package the server sent and the script reads itself is listed
+		// too while the target's cache is swept: the runner renews its time
+		// and sweeps the cache, which script steps would otherwise never do.
+		fetch.PackageCache = cache
 		fp := runner.FetchPackage{Package: a.packageFile()}
 		if sp.Extract {
 			// The script runs in its workspace, HOME/work/TICKET.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 )
@@ -242,8 +243,16 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// StatFile describes a file, its hash included.
+// StatFile describes a file, its hash included. It is the server's cache
+// check (transfer.Send), and a file found is about to be used: its time is
+// renewed first (see Renew), so a sweep of the target's package cache by
+// another deployment cannot remove what the server has just found there.
 func (s *Service) StatFile(ctx context.Context, path string) (contract.FileInfo, error) {
+	if name, err := s.Resolve(path); err == nil {
+		if err := Renew(name, time.Now()); errors.Is(err, os.ErrNotExist) {
+			return contract.FileInfo{}, fmt.Errorf("%s: %w", path, contract.ErrFileNotFound)
+		}
+	}
 	info, err := s.Stat(ctx, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return info, fmt.Errorf("%s: %w", path, contract.ErrFileNotFound)

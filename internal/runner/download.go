@@ -20,9 +20,9 @@ import (
 type Download struct {
 	URL    string            `json:"url"`
 	Header map[string]string `json:"header,omitempty"`
-	// CacheRoot and KeepSeconds bound the machine's cache of downloads:
-	// after a download, files under CacheRoot no step took for
-	// KeepSeconds go (each use renews a file's time). 0 keeps them all.
+	// CacheRoot and KeepSeconds are read from manifests written before the
+	// manifest's PackageCache, which replaces them: they bounded the cache
+	// of downloads only.
 	CacheRoot   string `json:"cacheRoot,omitempty"`
 	KeepSeconds int64  `json:"keepSeconds,omitempty"`
 }
@@ -43,8 +43,6 @@ func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
 		return nil
 	}
 	if _, err := os.Stat(p.Path); err == nil {
-		now := time.Now()
-		os.Chtimes(p.Path, now, now) // a use: the cache keeps it
 		out.Infof("Package %s %s is on this machine already", p.ID, p.Version)
 		return nil
 	}
@@ -62,27 +60,7 @@ func ensurePackage(ctx context.Context, p PackageFile, out *output) error {
 		return fmt.Errorf("download %s %s from %s: %w", p.ID, p.Version, host, err)
 	}
 	out.Infof("Downloaded %s", humanBytes(n))
-	if d := p.Download; d.CacheRoot != "" && d.KeepSeconds > 0 && within(d.CacheRoot, p.Path) {
-		pruneDownloads(d.CacheRoot, time.Now().Add(-time.Duration(d.KeepSeconds)*time.Second), out)
-	}
 	return nil
-}
-
-// pruneDownloads removes the files under root last used before cutoff. A
-// file another step is reading stays readable (it is only unlinked), and a
-// step that needs it later downloads it again.
-func pruneDownloads(root string, cutoff time.Time, out *output) {
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
-			if os.Remove(p) == nil {
-				out.Infof("Removed %s from the package cache: unused since %s", filepath.Base(p), info.ModTime().UTC().Format(time.DateOnly))
-			}
-		}
-		return nil
-	})
 }
 
 // DownloadFile fetches url into dest, whole or not at all: it is written
@@ -147,6 +125,8 @@ func scrubURLError(err error) error {
 // and extracted (when the script asked) before the script runs.
 type FetchManifest struct {
 	Packages []FetchPackage `json:"packages"`
+	// PackageCache is swept once the packages are there.
+	PackageCache *PackageCache `json:"packageCache,omitempty"`
 }
 
 // FetchPackage is one package of a FetchManifest.
@@ -161,12 +141,27 @@ type FetchPackage struct {
 func Fetch(ctx context.Context, m FetchManifest, opts Options, stdout, stderr io.Writer) error {
 	out := newOutput(stdout, stderr)
 	opts = opts.withDefaults()
+	var problems []string
+	m.PackageCache.problems(func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) })
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid manifest: %s", strings.Join(problems, "; "))
+	}
+	var pkgs []PackageFile
 	for _, p := range m.Packages {
 		if !filepath.IsAbs(p.Package.Path) {
 			return fmt.Errorf("package %s: path %q must be absolute", p.Package.ID, p.Package.Path)
 		}
 		if err := ensurePackage(ctx, p.Package, out); err != nil {
 			return err
+		}
+		pkgs = append(pkgs, p.Package)
+	}
+	usePackages(cacheFor(m.PackageCache, pkgs...), pkgs, out)
+	for _, p := range m.Packages {
+		if p.ExtractTo == "" && p.Package.Download == nil {
+			// The server sent it and the script reads it itself; it is
+			// here only to be renewed, and reading it would cost a hash.
+			continue
 		}
 		if p.Package.SHA256 != "" {
 			if err := checkSHA256(p.Package.Path, p.Package.SHA256); err != nil {

@@ -96,10 +96,10 @@ func TestAFailedDownloadLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// A download sweeps the machine's cache of downloads: what no step took
-// for the time the server gives goes, what was used lately stays, and a
-// use renews a file's time.
-func TestADownloadSweepsFilesUnusedForLong(t *testing.T) {
+// A manifest written before PackageCache bounded the downloads only,
+// through its Download: the runner still sweeps them, and a use renews a
+// file's time.
+func TestAnOlderManifestsDownloadStillSweepsTheDownloads(t *testing.T) {
 	dir := t.TempDir()
 	archive, _ := os.ReadFile(writeArchive(t, filepath.Join(dir, "src.tar.gz"), file("hello.txt", "hi")))
 	srv, _ := feedServer(t, archive)
@@ -115,19 +115,23 @@ func TestADownloadSweepsFilesUnusedForLong(t *testing.T) {
 	os.Chtimes(used, longAgo, longAgo)
 	download := &Download{URL: srv.URL + "/app.1.0.0.tar.gz", Header: map[string]string{"Authorization": "Bearer s3cret-token"},
 		CacheRoot: root, KeepSeconds: 24 * 3600}
+	downloaded := filepath.Join(root, "Feeds-1", "app.1.0.0.tar.gz")
 	var stdout, stderr bytes.Buffer
-	out := newOutput(&stdout, &stderr)
-	// A step takes "used" from the cache: its time is renewed.
-	if err := ensurePackage(context.Background(), PackageFile{Path: used, ID: "used", Version: "1.0", Download: download}, out); err != nil {
-		t.Fatal(err)
+	// A step takes "used" from the cache and downloads "app".
+	m := FetchManifest{Packages: []FetchPackage{
+		{Package: PackageFile{Path: used, ID: "used", Version: "1.0", Download: download}},
+		{Package: PackageFile{Path: downloaded, ID: "app", Version: "1.0.0", Download: download}},
+	}}
+	if err := Fetch(context.Background(), m, Options{}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
 	}
-	if err := ensurePackage(context.Background(), PackageFile{Path: filepath.Join(root, "Feeds-1", "app.1.0.0.tar.gz"), ID: "app", Version: "1.0.0", Download: download}, out); err != nil {
-		t.Fatal(err)
-	}
-	for f, want := range map[string]bool{old: false, recent: true, used: true, filepath.Join(root, "Feeds-1", "app.1.0.0.tar.gz"): true} {
+	for f, want := range map[string]bool{old: false, recent: true, used: true, downloaded: true} {
 		if _, err := os.Stat(f); (err == nil) != want {
 			t.Errorf("%s kept: %v, want %v", filepath.Base(f), err == nil, want)
 		}
+	}
+	if st, _ := os.Stat(used); st.ModTime().Before(time.Now().Add(-time.Hour)) {
+		t.Errorf("the time of a package taken from the cache was not renewed: %s", st.ModTime())
 	}
 	if !strings.Contains(stdout.String(), "Removed old.1.0.tar.gz from the package cache") {
 		t.Errorf("the log does not say what was removed:\n%s", stdout.String())

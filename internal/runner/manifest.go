@@ -53,6 +53,9 @@ type Manifest struct {
 	// CacheDir holds downloaded packages; retention removes those no
 	// retained installation uses. Empty: cached packages are never removed.
 	CacheDir string `json:"cacheDir,omitempty"`
+
+	// PackageCache is swept once the package is there.
+	PackageCache *PackageCache `json:"packageCache,omitempty"`
 }
 
 // PackageFile is the package as cached on this machine.
@@ -157,6 +160,7 @@ func (m Manifest) Validate() error {
 			add("tenant: %v", err)
 		}
 	}
+	m.PackageCache.problems(add)
 	if m.RetainInstallations < 0 {
 		add("retainInstallations must be 0 (keep all) or more, not %d", m.RetainInstallations)
 	}

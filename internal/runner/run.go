@@ -62,6 +62,7 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 		d.out.Errorf("%v", err)
 		return err
 	}
+	usePackages(cacheFor(m.PackageCache, m.Package), []PackageFile{m.Package}, d.out)
 	tempDir, err := os.MkdirTemp("", "pulpo-run-package-")
 	if err != nil {
 		return fmt.Errorf("create a temporary folder: %w", err)

@@ -35,6 +35,8 @@ type ScriptManifest struct {
 	// PythonModules are script modules (name to body) written beside a
 	// .py script as NAME.py, so it can import them.
 	PythonModules map[string]string `json:"pythonModules,omitempty"`
+	// PackageCache is swept once the package is there.
+	PackageCache *PackageCache `json:"packageCache,omitempty"`
 }
 
 // ReadScriptManifest reads and checks a script manifest file.
@@ -62,6 +64,7 @@ func (m ScriptManifest) Validate() error {
 	if m.ExtractTo == "" {
 		add("extractTo is required")
 	}
+	m.PackageCache.problems(add)
 	if _, err := m.scriptSyntax(); err != nil {
 		add("%v", err)
 	}
@@ -109,6 +112,7 @@ func RunScriptPackage(ctx context.Context, m ScriptManifest, opts Options, stdou
 	if err := ensurePackage(ctx, m.Package, out); err != nil {
 		return err
 	}
+	usePackages(cacheFor(m.PackageCache, m.Package), []PackageFile{m.Package}, out)
 	if m.Package.SHA256 != "" {
 		if err := checkSHA256(m.Package.Path, m.Package.SHA256); err != nil {
 			return fmt.Errorf("extract: %w", err)

@@ -85,9 +85,9 @@ type Config struct {
 	PackagesDir string
 	// FeedRetention bounds what the feed keeps of each package.
 	FeedRetention feed.Retention
-	// FeedCacheMaxAge is how long the server (and each target) keeps a
-	// package it downloaded from an external feed after a deployment last
-	// took it; 0 keeps them all.
+	// FeedCacheMaxAge is how long the server keeps a package it downloaded
+	// from an external feed, and each target any package it caches, after
+	// a deployment last took it; 0 keeps them all.
 	FeedCacheMaxAge time.Duration
 	// RunnerBinary is the runner targets of this platform get (this
 	// executable when empty); RunnersDir holds pulpo-OS-ARCH binaries for
