@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,7 +14,6 @@ import (
 // opened in a real browser, without logging in; everything set up through
 // the CLI.
 func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
-	ctx := browserContext(t)
 	s := startServer(t, t.TempDir(), "", freePort(t))
 	s.ok("environment", "create", "Dev")
 	s.ok("project", "create", "shop")
@@ -49,27 +45,8 @@ func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
 		t.Fatalf("share create: %+v", link)
 	}
 
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for i, a := range actions {
-			stepCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			_, err := chromedp.Run(stepCtx, a)
-			cancel()
-			if err != nil {
-				t.Fatalf("%s, step %d: %v", what, i+1, err)
-			}
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(readCtx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	b := newBrowser(t)
+	run, eval := b.do, b.eval
 	run("open the shared board", chromedp.Navigate(s.url+link.Path), chromedp.WaitVisible(`//h1[text()="Release board"]`))
 	main := eval(`document.querySelector("main").innerText`)
 	for _, want := range []string{"shop", "Dev", "1.0.0", "Live since", "SHOP-2 Gift cards"} {
@@ -92,16 +69,7 @@ func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
 	if got := eval(`document.querySelector("nav, form.logout") ? "yes" : "no"`); got != "no" {
 		t.Error("the shared page shows the signed-in navigation")
 	}
-	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("shared board: %s", p)
-	}
-	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-		os.WriteFile(filepath.Join(screenshotDir(t), "board-shared.png"), png, 0o644)
-	}
+	run("check the shared board", b.page("board-shared"))
 
 	// A release manager makes a link in the portal: the page shows its
 	// address once, and the address opens the board.
@@ -117,9 +85,7 @@ func TestTheSharedReleaseBoardInABrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#username`), "admin"+kb.Tab),
 		chromedp.SendKeys(chromedp.CSS(`#password`), m[1]+kb.Enter),
 		chromedp.WaitVisible(`//h2[text()="Share the board"]`))
-	if problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11y)); err != nil || len(problems) > 0 {
-		t.Errorf("the board page: %v %v", err, problems)
-	}
+	run("check the board page", b.page("board"))
 	run("share through the form",
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Portal link"),
 		chromedp.Submit(chromedp.CSS(`input[name=name]`)),

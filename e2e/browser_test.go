@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,14 @@ func (b *portalBrowser) do(what string, steps ...chromedp.Action[chromedp.Void])
 	for i, step := range steps {
 		stepCtx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 		_, err := chromedp.Run(stepCtx, step)
+		// A node found in a document the browser then replaced has an id
+		// Chromium no longer knows, and the action failed before it acted:
+		// once the page has settled, the step finds the node again.
+		for tries := 0; err != nil && tries < 3 && strings.Contains(err.Error(), "No node with given id found"); tries++ {
+			if _, err = chromedp.Run(stepCtx, settled()); err == nil {
+				_, err = chromedp.Run(stepCtx, step)
+			}
+		}
 		cancel()
 		if err != nil {
 			diagCtx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
@@ -38,6 +47,35 @@ func (b *portalBrowser) do(what string, steps ...chromedp.Action[chromedp.Void])
 			b.t.Fatalf("%s, step %d: %v\nat %s\npage:\n%s", what, i+1, err, url, body)
 		}
 	}
+}
+
+// eval evaluates a JavaScript expression giving a string.
+func (b *portalBrowser) eval(expr string) string {
+	b.t.Helper()
+	readCtx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(readCtx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// settled waits until the page has loaded whole.
+func settled() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			done, err := chromedp.Evaluate[bool](`document.readyState === "complete"`)(ctx, tg)
+			if err == nil && done {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // text reads the text of the element sel (CSS) names.
