@@ -1,0 +1,153 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/secrets"
+	"github.com/pulpo-deploy/pulpo/internal/store"
+)
+
+// pyLiteral is s as a Python string literal (ASCII, escapes for the rest).
+func pyLiteral(s string) string {
+	var b strings.Builder
+	b.WriteString(`"`)
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	b.WriteString(`"`)
+	return b.String()
+}
+
+// An inline Python step gets Octopus's Python functions on the built-in
+// worker: scoped values, any text exact, output variables a later bash
+// step reads, masked secrets, artifacts, script modules, failstep and
+// tracebacks that fail the step at the script's line.
+func TestAnInlinePythonStepGetsOctopusFunctions(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatal("python3 is needed: ", err)
+	}
+	s, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	box, _ := secrets.New(secrets.NewKey())
+	s.SetSealer(box)
+	ctx := context.Background()
+	const tricky = "it's \"quoted\" ''' \\ $HOME `id`\nsecond line\r\n\tü ✓ 🐙"
+	f := setup(t, s, nil)
+	python := func(name, body string, modules ...string) model.Step {
+		return model.Step{Name: name, ScriptModules: modules, Script: &model.ScriptAction{Syntax: model.SyntaxPython, Body: body}}
+	}
+	setProcess := func(steps ...model.Step) {
+		t.Helper()
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			d, err := q.GetProcess(ctx, f.project.ID)
+			if err != nil {
+				return err
+			}
+			d.Steps = steps
+			return q.SaveProcess(ctx, &d)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.Tx(ctx, func(q *store.Queries) error {
+		vs, err := q.GetVariables(ctx, f.project.ID)
+		if err != nil {
+			return err
+		}
+		vs.Variables = append(vs.Variables, model.Variable{Name: "Tricky", Value: tricky},
+			model.Variable{Name: "DbPassword", Value: "pa55-w0rd-x", Sensitive: true})
+		if err := q.SaveVariables(ctx, &vs); err != nil {
+			return err
+		}
+		return q.CreateScriptModule(ctx, &model.ScriptModule{Name: "helpers", Syntax: model.SyntaxPython,
+			Body: "def shout(s):\n    return s.upper() + '!'\n"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setProcess(
+		python("Step A", `import helpers
+print("greeting: " + get_octopusvariable("greeting"))
+value = get_octopusvariable("TRICKY")
+print("tricky " + ("exact" if value == `+pyLiteral(tricky)+` else "differs: %r" % value))
+set_octopusvariable("Token", value)
+set_octopusvariable("Secret", "s3cr3t-out", sensitive=True)
+print("the password is " + get_octopusvariable("DbPassword"))
+print(helpers.shout("module"))
+with open("report.txt", "w") as f:
+    f.write("report\n")
+createartifact("report.txt", "the report.txt")
+printhighlight("big news")
+printwarning("careful")
+updateprogress(50, "half way")
+`, "helpers"),
+		model.Step{Name: "Step B", Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: `
+if [ "$(get_octopusvariable 'Octopus.Action[Step A].Output.Token')" = "$(get_octopusvariable Tricky)" ]; then echo "token exact"; fi
+echo "secret: #{Octopus.Action[Step A].Output.Secret}"`}},
+		python("Step C", `failstep("the database is not ready")`),
+	)
+	artifacts := t.TempDir()
+	srv := newServer(t, s, t.TempDir(), func(c *engine.Config) { c.ArtifactsDir = artifacts })
+	d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+	task := waitTask(t, s, d.TaskID, model.TaskFailed)
+	log := logOf(t, s, d.TaskID)
+	for _, want := range []string{"info greeting: hello dev\n", "info tricky exact\n", "info token exact\n",
+		"info the password is ********\n", "info secret: ********\n", "info MODULE!\n",
+		"highlight big news\n", "warning careful\n", "info Progress: 50% half way\n",
+		"info Collected artifact the report.txt (7 bytes)\n", "error the database is not ready\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	for _, leak := range []string{"pa55-w0rd-x", "s3cr3t-out", "##octopus"} {
+		if strings.Contains(log, leak) {
+			t.Errorf("log shows %q", leak)
+		}
+	}
+	if !strings.Contains(task.Error, `step "Step C" failed`) || !strings.Contains(task.Error, "the database is not ready") {
+		t.Errorf("task error %q", task.Error)
+	}
+	arts, err := s.Read().ListArtifacts(ctx, d.TaskID)
+	if err != nil || len(arts) != 1 || arts[0].Name != "the report.txt" {
+		t.Fatalf("artifacts %+v %v", arts, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(artifacts, arts[0].File)); string(b) != "report\n" {
+		t.Fatalf("artifact content %q", b)
+	}
+	if t.Failed() {
+		t.Log(log)
+	}
+
+	// An uncaught exception fails the step, showing the script's line.
+	setProcess(python("Broken", "x = 1\n\ndef check():\n    raise ValueError('bad value')\n\ncheck()\n"))
+	d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
+	waitTask(t, s, d.TaskID, model.TaskFailed)
+	log = logOf(t, s, d.TaskID)
+	for _, want := range []string{`File "script.py", line 4, in check`, "ValueError: bad value"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "bootstrap.py") {
+		t.Errorf("the traceback shows the bootstrap:\n%s", log)
+	}
+}
