@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/pulpo-deploy/pulpo/internal/engine"
+	"github.com/pulpo-deploy/pulpo/internal/localtarget"
 	"github.com/pulpo-deploy/pulpo/internal/model"
+	"github.com/pulpo-deploy/pulpo/internal/scriptsvc"
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
@@ -51,23 +56,6 @@ func TestAnInlinePythonStepGetsOctopusFunctions(t *testing.T) {
 	ctx := context.Background()
 	const tricky = "it's \"quoted\" ''' \\ $HOME `id`\nsecond line\r\n\tü ✓ 🐙"
 	f := setup(t, s, nil)
-	python := func(name, body string, modules ...string) model.Step {
-		return model.Step{Name: name, ScriptModules: modules, Script: &model.ScriptAction{Syntax: model.SyntaxPython, Body: body}}
-	}
-	setProcess := func(steps ...model.Step) {
-		t.Helper()
-		err := s.Tx(ctx, func(q *store.Queries) error {
-			d, err := q.GetProcess(ctx, f.project.ID)
-			if err != nil {
-				return err
-			}
-			d.Steps = steps
-			return q.SaveProcess(ctx, &d)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	err = s.Tx(ctx, func(q *store.Queries) error {
 		vs, err := q.GetVariables(ctx, f.project.ID)
 		if err != nil {
@@ -84,7 +72,7 @@ func TestAnInlinePythonStepGetsOctopusFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setProcess(
+	setSteps(t, s, f,
 		python("Step A", `import helpers
 print("greeting: " + get_octopusvariable("greeting"))
 value = get_octopusvariable("TRICKY")
@@ -138,7 +126,7 @@ echo "secret: #{Octopus.Action[Step A].Output.Secret}"`}},
 	}
 
 	// An uncaught exception fails the step, showing the script's line.
-	setProcess(python("Broken", "x = 1\n\ndef check():\n    raise ValueError('bad value')\n\ncheck()\n"))
+	setSteps(t, s, f, python("Broken", "x = 1\n\ndef check():\n    raise ValueError('bad value')\n\ncheck()\n"))
 	d = srv.deploy(srv.release(f, "1.0.1"), f.envs["Dev"])
 	waitTask(t, s, d.TaskID, model.TaskFailed)
 	log = logOf(t, s, d.TaskID)
@@ -149,5 +137,100 @@ echo "secret: #{Octopus.Action[Step A].Output.Secret}"`}},
 	}
 	if strings.Contains(log, "bootstrap.py") {
 		t.Errorf("the traceback shows the bootstrap:\n%s", log)
+	}
+}
+
+func python(name, body string, modules ...string) model.Step {
+	return model.Step{Name: name, ScriptModules: modules, Script: &model.ScriptAction{Syntax: model.SyntaxPython, Body: body}}
+}
+
+// tarFiles is a package holding the given files.
+func tarFiles(t *testing.T, files map[string]string) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, text := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(text))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(text))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Python scripts in packages get the Python bootstrap through the runner,
+// with the values the runner learns (the installation folder); an inline
+// Python step fetches the packages it refers to before it runs.
+func TestPythonScriptsInPackagesGetTheFunctions(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatal("python3 is needed: ", err)
+	}
+	s, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	folder := newFolderFeed(t, map[string][]byte{"app.1.0.0.tar.gz": tarFiles(t, map[string]string{
+		"hello.txt": "v1.0",
+		"Deploy.py": `print("Deploy.py sees " + get_octopusvariable("Greeting") + " in " + get_octopusvariable("Octopus.Action.Package.InstallationDirectoryPath"))
+set_octopusvariable("FromPy", "yes")
+`,
+		"tools/check.py": `import sys, helpers
+print("check.py sees " + get_octopusvariable("greeting") + " " + repr(sys.argv[1:]) + " " + helpers.shout("module"))
+`,
+	})})
+	folder.versions["app"] = []string{"1.0.0"}
+	resolver := feeds{"Feeds-1": {folder, model.Feed{ID: "Feeds-1", Name: "Artifacts", Type: model.FeedHTTP}}}
+	f := setup(t, s, nil)
+	err = s.Tx(ctx, func(q *store.Queries) error {
+		feed := resolver["Feeds-1"].feed
+		feed.ID, feed.URL = "", folder.srv.URL
+		if err := q.CreateFeed(ctx, &feed); err != nil {
+			return err
+		}
+		return q.CreateScriptModule(ctx, &model.ScriptModule{Name: "helpers", Syntax: model.SyntaxPython,
+			Body: "def shout(s):\n    return s.upper() + '!'\n"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setSteps(t, s, f,
+		model.Step{Name: "Deploy app", Package: &model.PackageAction{PackageID: "app", FeedID: "Feeds-1",
+			PostDeploy: &model.ScriptAction{Syntax: model.SyntaxPython,
+				Body: `print("inline PostDeploy in " + get_octopusvariable("octopus.action.package.installationdirectorypath"))`}}},
+		model.Step{Name: "Check", ScriptModules: []string{"helpers"}, Script: &model.ScriptAction{Syntax: model.SyntaxPython,
+			FromPackage: &model.ScriptPackage{PackageID: "app", FeedID: "Feeds-1", File: "tools/check.py", Arguments: `a "b c"`}}},
+		model.Step{Name: "Use refs", Script: &model.ScriptAction{Syntax: model.SyntaxPython,
+			Body:     `print("tool says " + open(get_octopusvariable("Octopus.Action.Package[tool].ExtractedPath") + "/hello.txt").read())`,
+			Packages: []model.PackageReference{{Name: "tool", PackageID: "app", FeedID: "Feeds-1", Acquisition: model.AcquireOnTarget, Extract: true}}}},
+		script("Read output", `echo "from python: #{Octopus.Action[Deploy app].Output.FromPy}"`),
+	)
+	home := t.TempDir()
+	srv := newServer(t, s, t.TempDir(), func(c *engine.Config) {
+		worker, err := localtarget.New("built-in worker", home, "test", scriptsvc.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Worker, c.Feeds, c.FeedCacheDir = worker, resolver, t.TempDir()
+	})
+	d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+	waitTask(t, s, d.TaskID, model.TaskSuccess)
+	log := logOf(t, s, d.TaskID)
+	installed := filepath.Join(home, "apps", "Dev", "app", "1.0.0")
+	for _, want := range []string{"info Deploy.py sees hello dev in " + installed + "\n", "info inline PostDeploy in " + installed + "\n",
+		"info check.py sees hello dev ['a', 'b c'] MODULE!\n", "info tool says v1.0\n", "info from python: yes\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(log)
 	}
 }
