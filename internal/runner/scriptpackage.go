@@ -28,9 +28,9 @@ type ScriptManifest struct {
 	// extracted there and the script runs in it. A relative path is under
 	// the working folder (the server gives "package": into the script's
 	// workspace, which goes when the script is done).
-	ExtractTo       string     `json:"extractTo"`
-	Variables       []Variable `json:"variables"`
-	Bootstrap       string     `json:"bootstrap,omitempty"`
+	ExtractTo string     `json:"extractTo"`
+	Variables []Variable `json:"variables"`
+	Bootstrap string     `json:"bootstrap,omitempty"`
 	// PythonBootstrap runs a .py file, as Manifest.PythonBootstrap.
 	PythonBootstrap string   `json:"pythonBootstrap,omitempty"`
 	SubstituteFiles []string `json:"substituteFiles,omitempty"`

@@ -42,9 +42,9 @@ type scripts struct {
 	bootstrap       string
 	pythonBootstrap string
 	tempDir         string // private folder for wrappers, bootstrap and inline bodies
-	python      string
-	packageRuns bool
-	inline      InlineScripts
+	python          string
+	packageRuns     bool
+	inline          InlineScripts
 	// skipRemaining is set from the output goroutines of a script.
 	skipRemaining atomic.Bool
 	// defined are values the runner learned (the installation folder, the
