@@ -28,12 +28,11 @@ type ScriptManifest struct {
 	// extracted there and the script runs in it. A relative path is under
 	// the working folder (the server gives "package": into the script's
 	// workspace, which goes when the script is done).
-	ExtractTo string     `json:"extractTo"`
-	Variables []Variable `json:"variables"`
-	Bootstrap string     `json:"bootstrap,omitempty"`
-	// PythonBootstrap runs a .py file, as Manifest.PythonBootstrap.
-	PythonBootstrap string   `json:"pythonBootstrap,omitempty"`
-	SubstituteFiles []string `json:"substituteFiles,omitempty"`
+	ExtractTo       string     `json:"extractTo"`
+	Variables       []Variable `json:"variables"`
+	Bootstrap       string     `json:"bootstrap,omitempty"`
+	PythonBootstrap string     `json:"pythonBootstrap,omitempty"` // runs a .py file, as Manifest's
+	SubstituteFiles []string   `json:"substituteFiles,omitempty"`
 	// PythonModules are script modules (name to body) written beside a
 	// .py script as NAME.py, so it can import them.
 	PythonModules map[string]string `json:"pythonModules,omitempty"`
