@@ -716,6 +716,12 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 			// The prelude is shell: the Python bootstrap runs it with bash.
 			sc, err = h.prepareScript(run, step, stepValues, prelude)
 			sc.modules, prelude = pythonModules(x, step), ""
+			for _, taken := range []string{"script", "bootstrap"} {
+				if _, ok := sc.modules[taken]; ok && err == nil {
+					// The script service writes script.py and bootstrap.py.
+					err = fmt.Errorf("step %q: script module %q would be written as %s.py, the name of the script's own file; rename the module", step.Name, taken, taken)
+				}
+			}
 		default:
 			sc, err = h.prepareScript(run, step, stepValues, "")
 			if mods := bashModules(x, step); mods != "" && err == nil {
