@@ -712,7 +712,7 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 			sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
 		case step.Script != nil && step.Script.FromPackage != nil:
 			sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
-		case step.Script.Syntax == model.SyntaxPython:
+		case step.Script != nil && step.Script.Syntax == model.SyntaxPython:
 			// The prelude is shell: the Python bootstrap runs it with bash.
 			sc, err = h.prepareScript(run, step, stepValues, prelude)
 			sc.modules, prelude = pythonModules(x, step), ""
