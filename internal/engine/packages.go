@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,8 +180,13 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	boot, warnings := bootstrap(model.SyntaxBash, values)
 	boot += bashModules(x, step)
 	// The package may hold Deploy.py & co.: they get the same values. Its
-	// warnings are the bash bootstrap's, already in warnings.
-	pyBoot, _ := pythonBootstrap(values, "")
+	// warnings are the bash bootstrap's, already in warnings. A step that
+	// can run no Python script does not carry it.
+	var pyBoot string
+	if !pa.SkipPackageScripts || slices.ContainsFunc([]*model.ScriptAction{pa.PreDeploy, pa.Deploy, pa.PostDeploy, pa.DeployFailed},
+		func(s *model.ScriptAction) bool { return s != nil && s.Syntax == model.SyntaxPython }) {
+		pyBoot, _ = pythonBootstrap(values, "")
+	}
 	m := runner.Manifest{
 		Package:          a.packageFile(),
 		Project:          x.project.Name,
