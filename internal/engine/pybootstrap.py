@@ -96,8 +96,6 @@ new_pulpoartifact = createartifact
 
 
 def _pulpo_main(values, prelude):
-    import traceback
-
     for name, value in _pulpo_json.loads(_pulpo_base64.b64decode(values).decode("utf-8")):
         _pulpo_define(name, value)
     args = _pulpo_sys.argv[1:]
@@ -122,6 +120,8 @@ def _pulpo_main(values, prelude):
     try:
         code = compile(source, path, "exec")
     except (SyntaxError, ValueError) as e:
+        import traceback
+
         traceback.print_exception(type(e), e, None)
         _pulpo_sys.exit(1)
     _pulpo_sys.argv = args
@@ -133,6 +133,8 @@ def _pulpo_main(values, prelude):
     except SystemExit:
         raise
     except BaseException as e:
+        import traceback
+
         # The traceback starts at the script: this function's frame is ours.
         traceback.print_exception(type(e), e, e.__traceback__.tb_next)
         _pulpo_sys.exit(1)
