@@ -67,6 +67,7 @@ printwait("w")
 printwarning("x")
 updateprogress(50, "half")
 print(sys.argv[1:])
+print("ünï ✓")
 failstep("it broke")
 print("not reached")
 `)
@@ -75,6 +76,8 @@ print("not reached")
 	writeFile(t, filepath.Join(dir, "defined.json"), `[["Runner.Defined", "it's the runner"]]`)
 	cmd := exec.Command(python, "-u", "bootstrap.py", "--pulpo-defined", "defined.json", "script.py", "a b", "c")
 	cmd.Dir = dir
+	// A target whose locale is not UTF-8 still writes UTF-8 to the log.
+	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=ascii")
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("failstep must exit 1: %v\n%s", err, out)
@@ -108,6 +111,7 @@ print("not reached")
 		"##octopus[stdout-warning]", "x", "##octopus[stdout-default]",
 		"##octopus[progress percentage='" + b64("50") + "' message='" + b64("half") + "']",
 		"['a b', 'c']",
+		"ünï ✓",
 		"##octopus[resultMessage message='" + b64("it broke") + "']",
 	}
 	if g := strings.Split(strings.TrimSuffix(rest, "\n"), "\n"); strings.Join(g, "\n") != strings.Join(wantLines, "\n") {
