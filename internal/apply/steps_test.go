@@ -45,7 +45,7 @@ func fullSteps(envs map[string]string, pool, channel, child string, lib library)
 				SubstituteFiles: []string{"web.config"}, StructuredConfigFiles: []string{"appsettings.json"},
 				CustomInstallDir: "/srv/web", PurgeCustomInstallDir: true, CustomInstallExclude: []string{"logs/**"},
 				PreDeploy: &model.ScriptAction{Syntax: model.SyntaxSh, Body: "echo pre"}, Deploy: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo deploy"},
-				PostDeploy: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo post"}, DeployFailed: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo failed"},
+				PostDeploy: &model.ScriptAction{Syntax: model.SyntaxPython, Body: "print('post')"}, DeployFailed: &model.ScriptAction{Syntax: model.SyntaxBash, Body: "echo failed"},
 				SkipPackageScripts: true, RetainInstallations: 3}},
 		{Name: "Approve", StartWithPrevious: true, Condition: model.ConditionVariable, ConditionExpression: "#{if Approve}true#{/if}",
 			Manual: &model.ManualAction{Instructions: "Check the site", ResponsibleTeams: []string{"Operators"}}},

@@ -336,6 +336,7 @@ func (a *app) processCommand() *cobra.Command {
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
+  pulpo process step add -p web --name Check --syntax python --script 'print(get_octopusvariable("Greeting"))'
   pulpo process step add -p web --name Install --package web-app --substitute 'config/*.yaml' --role web
   pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'
   pulpo process step add -p api --name Install --package org.acme:api --feed Nexus --acquisition target --role api
@@ -370,6 +371,7 @@ func (a *app) processCommand() *cobra.Command {
 				}
 				script = string(b)
 			}
+			syntax = string(scriptSyntax(cmd, syntax, scriptFile, model.SyntaxBash))
 			c, p, err := a.project(cmd, project)
 			if err != nil {
 				return err
@@ -459,7 +461,7 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&modules, "script-module", nil, "include this script module in the step's scripts (repeat)")
 	add.Flags().StringVar(&script, "script", "", "the script's body")
 	add.Flags().StringVar(&scriptFile, "script-file", "", "read the script's body from this file")
-	add.Flags().StringVar(&syntax, "syntax", "bash", "bash or sh")
+	add.Flags().StringVar(&syntax, "syntax", "bash", syntaxHelp)
 	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
 	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")

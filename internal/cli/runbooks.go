@@ -18,7 +18,7 @@ func (a *app) runbookCommand() *cobra.Command {
 	var project string
 	cmd.PersistentFlags().StringVarP(&project, "project", "p", "", "project (name or id, required)")
 
-	var scriptFile, script, description string
+	var scriptFile, script, description, syntax string
 	var envs, roles []string
 	var fromTemplate string
 	var templateParams []string
@@ -43,7 +43,7 @@ func (a *app) runbookCommand() *cobra.Command {
 				return err
 			}
 			rb := model.Runbook{ProjectID: p.ID, Name: args[0], Description: description,
-				Steps: []model.Step{{Name: args[0], TargetRoles: roles, Script: &model.ScriptAction{Syntax: model.SyntaxBash, Body: script}}}}
+				Steps: []model.Step{{Name: args[0], TargetRoles: roles, Script: &model.ScriptAction{Syntax: scriptSyntax(cmd, syntax, scriptFile, model.SyntaxBash), Body: script}}}}
 			if fromTemplate != "" {
 				rb.Steps[0].Script = nil
 				if rb.Steps[0].Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
@@ -67,6 +67,7 @@ func (a *app) runbookCommand() *cobra.Command {
 		}}
 	create.Flags().StringVar(&script, "script", "", "the script's body")
 	create.Flags().StringVar(&scriptFile, "script-file", "", "read the script from this file")
+	create.Flags().StringVar(&syntax, "syntax", "bash", syntaxHelp)
 	create.Flags().StringVar(&description, "description", "", "what it is for")
 	create.Flags().StringVar(&fromTemplate, "template", "", "make the step from this step template (name or id), at its newest version")
 	create.Flags().StringArrayVar(&templateParams, "parameter", nil, "with --template: NAME=VALUE, a parameter's value (repeat)")

@@ -25,7 +25,7 @@ func (f *templateFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.description, "description", "", "what the template does")
 	cmd.Flags().StringVar(&f.script, "script", "", "the script's body (parameters are variables: #{Name})")
 	cmd.Flags().StringVar(&f.scriptFile, "script-file", "", "read the script's body from this file")
-	cmd.Flags().StringVar(&f.syntax, "syntax", "", "bash (default) or sh")
+	cmd.Flags().StringVar(&f.syntax, "syntax", "", syntaxHelp)
 	cmd.Flags().StringVar(&f.pkg, "package", "", "make it a package step deploying this package")
 	cmd.Flags().StringArrayVar(&f.params, "parameter", nil,
 		"NAME[:CONTROL][=DEFAULT]: a parameter; CONTROL is text (default), multiline, checkbox, sensitive, or select(A|B|C); replaces the parameters when given (repeat)")
@@ -55,7 +55,7 @@ func (f *templateFlags) apply(cmd *cobra.Command, t *model.StepTemplate) error {
 		f.script = string(b)
 	}
 	if f.script != "" {
-		t.Script, t.Package = &model.ScriptAction{Syntax: model.ScriptSyntax(f.syntax), Body: f.script}, nil
+		t.Script, t.Package = &model.ScriptAction{Syntax: scriptSyntax(cmd, f.syntax, f.scriptFile, ""), Body: f.script}, nil
 	} else if f.syntax != "" && t.Script != nil {
 		t.Script.Syntax = model.ScriptSyntax(f.syntax)
 	}

@@ -119,13 +119,18 @@ type ScriptService interface {
 // StartScriptCommand describes one script run.
 type StartScriptCommand struct {
 	Ticket string `json:"ticket"`
-	// Syntax is the interpreter: "bash" or "sh".
+	// Syntax is the interpreter: "bash", "sh" or "python" (python3).
 	Syntax string `json:"syntax"`
 	Body   string `json:"body"`
 	// Bootstrap is shell code run before the script, in the same shell
 	// (functions such as set_octopusvariable); the script keeps its own
-	// file, so its line numbers in error messages stay its own.
+	// file, so its line numbers in error messages stay its own. For
+	// python it is a Python program, run as "python3 -u bootstrap.py
+	// script.py", that defines the functions and runs the script.
 	Bootstrap string `json:"bootstrap,omitempty"`
+	// Modules are Python script modules, name to body, written as
+	// NAME.py beside a python script so it can import them.
+	Modules map[string]string `json:"modules,omitempty"`
 	// TaskID labels the run for people looking at the target.
 	TaskID string `json:"taskId,omitempty"`
 	// Isolated scripts run one at a time on a target; later ones wait

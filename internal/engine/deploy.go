@@ -712,8 +712,18 @@ func (h deployHandler) runOnTargetOnce(ctx context.Context, run *tasks.Run, x de
 			sc, err = h.preparePackage(ctx, run, x, step, p, stepValues)
 		case step.Script != nil && step.Script.FromPackage != nil:
 			sc, err = h.prepareScriptPackage(ctx, run, x, step, p, stepValues)
+		case step.Script != nil && step.Script.Syntax == model.SyntaxPython:
+			// The prelude is shell: the Python bootstrap runs it with bash.
+			sc, err = h.prepareScript(run, step, stepValues, prelude)
+			sc.modules, prelude = pythonModules(x, step), ""
+			for _, taken := range []string{"script", "bootstrap"} {
+				if _, ok := sc.modules[taken]; ok && err == nil {
+					// The script service writes script.py and bootstrap.py.
+					err = fmt.Errorf("step %q: script module %q would be written as %s.py, the name of the script's own file; rename the module", step.Name, taken, taken)
+				}
+			}
 		default:
-			sc, err = h.prepareScript(run, step, stepValues)
+			sc, err = h.prepareScript(run, step, stepValues, "")
 			if mods := bashModules(x, step); mods != "" && err == nil {
 				sc.body = mods + sc.body
 			}
@@ -784,6 +794,8 @@ type scriptToRun struct {
 	syntax    model.ScriptSyntax
 	body      string
 	bootstrap string
+	// modules are Python script modules written beside a Python script.
+	modules map[string]string
 	// warnings are values the bootstrap gives as written because they
 	// cannot be rendered; the target's log says so before the script runs.
 	warnings []string
@@ -798,12 +810,20 @@ type scriptToRun struct {
 
 // prepareScript renders a script step's body: #{…} with Octopus's filters
 // and blocks. A mistake in it fails this target before anything runs there.
-func (h deployHandler) prepareScript(run *tasks.Run, step model.Step, values *vars.Values) (scriptToRun, error) {
+// prelude is shell code a Python script's bootstrap runs first (a bash or
+// sh script gets it in front of its body instead).
+func (h deployHandler) prepareScript(run *tasks.Run, step model.Step, values *vars.Values, prelude string) (scriptToRun, error) {
 	body, err := template.Evaluate(step.Script.Body, values, template.Options{Now: run.Store().Now})
 	if err != nil {
 		return scriptToRun{}, fmt.Errorf("the script of step %q: %w", step.Name, err)
 	}
-	boot, warnings := bootstrap(step.Script.Syntax, values)
+	var boot string
+	var warnings []string
+	if step.Script.Syntax == model.SyntaxPython {
+		boot, warnings = pythonBootstrap(values, prelude)
+	} else {
+		boot, warnings = bootstrap(step.Script.Syntax, values)
+	}
 	return scriptToRun{syntax: step.Script.Syntax, body: body, bootstrap: boot, warnings: warnings,
 		what: "a " + string(step.Script.Syntax) + " script"}, nil
 }
@@ -836,6 +856,7 @@ func (h deployHandler) runScript(ctx context.Context, run *tasks.Run, step model
 		Syntax:    string(sc.syntax),
 		Body:      sc.body,
 		Bootstrap: sc.bootstrap,
+		Modules:   sc.modules,
 		TaskID:    run.Task.ID,
 		Isolated:  !sc.concurrent,
 		// A short script ends within the start call: one round trip.

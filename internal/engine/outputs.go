@@ -90,24 +90,23 @@ func outputVariableNames(step, machine, name string) []string {
 // A value that cannot be rendered (a reference cycle, an unknown filter) is
 // given as written; what went wrong is returned, one line per variable, for
 // the caller to warn about in the task log.
+//
+// A Python script gets pythonBootstrap instead.
 func bootstrap(syntax model.ScriptSyntax, values *vars.Values) (string, []string) {
+	if syntax == model.SyntaxPython {
+		return pythonBootstrap(values, "")
+	}
 	var b strings.Builder
 	var problems []string
 	b.WriteString("# Pulpo: functions a deployment script can call.\n")
 	if syntax == model.SyntaxBash {
 		b.WriteString("declare -A __pulpo_variables=(\n")
-		names := values.Names()
-		sort.Strings(names)
-		for _, n := range names {
-			raw, _ := values.Get(n)
-			v, err := template.Evaluate(raw, values, template.Options{InValue: true})
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("The value of variable %q cannot be rendered, so scripts get it as written: %v", n, err))
-				v = raw
-			}
+		var pairs [][2]string
+		pairs, problems = bootstrapValues(values)
+		for _, nv := range pairs {
 			// A shell word cannot hold NUL; drop it rather than the value.
-			v = strings.ReplaceAll(v, "\x00", "")
-			fmt.Fprintf(&b, "  [%s]=%s\n", shellQuote(asciiLower(n)), shellQuote(v))
+			v := strings.ReplaceAll(nv[1], "\x00", "")
+			fmt.Fprintf(&b, "  [%s]=%s\n", shellQuote(asciiLower(nv[0])), shellQuote(v))
 		}
 		b.WriteString(")\n")
 		b.WriteString(`get_octopusvariable() {
@@ -144,6 +143,24 @@ new_octopusartifact() {
 new_pulpoartifact() { new_octopusartifact "$@"; }
 `)
 	return b.String(), problems
+}
+
+// bootstrapValues renders every variable for a bootstrap, sorted by name.
+// A value that cannot be rendered is given as written, and what went wrong
+// is returned for the task log.
+func bootstrapValues(values *vars.Values) (pairs [][2]string, problems []string) {
+	names := values.Names()
+	sort.Strings(names)
+	for _, n := range names {
+		raw, _ := values.Get(n)
+		v, err := template.Evaluate(raw, values, template.Options{InValue: true})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("The value of variable %q cannot be rendered, so scripts get it as written: %v", n, err))
+			v = raw
+		}
+		pairs = append(pairs, [2]string{n, v})
+	}
+	return pairs, problems
 }
 
 // shellQuote makes s one single-quoted shell word.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
+	"strings"
 
 	"github.com/pulpo-deploy/pulpo/internal/contract"
 	"github.com/pulpo-deploy/pulpo/internal/model"
@@ -175,6 +177,14 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 	pkg, home := a.pkg, a.caps.Home
 	boot, warnings := bootstrap(model.SyntaxBash, values)
 	boot += bashModules(x, step)
+	// The package may hold Deploy.py & co.: they get the same values. Its
+	// warnings are the bash bootstrap's, already in warnings. A step that
+	// can run no Python script does not carry it.
+	var pyBoot string
+	if !pa.SkipPackageScripts || slices.ContainsFunc([]*model.ScriptAction{pa.PreDeploy, pa.Deploy, pa.PostDeploy, pa.DeployFailed},
+		func(s *model.ScriptAction) bool { return s != nil && s.Syntax == model.SyntaxPython }) {
+		pyBoot, _ = pythonBootstrap(values, "")
+	}
 	m := runner.Manifest{
 		Package:          a.packageFile(),
 		Project:          x.project.Name,
@@ -182,6 +192,7 @@ func (h deployHandler) preparePackage(ctx context.Context, run *tasks.Run, x dep
 		AppsRoot:         path.Join(home, "apps"),
 		Variables:        manifestVariables(x, values),
 		Bootstrap:        boot,
+		PythonBootstrap:  pyBoot,
 		SubstituteFiles:  pa.SubstituteFiles,
 		StructuredConfig: runner.StructuredConfig{Enabled: len(pa.StructuredConfigFiles) > 0, Files: pa.StructuredConfigFiles},
 		CustomInstallDir: runner.CustomInstallDir{Path: pa.CustomInstallDir, Purge: pa.PurgeCustomInstallDir, Exclude: pa.CustomInstallExclude},
@@ -214,8 +225,15 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 	if err != nil {
 		return scriptToRun{}, err
 	}
-	boot, warnings := bootstrap(model.SyntaxBash, values)
-	boot += bashModules(x, step)
+	// Only the bootstrap of the file's language travels.
+	var boot, pyBoot string
+	var warnings []string
+	if strings.HasSuffix(strings.ToLower(fp.File), ".py") {
+		pyBoot, warnings = pythonBootstrap(values, "")
+	} else {
+		boot, warnings = bootstrap(model.SyntaxBash, values)
+		boot += bashModules(x, step)
+	}
 	m := runner.ScriptManifest{
 		Package:   a.packageFile(),
 		File:      fp.File,
@@ -225,6 +243,7 @@ func (h deployHandler) prepareScriptPackage(ctx context.Context, run *tasks.Run,
 		ExtractTo:       "package",
 		Variables:       manifestVariables(x, values),
 		Bootstrap:       boot,
+		PythonBootstrap: pyBoot,
 		SubstituteFiles: fp.SubstituteFiles,
 		PythonModules:   pythonModules(x, step),
 		PackageCache:    h.e.packageCache(a.caps.Home),

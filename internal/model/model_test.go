@@ -49,7 +49,12 @@ func TestProcessValidation(t *testing.T) {
 		problem string
 	}{
 		{"step without action", []Step{{Name: "A"}}, "says nothing to do"},
-		{"unknown syntax", []Step{{Name: "A", Script: &ScriptAction{Syntax: "cobol", Body: "x"}}}, `"cobol" is not supported`},
+		{"unknown syntax", []Step{{Name: "A", Script: &ScriptAction{Syntax: "cobol", Body: "x"}}}, `"cobol" is not supported: use bash, sh or python`},
+		{"unknown syntax of a package step's script", []Step{{Name: "A", Package: &PackageAction{PackageID: "app",
+			Deploy: &ScriptAction{Syntax: "powershell", Body: "x"}}}}, `"powershell" is not supported: use bash, sh or python`},
+		{"python syntax for a shell file in a package", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxPython,
+			FromPackage: &ScriptPackage{PackageID: "tools", File: "run.sh"}}}}, "is python but"},
+		{"python step without body", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxPython}}}, "body: is required"},
 		{"empty body", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxBash, Body: "  "}}}, "body: is required"},
 		{"duplicate names", []Step{{Name: "A", Script: &ScriptAction{Syntax: SyntaxSh, Body: "x"}}, {Name: "a", Script: &ScriptAction{Syntax: SyntaxSh, Body: "y"}}}, "another step is already called"},
 		{"name with spaces around", []Step{{Name: " A", Script: &ScriptAction{Syntax: SyntaxSh, Body: "x"}}}, "must not start or end with spaces"},
@@ -174,5 +179,16 @@ func TestChannelRules(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validation should say %q: %v", want, err)
 		}
+	}
+}
+
+func TestPythonScriptsAreValid(t *testing.T) {
+	d := DeploymentProcess{Steps: []Step{
+		{Name: "Inline", Script: &ScriptAction{Syntax: SyntaxPython, Body: "print(get_octopusvariable('x'))"}},
+		{Name: "From package", Script: &ScriptAction{Syntax: SyntaxPython, FromPackage: &ScriptPackage{PackageID: "tools", File: "run.py"}}},
+		{Name: "Package", Package: &PackageAction{PackageID: "app", Deploy: &ScriptAction{Syntax: SyntaxPython, Body: "print(1)"}}},
+	}}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -226,7 +226,7 @@ type PackageAction struct {
 // ScriptSyntax is the interpreter of an inline script.
 type ScriptSyntax string
 
-// The syntaxes the runner knows.
+// The syntaxes the runner knows (and SyntaxPython, with script modules).
 const (
 	SyntaxBash ScriptSyntax = "bash"
 	SyntaxSh   ScriptSyntax = "sh"
@@ -398,19 +398,25 @@ func validateScript(p *problems, field string, a *ScriptAction) {
 		case !strings.HasSuffix(strings.ToLower(clean), ".sh") && !strings.HasSuffix(strings.ToLower(clean), ".py"):
 			p.add(field+".fromPackage.file", "%q must end in .sh (run with bash or sh) or .py (run with python3)", fp.File)
 		}
+		// The file's extension decides: .py runs with python3 whatever
+		// the syntax; bash or sh picks the shell of a .sh file.
 		switch a.Syntax {
 		case SyntaxBash, SyntaxSh, "":
+		case SyntaxPython:
+			if strings.HasSuffix(strings.ToLower(clean), ".sh") {
+				p.add(field+".syntax", "is python but %q is a shell script: use bash or sh", fp.File)
+			}
 		default:
-			p.add(field+".syntax", "%q is not supported: use bash or sh", a.Syntax)
+			p.add(field+".syntax", "%q is not supported: use bash, sh or python", a.Syntax)
 		}
 		return
 	}
 	switch a.Syntax {
-	case SyntaxBash, SyntaxSh:
+	case SyntaxBash, SyntaxSh, SyntaxPython:
 	case "":
-		p.add(field+".syntax", "is required (bash or sh)")
+		p.add(field+".syntax", "is required (bash, sh or python)")
 	default:
-		p.add(field+".syntax", "%q is not supported: use bash or sh", a.Syntax)
+		p.add(field+".syntax", "%q is not supported: use bash, sh or python", a.Syntax)
 	}
 	if strings.TrimSpace(a.Body) == "" {
 		p.add(field+".body", "is required")

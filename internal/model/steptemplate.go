@@ -82,7 +82,8 @@ type ScriptModule struct {
 	Body        string       `json:"body"`
 }
 
-// SyntaxPython is the syntax of Python script modules.
+// SyntaxPython is the syntax of Python scripts (run with python3) and
+// script modules.
 const SyntaxPython ScriptSyntax = "python"
 
 // parameterNamePattern is what a variable name a script can read looks

@@ -30,7 +30,10 @@
 // case), or PreDeploy.py when there is no .sh; .sh runs with bash. A bash
 // or sh script runs through a wrapper that sources the manifest's
 // bootstrap and then the script, so the bootstrap's functions exist and
-// the script's line numbers are its own; Python scripts get no bootstrap.
+// the script's line numbers are its own. A Python script is run by the
+// manifest's Python bootstrap (python3 -u bootstrap.py [--pulpo-defined
+// FILE] SCRIPT ARGS), which defines Octopus's Python functions and runs the
+// script in the same globals; FILE holds the values the runner learned.
 // The working directory is the installation folder, and the environment
 // adds:
 //

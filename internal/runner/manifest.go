@@ -29,6 +29,10 @@ type Manifest struct {
 	// Bootstrap is shell code sourced before every bash or sh script (it
 	// defines get_octopusvariable, set_octopusvariable and Pulpo's names).
 	Bootstrap string `json:"bootstrap,omitempty"`
+	// PythonBootstrap is the program that runs every Python script (it
+	// defines Octopus's Python functions and runs the script), as
+	// "python3 -u bootstrap.py [--pulpo-defined FILE] SCRIPT [ARGS…]".
+	PythonBootstrap string `json:"pythonBootstrap,omitempty"`
 
 	// SubstituteFiles are glob patterns, relative to the package folder, of
 	// files rendered as templates.

@@ -68,7 +68,7 @@ func Run(ctx context.Context, m Manifest, opts Options, stdout, stderr io.Writer
 		return fmt.Errorf("create a temporary folder: %w", err)
 	}
 	defer os.RemoveAll(tempDir)
-	d.scripts = &scripts{out: d.out, bootstrap: m.Bootstrap, tempDir: tempDir, python: opts.Python,
+	d.scripts = &scripts{out: d.out, bootstrap: m.Bootstrap, pythonBootstrap: m.PythonBootstrap, tempDir: tempDir, python: opts.Python,
 		packageRuns: m.RunPackageScripts, inline: m.Scripts}
 	if err := d.extract(ctx); err != nil {
 		d.out.Errorf("Extraction failed: %v", err)

@@ -31,6 +31,7 @@ type ScriptManifest struct {
 	ExtractTo       string     `json:"extractTo"`
 	Variables       []Variable `json:"variables"`
 	Bootstrap       string     `json:"bootstrap,omitempty"`
+	PythonBootstrap string     `json:"pythonBootstrap,omitempty"` // runs a .py file, as Manifest's
 	SubstituteFiles []string   `json:"substituteFiles,omitempty"`
 	// PythonModules are script modules (name to body) written beside a
 	// .py script as NAME.py, so it can import them.
@@ -148,7 +149,7 @@ func RunScriptPackage(ctx context.Context, m ScriptManifest, opts Options, stdou
 		return fmt.Errorf("create a temporary folder: %w", err)
 	}
 	defer os.RemoveAll(tempDir)
-	s := &scripts{out: out, bootstrap: m.Bootstrap, tempDir: tempDir, python: opts.Python}
+	s := &scripts{out: out, bootstrap: m.Bootstrap, pythonBootstrap: m.PythonBootstrap, tempDir: tempDir, python: opts.Python}
 	env := []string{
 		"PULPO_PACKAGE_ID=" + m.Package.ID,
 		"PULPO_PACKAGE_VERSION=" + m.Package.Version,

@@ -38,20 +38,21 @@ const scriptOutputGrace = 2 * time.Second
 
 // scripts runs a deployment's scripts.
 type scripts struct {
-	out         *output
-	bootstrap   string
-	tempDir     string // private folder for wrappers, bootstrap and inline bodies
-	python      string
-	packageRuns bool
-	inline      InlineScripts
+	out             *output
+	bootstrap       string
+	pythonBootstrap string
+	tempDir         string // private folder for wrappers, bootstrap and inline bodies
+	python          string
+	packageRuns     bool
+	inline          InlineScripts
 	// skipRemaining is set from the output goroutines of a script.
 	skipRemaining atomic.Bool
 	// defined are values the runner learned (the installation folder, the
-	// previous installation), given to bash scripts' get_octopusvariable.
+	// previous installation), given to scripts' get_octopusvariable.
 	defined [][2]string
 }
 
-// define adds a value for get_octopusvariable in later bash scripts.
+// define adds a value for get_octopusvariable in later scripts.
 func (s *scripts) define(name, value string) {
 	s.defined = append(s.defined, [2]string{name, value})
 }
@@ -162,25 +163,31 @@ func (s *scripts) inlineScript(stage string, body *InlineScript) (*script, error
 // run runs one script with dir as working directory. A bash or sh script is
 // started through a small wrapper that sources the bootstrap and then the
 // script, so the script's functions are there and its own line numbers
-// appear in errors ("Deploy.sh: line 3: …"). Python scripts get no
-// bootstrap (it is shell), only the environment.
+// appear in errors ("Deploy.sh: line 3: …"). A Python script is run by
+// the Python bootstrap, which defines the functions and then runs it in
+// the same globals under its own file name.
 func (s *scripts) run(ctx context.Context, sc script, dir string, env []string) error {
 	var cmd *exec.Cmd
 	switch {
-	case sc.syntax == SyntaxPython && sc.args != "":
-		// The shell splits the arguments, as it does for shell scripts.
-		python, err := s.pythonPath()
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.label, err)
-		}
-		cmd = exec.CommandContext(ctx, "bash", "-c", "exec "+shellQuote(python)+" "+shellQuote(sc.path)+" "+sc.args)
-		env = append(env[:len(env):len(env)], "PYTHONUNBUFFERED=1")
 	case sc.syntax == SyntaxPython:
 		python, err := s.pythonPath()
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.label, err)
 		}
-		cmd = exec.CommandContext(ctx, python, sc.path)
+		args, err := s.pythonArgs(sc)
+		if err != nil {
+			return err
+		}
+		if sc.args != "" {
+			// The shell splits the arguments, as it does for shell scripts.
+			line := "exec " + shellQuote(python)
+			for _, a := range args {
+				line += " " + shellQuote(a)
+			}
+			cmd = exec.CommandContext(ctx, "bash", "-c", line+" "+sc.args)
+		} else {
+			cmd = exec.CommandContext(ctx, python, args...)
+		}
 		env = append(env[:len(env):len(env)], "PYTHONUNBUFFERED=1")
 	default:
 		interpreter := "bash"
@@ -284,7 +291,11 @@ func (s *scripts) pythonPath() (string, error) {
 	}
 	p, err := exec.LookPath("python3")
 	if err != nil {
-		return "", errors.New("python3 is not on PATH on this machine, so the Python script cannot run")
+		host, herr := os.Hostname()
+		if herr != nil || host == "" {
+			host = "this machine"
+		}
+		return "", fmt.Errorf("python3 is not on PATH on %s, so the Python script cannot run", host)
 	}
 	s.python = p
 	return p, nil

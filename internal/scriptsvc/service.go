@@ -108,8 +108,16 @@ func (s *Service) StartScript(ctx context.Context, cmd contract.StartScriptComma
 	if err := contract.ValidTicket(cmd.Ticket); err != nil {
 		return contract.ScriptStatus{}, err
 	}
-	if cmd.Syntax != "bash" && cmd.Syntax != "sh" {
-		return contract.ScriptStatus{}, fmt.Errorf("script syntax %q is not supported: use bash or sh", cmd.Syntax)
+	if cmd.Syntax != "bash" && cmd.Syntax != "sh" && cmd.Syntax != syntaxPython {
+		return contract.ScriptStatus{}, fmt.Errorf("script syntax %q is not supported: use bash, sh or python", cmd.Syntax)
+	}
+	for name := range cmd.Modules {
+		if cmd.Syntax != syntaxPython {
+			return contract.ScriptStatus{}, fmt.Errorf("script modules come with python scripts only, not %s", cmd.Syntax)
+		}
+		if name == "" || strings.ContainsAny(name, `/\.`) || name == "script" || name == "bootstrap" {
+			return contract.ScriptStatus{}, fmt.Errorf("script module %q is not a Python module name that can sit beside the script", name)
+		}
 	}
 	if err := s.start(ctx, cmd); err != nil {
 		return contract.ScriptStatus{}, err
@@ -145,6 +153,9 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
+	if cmd.Syntax == syntaxPython {
+		return preparePython(dir, cmd)
+	}
 	script := "script.sh"
 	if err := os.WriteFile(filepath.Join(dir, script), []byte(cmd.Body), 0o600); err != nil {
 		return fmt.Errorf("write script: %w", err)
@@ -159,7 +170,12 @@ func (s *Service) prepare(dir string, cmd contract.StartScriptCommand) error {
 			return fmt.Errorf("write script bootstrap: %w", err)
 		}
 	}
-	b, err := json.Marshal(command{Syntax: cmd.Syntax, ScriptFile: run, TaskID: cmd.TaskID, Isolated: cmd.Isolated})
+	return writeCommand(dir, command{Syntax: cmd.Syntax, ScriptFile: run, TaskID: cmd.TaskID, Isolated: cmd.Isolated})
+}
+
+// writeCommand ends the preparation of a workspace.
+func writeCommand(dir string, c command) error {
+	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}

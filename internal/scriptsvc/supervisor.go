@@ -112,9 +112,21 @@ func supervise(dir string) error {
 		defer release()
 	}
 
-	cmd := exec.Command(interpreter(cmdSpec.Syntax), scriptArgs(cmdSpec)...)
+	interp := interpreter(cmdSpec.Syntax)
+	if cmdSpec.Syntax == syntaxPython {
+		if _, err := exec.LookPath(interp); err != nil {
+			w.write(contract.Diagnostic, pythonNotFound())
+			return finish(dir, st, 127, false)
+		}
+	}
+	cmd := exec.Command(interp, scriptArgs(cmdSpec)...)
 	cmd.Dir = dir
 	cmd.Env = scriptEnv(os.Environ())
+	if cmdSpec.Syntax == syntaxPython {
+		// Lines reach the log as they are printed, also from Python
+		// programs the script starts.
+		cmd.Env = append(cmd.Env, "PYTHONUNBUFFERED=1")
+	}
 	if exe, err := os.Executable(); err == nil {
 		// The runner is this binary: package steps call "$PULPO_RUNNER run-package".
 		cmd.Env = append(cmd.Env, RunnerEnv+"="+exe)
@@ -230,15 +242,25 @@ func finish(dir string, st state, code int, canceled bool) error {
 }
 
 func interpreter(syntax string) string {
-	if syntax == "sh" {
+	switch syntax {
+	case "sh":
 		return "sh"
+	case syntaxPython:
+		return "python3"
 	}
 	return "bash"
 }
 
 func scriptArgs(c command) []string {
-	if c.Syntax == "sh" {
+	switch c.Syntax {
+	case "sh":
 		return []string{c.ScriptFile}
+	case syntaxPython:
+		// -u: unbuffered, so output streams live.
+		if c.Script != "" {
+			return []string{"-u", c.ScriptFile, c.Script}
+		}
+		return []string{"-u", c.ScriptFile}
 	}
 	return []string{"--noprofile", "--norc", c.ScriptFile}
 }

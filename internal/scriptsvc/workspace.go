@@ -32,8 +32,10 @@ const (
 type command struct {
 	Syntax     string `json:"syntax"`
 	ScriptFile string `json:"scriptFile"`
-	TaskID     string `json:"taskId,omitempty"`
-	Isolated   bool   `json:"isolated,omitempty"`
+	// Script is the user's script a Python bootstrap (ScriptFile) runs.
+	Script   string `json:"script,omitempty"`
+	TaskID   string `json:"taskId,omitempty"`
+	Isolated bool   `json:"isolated,omitempty"`
 }
 
 // state is the workspace's progress. The service writes Pending; from then

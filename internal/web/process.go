@@ -59,6 +59,8 @@ type releaseRow struct {
 // stepForm is what the add-a-step form sent, shown again after an error.
 type stepForm struct {
 	Kind, Name, Body, Roles, Instructions, Teams, PackageID, Substitute, File, Arguments, Child, Mode string
+	// Syntax is the language of a script step's body.
+	Syntax string
 
 	// Template is the id of the step template a step is made from.
 	Template string
@@ -197,7 +199,7 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	id := r.PathValue("id")
 	f := r.PostForm
-	form := stepForm{Kind: f.Get("kind"), Name: strings.TrimSpace(f.Get("name")), Body: f.Get("body"),
+	form := stepForm{Kind: f.Get("kind"), Name: strings.TrimSpace(f.Get("name")), Body: f.Get("body"), Syntax: f.Get("syntax"),
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
 		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
@@ -241,9 +243,15 @@ func applyStepForm(s *model.Step, f url.Values) {
 	script := func(key string) string { return strings.ReplaceAll(f.Get(key), "\r\n", "\n") }
 	number := func(key string) int { n, _ := strconv.Atoi(text(key)); return n }
 	on := func(key string) bool { return f.Get(key) == "on" }
-	inline := func(key string) *model.ScriptAction {
+	// A package's inline script keeps its language (the form edits the
+	// body only); a new one is bash.
+	inline := func(key string, was *model.ScriptAction) *model.ScriptAction {
 		if body := script(key); strings.TrimSpace(body) != "" {
-			return &model.ScriptAction{Syntax: model.SyntaxBash, Body: body}
+			syntax := model.SyntaxBash
+			if was != nil && was.Syntax != "" {
+				syntax = was.Syntax
+			}
+			return &model.ScriptAction{Syntax: syntax, Body: body}
 		}
 		return nil
 	}
@@ -281,12 +289,14 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.Script.Syntax = model.ScriptSyntax(text("syntax"))
 		s.Script.Body = script("body")
 	case s.Package != nil:
+		was := *s.Package
 		*s.Package = model.PackageAction{PackageID: text("package"), FeedID: feed(s.Package.FeedID), Acquisition: acquisition(s.Package.Acquisition),
 			SubstituteFiles:       splitComma(f.Get("substitute")),
 			StructuredConfigFiles: splitComma(f.Get("structured")), CustomInstallDir: text("installdir"),
 			PurgeCustomInstallDir: on("purge"), CustomInstallExclude: splitComma(f.Get("exclude")),
 			SkipPackageScripts: on("skipscripts"), RetainInstallations: number("retain"),
-			PreDeploy: inline("predeploy"), Deploy: inline("deploy"), PostDeploy: inline("postdeploy"), DeployFailed: inline("deployfailed")}
+			PreDeploy: inline("predeploy", was.PreDeploy), Deploy: inline("deploy", was.Deploy), PostDeploy: inline("postdeploy", was.PostDeploy),
+			DeployFailed: inline("deployfailed", was.DeployFailed)}
 	case s.Manual != nil:
 		s.TargetRoles = nil
 		s.Manual.Instructions = f.Get("instructions")

@@ -161,7 +161,7 @@ func (p *Portal) createRunbook(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	rb := model.Runbook{ProjectID: r.PathValue("id"), Name: strings.TrimSpace(r.PostFormValue("name")), EnvironmentIDs: r.PostForm["environment"],
 		Steps: []model.Step{{Name: strings.TrimSpace(r.PostFormValue("name")), TargetRoles: splitComma(r.PostFormValue("roles")),
-			Script: &model.ScriptAction{Body: strings.ReplaceAll(r.PostFormValue("body"), "\r\n", "\n")}}}}
+			Script: &model.ScriptAction{Syntax: model.ScriptSyntax(r.PostFormValue("syntax")), Body: strings.ReplaceAll(r.PostFormValue("body"), "\r\n", "\n")}}}}
 	if _, err := p.call(r, http.MethodPost, "/runbooks", rb, &rb); err != nil {
 		p.refused(w, r, v, err)
 		return
