@@ -85,6 +85,8 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 		return h.manualIntervention(ctx, run, x, step, act, values)
 	case step.DeployRelease != nil:
 		return h.deployRelease(ctx, run, x, step, act, values)
+	case step.HealthCheck != nil:
+		return h.healthCheck(ctx, run, x, step, act)
 	}
 	return h.runStep(ctx, run, x, step, act, values)
 }
