@@ -83,7 +83,8 @@ func (h deployHandler) leftOut(ctx context.Context, q *store.Queries, x deployme
 	}
 	checkNodes := map[int]bool{}
 	for _, a := range acts {
-		if a.Kind == model.ActivityStep && checks[a.StepID] {
+		// A skipped health check step left nothing out.
+		if a.Kind == model.ActivityStep && checks[a.StepID] && a.State != model.ActivitySkipped {
 			checkNodes[a.ID] = true
 		}
 	}
@@ -93,6 +94,20 @@ func (h deployHandler) leftOut(ctx context.Context, q *store.Queries, x deployme
 		}
 	}
 	return out, nil
+}
+
+// skipTargets ends the pending target nodes of a step that does not run
+// (a health check step's, made when the deployment started) as Skipped.
+func (h deployHandler) skipTargets(ctx context.Context, run *tasks.Run, act *model.Activity) {
+	acts, err := run.Store().Read().ListActivities(ctx, run.Task.ID)
+	if err != nil {
+		return
+	}
+	for i := range acts {
+		if acts[i].ParentID == act.ID && acts[i].Kind == model.ActivityTarget && acts[i].State == model.ActivityPending {
+			h.setState(run, &acts[i], model.ActivitySkipped)
+		}
+	}
 }
 
 // healthCheck runs a health check step: the server checks each target of

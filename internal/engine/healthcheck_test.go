@@ -95,6 +95,18 @@ func TestAHealthCheckStepFailsOrLeavesOutUnhealthyTargets(t *testing.T) {
 		if strings.Join(got["Step 1: Check"], ",") != "web-1:Success,web-2:Skipped" || strings.Join(got["Step 2: Deploy"], ",") != "web-1:Success" {
 			t.Fatalf("targets: %v", got)
 		}
+
+		// A health check step that does not run leaves nothing out.
+		src.down["web-2"] = false
+		check := healthStep("Check", model.HealthCheckAction{OnError: model.HealthCheckSkip}, "web")
+		check.Environments = []string{f.envs["Test"].ID}
+		setSteps(t, s, f, check, deploy)
+		d = srv.deploy(srv.release(f, "1.0.3"), f.envs["Dev"])
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		got = targetsOf(t, s, d.TaskID)
+		if strings.Join(got["Step 1: Check"], ",") != "web-1:Skipped,web-2:Skipped" || strings.Join(got["Step 2: Deploy"], ",") != "web-1:Success,web-2:Success" {
+			t.Fatalf("targets: %v\n%s", got, logOf(t, s, d.TaskID))
+		}
 	})
 }
 
