@@ -2,8 +2,13 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/health"
@@ -163,6 +168,51 @@ func TestAHealthCheckStepIncludesNewTargetsOnlyWhenAsked(t *testing.T) {
 			if strings.Join(got["Step 2: Check"], ",") != "web-1:Success,web-new:Success,web-late:Skipped" {
 				t.Fatalf("targets: %v", got)
 			}
+		}
+	})
+}
+
+// A server stopped in the middle of a health check step: the next one
+// checks again what was being checked, and still knows which targets the
+// deployment started with.
+func TestAHealthCheckStepResumesWithTheTargetsItStartedWith(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s, nil)
+		gate := filepath.Join(t.TempDir(), "gate")
+		err := s.Tx(ctx, func(q *store.Queries) error {
+			p := model.MachinePolicy{Name: "Slow", WhenUnavailable: model.UnavailableFail,
+				HealthCheckScript: fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done", gate)}
+			return q.CreateMachinePolicy(ctx, &p)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := register(t, s, f, machineSpec{name: "web-1", envs: []string{"Dev"}, roles: []string{"web"}, policy: "Slow"})
+		setSteps(t, s, f, healthStep("Check", model.HealthCheckAction{OnError: model.HealthCheckSkip}, "web"),
+			onRoles(script("Deploy", "echo deployed on #{Octopus.Machine.Name}"), "web"))
+		work := t.TempDir()
+		first := newServer(t, s, work, withHealth(s, src))
+		d := first.deploy(first.release(f, "1.0.0"), f.envs["Dev"])
+		deadline := time.Now().Add(30 * time.Second)
+		for !slices.Contains(targetsOf(t, s, d.TaskID)["Step 1: Check"], "web-1:Running") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the check never started:\n%s", logOf(t, s, d.TaskID))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		register(t, s, f, machineSpec{name: "web-late", envs: []string{"Dev"}, roles: []string{"web"}})
+		first.stop()
+		os.WriteFile(gate, nil, 0o600)
+
+		newServer(t, s, work, withHealth(s, src))
+		waitTask(t, s, d.TaskID, model.TaskSuccess)
+		got := targetsOf(t, s, d.TaskID)
+		if strings.Join(got["Step 1: Check"], ",") != "web-1:Success,web-late:Skipped" || strings.Join(got["Step 2: Deploy"], ",") != "web-1:Success" {
+			t.Fatalf("targets: %v\n%s", got, logOf(t, s, d.TaskID))
+		}
+		if log := logOf(t, s, d.TaskID); !strings.Contains(log, "web-late joined Dev after the deployment started; it is left out") {
+			t.Fatalf("log:\n%s", log)
 		}
 	})
 }
