@@ -61,7 +61,7 @@ func exportSteps(steps []model.Step, n stepNames) ([]confdoc.Step, error) {
 }
 
 func exportStep(s model.Step, n stepNames) (confdoc.Step, error) {
-	out := confdoc.Step{Name: s.Name, Disabled: s.Disabled, ManualIntervention: s.Manual,
+	out := confdoc.Step{Name: s.Name, Disabled: s.Disabled, ManualIntervention: s.Manual, HealthCheck: s.HealthCheck,
 		TargetRoles: s.TargetRoles, RunOnServer: s.RunOnServer, MaxParallelism: s.MaxParallelism, WindowSize: s.WindowSize,
 		Required: s.Required, Condition: s.Condition, ConditionExpression: s.ConditionExpression,
 		StartWithPrevious: s.StartWithPrevious, Retries: s.Retries, RetryDelaySeconds: s.RetryDelaySeconds,
@@ -124,6 +124,10 @@ func (a *applier) steps(ctx context.Context, subject, field string, want []confd
 		if s.ManualIntervention != nil {
 			m := *s.ManualIntervention
 			step.Manual = &m
+		}
+		if s.HealthCheck != nil {
+			hc := *s.HealthCheck
+			step.HealthCheck = &hc
 		}
 		step.Script = a.script(ctx, f+".script", s.Script, &problems)
 		step.Package = a.pkg(ctx, f+".package", s.Package, &problems)

@@ -55,6 +55,8 @@ func fullSteps(envs map[string]string, pool, channel, child string, lib library)
 			Parameters: map[string]string{"Token": "s3cret-v2"}}},
 		{Name: "Child", DeployRelease: &model.DeployReleaseAction{ProjectID: child, Mode: model.DeployIfNewer,
 			Variables: map[string]string{"Colour": "#{Colour}"}}},
+		{Name: "Check", TargetRoles: []string{"web"}, HealthCheck: &model.HealthCheckAction{Type: model.HealthCheckConnection,
+			OnError: model.HealthCheckSkip, IncludeNewTargets: true}},
 	}
 }
 

@@ -333,6 +333,7 @@ func (a *app) processCommand() *cobra.Command {
 	var templateParams, modules []string
 	var feedName, acquisition string
 	var packageRefs []string
+	var healthCheck healthCheckFlags
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
@@ -340,8 +341,12 @@ func (a *app) processCommand() *cobra.Command {
   pulpo process step add -p web --name Install --package web-app --substitute 'config/*.yaml' --role web
   pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'
   pulpo process step add -p api --name Install --package org.acme:api --feed Nexus --acquisition target --role api
+  pulpo process step add -p web --name "Check web" --health-check --health-check-on-error skip --include-new-targets --role web
   pulpo process step add -p web --name Run --package-ref name=web,package=team/web,feed=Registry --script 'docker run -d #{Octopus.Action.Package[web].Image}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := healthCheck.check(cmd.Flags(), fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0); err != nil {
+				return err
+			}
 			switch {
 			case (feedName != "" || acquisition != "") && pkgID == "" && scriptPkg == "":
 				return fmt.Errorf("--feed and --acquisition say where --package or --script-package comes from; a script's other packages go in --package-ref")
@@ -361,8 +366,8 @@ func (a *app) processCommand() *cobra.Command {
 				return fmt.Errorf("--template makes the step do what the step template says: leave out --script, --script-file, --script-package, --package, --manual and --deploy-release")
 			case fromTemplate == "" && len(templateParams) > 0:
 				return fmt.Errorf("--parameter gives a value to a step template's parameter: use it with --template")
-			case fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
-				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, or ask people with --manual")
+			case !healthCheck.on && fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, ask people with --manual, or check targets with --health-check")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -395,7 +400,12 @@ func (a *app) processCommand() *cobra.Command {
 					*list.ids = append(*list.ids, env.ID)
 				}
 			}
-			if fromTemplate != "" {
+			if s.HealthCheck, err = healthCheck.action(); err != nil {
+				return err
+			}
+			if s.HealthCheck != nil {
+				// The step's roles say what it checks.
+			} else if fromTemplate != "" {
 				if s.Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
 					return err
 				}
@@ -480,6 +490,7 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().StringArrayVar(&passDown, "pass", nil, "with --deploy-release: NAME=TEMPLATE, a value the child deployment gets (repeat)")
 	add.Flags().StringVar(&manual, "manual", "", "make a manual intervention step with these instructions (markdown): the deployment waits until someone proceeds or aborts")
 	add.Flags().StringArrayVar(&teams, "responsible-team", nil, "with --manual: a team that may answer (repeat)")
+	healthCheck.register(add.Flags())
 	add.Flags().StringArrayVar(&onlyEnvs, "only-environment", nil, "run the step only in this environment (repeat)")
 	add.Flags().StringArrayVar(&exceptEnvs, "skip-environment", nil, "never run the step in this environment (repeat)")
 	add.Flags().BoolVar(&required, "required", false, "the step cannot be skipped when deploying")
@@ -545,6 +556,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			summary = "manual: " + firstLine(s.Manual.Instructions)
 		case s.DeployRelease != nil:
 			summary = "deploy a release of " + s.DeployRelease.ProjectID
+		case s.HealthCheck != nil:
+			summary = healthCheckSummary(s.HealthCheck)
 		case s.Script != nil:
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:

@@ -149,6 +149,8 @@ type Step struct {
 	ManualIntervention *model.ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 	// DeployRelease deploys a release of another project (by name).
 	DeployRelease *DeployRelease `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
+	// HealthCheck re-checks the targets of TargetRoles mid-deployment.
+	HealthCheck *model.HealthCheckAction `json:"healthCheck,omitempty" yaml:"healthCheck,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).

@@ -77,6 +77,9 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 		if reason := skipReason(x, step, failure); reason != "" {
 			run.Logf(act.ID, model.LevelInfo, "Skipped: %s", reason)
 			h.setState(run, act, model.ActivitySkipped)
+			if step.HealthCheck != nil {
+				h.skipTargets(ctx, run, act)
+			}
 			return nil
 		}
 	}
@@ -85,6 +88,8 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 		return h.manualIntervention(ctx, run, x, step, act, values)
 	case step.DeployRelease != nil:
 		return h.deployRelease(ctx, run, x, step, act, values)
+	case step.HealthCheck != nil:
+		return h.healthCheck(ctx, run, x, step, act)
 	}
 	return h.runStep(ctx, run, x, step, act, values)
 }

@@ -126,7 +126,7 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 		return err
 	}
 	steps := x.release.ProcessSnapshot.EnabledSteps()
-	acts, err := h.stepActivities(ctx, run, steps)
+	acts, err := h.stepActivities(ctx, run, x, steps)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (h deployHandler) execute(ctx context.Context, run *tasks.Run) error {
 
 // stepActivities returns one log-tree node per step, creating the missing
 // ones as Pending so the whole plan shows from the start.
-func (h deployHandler) stepActivities(ctx context.Context, run *tasks.Run, steps []model.Step) ([]*model.Activity, error) {
+func (h deployHandler) stepActivities(ctx context.Context, run *tasks.Run, x deployment, steps []model.Step) ([]*model.Activity, error) {
 	existing, err := run.Store().Read().ListActivities(ctx, run.Task.ID)
 	if err != nil {
 		return nil, err
@@ -195,6 +195,11 @@ func (h deployHandler) stepActivities(ctx context.Context, run *tasks.Run, steps
 			a := &model.Activity{Kind: model.ActivityStep, Name: fmt.Sprintf("Step %d: %s", i+1, s.Name), StepID: s.ID, State: model.ActivityPending}
 			if err := q.CreateActivity(ctx, run.Lease, a); err != nil {
 				return err
+			}
+			if s.HealthCheck != nil {
+				if err := h.healthBaseline(ctx, q, run.Lease, x, s, a); err != nil {
+					return err
+				}
 			}
 			out[i] = a
 		}
@@ -433,7 +438,7 @@ func (h deployHandler) placements(ctx context.Context, run *tasks.Run, x deploym
 		if err != nil {
 			return nil, err
 		}
-		excluded, err := excludedMachines(ctx, run.Store().Read(), run.Task.ID)
+		excluded, err := h.leftOut(ctx, run.Store().Read(), x, run.Task.ID)
 		if err != nil {
 			return nil, err
 		}

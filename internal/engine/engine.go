@@ -65,6 +65,8 @@ type Config struct {
 	// ArtifactsDir keeps the files scripts hand over; artifacts are
 	// refused when empty.
 	ArtifactsDir string
+	// Health checks machines for health check steps; nil fails them.
+	Health HealthChecker
 }
 
 // TargetSource turns a stored machine into a target.

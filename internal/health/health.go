@@ -74,8 +74,14 @@ func (c *Checker) Check(ctx context.Context, m model.Machine) (model.Machine, er
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
+	return c.record(ctx, m, status, reason)
+}
+
+// record stores a check's result, telling subscribers of a machine gone
+// bad and machine triggers of one turned healthy.
+func (c *Checker) record(ctx context.Context, m model.Machine, status model.HealthStatus, reason string) (model.Machine, error) {
 	before := m.Health.Status
-	err = c.Store.Tx(ctx, func(q *store.Queries) (err error) {
+	err := c.Store.Tx(ctx, func(q *store.Queries) (err error) {
 		if m, err = q.SetMachineHealth(ctx, m.ID, status, reason, c.Store.Now().UTC()); err != nil {
 			return err
 		}
@@ -110,17 +116,10 @@ func machineEvent(m model.Machine, before model.HealthStatus) store.Event {
 }
 
 func (c *Checker) examine(ctx context.Context, m model.Machine, policy model.MachinePolicy) (model.HealthStatus, string) {
-	t, err := c.Targets.Target(m)
+	t, about, err := c.reach(ctx, m)
 	if err != nil {
 		return model.HealthUnavailable, err.Error()
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
-	caps, err := t.Capabilities(cctx)
-	cancel()
-	if err != nil {
-		return model.HealthUnavailable, err.Error()
-	}
-	about := fmt.Sprintf("Pulpo %s on %s/%s", caps.Version, caps.OS, caps.Arch)
 	if strings.TrimSpace(policy.HealthCheckScript) == "" {
 		return model.HealthHealthy, about
 	}

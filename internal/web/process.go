@@ -66,6 +66,9 @@ type stepForm struct {
 	Template string
 	// Feed and Acquisition say where a package comes from.
 	Feed, Acquisition string
+	// HealthType, HealthOnError and IncludeNew are a health check's options.
+	HealthType, HealthOnError string
+	IncludeNew                bool
 }
 
 type releaseForm struct{ Version, Notes, Channel string }
@@ -78,6 +81,7 @@ const (
 	kindManual        = "manual"
 	kindDeployRelease = "deploy-release"
 	kindTemplate      = "template"
+	kindHealthCheck   = "health-check"
 )
 
 func (p *Portal) project(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +207,8 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
 		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
-		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition")}
+		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition"),
+		HealthType: f.Get("healthtype"), HealthOnError: f.Get("healthonerror"), IncludeNew: f.Get("includenew") == "on"}
 	var step model.Step
 	switch form.Kind {
 	case kindTemplate: // version 0: the newest; the server fills the action in
@@ -216,6 +221,8 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		step.Script = &model.ScriptAction{FromPackage: &model.ScriptPackage{}}
 	case kindDeployRelease:
 		step.DeployRelease = &model.DeployReleaseAction{}
+	case kindHealthCheck:
+		step.HealthCheck = &model.HealthCheckAction{}
 	default:
 		form.Kind = kindScript
 		step.Script = &model.ScriptAction{}
@@ -301,6 +308,9 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.TargetRoles = nil
 		s.Manual.Instructions = f.Get("instructions")
 		s.Manual.ResponsibleTeams = splitComma(f.Get("teams"))
+	case s.HealthCheck != nil:
+		*s.HealthCheck = model.HealthCheckAction{Type: model.HealthCheckType(text("healthtype")),
+			OnError: model.HealthCheckOnError(text("healthonerror")), IncludeNewTargets: on("includenew")}
 	case s.DeployRelease != nil:
 		s.TargetRoles = nil
 		s.DeployRelease.ProjectID = text("child")
