@@ -32,6 +32,8 @@ type Step struct {
 	Manual *ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 	// DeployRelease deploys a release of another project (a child).
 	DeployRelease *DeployReleaseAction `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
+	// Email sends an email from the server (email.go).
+	Email *EmailAction `json:"email,omitempty" yaml:"email,omitempty"`
 
 	// TargetRoles makes the step run on every enabled deployment target of
 	// the deployment's environment that has any of these roles. Without
@@ -187,6 +189,8 @@ func (s *Step) Kind() string {
 		return "manual"
 	case s.DeployRelease != nil:
 		return "deploy-release"
+	case s.Email != nil:
+		return "email"
 	}
 	return ""
 }
@@ -285,9 +289,9 @@ func (d *DeploymentProcess) Validate() error {
 			}
 			ids[s.ID] = true
 		}
-		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil) + btoi(s.DeployRelease != nil); {
+		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil) + btoi(s.DeployRelease != nil) + btoi(s.Email != nil); {
 		case actions > 1:
-			p.add(field, "does one thing: set one of script, package, manualIntervention and deployRelease")
+			p.add(field, "does one thing: set one of script, package, manualIntervention, deployRelease and email")
 		case s.Script != nil:
 			validateScript(&p, field+".script", s.Script)
 		case s.Package != nil:
@@ -315,8 +319,10 @@ func (d *DeploymentProcess) Validate() error {
 			if s.Retries > 0 {
 				p.add(field+".retries", "deploying a release is not retried; use guided failure")
 			}
+		case s.Email != nil:
+			validateEmail(&p, field+".email", &s)
 		default:
-			p.add(field, "says nothing to do: set script, package, manualIntervention or deployRelease")
+			p.add(field, "says nothing to do: set script, package, manualIntervention, deployRelease or email")
 		}
 		switch s.Condition {
 		case "", ConditionSuccess, ConditionFailure, ConditionAlways:
