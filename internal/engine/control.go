@@ -85,6 +85,8 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 		return h.manualIntervention(ctx, run, x, step, act, values)
 	case step.DeployRelease != nil:
 		return h.deployRelease(ctx, run, x, step, act, values)
+	case step.Email != nil:
+		return h.sendEmail(ctx, run, x, step, act, values)
 	}
 	return h.runStep(ctx, run, x, step, act, values)
 }

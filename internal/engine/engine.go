@@ -64,6 +64,9 @@ type Config struct {
 	// ArtifactsDir keeps the files scripts hand over; artifacts are
 	// refused when empty.
 	ArtifactsDir string
+	// Mail sends email steps' mail; nil fails them, saying how to give
+	// the server an SMTP server.
+	Mail Mail
 }
 
 // TargetSource turns a stored machine into a target.
