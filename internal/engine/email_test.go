@@ -40,7 +40,7 @@ type mailSession struct {
 }
 
 func (b *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: b}, nil }
-func (s *mailSession) Mail(string, *smtp.MailOptions) error      { return nil }
+func (s *mailSession) Mail(string, *smtp.MailOptions) error    { return nil }
 func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.cur.rcpts = append(s.cur.rcpts, to)
 	return nil
