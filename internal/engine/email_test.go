@@ -276,3 +276,26 @@ func TestAnEmailStepNamingNoTeamIsRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestAnEmailThatCannotBeSentFailsTheStepAfterItsRetries(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		f := setup(t, s, twoPhases())
+		step := failureMail
+		step.Condition, step.Retries = "", 1
+		addEmailSteps(t, s, f, step)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close() // nothing listens there any more
+		mailer := stepMail{&notify.Mailer{Addr: addr, From: "pulpo@example.com", Timeout: 5 * time.Second}}
+		srv := newServer(t, s, t.TempDir(), func(c *engine.Config) { c.Mail = mailer })
+		d := srv.deploy(srv.release(f, "1.0.0"), f.envs["Dev"])
+		task := waitTask(t, s, d.TaskID, model.TaskFailed)
+		log := logOf(t, s, d.TaskID)
+		if !strings.Contains(task.Error, "send the email: reach the SMTP server "+addr) || !strings.Contains(log, "Attempt 1 of 2 to send the email failed") {
+			t.Fatalf("error %q\n%s", task.Error, log)
+		}
+	})
+}
