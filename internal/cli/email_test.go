@@ -10,12 +10,22 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
-// An email step made on the command line is stored as the flags say; the
-// server refuses what the model or the store finds wrong.
+// An email step made on the command line is stored as the flags say (its
+// teams by id); the server refuses what the model or the store finds wrong.
 func TestProcessStepAddMakesAnEmailStep(t *testing.T) {
 	s := startCLIServer(t)
 	s.ok("project", "create", "web")
 	s.ok("team", "create", "Ops")
+	var teams []model.Team
+	if err := json.Unmarshal([]byte(s.ok("team", "list", "-o", "json")), &teams); err != nil {
+		t.Fatal(err)
+	}
+	ops := ""
+	for _, team := range teams {
+		if team.Name == "Ops" {
+			ops = team.ID
+		}
+	}
 	body := filepath.Join(t.TempDir(), "body.html")
 	os.WriteFile(body, []byte("<p>#{Octopus.Release.Notes}</p>"), 0o644)
 	s.ok("process", "step", "add", "-p", "web", "--name", "Notes", "--email-to", "a@example.com", "--email-to", "#{Owner}",
@@ -28,10 +38,10 @@ func TestProcessStepAddMakesAnEmailStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []model.EmailAction{
-		{To: []string{"a@example.com", "#{Owner}"}, ToTeams: []string{"Ops"}, Cc: []string{"lead@example.com"}, CcTeams: []string{"Ops"},
-			Bcc: []string{"audit@example.com"}, BccTeams: []string{"Ops"}, Subject: "#{Octopus.Release.Number} in #{Octopus.Environment.Name}",
+		{To: []string{"a@example.com", "#{Owner}"}, ToTeams: []string{ops}, Cc: []string{"lead@example.com"}, CcTeams: []string{ops},
+			Bcc: []string{"audit@example.com"}, BccTeams: []string{ops}, Subject: "#{Octopus.Release.Number} in #{Octopus.Environment.Name}",
 			Body: "<p>#{Octopus.Release.Notes}</p>", IsHTML: true},
-		{ToTeams: []string{"Ops"}, Subject: "Failed", Body: "#{Octopus.Deployment.Error}"},
+		{ToTeams: []string{ops}, Subject: "Failed", Body: "#{Octopus.Deployment.Error}"},
 	}
 	if len(d.Steps) != 2 {
 		t.Fatalf("steps %+v", d.Steps)
@@ -47,7 +57,7 @@ func TestProcessStepAddMakesAnEmailStep(t *testing.T) {
 		t.Errorf("step 2 %+v", d.Steps[1])
 	}
 	table := s.ok("process", "show", "-p", "web")
-	if !strings.Contains(table, `email "Failed" to team Ops`) || !strings.Contains(table, "server") {
+	if !strings.Contains(table, `email "Failed" to team `+ops) || !strings.Contains(table, "server") {
 		t.Errorf("table:\n%s", table)
 	}
 	for _, tt := range []struct {

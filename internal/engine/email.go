@@ -153,16 +153,16 @@ func (h deployHandler) renderEmail(ctx context.Context, run *tasks.Run, act *mod
 			}
 		}
 		for _, team := range l.teams {
-			addrs, without, err := q.TeamMailboxes(ctx, team)
+			name, addrs, without, err := q.TeamMailboxes(ctx, team)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
-				run.Logf(act.ID, model.LevelWarning, "Team %q no longer exists: nobody in it is sent the email", team)
+				run.Logf(act.ID, model.LevelWarning, "Team %s no longer exists: nobody in it is sent the email", team)
 				continue
 			case err != nil:
 				return msg, err
 			}
 			if len(without) > 0 {
-				run.Logf(act.ID, model.LevelWarning, "Members of team %q without an email address are not sent the email: %s", team, strings.Join(without, ", "))
+				run.Logf(act.ID, model.LevelWarning, "Members of team %q without an email address are not sent the email: %s", name, strings.Join(without, ", "))
 			}
 			for _, addr := range addrs {
 				add(addr)

@@ -207,7 +207,7 @@ func TestAnEmailStepMailsTheRenderedMessageAfterADeployment(t *testing.T) {
 		if h.Get("Date") == "" || !strings.HasSuffix(h.Get("Message-ID"), "@example.com>") {
 			t.Errorf("headers %v", h)
 		}
-		for _, want := range []string{`Sent email "Déployé: web 1.4.0 → Dev" to 5 recipients`, `members of team "ops" without an email address are not sent the email: cid`,
+		for _, want := range []string{`Sent email "Déployé: web 1.4.0 → Dev" to 5 recipients`, `members of team "Ops" without an email address are not sent the email: cid`,
 			"Skipped: it runs only when an earlier step has failed"} {
 			if !strings.Contains(strings.ToLower(log), strings.ToLower(want)) {
 				t.Errorf("log lacks %q:\n%s", want, log)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
@@ -24,12 +25,13 @@ func (q *Queries) FindTeam(ctx context.Context, idOrName string) (model.Team, er
 	return teams[0], nil
 }
 
-// TeamMailboxes returns the email addresses of a team's enabled members
-// (by id or name), and the usernames of those who have none.
-func (q *Queries) TeamMailboxes(ctx context.Context, idOrName string) (addresses, without []string, err error) {
+// TeamMailboxes returns a team's name (the team by id or name), the email
+// addresses of its enabled members, and the usernames of those who have
+// none.
+func (q *Queries) TeamMailboxes(ctx context.Context, idOrName string) (name string, addresses, without []string, err error) {
 	t, err := q.FindTeam(ctx, idOrName)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, nil, err
 	}
 	for _, id := range t.MemberIDs {
 		u, err := q.GetUser(ctx, id)
@@ -37,7 +39,7 @@ func (q *Queries) TeamMailboxes(ctx context.Context, idOrName string) (addresses
 		case errors.Is(err, ErrNotFound):
 			continue
 		case err != nil:
-			return nil, nil, fmt.Errorf("members of team %s: %w", t.Name, err)
+			return "", nil, nil, fmt.Errorf("members of team %s: %w", t.Name, err)
 		case u.Disabled:
 		case u.EmailAddress == "":
 			without = append(without, u.Username)
@@ -45,24 +47,34 @@ func (q *Queries) TeamMailboxes(ctx context.Context, idOrName string) (addresses
 			addresses = append(addresses, u.EmailAddress)
 		}
 	}
-	return addresses, without, nil
+	return t.Name, addresses, without, nil
 }
 
-// checkEmailTeams lists the teams an email step names that do not exist.
+// checkEmailTeams lists the teams an email step names that do not exist;
+// a team named by name is kept by id, as feeds are, so renaming the team
+// keeps its mail going.
 func (q *Queries) checkEmailTeams(ctx context.Context, field string, a *model.EmailAction) ([]string, error) {
 	var problems []string
 	for _, l := range []struct {
 		name  string
-		teams []string
-	}{{"toTeams", a.ToTeams}, {"ccTeams", a.CcTeams}, {"bccTeams", a.BccTeams}} {
-		for _, t := range l.teams {
-			_, err := q.FindTeam(ctx, t)
+		teams *[]string
+	}{{"toTeams", &a.ToTeams}, {"ccTeams", &a.CcTeams}, {"bccTeams", &a.BccTeams}} {
+		ids := make([]string, 0, len(*l.teams))
+		for _, ref := range *l.teams {
+			t, err := q.FindTeam(ctx, ref)
 			switch {
 			case errors.Is(err, ErrNotFound):
-				problems = append(problems, fmt.Sprintf("%s.email.%s: team %q does not exist", field, l.name, t))
+				problems = append(problems, fmt.Sprintf("%s.email.%s: team %q does not exist", field, l.name, ref))
+				continue
 			case err != nil:
 				return nil, err
 			}
+			if !slices.Contains(ids, t.ID) {
+				ids = append(ids, t.ID)
+			}
+		}
+		if len(*l.teams) > 0 {
+			*l.teams = ids // a new list: the caller's stays as it was
 		}
 	}
 	return problems, nil
