@@ -149,6 +149,8 @@ type Step struct {
 	ManualIntervention *model.ManualAction `json:"manualIntervention,omitempty" yaml:"manualIntervention,omitempty"`
 	// DeployRelease deploys a release of another project (by name).
 	DeployRelease *DeployRelease `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
+	// Email sends an email from the server; its teams go by name.
+	Email *model.EmailAction `json:"email,omitempty" yaml:"email,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).
