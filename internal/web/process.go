@@ -49,6 +49,8 @@ type projectData struct {
 	StepTemplates []model.StepTemplate
 	// Feeds are where a step's package can come from.
 	Feeds []model.Feed
+	// EmailTeams names email steps' teams, by step id.
+	EmailTeams map[string]*emailTeams
 }
 
 type releaseRow struct {
@@ -64,6 +66,8 @@ type stepForm struct {
 	Template string
 	// Feed and Acquisition say where a package comes from.
 	Feed, Acquisition string
+	// Email holds an email step's fields.
+	Email emailForm
 }
 
 type releaseForm struct{ Version, Notes, Channel string }
@@ -103,6 +107,7 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 	}
 	d.ChildReleases = map[string][]string{}
 	d.PackageChoices = p.packageChoices(r, d.Process.EnabledSteps())
+	d.EmailTeams = p.processEmailTeams(r, d.Process.Steps)
 	for _, st := range d.Process.Steps {
 		if st.DeployRelease != nil && d.ChildReleases[st.DeployRelease.ProjectID] == nil {
 			child := st.DeployRelease.ProjectID
@@ -201,7 +206,7 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
 		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
-		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition")}
+		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition"), Email: readEmailForm(f)}
 	var step model.Step
 	switch form.Kind {
 	case kindTemplate: // version 0: the newest; the server fills the action in
@@ -214,6 +219,8 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		step.Script = &model.ScriptAction{FromPackage: &model.ScriptPackage{}}
 	case kindDeployRelease:
 		step.DeployRelease = &model.DeployReleaseAction{}
+	case kindEmail:
+		step.Email = &model.EmailAction{}
 	default:
 		form.Kind = kindScript
 		step.Script = &model.ScriptAction{}
@@ -296,6 +303,9 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.DeployRelease.ProjectID = text("child")
 		s.DeployRelease.Mode = model.DeployReleaseMode(text("mode"))
 		s.DeployRelease.Variables = keyValues(f.Get("childvars"))
+	case s.Email != nil:
+		s.TargetRoles = nil
+		applyEmailForm(s.Email, f)
 	}
 	if s.Script != nil && s.Script.Syntax == "" {
 		s.Script.Syntax = model.SyntaxBash
@@ -393,6 +403,8 @@ type stepEditData struct {
 	ChildVariables string
 	// Template is the step template the step is made from, if any.
 	Template *templateView
+	// EmailTeams is an email step's teams by name.
+	EmailTeams *emailTeams
 }
 
 func (p *Portal) editStep(w http.ResponseWriter, r *http.Request) {
@@ -459,6 +471,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 	}
 	data.Step = step
 	data.Template = p.templateView(r, id, step)
+	data.EmailTeams = p.emailTeams(r, step.Email)
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
 	p.render(w, status, "step", v)
 }
