@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
@@ -17,7 +17,8 @@ type emailFlags struct {
 	html                                    bool
 }
 
-func (f *emailFlags) register(fs *pflag.FlagSet) {
+func (f *emailFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
 	fs.StringArrayVar(&f.to, "email-to", nil, "make an email step (sent by the server through its SMTP server) to this address, or a template like #{OpsMail} (repeat)")
 	fs.StringArrayVar(&f.toTeams, "email-to-team", nil, "email step: to the members of this team (name or id) who have an email address (repeat)")
 	fs.StringArrayVar(&f.cc, "email-cc", nil, "email step: copy to this address (repeat)")
