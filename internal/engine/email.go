@@ -66,6 +66,11 @@ func (h deployHandler) sendEmail(ctx context.Context, run *tasks.Run, x deployme
 		stepValues.Set(prefix+"Step.Name", step.Name)
 		stepValues.Set(prefix+"Action.Name", step.Name)
 	}
+	if strings.Contains(step.Email.Subject+step.Email.Body, "Octopus.Step") {
+		if err := h.stepStatuses(ctx, run, x, stepValues); err != nil {
+			return err
+		}
+	}
 	holds, err := conditionHolds(step, stepValues, run.Store().Now)
 	if err != nil {
 		return fail(err)
@@ -173,4 +178,84 @@ func (h deployHandler) renderEmail(ctx context.Context, run *tasks.Run, act *mod
 		return msg, errors.New("the email has no recipient: its addresses rendered empty and its teams have no members with an email address")
 	}
 	return msg, nil
+}
+
+// stepStatuses sets Octopus's step status variables for a mail about the
+// deployment: Octopus.Step[NAME].Status.Code (Pending, Running, Success,
+// Failed, Skipped or Canceled), and for a failed step .Status.Error (the
+// last error its log shows) and .Status.ErrorDetail (all of them), so a
+// body can go through #{each step in Octopus.Step}. The log is masked, so
+// these carry no sensitive value.
+func (h deployHandler) stepStatuses(ctx context.Context, run *tasks.Run, x deployment, values *vars.Values) error {
+	if err := run.Flush(ctx); err != nil { // the log so far, in the store
+		return err
+	}
+	q := run.Store().Read()
+	acts, err := q.ListActivities(ctx, run.Task.ID)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, s := range x.release.ProcessSnapshot.Steps {
+		names[s.ID] = s.Name
+	}
+	parent := map[int]int{}
+	stepOf := map[int]string{} // step activity id -> step name
+	for _, a := range acts {
+		parent[a.ID] = a.ParentID
+		if a.Kind == model.ActivityStep {
+			name := names[a.StepID]
+			if name == "" {
+				name = a.Name
+			}
+			stepOf[a.ID] = name
+			prefix := "Octopus.Step[" + name + "].Status."
+			values.Set(prefix+"Code", string(a.State))
+			values.Set(prefix+"Error", "")
+			values.Set(prefix+"ErrorDetail", "")
+		}
+	}
+	// The step a log line belongs to: its activity's nearest step ancestor.
+	owner := func(id int) string {
+		for range len(acts) + 1 {
+			if name, ok := stepOf[id]; ok {
+				return name
+			}
+			p, ok := parent[id]
+			if !ok || p == 0 {
+				return ""
+			}
+			id = p
+		}
+		return ""
+	}
+	failures := map[string][]string{}
+	const page, most = 1000, 100000
+	var after int64
+	for read := 0; read < most; read += page {
+		lines, err := q.ReadLog(ctx, run.Task.ID, after, page)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			after = l.Seq
+			if l.Level == model.LevelError {
+				if name := owner(l.ActivityID); name != "" {
+					failures[name] = append(failures[name], l.Text)
+				}
+			}
+		}
+		if len(lines) < page {
+			break
+		}
+	}
+	for name, list := range failures {
+		prefix := "Octopus.Step[" + name + "].Status."
+		if code, _ := values.Get(prefix + "Code"); code != string(model.ActivityFailed) {
+			continue
+		}
+		values.Set(prefix+"Error", list[len(list)-1])
+		values.Set(prefix+"ErrorDetail", strings.Join(list, "\n"))
+	}
+	return nil
 }

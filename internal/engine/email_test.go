@@ -138,7 +138,8 @@ var (
 		Body:    "<p>#{Octopus.Release.Notes}</p><p>Token #{Token}</p>", IsHTML: true}}
 	failureMail = model.Step{Name: "Tell ops", Condition: model.ConditionFailure, Email: &model.EmailAction{
 		To: []string{"ops@example.com"}, Subject: "#{Octopus.Project.Name} failed in #{Octopus.Environment.Name}",
-		Body: "Error: #{Octopus.Deployment.Error}\nDetail: #{Octopus.Deployment.ErrorDetail}"}}
+		Body: "Error: #{Octopus.Deployment.Error}\nDetail: #{Octopus.Deployment.ErrorDetail}\n" +
+			"#{each step in Octopus.Step}#{step}: #{step.Status.Code}#{if step.Status.Error} (#{step.Status.Error})#{/if}\n#{/each}"}}
 )
 
 func addVariables(t *testing.T, s *store.Store, f fixture, vs ...model.Variable) {
@@ -241,6 +242,19 @@ func TestAFailureEmailStepMailsTheErrorOnlyWhenAStepFailed(t *testing.T) {
 		}
 		if !strings.Contains(body, "Error: ") || !strings.Contains(body, "exit code 3") || !strings.Contains(body, "\r\nDetail: ") {
 			t.Errorf("body %q", body)
+		}
+		// Octopus's step status variables, step by step (by name: the
+		// variables sort), the failed one with the error its log shows.
+		lines := strings.Split(body, "\r\n")
+		var statuses []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "Step A: ") || strings.HasPrefix(l, "Tell ") {
+				statuses = append(statuses, l)
+			}
+		}
+		if len(statuses) != 3 || !strings.HasPrefix(statuses[0], "Step A: Failed (") || !strings.Contains(statuses[0], "exit code 3") ||
+			statuses[1] != "Tell ops: Running" || statuses[2] != "Tell stakeholders: Skipped" {
+			t.Errorf("step statuses %q in body %q", statuses, body)
 		}
 		if !strings.Contains(task.Error, "exit code 3") || !strings.Contains(log, `Sent email "web failed in Test" to 1 recipient`) {
 			t.Errorf("task error %q\n%s", task.Error, log)
