@@ -166,7 +166,9 @@ func TestAnEmailStepMailsTheRenderedMessageAfterADeployment(t *testing.T) {
 		}
 		s.SetSealer(box)
 		f := setup(t, s, twoPhases(), "echo built")
-		addEmailSteps(t, s, f, releaseMail, failureMail)
+		ifFailed := failureMail
+		ifFailed.Name, ifFailed.Condition, ifFailed.ConditionExpression = "Tell ops if anything failed", model.ConditionVariable, "#{if Octopus.Deployment.Error}true#{/if}"
+		addEmailSteps(t, s, f, releaseMail, failureMail, ifFailed)
 		addVariables(t, s, f, model.Variable{Name: "Owner", Value: "owner@example.com"},
 			model.Variable{Name: "Token", Value: "tok-s3cret", Sensitive: true})
 		mbox, mailer := startMailbox(t)
@@ -209,7 +211,7 @@ func TestAnEmailStepMailsTheRenderedMessageAfterADeployment(t *testing.T) {
 			t.Errorf("headers %v", h)
 		}
 		for _, want := range []string{`Sent email "Déployé: web 1.4.0 → Dev" to 5 recipients`, `members of team "Ops" without an email address are not sent the email: cid`,
-			"Skipped: it runs only when an earlier step has failed"} {
+			"Skipped: it runs only when an earlier step has failed", "Skipped: the step's condition is not true"} {
 			if !strings.Contains(strings.ToLower(log), strings.ToLower(want)) {
 				t.Errorf("log lacks %q:\n%s", want, log)
 			}
