@@ -124,6 +124,10 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 	if err != nil {
 		return nil, fmt.Errorf("export projects: %w", err)
 	}
+	teams, err := teamNames(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	projectNames := map[string]string{}
 	for _, p := range projects {
 		projectNames[p.ID] = p.Name
@@ -146,7 +150,7 @@ func export(ctx context.Context, q *store.Queries, open func(string) (string, er
 			out.Channels = append(out.Channels, confdoc.Channel{Name: c.Name, Description: c.Description,
 				Lifecycle: lifecycleNames[c.LifecycleID], Default: c.IsDefault, Rules: c.Rules})
 		}
-		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames, lib: lib}
+		refs := stepNames{envs: envNames, pools: poolNames, projects: projectNames, channels: channelNames, lib: lib, teams: teams}
 		if out.Steps, err = exportSteps(d.Steps, refs); err != nil {
 			return nil, fmt.Errorf("export project %q: %w", p.Name, err)
 		}

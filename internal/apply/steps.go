@@ -15,8 +15,8 @@ import (
 // conversions serves both: a field added to model.Step is written and read
 // in one place (steps_test.go fails until it is).
 //
-// Actions (script, package, manual) travel as the model has them, except
-// that feeds are named by name (the built-in feed's id, the same on every
+// Actions (script, package, manual, email) travel as the model has them, except
+// that feeds and teams are named by name (the built-in feed's id, the same on every
 // server, is its name). A step made from a step template names the
 // template by name and carries no action: saving it fills the action from
 // the template's version.
@@ -27,6 +27,7 @@ type stepNames struct {
 	pools    map[string]string // worker pool id -> name
 	projects map[string]string // project id -> name
 	channels map[string]string // the project's channel id -> name
+	teams    map[string]string // team id -> name
 	lib      libraryNames
 }
 
@@ -78,6 +79,9 @@ func exportStep(s model.Step, n stepNames) (confdoc.Step, error) {
 		if out.Package, err = n.lib.pkg(s.Package); err != nil {
 			return out, err
 		}
+	}
+	if out.Email, err = n.exportEmail(s.Email); err != nil {
+		return out, err
 	}
 	if out.Environments, err = n.names("environment", s.Environments, n.envs); err != nil {
 		return out, err
@@ -131,6 +135,10 @@ func (a *applier) steps(ctx context.Context, subject, field string, want []confd
 		}
 		step.Script = a.script(ctx, f+".script", s.Script, &problems)
 		step.Package = a.pkg(ctx, f+".package", s.Package, &problems)
+		var err error
+		if step.Email, err = a.email(ctx, f, s.Email, &problems); err != nil {
+			return nil, err
+		}
 		if s.Template != nil {
 			step.Template = a.templateRef(ctx, f+".template", s.Template, &problems)
 		}

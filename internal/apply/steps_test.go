@@ -20,6 +20,7 @@ import (
 type library struct {
 	feed     string // an external feed
 	template string // a step template with two versions
+	team     string // a team email steps mail
 }
 
 // fullSteps are steps that between them set every field of model.Step and
@@ -57,6 +58,9 @@ func fullSteps(envs map[string]string, pool, channel, child string, lib library)
 			Variables: map[string]string{"Colour": "#{Colour}"}}},
 		{Name: "Check", TargetRoles: []string{"web"}, HealthCheck: &model.HealthCheckAction{Type: model.HealthCheckConnection,
 			OnError: model.HealthCheckSkip, IncludeNewTargets: true}},
+		{Name: "Mail", Condition: model.ConditionFailure, Email: &model.EmailAction{To: []string{"ops@example.com", "#{Owner}"}, ToTeams: []string{lib.team},
+			Cc: []string{"Lead <lead@example.com>"}, CcTeams: []string{lib.team}, Bcc: []string{"audit@example.com"}, BccTeams: []string{lib.team},
+			Subject: "#{Octopus.Project.Name} failed", Body: "<p>#{Octopus.Deployment.Error}</p>", IsHTML: true}},
 	}
 }
 
@@ -155,7 +159,11 @@ func buildFull(t *testing.T, s *store.Store) {
 		if err := q.UpdateStepTemplate(ctx, &tmpl); err != nil {
 			return err
 		}
-		lib := library{feed: feed.ID, template: tmpl.ID}
+		team := model.Team{Name: "Mail Ops"}
+		if err := q.CreateTeam(ctx, &team); err != nil {
+			return err
+		}
+		lib := library{feed: feed.ID, template: tmpl.ID, team: team.ID}
 		d, err := q.GetProcess(ctx, parent.ID)
 		if err != nil {
 			return err
@@ -230,6 +238,13 @@ func namedSteps(t *testing.T, s *store.Store) map[string][]model.Step {
 	for _, tm := range templates {
 		names[tm.ID] = "step template " + tm.Name
 	}
+	teams, _, err := q.ListTeams(ctx, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range teams {
+		names[tm.ID] = "team " + tm.Name
+	}
 	name := func(id string) string {
 		if id == "" {
 			return ""
@@ -273,6 +288,13 @@ func namedSteps(t *testing.T, s *store.Store) map[string][]model.Step {
 				for k, v := range tr.Sensitive {
 					if tr.Sensitive[k], err = q.OpenSealed(v); err != nil {
 						t.Fatalf("step %q: open %s: %v", st.Name, k, err)
+					}
+				}
+			}
+			if e := st.Email; e != nil {
+				for _, l := range [][]string{e.ToTeams, e.CcTeams, e.BccTeams} {
+					for i := range l {
+						l[i] = name(l[i])
 					}
 				}
 			}
@@ -380,6 +402,21 @@ func TestEveryStepFieldSurvivesExportAndImport(t *testing.T) {
 				}
 				defer fresh.Close()
 				sealedStore(t, fresh)
+				// Teams are not in documents: a step naming one the
+				// server lacks is refused, saying so.
+				if err := way.apply(fresh, parse(t, string(text))); err == nil || !strings.Contains(err.Error(), `email.toTeams: team "Mail Ops" does not exist on the server`) {
+					t.Fatalf("applied without the team: %v", err)
+				}
+				if err := fresh.Tx(ctx, func(q *store.Queries) error {
+					for _, name := range []string{"Other", "Mail Ops"} { // other ids than the source's
+						if err := q.CreateTeam(ctx, &model.Team{Name: name}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
 				if err := way.apply(fresh, parse(t, string(text))); err != nil {
 					t.Fatalf("apply the export to a fresh server: %v\n%s", err, text)
 				}

@@ -29,7 +29,7 @@ func (h *healthCheckFlags) check(fs *pflag.FlagSet, other bool) error {
 	extra := fs.Changed("health-check-type") || fs.Changed("health-check-on-error") || fs.Changed("include-new-targets")
 	switch {
 	case h.on && other:
-		return fmt.Errorf("--health-check makes a health check step: leave out --script, --script-file, --script-package, --package, --package-ref, --manual, --deploy-release and --template")
+		return fmt.Errorf("--health-check makes a health check step: leave out --script, --script-file, --script-package, --package, --package-ref, --manual, --deploy-release, --template and the --email-* flags")
 	case !h.on && extra:
 		return fmt.Errorf("--health-check-type, --health-check-on-error and --include-new-targets are options of a health check step: add --health-check")
 	}

@@ -330,11 +330,12 @@ func (a *app) processCommand() *cobra.Command {
 	var required, withPrevious bool
 	var retries, retryDelay int
 	var fromTemplate string
+	var email emailFlags
 	var templateParams, modules []string
 	var feedName, acquisition string
 	var packageRefs []string
 	var healthCheck healthCheckFlags
-	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, or a package to deploy", Args: cobra.NoArgs,
+	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, a package to deploy, a health check or an email", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
   pulpo process step add -p web --name Check --syntax python --script 'print(get_octopusvariable("Greeting"))'
@@ -342,12 +343,15 @@ func (a *app) processCommand() *cobra.Command {
   pulpo process step add -p web --name Migrate --script-package db-tools --script-in-package scripts/migrate.sh --script-arguments '--env #{Octopus.Environment.Name}'
   pulpo process step add -p api --name Install --package org.acme:api --feed Nexus --acquisition target --role api
   pulpo process step add -p web --name "Check web" --health-check --health-check-on-error skip --include-new-targets --role web
-  pulpo process step add -p web --name Run --package-ref name=web,package=team/web,feed=Registry --script 'docker run -d #{Octopus.Action.Package[web].Image}'`,
+  pulpo process step add -p web --name Run --package-ref name=web,package=team/web,feed=Registry --script 'docker run -d #{Octopus.Action.Package[web].Image}'
+  pulpo process step add -p web --name "Mail ops" --condition failure --email-to-team Ops --email-subject '#{Octopus.Project.Name} failed in #{Octopus.Environment.Name}' --email-body '#{Octopus.Deployment.Error}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := healthCheck.check(cmd.Flags(), fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0); err != nil {
+			if err := healthCheck.check(cmd.Flags(), email.set() || fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0); err != nil {
 				return err
 			}
 			switch {
+			case email.set() && (fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0):
+				return fmt.Errorf("--email-* flags make an email step: leave out --script, --script-file, --script-package, --package, --package-ref, --manual, --deploy-release and --template")
 			case (feedName != "" || acquisition != "") && pkgID == "" && scriptPkg == "":
 				return fmt.Errorf("--feed and --acquisition say where --package or --script-package comes from; a script's other packages go in --package-ref")
 			case len(packageRefs) > 0 && (pkgID != "" || manual != "" || deployProject != "" || fromTemplate != ""):
@@ -366,8 +370,8 @@ func (a *app) processCommand() *cobra.Command {
 				return fmt.Errorf("--template makes the step do what the step template says: leave out --script, --script-file, --script-package, --package, --manual and --deploy-release")
 			case fromTemplate == "" && len(templateParams) > 0:
 				return fmt.Errorf("--parameter gives a value to a step template's parameter: use it with --template")
-			case !healthCheck.on && fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
-				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, ask people with --manual, or check targets with --health-check")
+			case !healthCheck.on && !email.set() && fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
+				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, ask people with --manual, check targets with --health-check, or send an email with --email-to/--email-to-team and --email-subject")
 			}
 			if scriptFile != "" {
 				b, err := os.ReadFile(scriptFile)
@@ -405,6 +409,10 @@ func (a *app) processCommand() *cobra.Command {
 			}
 			if s.HealthCheck != nil {
 				// The step's roles say what it checks.
+			} else if email.set() {
+				if s.Email, err = email.action(); err != nil {
+					return err
+				}
 			} else if fromTemplate != "" {
 				if s.Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
 					return err
@@ -502,6 +510,7 @@ func (a *app) processCommand() *cobra.Command {
 	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
 	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
 	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
+	email.register(add)
 	add.MarkFlagRequired("name")
 	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -562,6 +571,8 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			summary = string(s.Script.Syntax) + ": " + firstLine(s.Script.Body)
 		case s.Package != nil:
 			summary = "package " + s.Package.PackageID
+		case s.Email != nil:
+			summary = emailSummary(s.Email)
 		}
 		if s.Template != nil {
 			summary = fmt.Sprintf("template %s v%d: %s", s.Template.ID, s.Template.Version, summary)
@@ -574,7 +585,7 @@ func (a *app) stepTable(d model.DeploymentProcess) {
 			where = "server"
 		case s.Manual != nil:
 			where = "people"
-		case s.DeployRelease != nil:
+		case s.DeployRelease != nil, s.Email != nil:
 			where = "server"
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.Name, s.Kind(), state, where, summary})

@@ -151,6 +151,8 @@ type Step struct {
 	DeployRelease *DeployRelease `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
 	// HealthCheck re-checks the targets of TargetRoles mid-deployment.
 	HealthCheck *model.HealthCheckAction `json:"healthCheck,omitempty" yaml:"healthCheck,omitempty"`
+	// Email sends an email from the server; its teams go by name.
+	Email *model.EmailAction `json:"email,omitempty" yaml:"email,omitempty"`
 	// TargetRoles runs the step on every target in these roles; without
 	// roles it runs on a worker of WorkerPool (by name; the default pool
 	// when empty).

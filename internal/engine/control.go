@@ -90,6 +90,8 @@ func (h deployHandler) step(ctx context.Context, run *tasks.Run, x deployment, s
 		return h.deployRelease(ctx, run, x, step, act, values)
 	case step.HealthCheck != nil:
 		return h.healthCheck(ctx, run, x, step, act)
+	case step.Email != nil:
+		return h.sendEmail(ctx, run, x, step, act, values)
 	}
 	return h.runStep(ctx, run, x, step, act, values)
 }

@@ -67,6 +67,9 @@ type Config struct {
 	ArtifactsDir string
 	// Health checks machines for health check steps; nil fails them.
 	Health HealthChecker
+	// Mail sends email steps' mail; nil fails them, saying how to give
+	// the server an SMTP server.
+	Mail Mail
 }
 
 // TargetSource turns a stored machine into a target.

@@ -34,6 +34,8 @@ type Step struct {
 	DeployRelease *DeployReleaseAction `json:"deployRelease,omitempty" yaml:"deployRelease,omitempty"`
 	// HealthCheck re-checks the targets of the step's roles (healthcheck.go).
 	HealthCheck *HealthCheckAction `json:"healthCheck,omitempty" yaml:"healthCheck,omitempty"`
+	// Email sends an email from the server (email.go).
+	Email *EmailAction `json:"email,omitempty" yaml:"email,omitempty"`
 
 	// TargetRoles makes the step run on every enabled deployment target of
 	// the deployment's environment that has any of these roles. Without
@@ -191,6 +193,8 @@ func (s *Step) Kind() string {
 		return "deploy-release"
 	case s.HealthCheck != nil:
 		return "health-check"
+	case s.Email != nil:
+		return "email"
 	}
 	return ""
 }
@@ -289,9 +293,9 @@ func (d *DeploymentProcess) Validate() error {
 			}
 			ids[s.ID] = true
 		}
-		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil) + btoi(s.DeployRelease != nil) + btoi(s.HealthCheck != nil); {
+		switch actions := btoi(s.Script != nil) + btoi(s.Package != nil) + btoi(s.Manual != nil) + btoi(s.DeployRelease != nil) + btoi(s.HealthCheck != nil) + btoi(s.Email != nil); {
 		case actions > 1:
-			p.add(field, "does one thing: set one of script, package, manualIntervention, deployRelease and healthCheck")
+			p.add(field, "does one thing: set one of script, package, manualIntervention, deployRelease, healthCheck and email")
 		case s.Script != nil:
 			validateScript(&p, field+".script", s.Script)
 		case s.Package != nil:
@@ -321,8 +325,10 @@ func (d *DeploymentProcess) Validate() error {
 			}
 		case s.HealthCheck != nil:
 			validateHealthCheck(&p, field, &s)
+		case s.Email != nil:
+			validateEmail(&p, field+".email", &s)
 		default:
-			p.add(field, "says nothing to do: set script, package, manualIntervention, deployRelease or healthCheck")
+			p.add(field, "says nothing to do: set script, package, manualIntervention, deployRelease, healthCheck or email")
 		}
 		switch s.Condition {
 		case "", ConditionSuccess, ConditionFailure, ConditionAlways:

@@ -186,7 +186,7 @@ func (t *StepTemplate) Parameter(name string) (StepTemplateParameter, bool) {
 func (t *StepTemplate) ApplyTo(step *Step, field string) (sensitive map[string]string, err error) {
 	p := problems{subject: "deployment process"}
 	ref := step.Template
-	step.Script, step.Package, step.Manual, step.DeployRelease = nil, nil, nil, nil
+	step.Script, step.Package, step.Manual, step.DeployRelease, step.Email = nil, nil, nil, nil, nil
 	// Deep copies: the step must share no list with the template.
 	if t.Script != nil {
 		s := clone(*t.Script)

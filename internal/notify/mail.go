@@ -26,6 +26,11 @@ type Mailer struct {
 
 // Send mails one event to the addresses.
 func (m *Mailer) Send(ctx context.Context, to []string, event string, payload []byte) error {
+	return m.deliver(ctx, to, message(m.From, to, event, payload))
+}
+
+// deliver hands one message to the SMTP server for the recipients.
+func (m *Mailer) deliver(ctx context.Context, to []string, data []byte) error {
 	timeout := m.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -68,7 +73,7 @@ func (m *Mailer) Send(ctx context.Context, to []string, event string, payload []
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(message(m.From, to, event, payload)); err != nil {
+	if _, err := w.Write(data); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {

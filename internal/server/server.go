@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	eng := engine.New(engine.Config{Store: n.store, Queue: n.runner, ServerURL: cfg.PublicURL, Logger: cfg.Logger.With("component", "engine"),
 		Worker: worker, Targets: n.targets, Packages: pkgFeed, Runners: runners, ArtifactsDir: artifactsDir,
 		Feeds: n.feeds, FeedCacheDir: filepath.Join(filepath.Dir(packagesDir), "feed-cache"),
-		FeedCacheMaxAge: cfg.FeedCacheMaxAge, Health: n.health})
+		FeedCacheMaxAge: cfg.FeedCacheMaxAge, Health: n.health, Mail: engineMail(cfg.SMTP)})
 	n.runner.Handle(model.TaskDeploy, eng.DeployHandler())
 	stagings := staging.New(staging.Config{Store: n.store, Engine: eng, Queue: n.runner, Logger: cfg.Logger.With("component", "stagings"),
 		CheckTick: cfg.StagingCheckTick})

@@ -359,6 +359,13 @@ func (q *Queries) checkStepEnvironments(ctx context.Context, d *model.Deployment
 				problems = append(problems, fmt.Sprintf("steps[%d].%s: feed %s is a container registry: an image is not a package to extract or take scripts from; refer to it from a script step's packages and use #{Octopus.Action.Package[NAME].Image}", i, ref.field, f.Name))
 			}
 		}
+		if s.Email != nil {
+			bad, err := q.checkEmailTeams(ctx, fmt.Sprintf("steps[%d]", i), s.Email)
+			if err != nil {
+				return err
+			}
+			problems = append(problems, bad...)
+		}
 		if dr := s.DeployRelease; dr != nil {
 			switch _, err := q.GetProject(ctx, dr.ProjectID); {
 			case dr.ProjectID == d.ProjectID:

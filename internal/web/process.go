@@ -49,6 +49,8 @@ type projectData struct {
 	StepTemplates []model.StepTemplate
 	// Feeds are where a step's package can come from.
 	Feeds []model.Feed
+	// EmailTeams names email steps' teams, by step id.
+	EmailTeams map[string]*emailTeams
 }
 
 type releaseRow struct {
@@ -69,6 +71,8 @@ type stepForm struct {
 	// HealthType, HealthOnError and IncludeNew are a health check's options.
 	HealthType, HealthOnError string
 	IncludeNew                bool
+	// Email holds an email step's fields.
+	Email emailForm
 }
 
 type releaseForm struct{ Version, Notes, Channel string }
@@ -109,6 +113,7 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 	}
 	d.ChildReleases = map[string][]string{}
 	d.PackageChoices = p.packageChoices(r, d.Process.EnabledSteps())
+	d.EmailTeams = p.processEmailTeams(r, d.Process.Steps)
 	for _, st := range d.Process.Steps {
 		if st.DeployRelease != nil && d.ChildReleases[st.DeployRelease.ProjectID] == nil {
 			child := st.DeployRelease.ProjectID
@@ -208,7 +213,7 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		PackageID: strings.TrimSpace(f.Get("package")), Substitute: f.Get("substitute"),
 		File: strings.TrimSpace(f.Get("file")), Arguments: f.Get("arguments"), Child: f.Get("child"), Mode: f.Get("mode"),
 		Template: f.Get("template"), Feed: f.Get("feed"), Acquisition: f.Get("acquisition"),
-		HealthType: f.Get("healthtype"), HealthOnError: f.Get("healthonerror"), IncludeNew: f.Get("includenew") == "on"}
+		HealthType: f.Get("healthtype"), HealthOnError: f.Get("healthonerror"), IncludeNew: f.Get("includenew") == "on", Email: readEmailForm(f)}
 	var step model.Step
 	switch form.Kind {
 	case kindTemplate: // version 0: the newest; the server fills the action in
@@ -223,6 +228,8 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 		step.DeployRelease = &model.DeployReleaseAction{}
 	case kindHealthCheck:
 		step.HealthCheck = &model.HealthCheckAction{}
+	case kindEmail:
+		step.Email = &model.EmailAction{}
 	default:
 		form.Kind = kindScript
 		step.Script = &model.ScriptAction{}
@@ -316,6 +323,9 @@ func applyStepForm(s *model.Step, f url.Values) {
 		s.DeployRelease.ProjectID = text("child")
 		s.DeployRelease.Mode = model.DeployReleaseMode(text("mode"))
 		s.DeployRelease.Variables = keyValues(f.Get("childvars"))
+	case s.Email != nil:
+		s.TargetRoles = nil
+		applyEmailForm(s.Email, f)
 	}
 	if s.Script != nil && s.Script.Syntax == "" {
 		s.Script.Syntax = model.SyntaxBash
@@ -413,6 +423,8 @@ type stepEditData struct {
 	ChildVariables string
 	// Template is the step template the step is made from, if any.
 	Template *templateView
+	// EmailTeams is an email step's teams by name.
+	EmailTeams *emailTeams
 }
 
 func (p *Portal) editStep(w http.ResponseWriter, r *http.Request) {
@@ -479,6 +491,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 	}
 	data.Step = step
 	data.Template = p.templateView(r, id, step)
+	data.EmailTeams = p.emailTeams(r, step.Email)
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
 	p.render(w, status, "step", v)
 }
