@@ -10,72 +10,23 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/pulpo-deploy/pulpo/internal/engine"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/notify"
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/smtptest"
 )
-
-// mailbox is an SMTP server that keeps what it is sent.
-type mailbox struct {
-	mu   sync.Mutex
-	mail []mailed
-}
-
-type mailed struct {
-	rcpts []string
-	data  string
-}
-
-type mailSession struct {
-	box *mailbox
-	cur mailed
-}
-
-func (b *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: b}, nil }
-func (s *mailSession) Mail(string, *smtp.MailOptions) error    { return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.rcpts = append(s.cur.rcpts, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.cur.data = string(b)
-	s.box.mu.Lock()
-	s.box.mail = append(s.box.mail, s.cur)
-	s.box.mu.Unlock()
-	return err
-}
-func (s *mailSession) Reset()        { s.cur = mailed{} }
-func (s *mailSession) Logout() error { return nil }
-
-func (b *mailbox) received() []mailed {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.mail)
-}
 
 // startMailbox serves SMTP on a free loopback port and returns the mailer
 // the server would wire to it.
-func startMailbox(t *testing.T) (*mailbox, engine.Mail) {
+func startMailbox(t *testing.T) (*smtptest.Server, engine.Mail) {
 	t.Helper()
-	box := &mailbox{}
-	srv := smtp.NewServer(box)
-	srv.Domain = "localhost"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return box, stepMail{&notify.Mailer{Addr: ln.Addr().String(), From: "pulpo@example.com", Timeout: 10 * time.Second}}
+	box := smtptest.Start(t)
+	return box, stepMail{&notify.Mailer{Addr: box.Addr, From: "pulpo@example.com", Timeout: 10 * time.Second}}
 }
 
 // stepMail is the server's wiring of the mailer to the engine.
@@ -114,11 +65,11 @@ func addEmailSteps(t *testing.T, s *store.Store, f fixture, steps ...model.Step)
 }
 
 // parsed reads a received mail: its headers and decoded body.
-func parsed(t *testing.T, m mailed) (mail.Header, string, string) {
+func parsed(t *testing.T, m smtptest.Mail) (mail.Header, string, string) {
 	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(m.data))
+	msg, err := mail.ReadMessage(strings.NewReader(m.Data))
 	if err != nil {
-		t.Fatalf("not a mail message: %v\n%s", err, m.data)
+		t.Fatalf("not a mail message: %v\n%s", err, m.Data)
 	}
 	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
 	if err != nil {
@@ -180,13 +131,13 @@ func TestAnEmailStepMailsTheRenderedMessageAfterADeployment(t *testing.T) {
 		d := srv.deploy(r, f.envs["Dev"])
 		waitTask(t, s, d.TaskID, model.TaskSuccess)
 		log := logOf(t, s, d.TaskID)
-		got := mbox.received()
+		got := mbox.Received()
 		if len(got) != 1 {
 			t.Fatalf("%d mails, want 1 (the failure mail is skipped)\n%s", len(got), log)
 		}
-		slices.Sort(got[0].rcpts)
-		if want := []string{"ann@example.com", "audit@example.com", "bob@example.com", "lead@example.com", "owner@example.com"}; !slices.Equal(got[0].rcpts, want) {
-			t.Errorf("recipients %v, want %v", got[0].rcpts, want)
+		slices.Sort(got[0].To)
+		if want := []string{"ann@example.com", "audit@example.com", "bob@example.com", "lead@example.com", "owner@example.com"}; !slices.Equal(got[0].To, want) {
+			t.Errorf("recipients %v, want %v", got[0].To, want)
 		}
 		h, subject, body := parsed(t, got[0])
 		if subject != "Déployé: web 1.4.0 → Dev" || !strings.HasPrefix(h.Get("Subject"), "=?utf-8?q?") {
@@ -204,8 +155,8 @@ func TestAnEmailStepMailsTheRenderedMessageAfterADeployment(t *testing.T) {
 		if cc := h.Get("Cc"); cc != "<lead@example.com>" {
 			t.Errorf("Cc %q", cc)
 		}
-		if strings.Contains(strings.ToLower(got[0].data), "bcc") || strings.Contains(got[0].data, "audit@") {
-			t.Errorf("the Bcc address is in the message:\n%s", got[0].data)
+		if strings.Contains(strings.ToLower(got[0].Data), "bcc") || strings.Contains(got[0].Data, "audit@") {
+			t.Errorf("the Bcc address is in the message:\n%s", got[0].Data)
 		}
 		if h.Get("Date") == "" || !strings.HasSuffix(h.Get("Message-ID"), "@example.com>") {
 			t.Errorf("headers %v", h)
@@ -231,12 +182,12 @@ func TestAFailureEmailStepMailsTheErrorOnlyWhenAStepFailed(t *testing.T) {
 		d := srv.deploy(srv.release(f, "2.0.0"), f.envs["Test"])
 		task := waitTask(t, s, d.TaskID, model.TaskFailed)
 		log := logOf(t, s, d.TaskID)
-		got := box.received()
+		got := box.Received()
 		if len(got) != 1 {
 			t.Fatalf("%d mails, want the failure mail alone\n%s", len(got), log)
 		}
-		if !slices.Equal(got[0].rcpts, []string{"ops@example.com"}) {
-			t.Errorf("recipients %v", got[0].rcpts)
+		if !slices.Equal(got[0].To, []string{"ops@example.com"}) {
+			t.Errorf("recipients %v", got[0].To)
 		}
 		h, subject, body := parsed(t, got[0])
 		if subject != "web failed in Test" || h.Get("Content-Type") != "text/plain; charset=utf-8" {

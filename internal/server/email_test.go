@@ -2,41 +2,16 @@ package server_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/pulpo-deploy/pulpo/internal/model"
 	"github.com/pulpo-deploy/pulpo/internal/notify"
 	"github.com/pulpo-deploy/pulpo/internal/server"
+	"github.com/pulpo-deploy/pulpo/internal/testutil/smtptest"
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
-
-// inbox is an SMTP server that keeps the messages it is sent.
-type inbox struct {
-	mu   sync.Mutex
-	data []string
-}
-
-type inboxSession struct{ box *inbox }
-
-func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return inboxSession{b}, nil }
-func (inboxSession) Mail(string, *smtp.MailOptions) error    { return nil }
-func (inboxSession) Rcpt(string, *smtp.RcptOptions) error    { return nil }
-func (inboxSession) Reset()                                  {}
-func (inboxSession) Logout() error                           { return nil }
-func (s inboxSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.box.mu.Lock()
-	s.box.data = append(s.box.data, string(b))
-	s.box.mu.Unlock()
-	return err
-}
 
 // deployEmailStep saves a process whose one step mails ops, deploys it to
 // Dev and returns the finished task and its log.
@@ -83,17 +58,9 @@ func deployEmailStep(t *testing.T, s *testServer) (model.Task, string) {
 // fails saying how to give it one. The API refuses a step that is wrong.
 func TestEmailStepsGoThroughTheServersSMTPServer(t *testing.T) {
 	t.Run("with SMTP", func(t *testing.T) {
-		box := &inbox{}
-		srv := smtp.NewServer(box)
-		srv.Domain = "localhost"
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
+		box := smtptest.Start(t)
 		n, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), AdminAPIKey: adminKey, NodeName: "test", Version: "test",
-			SMTP: &notify.Mailer{Addr: ln.Addr().String(), From: "pulpo@example.com", Timeout: 10 * time.Second}})
+			SMTP: &notify.Mailer{Addr: box.Addr, From: "pulpo@example.com", Timeout: 10 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,10 +69,8 @@ func TestEmailStepsGoThroughTheServersSMTPServer(t *testing.T) {
 		if task.State != model.TaskSuccess || !strings.Contains(log, `Sent email "web 1.2.3 in Dev" to 1 recipient`) {
 			t.Fatalf("task %s (%s)\n%s", task.State, task.Error, log)
 		}
-		box.mu.Lock()
-		defer box.mu.Unlock()
-		if len(box.data) != 1 || !strings.Contains(box.data[0], "Subject: web 1.2.3 in Dev\r\n") || !strings.Contains(box.data[0], "From: pulpo@example.com\r\n") {
-			t.Fatalf("mail: %q", box.data)
+		if mail := box.Received(); len(mail) != 1 || !strings.Contains(mail[0].Data, "Subject: web 1.2.3 in Dev\r\n") || !strings.Contains(mail[0].Data, "From: pulpo@example.com\r\n") {
+			t.Fatalf("mail: %+v", mail)
 		}
 		for _, tt := range []struct{ body, want string }{
 			{`{"projectId":"Projects-1","version":2,"steps":[{"name":"M","email":{"to":["not an address"],"subject":"S"}}]}`, `steps[0].email.to[0]: \"not an address\" is not an email address`},
