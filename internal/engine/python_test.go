@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,24 +18,6 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/secrets"
 	"github.com/pulpo-deploy/pulpo/internal/store"
 )
-
-// pyLiteral is s as a Python string literal (ASCII, escapes for the rest).
-func pyLiteral(s string) string {
-	var b strings.Builder
-	b.WriteString(`"`)
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteString(`\` + string(r))
-		case r >= 0x20 && r < 0x7f:
-			b.WriteRune(r)
-		default:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		}
-	}
-	b.WriteString(`"`)
-	return b.String()
-}
 
 // An inline Python step gets Octopus's Python functions on the built-in
 // worker: scoped values, any text exact, output variables a later bash
@@ -72,7 +53,7 @@ func TestAnInlinePythonStepGetsOctopusFunctions(t *testing.T) {
 			python("Step A", `import helpers
 print("greeting: " + get_octopusvariable("greeting"))
 value = get_octopusvariable("TRICKY")
-print("tricky " + ("exact" if value == `+pyLiteral(tricky)+` else "differs: %r" % value))
+print("tricky " + ("exact" if value == `+engine.PyString(tricky)+` else "differs: %r" % value))
 set_octopusvariable("Token", value)
 set_octopusvariable("Secret", "s3cr3t-out", sensitive=True)
 print("the password is " + get_octopusvariable("DbPassword"))
