@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -312,29 +311,11 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.print(d, func() { a.stepTable(d) })
+			return a.print(d, func() { a.stepTable(d.Steps, "pulpo process step add") })
 		}}
 	step := &cobra.Command{Use: "step", Short: "Add, list and remove steps"}
 	stepList := &cobra.Command{Use: "list", Short: "List a project's steps", Args: cobra.NoArgs, RunE: show.RunE}
-	var name, script, scriptFile, syntax string
-	var position, maxParallel, window int
-	var stepRoles []string
-	var stepPool, pkgID string
-	var onServer bool
-	var substitute, structured []string
-	var retain int
-	var scriptPkg, scriptInPkg, scriptArgs string
-	var manual, condition, conditionExpr, deployProject, deployMode string
-	var passDown []string
-	var teams, onlyEnvs, exceptEnvs []string
-	var required, withPrevious bool
-	var retries, retryDelay int
-	var fromTemplate string
-	var email emailFlags
-	var templateParams, modules []string
-	var feedName, acquisition string
-	var packageRefs []string
-	var healthCheck healthCheckFlags
+	var sf stepFlags
 	add := &cobra.Command{Use: "add", Short: "Add a step: a script, a script kept in a package, a package to deploy, a health check or an email", Args: cobra.NoArgs,
 		Example: `  pulpo process step add -p web --name "Say hello" --script 'echo "#{Greeting}"'
   pulpo process step add -p web --name Deploy --script-file deploy.sh
@@ -346,41 +327,9 @@ func (a *app) processCommand() *cobra.Command {
   pulpo process step add -p web --name Run --package-ref name=web,package=team/web,feed=Registry --script 'docker run -d #{Octopus.Action.Package[web].Image}'
   pulpo process step add -p web --name "Mail ops" --condition failure --email-to-team Ops --email-subject '#{Octopus.Project.Name} failed in #{Octopus.Environment.Name}' --email-body '#{Octopus.Deployment.Error}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := healthCheck.check(cmd.Flags(), email.set() || fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0); err != nil {
+			if err := sf.prepare(cmd); err != nil {
 				return err
 			}
-			switch {
-			case email.set() && (fromTemplate != "" || deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != "" || len(packageRefs) > 0):
-				return fmt.Errorf("--email-* flags make an email step: leave out --script, --script-file, --script-package, --package, --package-ref, --manual, --deploy-release and --template")
-			case (feedName != "" || acquisition != "") && pkgID == "" && scriptPkg == "":
-				return fmt.Errorf("--feed and --acquisition say where --package or --script-package comes from; a script's other packages go in --package-ref")
-			case len(packageRefs) > 0 && (pkgID != "" || manual != "" || deployProject != "" || fromTemplate != ""):
-				return fmt.Errorf("--package-ref gives a script step packages it refers to: use it with --script, --script-file or --script-package")
-			case scriptPkg != "" && (pkgID != "" || script != "" || scriptFile != ""):
-				return fmt.Errorf("--script-package takes the script from a package: leave out --package, --script and --script-file")
-			case (scriptPkg == "") != (scriptInPkg == ""):
-				return fmt.Errorf("--script-package and --script-in-package go together: the package, and the script's path inside it")
-			case scriptArgs != "" && scriptPkg == "":
-				return fmt.Errorf("--script-arguments is for a script kept in a package (--script-package)")
-			case deployProject != "" && (manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
-				return fmt.Errorf("--deploy-release makes a deploy-a-release step: leave out --manual, --script, --script-file, --script-package and --package")
-			case manual != "" && (scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
-				return fmt.Errorf("--manual makes a manual intervention step: leave out --script, --script-file, --script-package and --package")
-			case fromTemplate != "" && (deployProject != "" || manual != "" || scriptPkg != "" || pkgID != "" || script != "" || scriptFile != ""):
-				return fmt.Errorf("--template makes the step do what the step template says: leave out --script, --script-file, --script-package, --package, --manual and --deploy-release")
-			case fromTemplate == "" && len(templateParams) > 0:
-				return fmt.Errorf("--parameter gives a value to a step template's parameter: use it with --template")
-			case !healthCheck.on && !email.set() && fromTemplate == "" && deployProject == "" && manual == "" && scriptPkg == "" && pkgID == "" && (script == "") == (scriptFile == ""):
-				return fmt.Errorf("give the script with exactly one of --script or --script-file, take it from a package with --script-package, deploy a package with --package, ask people with --manual, check targets with --health-check, or send an email with --email-to/--email-to-team and --email-subject")
-			}
-			if scriptFile != "" {
-				b, err := os.ReadFile(scriptFile)
-				if err != nil {
-					return fmt.Errorf("read script: %w", err)
-				}
-				script = string(b)
-			}
-			syntax = string(scriptSyntax(cmd, syntax, scriptFile, model.SyntaxBash))
 			c, p, err := a.project(cmd, project)
 			if err != nil {
 				return err
@@ -389,129 +338,19 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := model.Step{Name: name, TargetRoles: stepRoles, MaxParallelism: maxParallel, WindowSize: window, RunOnServer: onServer,
-				Required: required, Condition: model.StepCondition(condition), ConditionExpression: conditionExpr,
-				StartWithPrevious: withPrevious, Retries: retries, RetryDelaySeconds: retryDelay, ScriptModules: modules}
-			for _, list := range []struct {
-				names []string
-				ids   *[]string
-			}{{onlyEnvs, &s.Environments}, {exceptEnvs, &s.ExcludedEnvironments}} {
-				for _, n := range list.names {
-					env, err := c.FindEnvironment(cmd.Context(), n)
-					if err != nil {
-						return err
-					}
-					*list.ids = append(*list.ids, env.ID)
-				}
-			}
-			if s.HealthCheck, err = healthCheck.action(); err != nil {
+			s, err := sf.build(a, cmd, c)
+			if err != nil {
 				return err
 			}
-			if s.HealthCheck != nil {
-				// The step's roles say what it checks.
-			} else if email.set() {
-				if s.Email, err = email.action(); err != nil {
-					return err
-				}
-			} else if fromTemplate != "" {
-				if s.Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
-					return err
-				}
-			} else if deployProject != "" {
-				child, err := c.FindProject(cmd.Context(), deployProject)
-				if err != nil {
-					return err
-				}
-				s.DeployRelease = &model.DeployReleaseAction{ProjectID: child.ID, Mode: model.DeployReleaseMode(deployMode)}
-				for _, kv := range passDown {
-					name, value, ok := strings.Cut(kv, "=")
-					if !ok || name == "" {
-						return fmt.Errorf("--pass takes NAME=VALUE, not %q", kv)
-					}
-					if s.DeployRelease.Variables == nil {
-						s.DeployRelease.Variables = map[string]string{}
-					}
-					s.DeployRelease.Variables[name] = value
-				}
-			} else if manual != "" {
-				s.Manual = &model.ManualAction{Instructions: manual, ResponsibleTeams: teams}
-			} else if pkgID != "" {
-				s.Package = &model.PackageAction{PackageID: pkgID, FeedID: feedName, Acquisition: model.PackageAcquisition(acquisition),
-					SubstituteFiles: substitute, StructuredConfigFiles: structured, RetainInstallations: retain}
-				if script != "" {
-					s.Package.Deploy = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
-				}
-			} else if scriptPkg != "" {
-				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), FromPackage: &model.ScriptPackage{
-					PackageID: scriptPkg, File: scriptInPkg, Arguments: scriptArgs, SubstituteFiles: substitute,
-					FeedID: feedName, Acquisition: model.PackageAcquisition(acquisition)}}
-			} else {
-				s.Script = &model.ScriptAction{Syntax: model.ScriptSyntax(syntax), Body: script}
-			}
-			for _, spec := range packageRefs {
-				ref, err := parsePackageRef(spec)
-				if err != nil {
-					return err
-				}
-				s.Script.Packages = append(s.Script.Packages, ref)
-			}
-			if stepPool != "" {
-				pool, err := c.FindWorkerPool(cmd.Context(), stepPool)
-				if err != nil {
-					return err
-				}
-				s.WorkerPoolID = pool.ID
-			}
-			at := len(d.Steps)
-			if position > 0 && position <= len(d.Steps) {
-				at = position - 1
-			}
-			d.Steps = append(d.Steps[:at], append([]model.Step{s}, d.Steps[at:]...)...)
+			var at int
+			d.Steps, at = sf.insert(d.Steps, s)
 			d, err = c.SaveProcess(cmd.Context(), d)
 			if err != nil {
 				return err
 			}
-			return a.print(d, func() { fmt.Fprintf(a.stdout, "Added step %q to %s as step %d\n", name, p.Name, at+1) })
+			return a.print(d, func() { fmt.Fprintf(a.stdout, "Added step %q to %s as step %d\n", sf.name, p.Name, at+1) })
 		}}
-	add.Flags().StringVar(&name, "name", "", "step name (required)")
-	add.Flags().StringVar(&fromTemplate, "template", "", "make the step from this step template (name or id), at its newest version")
-	add.Flags().StringArrayVar(&templateParams, "parameter", nil, "with --template: NAME=VALUE, a parameter's value, a template like #{Var} (repeat)")
-	add.Flags().StringArrayVar(&modules, "script-module", nil, "include this script module in the step's scripts (repeat)")
-	add.Flags().StringVar(&script, "script", "", "the script's body")
-	add.Flags().StringVar(&scriptFile, "script-file", "", "read the script's body from this file")
-	add.Flags().StringVar(&syntax, "syntax", "bash", syntaxHelp)
-	add.Flags().IntVar(&position, "position", 0, "where to insert it, 1 for first (default last)")
-	add.Flags().StringArrayVar(&stepRoles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
-	add.Flags().StringVar(&stepPool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
-	add.Flags().StringVar(&pkgID, "package", "", "deploy this package from the feed (its version is chosen when a release is created); --script becomes its inline Deploy script")
-	add.Flags().StringVar(&feedName, "feed", "", "with --package or --script-package: the external feed (name or id) the package comes from (default: the built-in feed)")
-	add.Flags().StringVar(&acquisition, "acquisition", "", "with --package or --script-package from an external feed: server (default: the server downloads it once and sends it) or target (each target downloads it itself)")
-	add.Flags().StringArrayVar(&packageRefs, "package-ref", nil, "a package the script refers to, name=NAME,package=ID[,feed=FEED][,acquisition=server|target|none][,extract]; the script reads #{Octopus.Action.Package[NAME].Image}, .PackageVersion, .OriginalPath or .ExtractedPath (repeat)")
-	add.Flags().StringVar(&scriptPkg, "script-package", "", "take the script from this package of the feed (its version is chosen when a release is created)")
-	add.Flags().StringVar(&scriptInPkg, "script-in-package", "", "with --script-package: the script's path in the package (.sh runs with --syntax, .py with python3)")
-	add.Flags().StringVar(&scriptArgs, "script-arguments", "", "with --script-package: arguments for the script, a template the shell then splits")
-	add.Flags().StringArrayVar(&substitute, "substitute", nil, "with --package or --script-package: render files matching this glob as templates (repeat)")
-	add.Flags().StringArrayVar(&structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
-	add.Flags().IntVar(&retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
-	add.Flags().StringVar(&deployProject, "deploy-release", "", "make a step that deploys a release of this project (chosen when the parent release is created)")
-	add.Flags().StringVar(&deployMode, "deploy-mode", "", "with --deploy-release: always (default), ifDifferent or ifNewer than what the environment has")
-	add.Flags().StringArrayVar(&passDown, "pass", nil, "with --deploy-release: NAME=TEMPLATE, a value the child deployment gets (repeat)")
-	add.Flags().StringVar(&manual, "manual", "", "make a manual intervention step with these instructions (markdown): the deployment waits until someone proceeds or aborts")
-	add.Flags().StringArrayVar(&teams, "responsible-team", nil, "with --manual: a team that may answer (repeat)")
-	healthCheck.register(add.Flags())
-	add.Flags().StringArrayVar(&onlyEnvs, "only-environment", nil, "run the step only in this environment (repeat)")
-	add.Flags().StringArrayVar(&exceptEnvs, "skip-environment", nil, "never run the step in this environment (repeat)")
-	add.Flags().BoolVar(&required, "required", false, "the step cannot be skipped when deploying")
-	add.Flags().StringVar(&condition, "condition", "", "when the step runs: success (default: no earlier step failed), failure, always, or variable (with --condition-expression)")
-	add.Flags().StringVar(&conditionExpr, "condition-expression", "", `with --condition variable: a template; the step runs on each target where it renders to "true"`)
-	add.Flags().BoolVar(&withPrevious, "start-with-previous", false, "run alongside the step before it")
-	add.Flags().IntVar(&retries, "retries", 0, "run a failed script again on a target up to this many times")
-	add.Flags().IntVar(&retryDelay, "retry-delay", 0, "seconds between retries")
-	add.Flags().BoolVar(&onServer, "on-server", false, "run on the server's built-in worker, whatever workers the default pool has")
-	add.Flags().IntVar(&maxParallel, "max-parallelism", 0, "at most this many targets at once (default 10)")
-	add.Flags().IntVar(&window, "window-size", 0, "roll across targets this many at a time, stopping at the first failure")
-	email.register(add)
-	add.MarkFlagRequired("name")
+	sf.register(add)
 	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := a.project(cmd, project)
@@ -522,19 +361,10 @@ func (a *app) processCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kept := d.Steps[:0]
-			found := false
-			for _, s := range d.Steps {
-				if s.ID == args[0] || model.SameName(s.Name, args[0]) {
-					found = true
-					continue
-				}
-				kept = append(kept, s)
-			}
-			if !found {
+			var found bool
+			if d.Steps, found = removeStep(d.Steps, args[0]); !found {
 				return fmt.Errorf("project %s has no step %q", p.Name, args[0])
 			}
-			d.Steps = kept
 			d, err = c.SaveProcess(cmd.Context(), d)
 			if err != nil {
 				return err
@@ -546,13 +376,14 @@ func (a *app) processCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) stepTable(d model.DeploymentProcess) {
-	if len(d.Steps) == 0 {
-		fmt.Fprintln(a.stdout, "No steps yet: add one with \"pulpo process step add\".")
+// stepTable prints steps in order; add is the command that adds one.
+func (a *app) stepTable(steps []model.Step, add string) {
+	if len(steps) == 0 {
+		fmt.Fprintf(a.stdout, "No steps yet: add one with %q.\n", add)
 		return
 	}
 	var rows [][]string
-	for i, s := range d.Steps {
+	for i, s := range steps {
 		state := "enabled"
 		if s.Disabled {
 			state = "disabled"

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,7 +21,7 @@ func (a *app) runbookCommand() *cobra.Command {
 	var envs, roles []string
 	var fromTemplate string
 	var templateParams []string
-	create := &cobra.Command{Use: "create NAME", Short: "Create a one-step runbook from a script (more steps: pulpo apply)", Args: cobra.ExactArgs(1),
+	create := &cobra.Command{Use: "create NAME", Short: "Create a one-step runbook from a script or a step template (more steps: pulpo runbook step add)", Args: cobra.ExactArgs(1),
 		Example: `  pulpo runbook create -p shop "Restart web" --script 'systemctl restart shop' --role web --environment Production`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (script == "") == (scriptFile == "") && fromTemplate == "" {
@@ -31,25 +30,22 @@ func (a *app) runbookCommand() *cobra.Command {
 			if fromTemplate != "" && (script != "" || scriptFile != "") {
 				return fmt.Errorf("--template makes the step do what the step template says: leave out --script and --script-file")
 			}
-			if scriptFile != "" {
-				b, err := os.ReadFile(scriptFile)
-				if err != nil {
-					return fmt.Errorf("read script: %w", err)
-				}
-				script = string(b)
+			// The step is made as "runbook step add" makes one, from the
+			// flags the two share.
+			sf := stepFlags{name: args[0], script: script, scriptFile: scriptFile, syntax: syntax, roles: roles,
+				fromTemplate: fromTemplate, templateParams: templateParams}
+			if err := sf.prepare(cmd); err != nil {
+				return err
 			}
 			c, p, err := a.project(cmd, project)
 			if err != nil {
 				return err
 			}
-			rb := model.Runbook{ProjectID: p.ID, Name: args[0], Description: description,
-				Steps: []model.Step{{Name: args[0], TargetRoles: roles, Script: &model.ScriptAction{Syntax: scriptSyntax(cmd, syntax, scriptFile, model.SyntaxBash), Body: script}}}}
-			if fromTemplate != "" {
-				rb.Steps[0].Script = nil
-				if rb.Steps[0].Template, err = a.templateRef(cmd, c, fromTemplate, templateParams); err != nil {
-					return err
-				}
+			step, err := sf.build(a, cmd, c)
+			if err != nil {
+				return err
 			}
+			rb := model.Runbook{ProjectID: p.ID, Name: args[0], Description: description, Steps: []model.Step{step}}
 			for _, n := range envs {
 				e, err := c.FindEnvironment(cmd.Context(), n)
 				if err != nil {
@@ -182,6 +178,7 @@ func (a *app) runbookCommand() *cobra.Command {
 				a.table([]string{"RUN", "ENVIRONMENT", "STATE", "BY", "CREATED", "TASK"}, rows)
 			})
 		}}
-	cmd.AddCommand(create, list, publish, run, runs, a.runbookUpdateTemplateCommand(&project))
+	cmd.AddCommand(create, list, publish, run, runs, a.runbookUpdateTemplateCommand(&project),
+		a.runbookShowCommand(&project), a.runbookDeleteCommand(&project), a.runbookStepCommand(&project))
 	return cmd
 }
