@@ -128,8 +128,9 @@ func (a *app) runbookDeleteCommand(project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The server's refusal (runs on record) names the runbook.
 			if err := c.DeleteRunbook(cmd.Context(), rb.ID); err != nil {
-				return fmt.Errorf("delete runbook %q: %w", rb.Name, err)
+				return err
 			}
 			return a.print(rb, func() { fmt.Fprintf(a.stdout, "Deleted runbook %q (%s) of %s\n", rb.Name, rb.ID, p.Name) })
 		}}

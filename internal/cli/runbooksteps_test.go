@@ -54,6 +54,16 @@ func TestRunbookStepsFromTheCommandLine(t *testing.T) {
 		t.Errorf("step list out of order or without kinds:\n%s", list)
 	}
 
+	var saved model.Runbook
+	if err := json.Unmarshal([]byte(s.ok(step("add", "--name", "Ask", "--manual", "Go on?", "-o", "json")...)), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved.Steps) != 6 || saved.Steps[5].Manual == nil || saved.PublishedSnapshotID != "" {
+		t.Errorf("step add -o json: %+v", saved)
+	}
+	if err := json.Unmarshal([]byte(s.ok(step("remove", "Ask", "-o", "json")...)), &saved); err != nil || len(saved.Steps) != 5 {
+		t.Errorf("step remove -o json: %+v, %v", saved, err)
+	}
 	out = s.ok(step("remove", "check WEB")...)
 	contains(t, "remove's output", out, `Removed step "check WEB" from runbook "Restart"`, "pulpo runbook publish")
 	s.fails(`runbook Restart has no step "Check web"`, step("remove", "Check web")...)
@@ -89,6 +99,8 @@ func TestRunbookStepsFromTheCommandLine(t *testing.T) {
 	s.fails(`runbook "Restart" has 1 runs on record; it cannot be deleted`, "runbook", "delete", "-p", "web", "Restart")
 	s.ok("runbook", "create", "-p", "web", "Scratch", "--script", "true")
 	contains(t, "delete", s.ok("runbook", "delete", "-p", "web", "Scratch"), `Deleted runbook "Scratch"`)
+	s.ok("runbook", "create", "-p", "web", "Scratch2", "--script", "true")
+	contains(t, "delete -o json", s.ok("runbook", "delete", "-p", "web", "Scratch2", "-o", "json"), `"name": "Scratch2"`)
 	contains(t, "list after delete", s.ok("runbook", "list", "-p", "web", "-o", "json"), `"Restart"`)
 	if strings.Contains(s.ok("runbook", "list", "-p", "web"), "Scratch") {
 		t.Error("the deleted runbook is still listed")
