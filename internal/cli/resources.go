@@ -350,7 +350,7 @@ func (a *app) processCommand() *cobra.Command {
 			}
 			return a.print(d, func() { fmt.Fprintf(a.stdout, "Added step %q to %s as step %d\n", sf.name, p.Name, at+1) })
 		}}
-	sf.register(add)
+	sf.register(add, false)
 	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := a.project(cmd, project)

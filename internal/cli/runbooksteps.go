@@ -188,7 +188,7 @@ func (a *app) runbookStepCommand(project *string) *cobra.Command {
 				fmt.Fprintf(a.stdout, "Added step %q to runbook %q as step %d\n%s\n", sf.name, rb.Name, at+1, publishHint(p.Name, rb.Name))
 			})
 		}}
-	sf.register(add)
+	sf.register(add, true)
 	remove := &cobra.Command{Use: "remove STEP", Short: "Remove a step (by name or id) from a runbook's draft", Args: cobra.ExactArgs(1),
 		Example: `  pulpo runbook step remove -p shop --runbook "Restart web" Check`,
 		RunE: func(cmd *cobra.Command, args []string) error {

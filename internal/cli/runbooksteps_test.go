@@ -98,6 +98,12 @@ func TestRunbookStepsFromTheCommandLine(t *testing.T) {
 	// A runbook that has run stays, for its runs' sake; one that has not goes.
 	s.fails(`runbook "Restart" has 1 runs on record; it cannot be deleted`, "runbook", "delete", "-p", "web", "Restart")
 	s.ok("runbook", "create", "-p", "web", "Scratch", "--script", "true")
+	// The other kinds go into a runbook as into a process.
+	s.ok("project", "create", "db")
+	s.ok("runbook", "step", "add", "-p", "web", "--runbook", "Scratch", "--name", "Deploy db", "--deploy-release", "db", "--deploy-mode", "ifNewer")
+	s.ok("runbook", "step", "add", "-p", "web", "--runbook", "Scratch", "--name", "Ask", "--manual", "Go on?")
+	s.ok("runbook", "step", "add", "-p", "web", "--runbook", "Scratch", "--name", "Install", "--package", "web-app", "--role", "web")
+	contains(t, "other kinds", s.ok("runbook", "step", "list", "-p", "web", "--runbook", "Scratch"), "deploy-release", "manual", "package")
 	contains(t, "delete", s.ok("runbook", "delete", "-p", "web", "Scratch"), `Deleted runbook "Scratch"`)
 	s.ok("runbook", "create", "-p", "web", "Scratch2", "--script", "true")
 	contains(t, "delete -o json", s.ok("runbook", "delete", "-p", "web", "Scratch2", "-o", "json"), `"name": "Scratch2"`)

@@ -34,8 +34,14 @@ type stepFlags struct {
 	healthCheck                                     healthCheckFlags
 }
 
-// register adds the flags to cmd; --name is required.
-func (f *stepFlags) register(cmd *cobra.Command) {
+// register adds the flags to cmd; --name is required. A runbook's package
+// versions and child releases are chosen when it is published, a
+// process's when a release is created, and the help says so.
+func (f *stepFlags) register(cmd *cobra.Command, forRunbook bool) {
+	chosen, childChosen := "when a release is created", "when the parent release is created"
+	if forRunbook {
+		chosen, childChosen = "when the runbook is published", "when the runbook is published"
+	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.name, "name", "", "step name (required)")
 	fs.StringVar(&f.fromTemplate, "template", "", "make the step from this step template (name or id), at its newest version")
@@ -47,17 +53,17 @@ func (f *stepFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.position, "position", 0, "where to insert it, 1 for first (default last)")
 	fs.StringArrayVar(&f.roles, "role", nil, "run on every deployment target with this role (repeat for several); without roles the step runs on a worker")
 	fs.StringVar(&f.pool, "worker-pool", "", "run on a worker of this pool (default pool: the built-in worker while it has no workers)")
-	fs.StringVar(&f.pkgID, "package", "", "deploy this package from the feed (its version is chosen when a release is created); --script becomes its inline Deploy script")
+	fs.StringVar(&f.pkgID, "package", "", "deploy this package from the feed (its version is chosen "+chosen+"); --script becomes its inline Deploy script")
 	fs.StringVar(&f.feedName, "feed", "", "with --package or --script-package: the external feed (name or id) the package comes from (default: the built-in feed)")
 	fs.StringVar(&f.acquisition, "acquisition", "", "with --package or --script-package from an external feed: server (default: the server downloads it once and sends it) or target (each target downloads it itself)")
 	fs.StringArrayVar(&f.packageRefs, "package-ref", nil, "a package the script refers to, name=NAME,package=ID[,feed=FEED][,acquisition=server|target|none][,extract]; the script reads #{Octopus.Action.Package[NAME].Image}, .PackageVersion, .OriginalPath or .ExtractedPath (repeat)")
-	fs.StringVar(&f.scriptPkg, "script-package", "", "take the script from this package of the feed (its version is chosen when a release is created)")
+	fs.StringVar(&f.scriptPkg, "script-package", "", "take the script from this package of the feed (its version is chosen "+chosen+")")
 	fs.StringVar(&f.scriptInPkg, "script-in-package", "", "with --script-package: the script's path in the package (.sh runs with --syntax, .py with python3)")
 	fs.StringVar(&f.scriptArgs, "script-arguments", "", "with --script-package: arguments for the script, a template the shell then splits")
 	fs.StringArrayVar(&f.substitute, "substitute", nil, "with --package or --script-package: render files matching this glob as templates (repeat)")
 	fs.StringArrayVar(&f.structured, "structured-config", nil, "with --package: replace values in JSON/YAML/XML/.properties files matching this glob by variables named by key path (repeat)")
 	fs.IntVar(&f.retain, "retain", 0, "with --package: keep this many installations on each target (0 keeps all)")
-	fs.StringVar(&f.deployProject, "deploy-release", "", "make a step that deploys a release of this project (chosen when the parent release is created)")
+	fs.StringVar(&f.deployProject, "deploy-release", "", "make a step that deploys a release of this project (chosen "+childChosen+")")
 	fs.StringVar(&f.deployMode, "deploy-mode", "", "with --deploy-release: always (default), ifDifferent or ifNewer than what the environment has")
 	fs.StringArrayVar(&f.passDown, "pass", nil, "with --deploy-release: NAME=TEMPLATE, a value the child deployment gets (repeat)")
 	fs.StringVar(&f.manual, "manual", "", "make a manual intervention step with these instructions (markdown): the deployment waits until someone proceeds or aborts")
