@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -55,7 +54,7 @@ func (a *app) runbookShowCommand(project *string) *cobra.Command {
 				} else {
 					v.PublishedSnapshot = &snapshotView{ID: snap.ID, Version: snap.Version, CreatedBy: snap.CreatedBy,
 						CreatedAt: snap.CreatedAt.Local().Format("2006-01-02 15:04:05")}
-					v.DraftChanged = !sameSteps(rb.Steps, snap.ProcessSnapshot.Steps)
+					v.DraftChanged = !model.SameSteps(rb.Steps, snap.ProcessSnapshot.Steps)
 				}
 			}
 			return a.print(v, func() {
@@ -93,14 +92,6 @@ func (a *app) runbookShowCommand(project *string) *cobra.Command {
 				}
 			})
 		}}
-}
-
-// sameSteps compares steps as the API gives them (both sides redacted the
-// same way), so a difference is one a person made.
-func sameSteps(a, b []model.Step) bool {
-	x, err1 := json.Marshal(nonNil(a))
-	y, err2 := json.Marshal(nonNil(b))
-	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 func publishHint(project, runbook string) string {

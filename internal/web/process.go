@@ -22,11 +22,14 @@ import (
 func (p *Portal) processRoutes() {
 	m := p.mux
 	m.HandleFunc("GET /projects/{id}", p.project)
-	m.HandleFunc("POST /projects/{id}/steps", p.addStep)
-	m.HandleFunc("POST /projects/{id}/steps/{step}", p.changeStep)
-	m.HandleFunc("GET /projects/{id}/steps/{step}", p.editStep)
-	m.HandleFunc("POST /projects/{id}/steps/{step}/edit", p.saveStep)
+	// The step handlers serve the process's steps here and a runbook's
+	// draft under /projects/{id}/runbooks/{runbook} (runbookpage.go).
+	m.HandleFunc("POST /projects/{id}/steps", p.stepsOf(p.processSteps, p.addStep))
+	m.HandleFunc("POST /projects/{id}/steps/{step}", p.stepsOf(p.processSteps, p.changeStep))
+	m.HandleFunc("GET /projects/{id}/steps/{step}", p.stepsOf(p.processSteps, p.editStep))
+	m.HandleFunc("POST /projects/{id}/steps/{step}/edit", p.stepsOf(p.processSteps, p.saveStep))
 	m.HandleFunc("POST /projects/{id}/releases", p.createRelease)
+	p.runbookRoutes()
 }
 
 type projectData struct {
@@ -51,6 +54,21 @@ type projectData struct {
 	Feeds []model.Feed
 	// EmailTeams names email steps' teams, by step id.
 	EmailTeams map[string]*emailTeams
+	// ReadOnly hides the forms that change the process from a visitor
+	// who may not (the API would refuse them).
+	ReadOnly bool
+}
+
+// StepList is the process's steps for the "steplist" template.
+func (d projectData) StepList(csrf string) stepsView {
+	return stepsView{Steps: d.Process.Steps, Base: "/projects/" + d.Project.ID, CSRF: csrf, MayEdit: !d.ReadOnly,
+		EmailTeams: d.EmailTeams, ProjectNames: d.ProjectNames}
+}
+
+// AddStep is the add-a-step form for the "addstep" template.
+func (d projectData) AddStep(csrf string, err error) addStepView {
+	return addStepView{Action: "/projects/" + d.Project.ID + "/steps", ProjectID: d.Project.ID, Form: d.StepForm, Error: err, CSRF: csrf,
+		StepTemplates: d.StepTemplates, Packages: d.Packages, Feeds: d.Feeds, Projects: d.Projects}
 }
 
 type releaseRow struct {
@@ -125,18 +143,13 @@ func (p *Portal) showProject(w http.ResponseWriter, r *http.Request, v *view, st
 			}
 		}
 	}
-	var feed wire.Page[model.Package]
-	p.call(r, http.MethodGet, "/packages?take=1000", nil, &feed)
-	d.Packages = feed.Items
-	d.Feeds = p.feedList(r)
+	d.Packages, d.Feeds, d.StepTemplates = p.stepChoices(r)
 	d.Projects, d.ProjectNames = p.projectList(r)
 	var channels wire.Page[model.Channel]
 	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
 	d.Channels = channels.Items
 	d.StepForm, d.ReleaseForm = form, rf
-	var templates wire.Page[model.StepTemplate]
-	p.call(r, http.MethodGet, "/step-templates?take=1000", nil, &templates)
-	d.StepTemplates = templates.Items
+	d.ReadOnly = !p.mayInProject(r, model.ProcessEdit, d.Project)
 	v.Title, v.Nav, v.Data = d.Project.Name, "projects", d
 	p.render(w, status, "project", v)
 }
@@ -200,13 +213,17 @@ func aboutStep(err error, i int) error {
 	return &out
 }
 
-func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
+// stepsOf makes a step handler serve the list of steps a request names.
+func (p *Portal) stepsOf(list func(*http.Request) stepList, h func(http.ResponseWriter, *http.Request, stepList)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { h(w, r, list(r)) }
+}
+
+func (p *Portal) addStep(w http.ResponseWriter, r *http.Request, list stepList) {
 	v, ok := p.session(w, r)
 	if !ok {
 		return
 	}
 	r.ParseForm()
-	id := r.PathValue("id")
 	f := r.PostForm
 	form := stepForm{Kind: f.Get("kind"), Name: strings.TrimSpace(f.Get("name")), Body: f.Get("body"), Syntax: f.Get("syntax"),
 		Roles: f.Get("roles"), Instructions: f.Get("instructions"), Teams: f.Get("teams"),
@@ -236,17 +253,17 @@ func (p *Portal) addStep(w http.ResponseWriter, r *http.Request) {
 	}
 	applyStepForm(&step, f)
 	at := -1
-	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
-		at = len(d.Steps)
-		d.Steps = append(d.Steps, step)
+	err := list.update(r, func(steps *[]model.Step) error {
+		at = len(*steps)
+		*steps = append(*steps, step)
 		return nil
 	})
 	if err != nil {
 		v.Error = aboutStep(err, at)
-		p.showProject(w, r, v, statusOf(err), form, releaseForm{})
+		list.show(w, r, v, statusOf(err), form)
 		return
 	}
-	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Added step "+step.Name)+"#process", http.StatusSeeOther)
+	http.Redirect(w, r, list.page("Added step "+step.Name), http.StatusSeeOther)
 }
 
 // applyStepForm sets the step's fields from the add or edit form. A field
@@ -366,32 +383,35 @@ func keyValues(s string) map[string]string {
 	return out
 }
 
-func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request) {
+func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request, list stepList) {
 	v, ok := p.session(w, r)
 	if !ok {
 		return
 	}
-	id, stepID, action := r.PathValue("id"), r.PathValue("step"), r.PostFormValue("action")
-	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
-		i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
+	stepID, action := r.PathValue("step"), r.PostFormValue("action")
+	var name string
+	err := list.update(r, func(steps *[]model.Step) error {
+		d := *steps
+		i := slices.IndexFunc(d, func(s model.Step) bool { return s.ID == stepID })
 		if i < 0 {
-			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
+			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the steps meanwhile"}
 		}
+		name = d[i].Name
 		switch action {
 		case "up":
 			if i > 0 {
-				d.Steps[i-1], d.Steps[i] = d.Steps[i], d.Steps[i-1]
+				d[i-1], d[i] = d[i], d[i-1]
 			}
 		case "down":
-			if i < len(d.Steps)-1 {
-				d.Steps[i+1], d.Steps[i] = d.Steps[i], d.Steps[i+1]
+			if i < len(d)-1 {
+				d[i+1], d[i] = d[i], d[i+1]
 			}
 		case "disable":
-			d.Steps[i].Disabled = true
+			d[i].Disabled = true
 		case "enable":
-			d.Steps[i].Disabled = false
+			d[i].Disabled = false
 		case "delete":
-			d.Steps = slices.Delete(d.Steps, i, i+1)
+			*steps = slices.Delete(d, i, i+1)
 		default:
 			return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%q is not something to do to a step", action)}
 		}
@@ -399,13 +419,30 @@ func (p *Portal) changeStep(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		v.Error = err
-		p.showProject(w, r, v, statusOf(err), stepForm{Kind: kindScript}, releaseForm{})
+		list.show(w, r, v, statusOf(err), stepForm{Kind: kindScript})
 		return
 	}
-	http.Redirect(w, r, "/projects/"+id+"#process", http.StatusSeeOther)
+	done := ""
+	if list.Note != "" { // the process page says nothing after a move; a runbook's reminds to publish
+		done = "Step " + name + ": " + stepActionDone(action)
+	}
+	http.Redirect(w, r, list.page(done), http.StatusSeeOther)
+}
+
+// stepActionDone says what a step action did, for the message after it.
+func stepActionDone(action string) string {
+	switch action {
+	case "up", "down":
+		return "moved " + action
+	case "delete":
+		return "deleted"
+	}
+	return action + "d" // enabled, disabled
 }
 
 type stepEditData struct {
+	// List is where the step is: the process or a runbook's draft.
+	List         stepList
 	Project      model.Project
 	Step         model.Step
 	Environments []model.Environment
@@ -427,25 +464,25 @@ type stepEditData struct {
 	EmailTeams *emailTeams
 }
 
-func (p *Portal) editStep(w http.ResponseWriter, r *http.Request) {
+func (p *Portal) editStep(w http.ResponseWriter, r *http.Request, list stepList) {
 	v, ok := p.session(w, r)
 	if !ok {
 		return
 	}
-	var d model.DeploymentProcess
-	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(r.PathValue("id"))+"/process", nil, &d); err != nil {
+	steps, err := list.load(r)
+	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	i := slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == r.PathValue("step") })
+	i := slices.IndexFunc(steps, func(s model.Step) bool { return s.ID == r.PathValue("step") })
 	if i < 0 {
-		p.fail(w, r, &apiError{Status: http.StatusNotFound, Message: "the project has no such step"})
+		p.fail(w, r, &apiError{Status: http.StatusNotFound, Message: "there is no such step: someone may have deleted it"})
 		return
 	}
-	p.showStep(w, r, v, http.StatusOK, d.Steps[i])
+	p.showStep(w, r, v, http.StatusOK, list, steps[i])
 }
 
-func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, status int, step model.Step) {
+func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, status int, list stepList, step model.Step) {
 	id := r.PathValue("id")
 	var data stepEditData
 	if _, err := p.call(r, http.MethodGet, "/projects/"+url.PathEscape(id), nil, &data.Project); err != nil {
@@ -453,9 +490,11 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		return
 	}
 	data.Environments, _ = p.environmentList(r)
-	var channels wire.Page[model.Channel]
-	p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
-	data.Channels = channels.Items
+	if list.Channels {
+		var channels wire.Page[model.Channel]
+		p.call(r, http.MethodGet, "/channels?projectId="+url.QueryEscape(id), nil, &channels)
+		data.Channels = channels.Items
+	}
 	var pools wire.Page[model.WorkerPool]
 	p.call(r, http.MethodGet, "/workerpools?take=1000", nil, &pools)
 	data.Pools = pools.Items
@@ -489,7 +528,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 			data.FeedNames[f.ID] = f.Name
 		}
 	}
-	data.Step = step
+	data.Step, data.List = step, list
 	data.Template = p.templateView(r, id, step)
 	data.EmailTeams = p.emailTeams(r, step.Email)
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data
@@ -497,22 +536,22 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 }
 
 // saveStep changes one step from the edit form; the step's kind stays.
-func (p *Portal) saveStep(w http.ResponseWriter, r *http.Request) {
+func (p *Portal) saveStep(w http.ResponseWriter, r *http.Request, list stepList) {
 	v, ok := p.session(w, r)
 	if !ok {
 		return
 	}
 	r.ParseForm()
-	id, stepID := r.PathValue("id"), r.PathValue("step")
+	stepID := r.PathValue("step")
 	var edited model.Step
 	at := -1
-	err := p.saveProcess(r, id, func(d *model.DeploymentProcess) error {
-		at = slices.IndexFunc(d.Steps, func(s model.Step) bool { return s.ID == stepID })
+	err := list.update(r, func(steps *[]model.Step) error {
+		at = slices.IndexFunc(*steps, func(s model.Step) bool { return s.ID == stepID })
 		if at < 0 {
-			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the process meanwhile"}
+			return &apiError{Status: http.StatusNotFound, Message: "the step is gone: someone changed the steps meanwhile"}
 		}
-		applyStepForm(&d.Steps[at], r.PostForm)
-		edited = d.Steps[at]
+		applyStepForm(&(*steps)[at], r.PostForm)
+		edited = (*steps)[at]
 		return nil
 	})
 	if err != nil {
@@ -521,10 +560,10 @@ func (p *Portal) saveStep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Error = aboutStep(err, at)
-		p.showStep(w, r, v, statusOf(err), edited)
+		p.showStep(w, r, v, statusOf(err), list, edited)
 		return
 	}
-	http.Redirect(w, r, "/projects/"+id+"?done="+url.QueryEscape("Saved step "+edited.Name)+"#process", http.StatusSeeOther)
+	http.Redirect(w, r, list.page("Saved step "+edited.Name), http.StatusSeeOther)
 }
 
 func (p *Portal) createRelease(w http.ResponseWriter, r *http.Request) {

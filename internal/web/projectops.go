@@ -174,8 +174,13 @@ func (p *Portal) publishRunbook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := p.call(r, http.MethodPost, "/runbooks/"+url.PathEscape(r.PathValue("runbook"))+"/publish", nil, nil); err != nil {
-		p.refused(w, r, v, err)
+	var snap model.Release
+	if _, err := p.call(r, http.MethodPost, "/runbooks/"+url.PathEscape(r.PathValue("runbook"))+"/publish", nil, &snap); err != nil {
+		p.runbookRefused(w, r, v, err)
+		return
+	}
+	if fromRunbook(r) {
+		http.Redirect(w, r, runbookPage(r)+"?done="+url.QueryEscape("Published snapshot "+snap.Version+": runs use these steps now"), http.StatusSeeOther)
 		return
 	}
 	back(w, r, "Published")
@@ -189,10 +194,28 @@ func (p *Portal) runRunbook(w http.ResponseWriter, r *http.Request) {
 	var d model.Deployment
 	req := wire.RunRunbookRequest{EnvironmentID: r.PostFormValue("environment")}
 	if _, err := p.call(r, http.MethodPost, "/runbooks/"+url.PathEscape(r.PathValue("runbook"))+"/runs", req, &d); err != nil {
-		p.refused(w, r, v, err)
+		p.runbookRefused(w, r, v, err)
 		return
 	}
 	http.Redirect(w, r, "/tasks/"+d.TaskID, http.StatusSeeOther)
+}
+
+// fromRunbook says a form was sent from the runbook's page, which then
+// shows the outcome instead of the operations page.
+func fromRunbook(r *http.Request) bool { return r.PostFormValue("back") == "runbook" }
+
+func runbookPage(r *http.Request) string {
+	return "/projects/" + r.PathValue("id") + "/runbooks/" + r.PathValue("runbook")
+}
+
+// runbookRefused shows the API's refusal on the page the form came from.
+func (p *Portal) runbookRefused(w http.ResponseWriter, r *http.Request, v *view, err error) {
+	if fromRunbook(r) {
+		v.Error = err
+		p.showRunbook(w, r, v, statusOf(err), stepForm{Kind: kindScript})
+		return
+	}
+	p.refused(w, r, v, err)
 }
 
 func (p *Portal) saveSettings(w http.ResponseWriter, r *http.Request) {

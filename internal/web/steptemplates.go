@@ -21,7 +21,7 @@ func (p *Portal) stepTemplateRoutes() {
 	p.mux.HandleFunc("GET /step-templates/{id}", p.stepTemplatePage)
 	p.mux.HandleFunc("POST /step-templates/{id}", p.saveStepTemplate)
 	p.mux.HandleFunc("POST /step-templates/{id}/delete", p.deleteStepTemplate)
-	p.mux.HandleFunc("POST /projects/{id}/steps/{step}/update-template", p.updateStepTemplate)
+	p.mux.HandleFunc("POST /projects/{id}/steps/{step}/update-template", p.stepsOf(p.processSteps, p.updateStepTemplate))
 }
 
 type stepTemplateRow struct {
@@ -104,16 +104,16 @@ func cutPrefix(s, prefix string) (string, bool) {
 }
 
 // updateStepTemplate moves a step to its template's newest version.
-func (p *Portal) updateStepTemplate(w http.ResponseWriter, r *http.Request) {
+func (p *Portal) updateStepTemplate(w http.ResponseWriter, r *http.Request, list stepList) {
 	if _, ok := p.session(w, r); !ok {
 		return
 	}
-	id, step := r.PathValue("id"), r.PathValue("step")
+	step := r.PathValue("step")
 	var u wire.StepTemplateUpdate
-	if _, err := p.call(r, http.MethodPost, "/projects/"+url.PathEscape(id)+"/process/steps/"+url.PathEscape(step)+"/update-template", nil, &u); err != nil {
+	if _, err := p.call(r, http.MethodPost, list.StepAPI+"/"+url.PathEscape(step)+"/update-template", nil, &u); err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/steps/"+url.PathEscape(step)+"?done="+
-		url.QueryEscape("Moved step "+u.StepName+" to template version "+strconv.Itoa(u.Change.To)), http.StatusSeeOther)
+	http.Redirect(w, r, list.Base+"/steps/"+url.PathEscape(step)+"?done="+
+		url.QueryEscape("Moved step "+u.StepName+" to template version "+strconv.Itoa(u.Change.To)+list.Note), http.StatusSeeOther)
 }

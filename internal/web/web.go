@@ -28,7 +28,10 @@ import (
 	"github.com/pulpo-deploy/pulpo/internal/wire"
 )
 
-//go:embed templates/*.html
+// Pages are templates/*.html; templates/parts/*.html are pieces several
+// pages share (such as the step list and the add-a-step form).
+//
+//go:embed templates/*.html templates/parts/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -61,7 +64,7 @@ func New(api http.Handler, version string, logger *slog.Logger) (*Portal, error)
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", base, err)
 		}

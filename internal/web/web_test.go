@@ -126,6 +126,7 @@ func TestEveryPageRenders(t *testing.T) {
 	pages["certificates"] = certificatesData{Items: []model.Certificate{cert, {ID: "Certificates-2", Name: "Old", Expired: true, Archived: true}},
 		EnvNames: map[string]string{"Environments-1": "Dev"}, Environments: []model.Environment{{ID: "Environments-1", Name: "Dev"}}}
 	pages["certificate"] = certificateData{Certificate: cert, Usage: []model.CertificateUse{{Owner: "project", OwnerID: "Projects-1", OwnerName: "web", Variable: "SiteCert"}}}
+	pages["runbook"] = runbookSample(now) // each state: TestRunbookPageShowsItsDraftAndRuns
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
