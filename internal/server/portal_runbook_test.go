@@ -85,19 +85,20 @@ func TestThePortalEditsAndRunsARunbook(t *testing.T) {
 	// The step page edits a runbook step with the process's form.
 	wantIn(t, "the step page", b.getPage(page+"/steps/"+mail.ID), `action="`+page+`/steps/`+mail.ID+`/edit"`, `href="`+page+`#steps"`, "runs use the published snapshot")
 	resp, body = b.post(page+"/steps/"+mail.ID+"/edit", url.Values{"name": {"Mail ops"}, "email-to": {"ops@example.com, lead@example.com"},
-		"email-subject": {"Restarted"}, "retries": {"2"}, "delay": {"5"}, "condition": {"failure"}})
+		"email-subject": {"Restarted"}, "condition": {"failure"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("edit: %d\n%s", resp.StatusCode, body)
 	}
-	if m := read().Steps[1]; m.Retries != 2 || m.RetryDelaySeconds != 5 || m.Condition != model.ConditionFailure || strings.Join(m.Email.To, ",") != "ops@example.com,lead@example.com" {
+	if m := read().Steps[1]; m.Email.Subject != "Restarted" || m.Condition != model.ConditionFailure || strings.Join(m.Email.To, ",") != "ops@example.com,lead@example.com" {
 		t.Fatalf("the edited step: %+v %+v", m, m.Email)
 	}
-	resp, body = b.post(page+"/steps/"+check.ID+"/edit", url.Values{"name": {"Check"}, "syntax": {"python"}, "body": {"print(1)"}, "roles": {"web"}})
+	resp, body = b.post(page+"/steps/"+check.ID+"/edit", url.Values{"name": {"Check"}, "syntax": {"python"}, "body": {"print(1)"}, "roles": {"web"},
+		"retries": {"2"}, "delay": {"5"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("edit roles: %d\n%s", resp.StatusCode, body)
 	}
-	if c := read().Steps[0]; strings.Join(c.TargetRoles, ",") != "web" {
-		t.Fatalf("the roles: %v", c.TargetRoles)
+	if c := read().Steps[0]; strings.Join(c.TargetRoles, ",") != "web" || c.Retries != 2 || c.RetryDelaySeconds != 5 {
+		t.Fatalf("the roles and retries: %v %d %d", c.TargetRoles, c.Retries, c.RetryDelaySeconds)
 	}
 	// Roles back off so the run needs no target: it runs on the built-in worker.
 	b.post(page+"/steps/"+check.ID+"/edit", url.Values{"name": {"Check"}, "syntax": {"python"}, "body": {"print('checked', 6 * 7)"}})
