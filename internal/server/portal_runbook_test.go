@@ -172,10 +172,14 @@ func TestThePortalEditsAndRunsARunbook(t *testing.T) {
 	v := portalUser(t, hs, "vera", model.RoleGrant{RoleID: model.RoleProjectViewer})
 	view := v.getPage(page)
 	wantIn(t, "the viewer's page", view, "Check", `href="/tasks/`+task+`"`)
-	for _, banned := range []string{`action="` + page, "Add a step", `name="action"`} {
+	for _, banned := range []string{`action="` + page, "Add a step", `name="action"`, `aria-label="Edit Check"`} {
 		if strings.Contains(view, banned) {
 			t.Errorf("the viewer sees %q", banned)
 		}
+	}
+	wantIn(t, "the viewer's step page", v.getPage(page+"/steps/"+check.ID), "You may look at this step but not change it", "<fieldset disabled")
+	if strings.Contains(v.getPage(page+"/steps/"+check.ID), `action="`+page) {
+		t.Error("the viewer gets the step's form")
 	}
 	if resp, _ := v.post(page+"/steps", add[0]); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a viewer's step: %d", resp.StatusCode)

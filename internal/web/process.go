@@ -462,6 +462,9 @@ type stepEditData struct {
 	Template *templateView
 	// EmailTeams is an email step's teams by name.
 	EmailTeams *emailTeams
+	// ReadOnly shows the step without a form to a visitor who may not
+	// change it (the API would refuse).
+	ReadOnly bool
 }
 
 func (p *Portal) editStep(w http.ResponseWriter, r *http.Request, list stepList) {
@@ -529,6 +532,7 @@ func (p *Portal) showStep(w http.ResponseWriter, r *http.Request, v *view, statu
 		}
 	}
 	data.Step, data.List = step, list
+	data.ReadOnly = !p.mayInProject(r, list.Edit, data.Project)
 	data.Template = p.templateView(r, id, step)
 	data.EmailTeams = p.emailTeams(r, step.Email)
 	v.Title, v.Nav, v.Data = "Step "+step.Name, "projects", data

@@ -124,6 +124,10 @@ func TestStepPageAimsAtItsList(t *testing.T) {
 			t.Errorf("the process step page lacks %q", want)
 		}
 	}
+	html = renderPage(t, "step", stepEditData{List: p.runbookSteps(r), Project: model.Project{ID: "Projects-1", Name: "web"}, Step: step, ReadOnly: true}, nil)
+	if strings.Contains(html, `action="/projects/Projects-1/runbooks`) || !strings.Contains(html, "<fieldset disabled") || strings.Contains(html, "Save step") {
+		t.Error("a read-only visitor gets the step's form")
+	}
 	if got := p.runbookSteps(r).page("Added step X"); got != "/projects/Projects-1/runbooks/Runbooks-1?done=Added+step+X%3A+publish+the+runbook+to+run+the+change#steps" {
 		t.Errorf("after a change: %s", got)
 	}

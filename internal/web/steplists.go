@@ -27,6 +27,8 @@ type stepList struct {
 	// StepAPI is the API path under which the list's steps are, for a
 	// step template update ("…/steps/{step}/update-template").
 	StepAPI string
+	// Edit is the permission changing the steps takes (the API's).
+	Edit model.Permission
 	// Channels says steps may be limited to channels (a deployment
 	// process's; a runbook has no releases, so no channels).
 	Channels bool
@@ -50,7 +52,7 @@ func (l stepList) page(done string) string {
 // processSteps is the project's deployment process.
 func (p *Portal) processSteps(r *http.Request) stepList {
 	id := r.PathValue("id")
-	return stepList{Base: "/projects/" + id, Anchor: "process", Channels: true,
+	return stepList{Base: "/projects/" + id, Anchor: "process", Channels: true, Edit: model.ProcessEdit,
 		StepAPI: "/projects/" + url.PathEscape(id) + "/process/steps",
 		load: func(r *http.Request) ([]model.Step, error) {
 			var d model.DeploymentProcess
@@ -68,7 +70,7 @@ func (p *Portal) processSteps(r *http.Request) stepList {
 // runbookSteps is a runbook's draft (runs use its published snapshot).
 func (p *Portal) runbookSteps(r *http.Request) stepList {
 	id, rbID := r.PathValue("id"), r.PathValue("runbook")
-	return stepList{Base: "/projects/" + id + "/runbooks/" + rbID, Anchor: "steps", BackLabel: "the runbook",
+	return stepList{Base: "/projects/" + id + "/runbooks/" + rbID, Anchor: "steps", BackLabel: "the runbook", Edit: model.RunbookEdit,
 		Note:    ": publish the runbook to run the change",
 		StepAPI: "/runbooks/" + url.PathEscape(rbID) + "/steps",
 		load: func(r *http.Request) ([]model.Step, error) {
