@@ -110,8 +110,12 @@ func (p *Portal) showRunbook(w http.ResponseWriter, r *http.Request, v *view, st
 	d.Runs = runs.Items
 	d.EmailTeams = p.processEmailTeams(r, rb.Steps)
 	d.Projects, d.ProjectNames = p.projectList(r)
-	d.ReadOnly = !p.mayInProject(r, model.RunbookEdit, d.Project)
-	d.MayRun = p.mayInProject(r, model.RunbookRun, d.Project)
+	var me wire.MyPermissions // one question for both answers; none on an error
+	if _, err := p.call(r, http.MethodGet, "/users/me/permissions", nil, &me); err == nil {
+		d.ReadOnly, d.MayRun = !grantsIn(me, model.RunbookEdit, d.Project), grantsIn(me, model.RunbookRun, d.Project)
+	} else {
+		d.ReadOnly = true
+	}
 	if !d.ReadOnly {
 		d.Packages, d.Feeds, d.StepTemplates = p.stepChoices(r)
 	}
