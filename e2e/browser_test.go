@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -61,21 +63,53 @@ func (b *portalBrowser) eval(expr string) string {
 	return v
 }
 
-// settled waits until the page has loaded whole.
-func settled() chromedp.Action[chromedp.Void] {
+// poll waits until the JavaScript expression expr holds, across page
+// loads (a form's redirect may still be landing when it starts).
+func poll(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		for {
-			done, err := chromedp.Evaluate[bool](`document.readyState === "complete"`)(ctx, tg)
-			if err == nil && done {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
+			if err == nil && ok {
 				return nil
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return fmt.Errorf("waiting for %s: %w (last error %v)", expr, ctx.Err(), err)
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
 	})
+}
+
+// settled waits until the page has loaded whole.
+func settled() chromedp.Action[chromedp.Void] { return poll(`document.readyState === "complete"`) }
+
+// adminPassword is the administrator's password the server printed at its
+// first start (the server may still be printing: wait for the line).
+func adminPassword(t *testing.T, s *server) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server printed no administrator password:\n%s", s.out)
+		}
+	}
+}
+
+// logIn signs in to s as its administrator, through the login form.
+func (b *portalBrowser) logIn(s *server) {
+	b.t.Helper()
+	password := adminPassword(b.t, s)
+	b.do("log in to "+s.url,
+		chromedp.Navigate(s.url+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
+	)
 }
 
 // text reads the text of the element sel (CSS) names.
@@ -96,16 +130,8 @@ func (b *portalBrowser) page(name string) chromedp.Action[chromedp.Void] {
 	t := b.t
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		// The page must be whole before it is judged and pictured.
-		for {
-			done, err := chromedp.Evaluate[bool](`document.readyState === "complete" && document.body.clientWidth > 0`)(ctx, tg)
-			if err == nil && done {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
+		if _, err := poll(`document.readyState === "complete" && document.body.clientWidth > 0`)(ctx, tg); err != nil {
+			return err
 		}
 		problems, err := chromedp.Evaluate[[]string](a11y)(ctx, tg)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,23 +28,7 @@ func TestThePortalMovesAProjectBetweenServers(t *testing.T) {
 	type css = chromedp.CSS
 
 	do, text, accessible := br.do, br.text, br.page
-	logIn := func(s *server) {
-		t.Helper()
-		var m []string
-		for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-			if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
-				t.Fatalf("the server printed no administrator password:\n%s", s.out)
-			}
-		}
-		do("log in to "+s.url,
-			chromedp.Navigate(s.url+"/login"),
-			chromedp.WaitVisible(css("#username")),
-			chromedp.SendKeys(css("#username"), "admin"),
-			chromedp.SendKeys(css("#password"), m[1]),
-			chromedp.Submit(css("#password")),
-			chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-		)
-	}
+	logIn := br.logIn
 
 	// Export from A: the project ticked, the password twice, downloaded.
 	logIn(a)

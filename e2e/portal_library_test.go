@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,20 +31,7 @@ func TestThePortalMakesAStepTemplateAndAStepFromIt(t *testing.T) {
 		return v
 	}
 
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("the server printed no administrator password:\n%s", s.out)
-		}
-	}
-	do("log in",
-		chromedp.Navigate(s.url+"/login"),
-		chromedp.WaitVisible(css("#username")),
-		chromedp.SendKeys(css("#username"), "admin"),
-		chromedp.SendKeys(css("#password"), m[1]),
-		chromedp.Submit(css("#password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	br.logIn(s)
 
 	do("open the new template form",
 		chromedp.Click(`//a[text()="Library"]`),

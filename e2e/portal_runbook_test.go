@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -21,36 +18,8 @@ func TestThePortalEditsARunbooksSteps(t *testing.T) {
 	s := startServer(t, t.TempDir(), "", freePort(t))
 	type css = chromedp.CSS
 	do, text, page := br.do, br.text, br.page
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			for {
-				ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
-				if err == nil && ok {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		})
-	}
 
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("the server printed no administrator password:\n%s", s.out)
-		}
-	}
-	do("log in",
-		chromedp.Navigate(s.url+"/login"),
-		chromedp.WaitVisible(css("#username")),
-		chromedp.SendKeys(css("#username"), "admin"),
-		chromedp.SendKeys(css("#password"), m[1]),
-		chromedp.Submit(css("#password")),
-		chromedp.WaitVisible(`//h1[text()="Dashboard"]`),
-	)
+	br.logIn(s)
 	do("an environment and a project",
 		chromedp.Navigate(s.url+"/environments"),
 		chromedp.WaitVisible(css("#env-name")),

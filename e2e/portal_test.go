@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,34 +88,9 @@ func TestThePortalFromLoginToApproval(t *testing.T) {
 	br := newBrowser(t)
 	ctx := br.ctx
 	s := startServer(t, t.TempDir(), "", freePort(t))
-	// The output is copied from the server's pipe in the background: wait
-	// for the line.
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-		if m = regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(s.out.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("the server printed no administrator password:\n%s", s.out)
-		}
-	}
-	password := m[1]
+	password := adminPassword(t, s)
 	type css = chromedp.CSS
 	do, text, page := br.do, br.text, br.page
-	// poll waits until expr holds, across page loads (a form's redirect
-	// may still be landing when it starts).
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			for {
-				ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
-				if err == nil && ok {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("waiting for %s: %w (last error %v)", expr, ctx.Err(), err)
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		})
-	}
 
 	// Logging in with the keyboard alone.
 	do("log in",
