@@ -89,7 +89,7 @@ SQLite database in --data; give --database-url to use PostgreSQL instead.`,
 	f.StringVar(&cfg.RunnersDir, "runners-dir", "", "folder of runner binaries for targets of other platforms, named pulpo-OS-ARCH, e.g. pulpo-linux-arm64 (default DATA/runners); targets of the server's own platform get its own binary")
 	f.IntVar(&cfg.FeedRetention.KeepVersions, "feed-keep-versions", 0, "keep this many newest versions of each package (0 keeps all)")
 	f.DurationVar(&cfg.FeedRetention.MaxAge, "feed-max-age", 0, "remove package versions pushed longer ago, but never a package's newest (0 keeps all)")
-	f.DurationVar(&cfg.FeedCacheMaxAge, "feed-cache-max-age", 30*24*time.Hour, "forget packages not deployed for this long: those downloaded from external feeds on the server (DATA/feed-cache), and every package cached on targets (HOME/packages: sent by the server or downloaded there; a retained installation's stays); 0 keeps all")
+	f.DurationVar(&cfg.FeedCacheMaxAge, "feed-cache-max-age", 30*24*time.Hour, "forget packages not deployed for this long: those downloaded from external feeds on the server (DATA/feed-cache), and every package cached on targets (HOME/packages: sent by the server or downloaded there; a retained installation's stays) and runners the server sent them (HOME/runners); 0 keeps all")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "base64 key that seals secrets at rest (default $PULPO_MASTER_KEY, else DATA/master.key, made on first start; every node of one database needs the same)")
 	f.StringVar(&smtpHost, "smtp-host", "", "SMTP server (host:port) for email notifications and email steps; STARTTLS is used when it offers it")
 	f.StringVar(&smtpFrom, "smtp-from", "", "the address email notifications and email steps come from")

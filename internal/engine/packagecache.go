@@ -18,5 +18,6 @@ func (e *Engine) packageCache(home string) *runner.PackageCache {
 	if keep <= 0 {
 		return nil
 	}
-	return &runner.PackageCache{Root: path.Join(home, "packages"), KeepSeconds: keep, Journal: path.Join(home, "journal.json")}
+	return &runner.PackageCache{Root: path.Join(home, "packages"), KeepSeconds: keep, Journal: path.Join(home, "journal.json"),
+		Runners: path.Join(home, "runners")}
 }

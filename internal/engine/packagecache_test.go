@@ -66,6 +66,13 @@ func TestADeploymentSweepsTheTargetsPackageCache(t *testing.T) {
 			}
 			os.Chtimes(p, c.mtime, c.mtime)
 		}
+		// A runner an older server sent, unused since.
+		oldRunner := filepath.Join(home, "runners", "pulpo-0123456789abcdef")
+		os.MkdirAll(filepath.Dir(oldRunner), 0o755)
+		if err := os.WriteFile(oldRunner, []byte("runner"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(oldRunner, longAgo, longAgo)
 		r := srv.release(f, "1.0.0")
 
 		d := srv.deploy(r, f.envs["Dev"])
@@ -82,6 +89,10 @@ func TestADeploymentSweepsTheTargetsPackageCache(t *testing.T) {
 			if removed := strings.Contains(log, "Removed "+filepath.Base(c.name)+" from the package cache"); removed == c.kept {
 				t.Errorf("%s: the deployment log says removed %v:\n%s", c.name, removed, log)
 			}
+		}
+
+		if _, err := os.Stat(oldRunner); err == nil || !strings.Contains(log, "Removed pulpo-0123456789abcdef from the runners the server sent") {
+			t.Errorf("the old runner is still there (%v):\n%s", err, log)
 		}
 
 		// The package the server sent, unused for long: the next

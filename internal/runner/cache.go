@@ -30,6 +30,13 @@ type PackageCache struct {
 	// than their packages) grow without bound anyway, by the user's
 	// choice.
 	Journal string `json:"journal,omitempty"`
+	// Runners is the machine's folder of runners the server sent
+	// (HOME/runners): one binary per server version whose runner differs
+	// from the machine's own, tens of MB each. The server's check before
+	// each use renews a runner's time (filesvc.StatFile), so one no step
+	// used for KeepSeconds is one an upgrade left behind, and goes too;
+	// the runner doing the sweeping is always kept.
+	Runners string `json:"runners,omitempty"`
 }
 
 // problems lists what is wrong with c for a manifest's Validate.
@@ -39,6 +46,9 @@ func (c *PackageCache) problems(add func(format string, args ...any)) {
 	}
 	if !filepath.IsAbs(c.Root) {
 		add("packageCache.root must be an absolute path, not %q", c.Root)
+	}
+	if c.Runners != "" && !filepath.IsAbs(c.Runners) {
+		add("packageCache.runners must be an absolute path, not %q", c.Runners)
 	}
 	if c.Journal != "" && !filepath.IsAbs(c.Journal) {
 		add("packageCache.journal must be an absolute path, not %q", c.Journal)
@@ -92,7 +102,18 @@ func usePackages(c *PackageCache, pkgs []PackageFile, out *output) {
 			}
 		}
 	}
-	sweepPackages(c.Root, now.Add(-time.Duration(c.KeepSeconds)*time.Second), inUse, out)
+	cutoff := now.Add(-time.Duration(c.KeepSeconds) * time.Second)
+	sweepPackages(c.Root, cutoff, inUse, "the package cache", out)
+	if c.Runners != "" {
+		running := map[string]bool{}
+		if self, err := os.Executable(); err == nil {
+			running[filepath.Clean(self)] = true
+			if real, err := filepath.EvalSymlinks(self); err == nil {
+				running[real] = true
+			}
+		}
+		sweepPackages(c.Runners, cutoff, running, "the runners the server sent", out)
+	}
 }
 
 // sweepPackages removes the files under dir last used before cutoff and
@@ -102,12 +123,12 @@ func usePackages(c *PackageCache, pkgs []PackageFile, out *output) {
 // is reading stays readable (it is only unlinked). Partial uploads and
 // downloads are files like the others: one in progress is being written,
 // so it is recent; an abandoned one goes once old.
-func sweepPackages(dir string, cutoff time.Time, keep map[string]bool, out *output) {
+func sweepPackages(dir string, cutoff time.Time, keep map[string]bool, what string, out *output) {
 	var subdirs []string
 	unlock := filesvc.LockForSweep(dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		out.Warnf("package cache: could not read %s: %v", dir, err)
+		out.Warnf("%s: could not read %s: %v", what, dir, err)
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
@@ -121,14 +142,14 @@ func sweepPackages(dir string, cutoff time.Time, keep map[string]bool, out *outp
 		}
 		switch err := os.Remove(p); {
 		case err == nil:
-			out.Infof("Removed %s from the package cache: unused since %s", e.Name(), info.ModTime().UTC().Format(time.DateOnly))
+			out.Infof("Removed %s from %s: unused since %s", e.Name(), what, info.ModTime().UTC().Format(time.DateOnly))
 		case errors.Is(err, fs.ErrNotExist):
 		default:
-			out.Warnf("package cache: could not remove %s: %v", p, err)
+			out.Warnf("%s: could not remove %s: %v", what, p, err)
 		}
 	}
 	unlock()
 	for _, sub := range subdirs {
-		sweepPackages(sub, cutoff, keep, out)
+		sweepPackages(sub, cutoff, keep, what, out)
 	}
 }

@@ -15,7 +15,8 @@ import (
 // server gives goes (server-sent packages, downloads, abandoned partial
 // uploads); the step's own packages stay and have their time renewed;
 // the packages of installations retention keeps stay; a partial upload in
-// progress (recent) stays.
+// progress (recent) stays; a runner the server sent that no step used for as
+// long (left by an upgrade) goes too.
 func TestTheRunnerSweepsThePackageCacheByAge(t *testing.T) {
 	const keep = 30 * 24 * time.Hour
 	longAgo := time.Now().Add(-keep - 24*time.Hour)
@@ -94,8 +95,15 @@ func TestTheRunnerSweepsThePackageCacheByAge(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// Runners the server sent: one an upgrade left behind, one in use.
+			runners := filepath.Join(home, "runners")
+			os.MkdirAll(runners, 0o755)
+			for name, mtime := range map[string]time.Time{"pulpo-0123456789abcdef": longAgo, "pulpo-fedcba9876543210": lately} {
+				writeFile(t, filepath.Join(runners, name), "runner")
+				os.Chtimes(filepath.Join(runners, name), mtime, mtime)
+			}
 			pkg := PackageFile{Path: filepath.Join(root, files[0].name), ID: "app", Version: "1.0.0"}
-			cache := &PackageCache{Root: root, KeepSeconds: int64(keep / time.Second), Journal: journal}
+			cache := &PackageCache{Root: root, KeepSeconds: int64(keep / time.Second), Journal: journal, Runners: runners}
 			before := time.Now().Add(-time.Minute)
 			out, err := c.run(t, home, pkg, cache)
 			if err != nil {
@@ -112,6 +120,13 @@ func TestTheRunnerSweepsThePackageCacheByAge(t *testing.T) {
 				if err == nil && f.name == files[0].name && st.ModTime().Before(before) {
 					t.Errorf("the step's package kept its old time %s: a use must renew it", st.ModTime())
 				}
+			}
+			if _, err := os.Stat(filepath.Join(runners, "pulpo-0123456789abcdef")); err == nil ||
+				!strings.Contains(out, "Removed pulpo-0123456789abcdef from the runners the server sent: unused since") {
+				t.Errorf("the runner an upgrade left behind is still there (%v):\n%s", err, out)
+			}
+			if _, err := os.Stat(filepath.Join(runners, "pulpo-fedcba9876543210")); err != nil {
+				t.Errorf("the runner used lately: %v", err)
 			}
 		})
 	}
@@ -169,9 +184,9 @@ func TestASweepNeverFailsAStepAndIsOffWithoutACache(t *testing.T) {
 
 func TestAManifestsPackageCacheIsChecked(t *testing.T) {
 	m := Manifest{Package: PackageFile{Path: "/p/app.tar.gz", ID: "app", Version: "1"}, Environment: "E", AppsRoot: "/apps",
-		PackageCache: &PackageCache{Root: "packages", KeepSeconds: -1, Journal: "journal.json"}}
+		PackageCache: &PackageCache{Root: "packages", KeepSeconds: -1, Journal: "journal.json", Runners: "runners"}}
 	err := m.Validate()
-	for _, want := range []string{"packageCache.root must be an absolute path", "packageCache.keepSeconds must be 0", "packageCache.journal must be an absolute path"} {
+	for _, want := range []string{"packageCache.root must be an absolute path", "packageCache.keepSeconds must be 0", "packageCache.journal must be an absolute path", "packageCache.runners must be an absolute path"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}
