@@ -43,9 +43,15 @@ type Checker struct {
 	// OnHealthy is told, in the transaction recording it, of a machine
 	// found healthy after it was not (machine triggers deploy to it).
 	OnHealthy func(ctx context.Context, q *store.Queries, m model.Machine)
+
+	// once fills in the defaults: checks run concurrently (the schedule,
+	// the API, a deployment's health check step checking its targets).
+	once sync.Once
 }
 
-func (c *Checker) defaults() {
+func (c *Checker) defaults() { c.once.Do(c.fillDefaults) }
+
+func (c *Checker) fillDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
