@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -126,11 +127,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 
 	show := &cobra.Command{Use: "show CERTIFICATE", Short: "Show what was read from a certificate, the variables that use it and its earlier versions", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}
@@ -176,11 +173,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 
 	replace := &cobra.Command{Use: "replace CERTIFICATE FILE", Short: "Replace a certificate's file with a renewed one, keeping its id (the previous one is kept, archived)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}
@@ -208,11 +201,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 	var restore bool
 	archive := &cobra.Command{Use: "archive CERTIFICATE", Short: "Archive a certificate (variables naming it keep working), or bring it back with --restore", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}
@@ -231,11 +220,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 
 	del := &cobra.Command{Use: "delete CERTIFICATE", Short: "Delete a certificate no variable uses, with its archived earlier versions", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}
@@ -252,11 +237,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 		Example: `  pulpo certificate update "Site TLS" --environment Staging --environment Production
   pulpo certificate update "Site TLS" --all-environments --notes "renewed by ops"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}
@@ -294,11 +275,7 @@ one first ("archive --restore", under a free name) to keep it.`}
 
 	download := &cobra.Command{Use: "download CERTIFICATE", Short: "Write the public certificate (PEM, never the key) to standard output", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			cert, err := c.FindCertificate(cmd.Context(), args[0])
+			c, cert, err := clientAndFind(a, cmd.Context(), (*client.Client).FindCertificate, args[0])
 			if err != nil {
 				return err
 			}

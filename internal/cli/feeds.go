@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pulpo-deploy/pulpo/internal/client"
 	"github.com/pulpo-deploy/pulpo/internal/model"
 )
 
@@ -72,11 +73,7 @@ Package ids by type:
 	var name string
 	update := &cobra.Command{Use: "update FEED", Short: "Change a feed; what is not given stays (the password too, without --password-stdin)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			c, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}
@@ -125,11 +122,7 @@ Package ids by type:
 		}}
 	show := &cobra.Command{Use: "show FEED", Short: "Show a feed (its password never)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			_, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}
@@ -142,11 +135,7 @@ Package ids by type:
 		}}
 	del := &cobra.Command{Use: "delete FEED", Short: "Remove an external feed", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			c, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}
@@ -158,11 +147,7 @@ Package ids by type:
 		}}
 	test := &cobra.Command{Use: "test FEED", Short: "Check that a feed answers and takes its credentials", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			c, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}
@@ -175,11 +160,7 @@ Package ids by type:
 	var take int
 	search := &cobra.Command{Use: "search FEED [TERM]", Short: "Search a feed's package ids (Maven: give groupId:artifactId exactly)", Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			c, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}
@@ -203,11 +184,7 @@ Package ids by type:
 		Example: `  pulpo feed versions Registry team/web
   pulpo feed versions Nexus org.example:web:war --take 5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			f, err := c.FindFeed(cmd.Context(), args[0])
+			c, f, err := clientAndFind(a, cmd.Context(), (*client.Client).FindFeed, args[0])
 			if err != nil {
 				return err
 			}

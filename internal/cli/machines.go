@@ -63,11 +63,7 @@ func (a *app) machineCommand() *cobra.Command {
 
 	show := &cobra.Command{Use: "show MACHINE", Short: "Show a machine and its last health check", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			m, err := c.FindMachine(cmd.Context(), args[0])
+			c, m, err := clientAndFind(a, cmd.Context(), (*client.Client).FindMachine, args[0])
 			if err != nil {
 				return err
 			}
@@ -131,11 +127,7 @@ script says. Exits with code 2 when any checked machine is not Healthy.`,
 	setDisabled := func(use, short string, disabled bool) *cobra.Command {
 		return &cobra.Command{Use: use + " MACHINE", Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := a.client()
-				if err != nil {
-					return err
-				}
-				m, err := c.FindMachine(cmd.Context(), args[0])
+				c, m, err := clientAndFind(a, cmd.Context(), (*client.Client).FindMachine, args[0])
 				if err != nil {
 					return err
 				}
@@ -400,11 +392,7 @@ func (a *app) machinePolicyCommand() *cobra.Command {
 	flags(create)
 	update := &cobra.Command{Use: "update POLICY", Short: "Change a machine policy (only the flags given)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.FindMachinePolicy(cmd.Context(), args[0])
+			c, p, err := clientAndFind(a, cmd.Context(), (*client.Client).FindMachinePolicy, args[0])
 			if err != nil {
 				return err
 			}

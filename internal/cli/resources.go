@@ -48,11 +48,7 @@ func (a *app) environmentCommand() *cobra.Command {
 	create.Flags().StringVar(&description, "description", "", "what the environment is for")
 	show := &cobra.Command{Use: "show ENVIRONMENT", Short: "Show an environment (by id or name)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			e, err := c.FindEnvironment(cmd.Context(), args[0])
+			_, e, err := clientAndFind(a, cmd.Context(), (*client.Client).FindEnvironment, args[0])
 			if err != nil {
 				return err
 			}
@@ -88,11 +84,7 @@ func (a *app) lifecycleCommand() *cobra.Command {
 		}}
 	show := &cobra.Command{Use: "show LIFECYCLE", Short: "Show a lifecycle's phases", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			l, err := c.FindLifecycle(cmd.Context(), args[0])
+			c, l, err := clientAndFind(a, cmd.Context(), (*client.Client).FindLifecycle, args[0])
 			if err != nil {
 				return err
 			}
@@ -277,11 +269,7 @@ func (a *app) projectCommand() *cobra.Command {
 	create.Flags().StringVar(&group, "group", "", "project group (default the Default Project Group)")
 	show := &cobra.Command{Use: "show PROJECT", Short: "Show a project", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.FindProject(cmd.Context(), args[0])
+			c, p, err := clientAndFind(a, cmd.Context(), (*client.Client).FindProject, args[0])
 			if err != nil {
 				return err
 			}

@@ -151,11 +151,7 @@ and never shown.`}
 	var rename string
 	update := &cobra.Command{Use: "update TEMPLATE", Short: "Change a step template: the change is its next version", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindStepTemplate(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindStepTemplate, args[0])
 			if err != nil {
 				return err
 			}
@@ -209,11 +205,7 @@ and never shown.`}
 	var showVersion int
 	show := &cobra.Command{Use: "show TEMPLATE", Short: "Show a step template (its newest version, or --version N)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindStepTemplate(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindStepTemplate, args[0])
 			if err != nil {
 				return err
 			}
@@ -227,11 +219,7 @@ and never shown.`}
 	show.Flags().IntVar(&showVersion, "version", 0, "show this kept version")
 	del := &cobra.Command{Use: "delete TEMPLATE", Short: "Delete a step template no project step uses", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindStepTemplate(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindStepTemplate, args[0])
 			if err != nil {
 				return err
 			}
@@ -242,11 +230,7 @@ and never shown.`}
 		}}
 	usage := &cobra.Command{Use: "usage TEMPLATE", Short: "List the project steps made from a step template and the version each uses", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindStepTemplate(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindStepTemplate, args[0])
 			if err != nil {
 				return err
 			}
@@ -411,11 +395,7 @@ created with.`}
 			if err := read(); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			m, err := c.FindScriptModule(cmd.Context(), args[0])
+			c, m, err := clientAndFind(a, cmd.Context(), (*client.Client).FindScriptModule, args[0])
 			if err != nil {
 				return err
 			}
@@ -459,11 +439,7 @@ created with.`}
 		}}
 	show := &cobra.Command{Use: "show MODULE", Short: "Show a script module", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			m, err := c.FindScriptModule(cmd.Context(), args[0])
+			_, m, err := clientAndFind(a, cmd.Context(), (*client.Client).FindScriptModule, args[0])
 			if err != nil {
 				return err
 			}
@@ -471,11 +447,7 @@ created with.`}
 		}}
 	del := &cobra.Command{Use: "delete MODULE", Short: "Delete a script module no step includes", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			m, err := c.FindScriptModule(cmd.Context(), args[0])
+			c, m, err := clientAndFind(a, cmd.Context(), (*client.Client).FindScriptModule, args[0])
 			if err != nil {
 				return err
 			}

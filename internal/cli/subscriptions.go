@@ -105,11 +105,7 @@ Events: ` + strings.Join(eventNames(), ", "),
 		}}
 	deliveries := &cobra.Command{Use: "deliveries SUBSCRIPTION", Short: "Show a subscription's delivery log, newest first", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.FindSubscription(cmd.Context(), args[0])
+			c, s, err := clientAndFind(a, cmd.Context(), (*client.Client).FindSubscription, args[0])
 			if err != nil {
 				return err
 			}
@@ -132,11 +128,7 @@ Events: ` + strings.Join(eventNames(), ", "),
 		}}
 	test := &cobra.Command{Use: "test SUBSCRIPTION", Short: "Send a ping event to the webhook", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.FindSubscription(cmd.Context(), args[0])
+			c, s, err := clientAndFind(a, cmd.Context(), (*client.Client).FindSubscription, args[0])
 			if err != nil {
 				return err
 			}
@@ -150,11 +142,7 @@ Events: ` + strings.Join(eventNames(), ", "),
 		}}
 	del := &cobra.Command{Use: "delete SUBSCRIPTION", Short: "Delete a subscription and its delivery log", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := c.FindSubscription(cmd.Context(), args[0])
+			c, s, err := clientAndFind(a, cmd.Context(), (*client.Client).FindSubscription, args[0])
 			if err != nil {
 				return err
 			}

@@ -60,11 +60,7 @@ USER is a user's id or username.`}
 	show := &cobra.Command{Use: "show USER", Short: "Show a user and the teams they are in", Args: cobra.ExactArgs(1),
 		Example: `  pulpo user show alice`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(cmd.Context(), args[0])
+			c, u, err := clientAndFind(a, cmd.Context(), (*client.Client).FindUser, args[0])
 			if err != nil {
 				return err
 			}
@@ -152,11 +148,7 @@ password, then the new one. Either way the user's other sessions end.`,
 			if !newPasswordStdin {
 				return errors.New("give the password on standard input with --password-stdin (for yourself: the current password, then the new one, one per line)")
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(cmd.Context(), args[0])
+			c, u, err := clientAndFind(a, cmd.Context(), (*client.Client).FindUser, args[0])
 			if err != nil {
 				return err
 			}
@@ -239,11 +231,7 @@ standard error), so a script may capture it; it cannot be read again later.
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(cmd.Context(), args[0])
+			c, u, err := clientAndFind(a, cmd.Context(), (*client.Client).FindUser, args[0])
 			if err != nil {
 				return err
 			}
@@ -263,11 +251,7 @@ standard error), so a script may capture it; it cannot be read again later.
 	list := &cobra.Command{Use: "list USER", Short: "List a user's API keys (never the keys themselves)", Args: cobra.ExactArgs(1),
 		Example: `  pulpo user apikey list ci-deployer`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(cmd.Context(), args[0])
+			c, u, err := clientAndFind(a, cmd.Context(), (*client.Client).FindUser, args[0])
 			if err != nil {
 				return err
 			}
@@ -299,11 +283,7 @@ standard error), so a script may capture it; it cannot be read again later.
 		Long:    `Revoke one of a user's API keys, named by the id "pulpo user apikey list" shows.`,
 		Example: `  pulpo user apikey revoke ci-deployer APIKeys-12`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			u, err := c.FindUser(cmd.Context(), args[0])
+			c, u, err := clientAndFind(a, cmd.Context(), (*client.Client).FindUser, args[0])
 			if err != nil {
 				return err
 			}
@@ -478,11 +458,7 @@ username.`}
 	show := &cobra.Command{Use: "show TEAM", Short: "Show a team's members and role grants", Args: cobra.ExactArgs(1),
 		Example: `  pulpo team show "Web deployers"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindTeam(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindTeam, args[0])
 			if err != nil {
 				return err
 			}
@@ -546,11 +522,7 @@ username.`}
 	addMember := &cobra.Command{Use: "add-member TEAM USER", Short: "Add a user to a team", Args: cobra.ExactArgs(2),
 		Example: `  pulpo team add-member "Web deployers" carol`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindTeam(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindTeam, args[0])
 			if err != nil {
 				return err
 			}
@@ -571,11 +543,7 @@ username.`}
 	removeMember := &cobra.Command{Use: "remove-member TEAM USER", Short: "Remove a user from a team", Args: cobra.ExactArgs(2),
 		Example: `  pulpo team remove-member "Web deployers" carol`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindTeam(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindTeam, args[0])
 			if err != nil {
 				return err
 			}
@@ -657,11 +625,7 @@ a role away again with "pulpo team revoke". You can only grant what you hold.`,
 	revoke := &cobra.Command{Use: "revoke TEAM ROLE", Short: "Take a role away from a team (every grant of it)", Args: cobra.ExactArgs(2),
 		Example: `  pulpo team revoke "Web deployers" "Project deployer"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := c.FindTeam(cmd.Context(), args[0])
+			c, t, err := clientAndFind(a, cmd.Context(), (*client.Client).FindTeam, args[0])
 			if err != nil {
 				return err
 			}
@@ -721,11 +685,7 @@ permissions. ROLE is a role's id or name.`}
 	show := &cobra.Command{Use: "show ROLE", Short: "Show a role and its permissions", Args: cobra.ExactArgs(1),
 		Example: `  pulpo role show "Project deployer"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.FindRole(cmd.Context(), args[0])
+			_, r, err := clientAndFind(a, cmd.Context(), (*client.Client).FindRole, args[0])
 			if err != nil {
 				return err
 			}
